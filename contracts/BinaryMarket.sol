@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {MarketRegistry} from "./MarketRegistry.sol";
+import {QuorumOracle} from "./QuorumOracle.sol";
+
+/// @title BinaryMarket
+/// @notice A parimutuel two-outcome market in native ETH. Stakes go on an
+/// outcome index (0 or 1) until the oracle resolves; then winners split the
+/// whole pot pro rata. An invalid resolution, or nobody on the winning side,
+/// refunds every stake.
+contract BinaryMarket {
+    QuorumOracle public immutable oracle;
+    MarketRegistry public immutable registry;
+
+    mapping(bytes32 => uint256[2]) private _pools;
+    mapping(bytes32 => mapping(address => uint256[2])) private _stakes;
+    uint256 private _locked = 1;
+
+    event Deposited(bytes32 indexed marketId, address indexed account, uint16 outcome, uint256 amount);
+    event Redeemed(bytes32 indexed marketId, address indexed account, uint256 amount);
+
+    error UnregisteredMarket(bytes32 marketId);
+    error NotBinary(bytes32 marketId, uint16 outcomeCount);
+    error InvalidOutcome(uint16 outcome);
+    error ZeroDeposit();
+    error MarketClosed(bytes32 marketId);
+    error NotResolved(bytes32 marketId);
+    error NothingToRedeem(bytes32 marketId, address account);
+    error TransferFailed(address to, uint256 amount);
+    error Reentrancy();
+
+    constructor(QuorumOracle oracle_) {
+        oracle = oracle_;
+        registry = oracle_.registry();
+    }
+
+    modifier nonReentrant() {
+        if (_locked != 1) revert Reentrancy();
+        _locked = 2;
+        _;
+        _locked = 1;
+    }
+
+    function deposit(bytes32 marketId, uint16 outcome) external payable {
+        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
+        uint16 count = registry.getMarket(marketId).outcomeCount;
+        if (count != 2) revert NotBinary(marketId, count);
+        if (outcome > 1) revert InvalidOutcome(outcome);
+        if (msg.value == 0) revert ZeroDeposit();
+        if (oracle.isResolved(marketId)) revert MarketClosed(marketId);
+        _pools[marketId][outcome] += msg.value;
+        _stakes[marketId][msg.sender][outcome] += msg.value;
+        emit Deposited(marketId, msg.sender, outcome, msg.value);
+    }
+
+    function pools(bytes32 marketId) external view returns (uint256[2] memory) {
+        return _pools[marketId];
+    }
+
+    function stakeOf(bytes32 marketId, address account) external view returns (uint256[2] memory) {
+        return _stakes[marketId][account];
+    }
+
+    /// What `account` would receive from `redeem` now (0 before resolution).
+    function payoutOf(bytes32 marketId, address account) public view returns (uint256) {
+        if (!oracle.isResolved(marketId)) return 0;
+        uint16 outcome = oracle.outcomeOf(marketId);
+        uint256[2] memory stake = _stakes[marketId][account];
+        uint256[2] memory pool = _pools[marketId];
+        if (outcome > 1 || pool[outcome] == 0) {
+            return stake[0] + stake[1];
+        }
+        return (stake[outcome] * (pool[0] + pool[1])) / pool[outcome];
+    }
+
+    function redeem(bytes32 marketId) external nonReentrant returns (uint256 amount) {
+        if (!oracle.isResolved(marketId)) revert NotResolved(marketId);
+        amount = payoutOf(marketId, msg.sender);
+        if (amount == 0) revert NothingToRedeem(marketId, msg.sender);
+        delete _stakes[marketId][msg.sender];
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed(msg.sender, amount);
+        emit Redeemed(marketId, msg.sender, amount);
+    }
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {MarketRegistry} from "./MarketRegistry.sol";
+
+/// @title QuorumOracle
+/// @notice Records a market's resolution once at least t registered validators
+/// have signed the identical EIP-712 `Resolution`. Validators check the
+/// zero-knowledge proof off-chain; this contract checks who vouched for it.
+contract QuorumOracle {
+    struct Resolution {
+        bytes32 marketId;
+        uint32 round;
+        uint16 outcome;
+        uint32 probabilityPpm;
+        bytes32 modelId;
+        bytes32 inputsHash;
+        bytes32 proofHash;
+    }
+
+    struct Record {
+        Resolution resolution;
+        uint64 resolvedAt;
+        address submitter;
+    }
+
+    /// Outcome index meaning "invalid": the market pays back every stake.
+    uint16 public constant INVALID_OUTCOME = type(uint16).max;
+
+    bytes32 public constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 public constant RESOLUTION_TYPEHASH = keccak256(
+        "Resolution(bytes32 marketId,uint32 round,uint16 outcome,uint32 probabilityPpm,bytes32 modelId,bytes32 inputsHash,bytes32 proofHash)"
+    );
+    string public constant NAME = "AIOracle QuorumOracle";
+    string public constant VERSION = "1";
+
+    // secp256k1n / 2: signatures with a larger s are malleable twins.
+    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+
+    MarketRegistry public immutable registry;
+    address public owner;
+    uint256 public threshold;
+    address[] private _validators;
+    mapping(address => bool) public isValidator;
+    mapping(bytes32 => Record) private _records;
+
+    event ValidatorSetChanged(address[] validators, uint256 threshold);
+    event Resolved(
+        bytes32 indexed marketId,
+        uint32 round,
+        uint16 outcome,
+        uint32 probabilityPpm,
+        bytes32 indexed modelId,
+        bytes32 inputsHash,
+        bytes32 proofHash,
+        address[] signers
+    );
+
+    error NotOwner(address caller);
+    error InvalidThreshold(uint256 threshold, uint256 validators);
+    error ZeroValidator();
+    error DuplicateValidator(address validator);
+    error UnregisteredMarket(bytes32 marketId);
+    error AlreadyResolved(bytes32 marketId);
+    error TooEarly(bytes32 marketId, uint64 resolveAt);
+    error ModelMismatch(bytes32 expected, bytes32 got);
+    error OutcomeOutOfRange(uint16 outcome, uint16 outcomeCount);
+    error ProbabilityOutOfRange(uint32 probabilityPpm);
+    error NotEnoughSignatures(uint256 got, uint256 needed);
+    error MalformedSignature(uint256 index);
+    error UnknownSigner(uint256 index, address signer);
+    error DuplicateSigner(uint256 index, address signer);
+    error SignersNotSorted(uint256 index);
+    error NotResolved(bytes32 marketId);
+
+    constructor(MarketRegistry registry_, address[] memory validators_, uint256 threshold_) {
+        registry = registry_;
+        owner = msg.sender;
+        _setValidators(validators_, threshold_);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    function setValidators(address[] calldata validators_, uint256 threshold_) external {
+        if (msg.sender != owner) revert NotOwner(msg.sender);
+        _setValidators(validators_, threshold_);
+    }
+
+    function _setValidators(address[] memory validators_, uint256 threshold_) private {
+        // Byzantine safety needs a strict majority of the set at least.
+        if (threshold_ == 0 || threshold_ > validators_.length || threshold_ * 2 <= validators_.length) {
+            revert InvalidThreshold(threshold_, validators_.length);
+        }
+        for (uint256 i = 0; i < _validators.length; i++) {
+            isValidator[_validators[i]] = false;
+        }
+        for (uint256 i = 0; i < validators_.length; i++) {
+            address v = validators_[i];
+            if (v == address(0)) revert ZeroValidator();
+            if (isValidator[v]) revert DuplicateValidator(v);
+            isValidator[v] = true;
+        }
+        _validators = validators_;
+        threshold = threshold_;
+        emit ValidatorSetChanged(validators_, threshold_);
+    }
+
+    function validators() external view returns (address[] memory) {
+        return _validators;
+    }
+
+    // --------------------------------------------------------------- EIP-712
+
+    function domainSeparator() public view returns (bytes32) {
+        // Computed per call so a chain fork (new chainid) invalidates old signatures.
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256(bytes(NAME)), keccak256(bytes(VERSION)), block.chainid, address(this))
+        );
+    }
+
+    function hashResolution(Resolution calldata r) public pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                RESOLUTION_TYPEHASH,
+                r.marketId,
+                r.round,
+                r.outcome,
+                r.probabilityPpm,
+                r.modelId,
+                r.inputsHash,
+                r.proofHash
+            )
+        );
+    }
+
+    function digest(Resolution calldata r) public view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), hashResolution(r)));
+    }
+
+    // ------------------------------------------------------------ settlement
+
+    /// @param signatures 65-byte (r, s, v) signatures over `digest(r)`, ordered by
+    /// strictly ascending signer address, so duplicates cost one comparison each.
+    function resolve(Resolution calldata r, bytes[] calldata signatures) external {
+        bytes32 marketId = r.marketId;
+        if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
+        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
+        MarketRegistry.Market memory m = registry.getMarket(marketId);
+        if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
+        if (r.modelId != m.modelId) revert ModelMismatch(m.modelId, r.modelId);
+        if (r.outcome >= m.outcomeCount && r.outcome != INVALID_OUTCOME) {
+            revert OutcomeOutOfRange(r.outcome, m.outcomeCount);
+        }
+        if (r.probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(r.probabilityPpm);
+
+        uint256 needed = threshold > m.quorum ? threshold : m.quorum;
+        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
+
+        bytes32 d = digest(r);
+        address[] memory signers = new address[](signatures.length);
+        address previous = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = _recover(d, signatures[i], i);
+            if (!isValidator[signer]) revert UnknownSigner(i, signer);
+            if (signer == previous) revert DuplicateSigner(i, signer);
+            if (signer < previous) revert SignersNotSorted(i);
+            previous = signer;
+            signers[i] = signer;
+        }
+
+        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
+        emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
+    }
+
+    function _recover(bytes32 d, bytes calldata sig, uint256 index) private pure returns (address signer) {
+        if (sig.length != 65) revert MalformedSignature(index);
+        bytes32 rr = bytes32(sig[0:32]);
+        bytes32 ss = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (uint256(ss) > HALF_N || (v != 27 && v != 28)) revert MalformedSignature(index);
+        signer = ecrecover(d, v, rr, ss);
+        if (signer == address(0)) revert MalformedSignature(index);
+    }
+
+    // ----------------------------------------------------------------- reads
+
+    function isResolved(bytes32 marketId) external view returns (bool) {
+        return _records[marketId].resolvedAt != 0;
+    }
+
+    function resolutionOf(bytes32 marketId) external view returns (Record memory rec) {
+        rec = _records[marketId];
+        if (rec.resolvedAt == 0) revert NotResolved(marketId);
+    }
+
+    function outcomeOf(bytes32 marketId) external view returns (uint16) {
+        Record storage rec = _records[marketId];
+        if (rec.resolvedAt == 0) revert NotResolved(marketId);
+        return rec.resolution.outcome;
+    }
+}

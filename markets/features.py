@@ -1,0 +1,136 @@
+"""Feature recipes: a named pandas transformation from a data window to a vector.
+
+Provers and validators call the same recipe on the same rows. The arithmetic
+is plain IEEE-754 in a fixed order (`math.fsum` is correctly rounded), so two
+machines that load the same rows get the same floats, hence the same
+quantized circuit inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from oracle.errors import DataError, SpecError
+
+# Every feature is clipped to [-CLIP, CLIP]. The circuit is calibrated on that
+# whole box, so no market's witness can fall outside the proven lookup range.
+CLIP = 4.0
+
+
+def _clip(x: float) -> float:
+    return min(max(x, -CLIP), CLIP)
+
+
+@dataclass(frozen=True)
+class TrailingReturns:
+    """Momentum + volatility features for "close `h` days ahead > k x today's close".
+
+    From the `vol_window + 1` closes ending at `as_of`:
+      f[0:window]  last `window` daily log returns x 10 (oldest first)
+      f[window]    trailing daily volatility x sqrt(h) x 10
+      f[window+1]  log(k) x 10
+      f[window+2]  log(k) / (volatility x sqrt(h))   (distance to the threshold in sigmas)
+    """
+
+    name = "trailing_returns_v1"
+    window: int = 14
+    vol_window: int = 30
+
+    @property
+    def n_features(self) -> int:
+        return self.window + 3
+
+    @property
+    def rows_needed(self) -> int:
+        return self.vol_window + 1
+
+    def vector(self, closes: list[float], horizon_days: int, threshold_ratio: float) -> list[float]:
+        if len(closes) != self.rows_needed:
+            raise DataError(f"{self.name} needs {self.rows_needed} closes, got {len(closes)}")
+        if any(not (c > 0 and math.isfinite(c)) for c in closes):
+            raise DataError(f"{self.name}: closes must be positive and finite")
+        r = [math.log(closes[i + 1]) - math.log(closes[i]) for i in range(self.vol_window)]
+        mean = math.fsum(r) / len(r)
+        vol = math.sqrt(math.fsum((x - mean) ** 2 for x in r) / (len(r) - 1))
+        hv = vol * math.sqrt(horizon_days)
+        lk = math.log(threshold_ratio)
+        z = lk / hv if hv > 0 else math.copysign(CLIP, lk)
+        return [_clip(x * 10) for x in r[-self.window:]] + [_clip(hv * 10), _clip(lk * 10), _clip(z)]
+
+
+RECIPES = {TrailingReturns.name: TrailingReturns()}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A recipe with its parameters, as a market spec names it."""
+
+    recipe: str
+    as_of: pd.Timestamp
+    horizon_days: int
+    threshold_ratio: float
+    column: str = "Close"
+
+    @classmethod
+    def parse(cls, d: Any, *, column: str = "Close") -> "FeatureSpec":
+        if not isinstance(d, dict):
+            raise SpecError("features", "must be an object")
+        for k in d:
+            if k not in ("recipe", "params"):
+                raise SpecError(f"features.{k}", "unknown field")
+        if d.get("recipe") not in RECIPES:
+            raise SpecError("features.recipe", f"unknown recipe {d.get('recipe')!r}; known: {sorted(RECIPES)}")
+        p = d.get("params")
+        if not isinstance(p, dict):
+            raise SpecError("features.params", "must be an object")
+        for k in p:
+            if k not in ("as_of", "horizon_days", "threshold_ratio"):
+                raise SpecError(f"features.params.{k}", "unknown parameter")
+        try:
+            as_of = pd.Timestamp(p.get("as_of"))
+            if as_of is pd.NaT or as_of != as_of.normalize():
+                raise ValueError
+        except (ValueError, TypeError):
+            raise SpecError("features.params.as_of", "must be a date YYYY-MM-DD") from None
+        h = p.get("horizon_days")
+        if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 365:
+            raise SpecError("features.params.horizon_days", "must be an integer in [1, 365]")
+        k = p.get("threshold_ratio")
+        if not isinstance(k, (int, float)) or isinstance(k, bool) or not 0.2 <= k <= 5:
+            raise SpecError("features.params.threshold_ratio", "must be a number in [0.2, 5]")
+        return cls(d["recipe"], as_of, h, float(k), column)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recipe": self.recipe,
+            "params": {
+                "as_of": self.as_of.strftime("%Y-%m-%d"),
+                "horizon_days": self.horizon_days,
+                "threshold_ratio": self.threshold_ratio,
+            },
+        }
+
+    @property
+    def impl(self) -> TrailingReturns:
+        return RECIPES[self.recipe]
+
+    def window(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The exact rows the features read (the market's data snapshot)."""
+        if frame.empty or self.as_of > frame.index[-1]:
+            last = frame.index[-1].date() if not frame.empty else "none"
+            raise DataError(f"no row for {self.as_of.date()} yet (last row {last})", retry=True)
+        if self.as_of not in frame.index:
+            raise DataError(f"no row for {self.as_of.date()}: the data has a gap there")
+        upto = frame.loc[: self.as_of]
+        n = self.impl.rows_needed
+        if len(upto) < n:
+            raise DataError(f"{self.recipe} needs {n} rows up to {self.as_of.date()}, data has {len(upto)}")
+        return upto.iloc[-n:]
+
+    def compute(self, frame: pd.DataFrame) -> list[float]:
+        rows = self.window(frame)
+        return self.impl.vector([float(c) for c in rows[self.column]], self.horizon_days, self.threshold_ratio)

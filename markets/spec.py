@@ -1,0 +1,191 @@
+"""The market spec: a versioned, validated description of an AI-resolved question.
+
+Canonical JSON of the spec -> spec hash (keccak256) -> market id, the same
+derivation `MarketRegistry.marketIdOf` does on-chain.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from eth_utils import keccak
+
+from oracle.canonical import canonical_json, hash_json, is_bytes32, to_bytes32
+from oracle.errors import SpecError
+
+from .features import FeatureSpec
+from .rules import Rule, parse_rule
+
+SPEC_VERSION = 1
+MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v1")
+KINDS = ("resolve", "forecast")
+SOURCE_KINDS = ("csv", "parquet")
+
+_FIELDS = {
+    "version", "question", "description", "outcomes", "kind", "source", "features",
+    "model", "rule", "resolve_at", "quorum", "ctf_question_id",
+}
+_REQUIRED = _FIELDS - {"description", "ctf_question_id"}
+
+
+def market_id_of(spec_hash: str) -> str:
+    return "0x" + keccak(MARKET_ID_DOMAIN + to_bytes32(spec_hash)).hex()
+
+
+def _parse_time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise SpecError(field, "must be an ISO-8601 time string such as 2021-06-08T00:00:00Z")
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SpecError(field, f"not an ISO-8601 time: {value!r}") from None
+    if t.tzinfo is None:
+        raise SpecError(field, "must carry a timezone (e.g. trailing Z for UTC)")
+    return t.astimezone(timezone.utc)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    question: str
+    outcomes: tuple[str, ...]
+    kind: str
+    source: dict[str, Any]
+    features: FeatureSpec
+    model: str
+    rule: Rule
+    resolve_at: datetime
+    quorum: int
+    description: str = ""
+    ctf_question_id: str | None = None
+    version: int = SPEC_VERSION
+
+    # ------------------------------------------------------------ parsing
+    @classmethod
+    def parse(cls, d: Any, *, now: datetime | None = None) -> "MarketSpec":
+        """Validate a spec object. `now` set: refuse a resolve time already past."""
+        if not isinstance(d, dict):
+            raise SpecError("spec", "must be a JSON/YAML object")
+        for k in d:
+            if k not in _FIELDS:
+                raise SpecError(k, "unknown field")
+        for k in sorted(_REQUIRED):
+            if k not in d:
+                raise SpecError(k, "missing")
+        if d["version"] != SPEC_VERSION:
+            raise SpecError("version", f"unsupported spec version {d['version']!r} (this build reads {SPEC_VERSION})")
+        q = d["question"]
+        if not isinstance(q, str) or not q.strip():
+            raise SpecError("question", "must be a non-empty string")
+        if len(q) > 500:
+            raise SpecError("question", "longer than 500 characters")
+        desc = d.get("description", "")
+        if not isinstance(desc, str):
+            raise SpecError("description", "must be a string")
+        outcomes = d["outcomes"]
+        if not isinstance(outcomes, list) or not all(isinstance(o, str) and o.strip() for o in outcomes):
+            raise SpecError("outcomes", "must be a list of non-empty strings")
+        if not 2 <= len(outcomes) <= 256:
+            raise SpecError("outcomes", f"must have 2..256 entries, got {len(outcomes)}")
+        if len(set(outcomes)) != len(outcomes):
+            raise SpecError("outcomes", "names must be unique")
+        if d["kind"] not in KINDS:
+            raise SpecError("kind", f"must be one of {list(KINDS)}, got {d['kind']!r}")
+        source = d["source"]
+        if not isinstance(source, dict) or source.get("kind") not in SOURCE_KINDS:
+            raise SpecError("source.kind", f"must be one of {list(SOURCE_KINDS)}")
+        for k in source:
+            if k not in ("kind", "uri", "column", "sha3"):
+                raise SpecError(f"source.{k}", "unknown field")
+        if not isinstance(source.get("uri"), str) or not source["uri"]:
+            raise SpecError("source.uri", "must be a non-empty string")
+        column = source.get("column", "Close")
+        if not isinstance(column, str):
+            raise SpecError("source.column", "must be a string")
+        if "sha3" in source and not is_bytes32(source["sha3"]):
+            raise SpecError("source.sha3", "must be 0x-prefixed 32-byte hex")
+        features = FeatureSpec.parse(d["features"], column=column)
+        if not is_bytes32(d["model"]):
+            raise SpecError("model", "must be a model id (0x-prefixed 32-byte hex)")
+        rule = parse_rule(d["rule"], outcomes)
+        resolve_at = _parse_time(d["resolve_at"], "resolve_at")
+        as_of = features.as_of.tz_localize("UTC").to_pydatetime()
+        if resolve_at < as_of:
+            raise SpecError("resolve_at", f"is before the features' as_of date {features.as_of.date()}")
+        if now is not None and resolve_at < now:
+            raise SpecError("resolve_at", f"{_iso(resolve_at)} is in the past (now {_iso(now)})")
+        quorum = d["quorum"]
+        if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= 1000:
+            raise SpecError("quorum", "must be an integer in [1, 1000]")
+        ctf = d.get("ctf_question_id")
+        if ctf is not None and not is_bytes32(ctf):
+            raise SpecError("ctf_question_id", "must be 0x-prefixed 32-byte hex or null")
+        return cls(
+            question=q, outcomes=tuple(outcomes), kind=d["kind"], source=dict(source),
+            features=features, model=d["model"].lower(), rule=rule, resolve_at=resolve_at,
+            quorum=quorum, description=desc, ctf_question_id=ctf, version=d["version"],
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, *, now: datetime | None = None) -> "MarketSpec":
+        """Read a spec from a .json, .yaml or .yml file."""
+        p = Path(path)
+        if not p.exists():
+            raise SpecError("file", f"{p} does not exist")
+        text = p.read_text()
+        try:
+            if p.suffix in (".yaml", ".yml"):
+                import yaml
+
+                obj = yaml.safe_load(text)
+            else:
+                obj = json.loads(text)
+        except Exception as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise SpecError("file", f"{p.name} is not valid {'YAML' if p.suffix in ('.yaml', '.yml') else 'JSON'}: {first}") from None
+        return cls.parse(obj, now=now)
+
+    # -------------------------------------------------------------- codec
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "version": self.version,
+            "question": self.question,
+            "description": self.description,
+            "outcomes": list(self.outcomes),
+            "kind": self.kind,
+            "source": self.source,
+            "features": self.features.to_json(),
+            "model": self.model,
+            "rule": self.rule.to_json(),
+            "resolve_at": _iso(self.resolve_at),
+            "quorum": self.quorum,
+        }
+        if self.ctf_question_id:
+            d["ctf_question_id"] = self.ctf_question_id
+        return d
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    @property
+    def spec_hash(self) -> str:
+        return hash_json(self.to_json())
+
+    @property
+    def market_id(self) -> str:
+        return market_id_of(self.spec_hash)
+
+    @property
+    def resolve_at_unix(self) -> int:
+        return int(self.resolve_at.timestamp())
+
+    def compute_features(self, frame: pd.DataFrame) -> list[float]:
+        return self.features.compute(frame)

@@ -1,0 +1,186 @@
+"""The proof bundle: what a prover hands to validators. Versioned, content-hashed.
+
+Validators read the model's inputs and outputs only from `instances` (the
+proof's public instances, which ezkl verify checks). `inputs` and `outputs`
+are the same numbers rescaled for people; a validator refuses a bundle whose
+readable numbers disagree with its instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import keccak
+
+from .canonical import hash_json, is_bytes32, keccak_hex
+from .errors import BundleError
+
+BUNDLE_VERSION = 1
+MAX_PROOF_BYTES = 1 << 20
+
+_ATTESTATION = {
+    "types": {
+        "EIP712Domain": [
+            {"name": "name", "type": "string"},
+            {"name": "version", "type": "string"},
+        ],
+        "ProofBundle": [{"name": "bundleHash", "type": "bytes32"}],
+    },
+    "primaryType": "ProofBundle",
+    "domain": {"name": "AIOracle ProofBundle", "version": str(BUNDLE_VERSION)},
+}
+
+
+def felt_to_uint(felt_hex: str) -> int:
+    """ezkl writes field elements as 32-byte little-endian hex, no prefix."""
+    return int.from_bytes(bytes.fromhex(felt_hex), "little")
+
+
+def attestation(bundle_hash: str) -> SignableMessage:
+    return encode_typed_data(
+        full_message={**_ATTESTATION, "message": {"bundleHash": bytes.fromhex(bundle_hash[2:])}}
+    )
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    market_id: str
+    round: int
+    model_id: str
+    inputs: tuple[float, ...]
+    outputs: tuple[float, ...]
+    instances: tuple[tuple[str, ...], ...]
+    proof: str
+    prover: str
+    prover_signature: str = ""
+    version: int = BUNDLE_VERSION
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # ------------------------------------------------------------- hashes
+    def body(self) -> dict[str, Any]:
+        """Everything the bundle hash covers (all but the prover's signature)."""
+        return {
+            "version": self.version,
+            "market_id": self.market_id,
+            "round": self.round,
+            "model_id": self.model_id,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "instances": [list(row) for row in self.instances],
+            "proof": self.proof,
+            "prover": self.prover,
+            "meta": self.meta,
+        }
+
+    @property
+    def bundle_hash(self) -> str:
+        return hash_json(self.body())
+
+    @property
+    def proof_bytes(self) -> bytes:
+        return bytes.fromhex(self.proof[2:])
+
+    @property
+    def proof_hash(self) -> str:
+        return keccak_hex(self.proof_bytes)
+
+    def input_felts(self) -> list[int]:
+        return [felt_to_uint(f) for f in self.instances[0][: len(self.inputs)]]
+
+    def output_felts(self) -> list[int]:
+        return [felt_to_uint(f) for f in self.instances[0][len(self.inputs) :]]
+
+    @property
+    def inputs_hash(self) -> str:
+        """keccak256(abi.encode(uint256[] inputs)): what the Resolution commits to."""
+        return "0x" + keccak(abi_encode(["uint256[]"], [self.input_felts()])).hex()
+
+    # ---------------------------------------------------------- signature
+    def signed_by(self, signer) -> "ProofBundle":
+        sig = signer.sign_message(attestation(self.bundle_hash))
+        return replace(self, prover=signer.address, prover_signature="0x" + sig.hex())
+
+    def recover_prover(self) -> str:
+        sig = bytes.fromhex(self.prover_signature[2:])
+        return Account.recover_message(attestation(self.bundle_hash), signature=sig)
+
+    # -------------------------------------------------------------- codec
+    def to_json(self) -> dict[str, Any]:
+        return {**self.body(), "prover_signature": self.prover_signature}
+
+    def ezkl_proof(self) -> dict[str, Any]:
+        """The proof file ezkl.verify reads."""
+        return {"instances": [list(r) for r in self.instances], "proof": list(self.proof_bytes)}
+
+    @classmethod
+    def from_json(cls, d: Any) -> "ProofBundle":
+        """Parse and validate shape; raises BundleError naming the field."""
+        if not isinstance(d, dict):
+            raise BundleError("bundle", "must be a JSON object")
+        known = {
+            "version", "market_id", "round", "model_id", "inputs", "outputs",
+            "instances", "proof", "prover", "prover_signature", "meta",
+        }
+        for k in d:
+            if k not in known:
+                raise BundleError(k, "unknown field")
+        for k in known - {"meta"}:
+            if k not in d:
+                raise BundleError(k, "missing")
+        if d["version"] != BUNDLE_VERSION:
+            raise BundleError("version", f"unsupported bundle version {d['version']!r}")
+        for k in ("market_id", "model_id"):
+            if not is_bytes32(d[k]):
+                raise BundleError(k, "must be 0x-prefixed 32-byte hex")
+        if not isinstance(d["round"], int) or not 0 <= d["round"] < 2**32:
+            raise BundleError("round", "must be an integer in [0, 2^32)")
+        for k in ("inputs", "outputs"):
+            v = d[k]
+            if not isinstance(v, list) or not v or not all(isinstance(x, (int, float)) for x in v):
+                raise BundleError(k, "must be a non-empty list of numbers")
+        inst = d["instances"]
+        if (
+            not isinstance(inst, list)
+            or len(inst) != 1
+            or not isinstance(inst[0], list)
+            or not all(isinstance(f, str) and len(f) == 64 for f in inst[0])
+        ):
+            raise BundleError("instances", "must be [[64-hex-char field elements]]")
+        try:
+            [bytes.fromhex(f) for f in inst[0]]
+        except ValueError:
+            raise BundleError("instances", "field elements must be hex") from None
+        if len(inst[0]) != len(d["inputs"]) + len(d["outputs"]):
+            raise BundleError("instances", "count must equal len(inputs) + len(outputs)")
+        proof = d["proof"]
+        if not isinstance(proof, str) or not proof.startswith("0x") or len(proof) % 2:
+            raise BundleError("proof", "must be 0x-prefixed hex bytes")
+        if len(proof) // 2 - 1 > MAX_PROOF_BYTES:
+            raise BundleError("proof", f"larger than {MAX_PROOF_BYTES} bytes")
+        try:
+            bytes.fromhex(proof[2:])
+        except ValueError:
+            raise BundleError("proof", "not hex") from None
+        sig = d["prover_signature"]
+        if not isinstance(sig, str) or not sig.startswith("0x") or len(sig) != 132:
+            raise BundleError("prover_signature", "must be a 65-byte 0x-hex signature")
+        meta = d.get("meta", {})
+        if not isinstance(meta, dict):
+            raise BundleError("meta", "must be an object")
+        return cls(
+            market_id=d["market_id"],
+            round=d["round"],
+            model_id=d["model_id"],
+            inputs=tuple(float(x) for x in d["inputs"]),
+            outputs=tuple(float(x) for x in d["outputs"]),
+            instances=tuple(tuple(r) for r in inst),
+            proof=proof,
+            prover=d["prover"],
+            prover_signature=sig,
+            version=d["version"],
+            meta=meta,
+        )

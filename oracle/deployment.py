@@ -1,0 +1,124 @@
+"""The deployed contract set (registry, quorum oracle, binary market) and typed calls on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .canonical import to_bytes32
+from .chain import Chain
+from .eip712 import Domain, Resolution
+from .signer import Signer
+
+
+@dataclass(frozen=True)
+class MarketRecord:
+    """A market as `MarketRegistry` stores it."""
+
+    market_id: str
+    spec_hash: str
+    model_id: str
+    resolve_at: int
+    outcome_count: int
+    quorum: int
+    creator: str
+
+
+@dataclass(frozen=True)
+class OnchainResolution:
+    resolution: Resolution
+    resolved_at: int
+    submitter: str
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+class Deployment:
+    """Typed access to one deployment of MarketRegistry + QuorumOracle + BinaryMarket."""
+
+    def __init__(self, chain: Chain, addresses: dict[str, str]):
+        self.chain = chain
+        self.addresses = dict(addresses)
+        self.registry = chain.contract("MarketRegistry", addresses["MarketRegistry"])
+        self.oracle = chain.contract("QuorumOracle", addresses["QuorumOracle"])
+        self.market = chain.contract("BinaryMarket", addresses["BinaryMarket"])
+
+    @classmethod
+    def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int) -> "Deployment":
+        registry = chain.deploy(deployer, "MarketRegistry")
+        oracle = chain.deploy(deployer, "QuorumOracle", registry.address, list(validators), threshold)
+        market = chain.deploy(deployer, "BinaryMarket", oracle.address)
+        return cls(chain, {
+            "MarketRegistry": registry.address,
+            "QuorumOracle": oracle.address,
+            "BinaryMarket": market.address,
+        })
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(chain_id=self.chain.chain_id, verifying_contract=self.oracle.address)
+
+    # ------------------------------------------------------------ registry
+    def market_id_of(self, spec_hash: str) -> str:
+        return _hex(self.registry.functions.marketIdOf(to_bytes32(spec_hash)).call())
+
+    def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
+                        outcome_count: int, quorum: int) -> tuple[str, Any]:
+        fn = self.registry.functions.register(
+            to_bytes32(spec_hash), to_bytes32(model_id), resolve_at, outcome_count, quorum
+        )
+        receipt = self.chain.transact(creator, fn, action="MarketRegistry.register")
+        event = self.registry.events.MarketRegistered().process_receipt(receipt)[0]
+        return _hex(event["args"]["marketId"]), receipt
+
+    def is_registered(self, market_id: str) -> bool:
+        return self.registry.functions.isRegistered(to_bytes32(market_id)).call()
+
+    def get_market(self, market_id: str) -> MarketRecord:
+        m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
+        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[2], m[3], m[4], m[5])
+
+    # -------------------------------------------------------------- oracle
+    def validators(self) -> list[str]:
+        return list(self.oracle.functions.validators().call())
+
+    def threshold(self) -> int:
+        return self.oracle.functions.threshold().call()
+
+    def digest(self, resolution: Resolution) -> str:
+        return _hex(self.oracle.functions.digest(resolution.as_tuple()).call())
+
+    def resolve(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes]) -> Any:
+        fn = self.oracle.functions.resolve(resolution.as_tuple(), [bytes(s) for s in signatures])
+        return self.chain.transact(submitter, fn, action="QuorumOracle.resolve")
+
+    def is_resolved(self, market_id: str) -> bool:
+        return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
+
+    def resolution_of(self, market_id: str) -> OnchainResolution:
+        rec = self.chain.call(self.oracle.functions.resolutionOf(to_bytes32(market_id)), action="resolutionOf")
+        r, resolved_at, submitter = rec
+        return OnchainResolution(
+            Resolution(_hex(r[0]), r[1], r[2], r[3], _hex(r[4]), _hex(r[5]), _hex(r[6])),
+            resolved_at,
+            submitter,
+        )
+
+    # -------------------------------------------------------------- market
+    def deposit(self, account: Signer, market_id: str, outcome: int, wei: int) -> Any:
+        fn = self.market.functions.deposit(to_bytes32(market_id), outcome)
+        return self.chain.transact(account, fn, value=wei, action="BinaryMarket.deposit")
+
+    def payout_of(self, market_id: str, account: str) -> int:
+        return self.market.functions.payoutOf(to_bytes32(market_id), account).call()
+
+    def pools(self, market_id: str) -> list[int]:
+        return list(self.market.functions.pools(to_bytes32(market_id)).call())
+
+    def redeem(self, account: Signer, market_id: str) -> tuple[int, Any]:
+        fn = self.market.functions.redeem(to_bytes32(market_id))
+        receipt = self.chain.transact(account, fn, action="BinaryMarket.redeem")
+        event = self.market.events.Redeemed().process_receipt(receipt)[0]
+        return event["args"]["amount"], receipt

@@ -1,0 +1,116 @@
+"""EIP-712 typed data for the oracle: the `Resolution` validators sign.
+
+Type strings here are an interface: `contracts/QuorumOracle.sol` hashes the
+same struct, and a test checks both digests agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import keccak
+
+from .canonical import to_bytes32
+
+DOMAIN_NAME = "AIOracle QuorumOracle"
+DOMAIN_VERSION = "1"
+INVALID_OUTCOME = 0xFFFF
+PPM = 1_000_000
+
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+RESOLUTION_TYPE = [
+    {"name": "marketId", "type": "bytes32"},
+    {"name": "round", "type": "uint32"},
+    {"name": "outcome", "type": "uint16"},
+    {"name": "probabilityPpm", "type": "uint32"},
+    {"name": "modelId", "type": "bytes32"},
+    {"name": "inputsHash", "type": "bytes32"},
+    {"name": "proofHash", "type": "bytes32"},
+]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Binds a signature to one chain and one oracle contract."""
+
+    chain_id: int
+    verifying_contract: str
+    name: str = DOMAIN_NAME
+    version: str = DOMAIN_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "chainId": self.chain_id,
+            "verifyingContract": self.verifying_contract,
+        }
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a validator vouches for: this market, this outcome, from this proof."""
+
+    market_id: str
+    round: int
+    outcome: int
+    probability_ppm: int
+    model_id: str
+    inputs_hash: str
+    proof_hash: str
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "marketId": to_bytes32(self.market_id),
+            "round": self.round,
+            "outcome": self.outcome,
+            "probabilityPpm": self.probability_ppm,
+            "modelId": to_bytes32(self.model_id),
+            "inputsHash": to_bytes32(self.inputs_hash),
+            "proofHash": to_bytes32(self.proof_hash),
+        }
+
+    def as_tuple(self) -> tuple:
+        """The ABI tuple `QuorumOracle.resolve` takes."""
+        m = self.message()
+        return tuple(m[f["name"]] for f in RESOLUTION_TYPE)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Resolution":
+        return cls(**d)
+
+
+def typed_data(domain: Domain, resolution: Resolution) -> dict[str, Any]:
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Resolution": RESOLUTION_TYPE},
+        "primaryType": "Resolution",
+        "domain": domain.as_dict(),
+        "message": resolution.message(),
+    }
+
+
+def signable(domain: Domain, resolution: Resolution) -> SignableMessage:
+    return encode_typed_data(full_message=typed_data(domain, resolution))
+
+
+def digest(domain: Domain, resolution: Resolution) -> str:
+    """The 32-byte EIP-712 digest, 0x-hex: identical to `QuorumOracle.digest`."""
+    m = signable(domain, resolution)
+    return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
+
+
+def recover(domain: Domain, resolution: Resolution, signature: bytes) -> str:
+    """Checksummed address that produced `signature` over the resolution."""
+    return Account.recover_message(signable(domain, resolution), signature=signature)

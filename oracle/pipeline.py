@@ -1,0 +1,82 @@
+"""One round of one market through the roles: prove -> review by each validator -> aggregate.
+
+Role-agnostic: takes any prover, validators and aggregator with the small
+interfaces below, so the same round runs in-process (demo, tests) or with
+roles wired over the network.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from .bundle import ProofBundle
+
+
+class Prover(Protocol):
+    def prove(self, spec: Any, frame: Any, *, round: int = 0) -> ProofBundle: ...
+
+
+class Reviewer(Protocol):
+    address: str
+
+    def review(self, spec: Any, bundle: ProofBundle) -> Any: ...
+
+
+class VoteSink(Protocol):
+    def add(self, vote: Any, required: int | None = None) -> Any: ...
+
+
+@dataclass
+class RoundReport:
+    market_id: str
+    round: int
+    bundle: ProofBundle
+    reviews: list[Any]
+    submission: Any
+    prove_s: float
+    verify_s: list[float] = field(default_factory=list)
+
+    @property
+    def signed(self) -> int:
+        return sum(1 for r in self.reviews if r.vote is not None)
+
+    @property
+    def refusals(self) -> list[Any]:
+        return [r.refusal for r in self.reviews if r.refusal is not None]
+
+    @property
+    def verify_s_median(self) -> float:
+        return statistics.median(self.verify_s) if self.verify_s else 0.0
+
+
+def run_round(
+    spec: Any,
+    frame: Any,
+    prover: Prover,
+    validators: Sequence[Reviewer],
+    aggregator: VoteSink,
+    *,
+    round: int = 0,
+    on_step: Callable[[str], None] = lambda s: None,
+    bundle: ProofBundle | None = None,
+) -> RoundReport:
+    """Prove (unless a bundle is given), have every validator review, feed votes to the aggregator."""
+    t0 = time.perf_counter()
+    if bundle is None:
+        on_step("proving")
+        bundle = prover.prove(spec, frame, round=round)
+    prove_s = time.perf_counter() - t0
+    reviews, verify_s, submission = [], [], None
+    for i, v in enumerate(validators):
+        on_step(f"validator {i + 1}/{len(validators)} checking")
+        t = time.perf_counter()
+        review = v.review(spec, bundle)
+        verify_s.append(time.perf_counter() - t)
+        reviews.append(review)
+        if review.vote is not None:
+            sub = aggregator.add(review.vote, required=spec.quorum)
+            submission = submission or sub
+    return RoundReport(spec.market_id, round, bundle, reviews, submission, prove_s, verify_s)

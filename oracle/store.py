@@ -1,0 +1,94 @@
+"""Content-addressed artifact store: specs, bundles, vk, settings, SRS.
+
+An artifact's id is the keccak256 of its bytes; reads re-hash and refuse a
+mismatch, so a corrupted or swapped file is caught where it is used. Writes go
+to a temporary file and are renamed into place: never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .canonical import canonical_json, keccak_hex
+from .errors import ArtifactError, NotFound
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ArtifactStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+
+    def _path(self, artifact_id: str) -> Path:
+        if not (isinstance(artifact_id, str) and artifact_id.startswith("0x") and len(artifact_id) == 66):
+            raise ArtifactError(f"malformed artifact id {artifact_id!r}")
+        h = artifact_id[2:]
+        return self.root / "objects" / h[:2] / h[2:]
+
+    def put(self, data: bytes) -> str:
+        artifact_id = keccak_hex(data)
+        path = self._path(artifact_id)
+        if not path.exists():
+            _atomic_write(path, data)
+        return artifact_id
+
+    def put_file(self, src: str | os.PathLike) -> str:
+        return self.put(Path(src).read_bytes())
+
+    def put_json(self, obj: Any) -> str:
+        return self.put(canonical_json(obj))
+
+    def has(self, artifact_id: str) -> bool:
+        return self._path(artifact_id).exists()
+
+    def get(self, artifact_id: str) -> bytes:
+        path = self._path(artifact_id)
+        if not path.exists():
+            raise NotFound(f"artifact {artifact_id} is not in the store at {self.root}")
+        data = path.read_bytes()
+        if keccak_hex(data) != artifact_id:
+            raise ArtifactError(f"artifact {artifact_id} is corrupt: its bytes hash to something else")
+        return data
+
+    def get_json(self, artifact_id: str) -> Any:
+        return json.loads(self.get(artifact_id))
+
+    def path(self, artifact_id: str) -> Path:
+        """A verified on-disk path (for tools such as ezkl that read files)."""
+        self.get(artifact_id)
+        return self._path(artifact_id)
+
+    # Named references: mutable pointers to immutable objects (e.g. model id -> record).
+    def set_ref(self, kind: str, name: str, artifact_id: str) -> None:
+        if not self.has(artifact_id):
+            raise NotFound(f"cannot point {kind}/{name} at missing artifact {artifact_id}")
+        _atomic_write(self.root / "refs" / kind / name, artifact_id.encode())
+
+    def ref(self, kind: str, name: str) -> str:
+        p = self.root / "refs" / kind / name
+        if not p.exists():
+            raise NotFound(f"no {kind} named {name}")
+        return p.read_text().strip()
+
+    def refs(self, kind: str) -> dict[str, str]:
+        d = self.root / "refs" / kind
+        if not d.exists():
+            return {}
+        return {p.name: p.read_text().strip() for p in sorted(d.iterdir()) if not p.name.startswith(".")}

@@ -1,0 +1,113 @@
+"""The reference forecaster: a small MLP trained on real BTC closes.
+
+Question it answers: P(close[t + h] > k * close[t]) from the trailing window
+at t. Trained on rows up to `train_end` only; markets ask about later dates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from markets.features import RECIPES, TrailingReturns
+from oracle.canonical import canonical_json, keccak_hex
+
+TRAINING_VERSION = 1
+
+
+class Forecaster(nn.Module):
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sigmoid()
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    recipe: str = TrailingReturns.name
+    horizon_days: int = 7
+    thresholds: tuple[float, ...] = (0.85, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.15, 1.25)
+    train_end: str = "2020-12-31"
+    hidden: tuple[int, ...] = (16, 8)
+    epochs: int = 400
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    seed: int = 7
+
+
+def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = None,
+             end: str | None = None, column: str = "Close") -> tuple[np.ndarray, np.ndarray, list]:
+    """(X, y, [(date, k)]) for every date whose window and horizon are inside the data."""
+    recipe = RECIPES[cfg.recipe]
+    closes = frame[column].to_numpy(dtype=float)
+    dates = frame.index
+    n = recipe.rows_needed
+    xs, ys, keys = [], [], []
+    for i in range(n - 1, len(closes) - cfg.horizon_days):
+        d = dates[i]
+        if (start and d < pd.Timestamp(start)) or (end and d > pd.Timestamp(end)):
+            continue
+        window = [float(c) for c in closes[i - n + 1 : i + 1]]
+        future = closes[i + cfg.horizon_days]
+        for k in cfg.thresholds:
+            xs.append(recipe.vector(window, cfg.horizon_days, k))
+            ys.append(1.0 if future > k * closes[i] else 0.0)
+            keys.append((d, k))
+    return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), keys
+
+
+def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
+    torch.manual_seed(cfg.seed)
+    X, y, _ = examples(frame, cfg, end=cfg.train_end)
+    model = Forecaster(X.shape[1], cfg.hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+    xt, yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
+    model.train()
+    for _ in range(cfg.epochs):
+        opt.zero_grad()
+        loss = loss_fn(model.logit(xt), yt)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
+def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: TrainingConfig, cache: Path) -> Forecaster:
+    """Train once per (data, config); later calls load the cached weights."""
+    key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), "v": TRAINING_VERSION}))[2:18]
+    path = cache / "models" / f"forecaster-{key}.pt"
+    n_inputs = RECIPES[cfg.recipe].n_features
+    model = Forecaster(n_inputs, cfg.hidden)
+    if path.exists():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        model.eval()
+        return model
+    model = train(frame, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+    (path.with_suffix(".json")).write_text(json.dumps(asdict(cfg), indent=2))
+    return model

@@ -1,0 +1,98 @@
+"""The aggregator: collects votes, submits once when t agree on the identical digest.
+
+Votes are checked on arrival (signature recovers to the claimed validator,
+who is a member, and the digest is the one for the resolution under our
+domain). A validator that signs two different resolutions for one market and
+round is recorded as equivocation evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from oracle.eip712 import Domain, Resolution, digest, recover
+from oracle.errors import OracleError
+
+from .validator import Vote
+
+
+class VoteRejected(OracleError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submission:
+    market_id: str
+    round: int
+    resolution: Resolution
+    signers: tuple[str, ...]
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class Equivocation:
+    validator: str
+    market_id: str
+    round: int
+    first: Vote
+    second: Vote
+
+
+@dataclass
+class _Tally:
+    by_digest: dict[str, dict[str, Vote]] = field(default_factory=dict)
+    by_validator: dict[str, Vote] = field(default_factory=dict)
+    submission: Submission | None = None
+
+
+# settle(resolution, signatures ordered by ascending signer) -> transaction hash
+Settle = Callable[[Resolution, Sequence[bytes]], str]
+
+
+class Aggregator:
+    def __init__(self, domain: Domain, members: Iterable[str], threshold: int, settle: Settle):
+        self.domain = domain
+        self.members = {m.lower() for m in members}
+        self.threshold = threshold
+        self.settle = settle
+        self._tallies: dict[tuple[str, int], _Tally] = {}
+        self.evidence: list[Equivocation] = []
+
+    def add(self, vote: Vote, required: int | None = None) -> Submission | None:
+        """Record a vote; submit on-chain when it completes a quorum. Returns the submission then.
+
+        `required` is the market's own quorum; the larger of it and t applies.
+        """
+        r = vote.resolution
+        needed = max(self.threshold, required or 0)
+        if vote.validator.lower() not in self.members:
+            raise VoteRejected(f"vote from {vote.validator}, who is not in the validator set")
+        d = digest(self.domain, r)
+        if d != vote.digest:
+            raise VoteRejected(f"vote digest {vote.digest} is not the resolution's digest {d} under this domain")
+        if recover(self.domain, r, vote.signature) != vote.validator:
+            raise VoteRejected(f"vote signature does not recover to {vote.validator}")
+        tally = self._tallies.setdefault((r.market_id, r.round), _Tally())
+        previous = tally.by_validator.get(vote.validator)
+        if previous is not None:
+            if previous.digest != d:
+                self.evidence.append(Equivocation(vote.validator, r.market_id, r.round, previous, vote))
+            return None
+        tally.by_validator[vote.validator] = vote
+        votes = tally.by_digest.setdefault(d, {})
+        votes[vote.validator] = vote
+        if tally.submission is None and len(votes) >= needed:
+            chosen = sorted(votes.values(), key=lambda v: int(v.validator, 16))[:needed]
+            tx_hash = self.settle(r, [v.signature for v in chosen])
+            tally.submission = Submission(r.market_id, r.round, r, tuple(v.validator for v in chosen), tx_hash)
+            return tally.submission
+        return None
+
+    def submission(self, market_id: str, round: int = 0) -> Submission | None:
+        t = self._tallies.get((market_id, round))
+        return t.submission if t else None
+
+    def votes(self, market_id: str, round: int = 0) -> dict[str, dict[str, Vote]]:
+        t = self._tallies.get((market_id, round))
+        return dict(t.by_digest) if t else {}

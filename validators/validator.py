@@ -1,0 +1,208 @@
+"""The validator role: every check, in order, then an EIP-712 signature.
+
+A validator never runs the model. It trusts nothing the prover says about
+inputs or outputs: it reads them from the proof's public instances (which
+verify binds), recomputes the inputs from data it loaded itself, and applies
+the market's rule. The first failing check is recorded with its reason and
+nothing is signed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import ezkl
+import pandas as pd
+
+from oracle.bundle import ProofBundle
+from oracle.eip712 import Domain, Resolution, digest, signable
+from oracle.errors import CheckFailed, DataError, OracleError
+from oracle.models import ModelRecord, load_model, output_probability
+from oracle.signer import Signer
+from oracle.store import ArtifactStore
+
+from .verifier import ProofVerifier
+
+
+@dataclass(frozen=True)
+class Vote:
+    validator: str
+    resolution: Resolution
+    digest: str
+    signature: bytes
+    checks: tuple[str, ...] = ()
+    verify_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "validator": self.validator,
+            "resolution": self.resolution.to_json(),
+            "digest": self.digest,
+            "signature": "0x" + self.signature.hex(),
+            "checks": list(self.checks),
+        }
+
+
+@dataclass(frozen=True)
+class Refusal:
+    validator: str
+    market_id: str
+    round: int
+    check: str
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"validator": self.validator, "market_id": self.market_id, "round": self.round,
+                "check": self.check, "reason": self.reason}
+
+
+@dataclass
+class Review:
+    """The outcome of one validator looking at one bundle."""
+
+    vote: Vote | None
+    refusal: Refusal | None
+    checks: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per passed check
+
+    @property
+    def signed(self) -> bool:
+        return self.vote is not None
+
+
+def _felt_int(felt: str) -> int:
+    return int(ezkl.felt_to_int(felt))
+
+
+class Validator:
+    def __init__(
+        self,
+        signer: Signer,
+        store: ArtifactStore,
+        domain: Domain,
+        load_data: Callable[[dict], pd.DataFrame],
+        *,
+        registry=None,
+    ):
+        """`load_data(source)` fetches the market's data independently of any prover.
+
+        `registry`, when given, is a Deployment: the market must be registered
+        on-chain with this spec hash and model.
+        """
+        self.signer = signer
+        self.store = store
+        self.domain = domain
+        self.load_data = load_data
+        self.registry = registry
+        self.verifier = ProofVerifier(store)
+        self.refusals: list[Refusal] = []
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    def review(self, spec, bundle: ProofBundle) -> Review:
+        checks: list[str] = []
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        try:
+            resolution = self._check(spec, bundle, checks, timings)
+        except CheckFailed as e:
+            refusal = Refusal(self.address, bundle.market_id, bundle.round, e.check, e.reason)
+            self.refusals.append(refusal)
+            return Review(None, refusal, checks, timings)
+        sig = self.signer.sign_message(signable(self.domain, resolution))
+        vote = Vote(self.address, resolution, digest(self.domain, resolution), sig, tuple(checks),
+                    time.perf_counter() - t0)
+        return Review(vote, None, checks, timings)
+
+    def _check(self, spec, bundle: ProofBundle, checks: list[str], timings: dict[str, float]) -> Resolution:
+        clock = [time.perf_counter()]
+
+        def passed(name: str) -> None:
+            now = time.perf_counter()
+            timings[name] = now - clock[0]
+            clock[0] = now
+            checks.append(name)
+
+        # 1. the bundle is what its prover signed
+        try:
+            prover = bundle.recover_prover()
+        except Exception as e:
+            raise CheckFailed("prover-signature", f"unreadable signature: {e}") from None
+        if prover != bundle.prover:
+            raise CheckFailed("prover-signature", f"signed by {prover}, bundle claims {bundle.prover}")
+        passed("prover-signature")
+
+        # 2. the bundle is about this market, and the market is the registered one
+        if bundle.market_id != spec.market_id:
+            raise CheckFailed("market", f"bundle is for {bundle.market_id}, spec hashes to {spec.market_id}")
+        if self.registry is not None:
+            if not self.registry.is_registered(spec.market_id):
+                raise CheckFailed("market", f"market {spec.market_id} is not registered on-chain")
+            onchain = self.registry.get_market(spec.market_id)
+            if onchain.spec_hash != spec.spec_hash or onchain.model_id != spec.model:
+                raise CheckFailed("market", "on-chain registration does not match the spec")
+        passed("market")
+
+        # 3. the model is the market's model, and its artifacts hash to its id
+        if bundle.model_id != spec.model:
+            raise CheckFailed("model", f"bundle claims model {bundle.model_id}, market requires {spec.model}")
+        try:
+            record: ModelRecord = load_model(self.store, spec.model)
+        except OracleError as e:
+            raise CheckFailed("model", str(e)) from None
+        if record.recipe != spec.features.recipe:
+            raise CheckFailed("model", f"model expects recipe {record.recipe}, market uses {spec.features.recipe}")
+        n_in, n_out = record.n_inputs, record.n_outputs
+        if len(bundle.inputs) != n_in or len(bundle.outputs) != n_out:
+            raise CheckFailed("model", f"bundle has {len(bundle.inputs)}+{len(bundle.outputs)} values, "
+                              f"model takes {n_in} inputs and gives {n_out} outputs")
+        passed("model")
+
+        # 4. the proof verifies with vk + settings + SRS only
+        self.verifier.verify(bundle, record)
+        passed("proof")
+
+        # 5. the readable numbers are the proven ones
+        felts = bundle.instances[0]
+        for i, (v, f) in enumerate(zip(bundle.inputs + bundle.outputs, felts)):
+            scale = record.input_scale if i < n_in else record.output_scale
+            if abs(v - ezkl.felt_to_float(f, scale)) > 1e-12:
+                raise CheckFailed("instances", f"value {i} reads {v}, the proof says {ezkl.felt_to_float(f, scale)}")
+        passed("instances")
+
+        # 6. the proven inputs are this market's data, recomputed here
+        try:
+            frame = self.load_data(spec.source)
+            features = spec.compute_features(frame)
+        except DataError as e:
+            raise CheckFailed("inputs", f"cannot recompute features: {e}") from None
+        for i, x in enumerate(features):
+            expected = ezkl.float_to_felt(x, record.input_scale, ezkl.PyInputType.F64)
+            if expected != felts[i]:
+                raise CheckFailed(
+                    "inputs",
+                    f"input {i} is {ezkl.felt_to_float(felts[i], record.input_scale)} in the proof, "
+                    f"the market's data gives {x:.6f}",
+                )
+        passed("inputs")
+
+        # 7. output -> outcome by the market's rule
+        probs = [
+            float(output_probability(_felt_int(f), record.output_scale, record.output_transform))
+            for f in felts[n_in:]
+        ]
+        decision = spec.rule.decide(probs, spec.outcomes)
+        passed("rule")
+        return Resolution(
+            market_id=spec.market_id,
+            round=bundle.round,
+            outcome=decision.outcome,
+            probability_ppm=decision.probability_ppm,
+            model_id=bundle.model_id,
+            inputs_hash=bundle.inputs_hash,
+            proof_hash=bundle.proof_hash,
+        )
