@@ -82,6 +82,8 @@ def parse_rule(d: Any, outcomes: Sequence[str]) -> Rule:
         for k in d:
             if k not in allowed:
                 raise SpecError(f"rule.{k}", "unknown field")
+        if len(outcomes) != 2:
+            raise SpecError("outcomes", "a threshold rule needs exactly 2 outcomes")
         t = d.get("threshold")
         if not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 < t < 1:
             raise SpecError("rule.threshold", "must be a number strictly between 0 and 1")
@@ -90,8 +92,6 @@ def parse_rule(d: Any, outcomes: Sequence[str]) -> Rule:
                 raise SpecError(f"rule.{k}", f"must name one of the outcomes {list(outcomes)}")
         if d["above"] == d["below"]:
             raise SpecError("rule.below", "must differ from rule.above")
-        if len(outcomes) != 2:
-            raise SpecError("outcomes", "a threshold rule needs exactly 2 outcomes")
         band = d.get("invalid_band", 0.0)
         if not isinstance(band, (int, float)) or isinstance(band, bool) or not 0 <= band < 0.5:
             raise SpecError("rule.invalid_band", "must be a number in [0, 0.5)")

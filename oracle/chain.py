@@ -75,6 +75,8 @@ def decode_revert(data: bytes) -> str:
     for n, t, v in zip(names, types, values):
         if isinstance(v, bytes):
             v = "0x" + v.hex()
+        elif t == "address":
+            v = Web3.to_checksum_address(v)
         shown.append(f"{n}={v}" if n else str(v))
     return f"{name}({', '.join(shown)})"
 
@@ -176,8 +178,11 @@ class Chain:
         # Dry run first: a revert surfaces here with its reason, before any nonce is spent.
         try:
             if deploy:
+                creation = {**base, "data": fn.data_in_transaction}
                 if gas is None and not self.explicit_gas:
-                    gas = int(self.w3.eth.estimate_gas({**base, "data": fn.data_in_transaction}) * GAS_MARGIN)
+                    gas = int(self.w3.eth.estimate_gas(creation) * GAS_MARGIN)
+                else:
+                    self.w3.eth.call(creation)
             elif gas is None and not self.explicit_gas:
                 gas = int(fn.estimate_gas(base) * GAS_MARGIN)
             else:

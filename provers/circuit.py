@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -57,10 +58,13 @@ class CompiledCircuit:
 def export_onnx(module: torch.nn.Module, n_inputs: int, path: Path) -> bytes:
     module.eval()
     dummy = torch.zeros(1, n_inputs)
-    torch.onnx.export(
-        module, dummy, str(path), input_names=["input"], output_names=["output"],
-        opset_version=ONNX_OPSET, dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # the TorchScript exporter is deliberate: ezkl reads its plain ONNX graphs
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module, dummy, str(path), input_names=["input"], output_names=["output"],
+            opset_version=ONNX_OPSET, dynamo=False,
+        )
     return path.read_bytes()
 
 

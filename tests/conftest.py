@@ -1,0 +1,112 @@
+"""Shared fixtures. The circuit compiles once per machine (disk cache) and once per
+session (fixture); one real proof is made per session and reused by every test
+that only needs *a* valid bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("ORACLE_CACHE", str(ROOT / ".oracle-cache"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _oracle_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("oracle-home")
+    os.environ["ORACLE_HOME"] = str(home)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def store(_oracle_home):
+    from oracle.store import ArtifactStore
+
+    return ArtifactStore(_oracle_home / "store")
+
+
+@pytest.fixture(scope="session")
+def frame():
+    from markets.demo import BTC_SOURCE
+    from markets.feeds import load_source
+
+    return load_source(BTC_SOURCE)
+
+
+@pytest.fixture(scope="session")
+def circuit(store):
+    from oracle import config
+    from provers.reference import reference_circuit
+
+    return reference_circuit(store, config.cache_dir())
+
+
+@pytest.fixture(scope="session")
+def prover(circuit):
+    from oracle.signer import LocalSigner
+    from provers.prover import EzklProver
+
+    return EzklProver(circuit, LocalSigner.create())
+
+
+@pytest.fixture(scope="session")
+def spec(circuit, frame):
+    from markets.demo import DEMO_QUESTIONS, demo_spec
+
+    return demo_spec(DEMO_QUESTIONS[0], frame, circuit.model_id, quorum=3)
+
+
+@pytest.fixture(scope="session")
+def bundle(prover, spec, frame):
+    """One real proof for `spec`, shared by the session."""
+    return prover.prove(spec, frame)
+
+
+class Network:
+    """A fresh embedded chain with the contracts, n validators, an aggregator that settles on-chain."""
+
+    def __init__(self, store, n: int = 4, t: int = 3):
+        from markets.feeds import load_source
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
+        from oracle.signer import LocalSigner
+        from validators.aggregator import Aggregator
+        from validators.validator import Validator
+
+        self.chain = Chain.embedded()
+        self.deployer, self.creator, self.submitter, self.alice, self.bob = (LocalSigner.create() for _ in range(5))
+        for a in (self.deployer, self.creator, self.submitter, self.alice, self.bob):
+            self.chain.fund(a.address, 50 * 10**18)
+        self.keys = sorted((LocalSigner.create() for _ in range(n)), key=lambda k: int(k.address, 16))
+        self.t = t
+        self.dep = Deployment.deploy(self.chain, self.deployer, [k.address for k in self.keys], t)
+        self.validators = [Validator(k, store, self.dep.domain, load_source, registry=self.dep) for k in self.keys]
+        self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settle)
+
+    def settle(self, resolution, signatures) -> str:
+        receipt = self.dep.resolve(self.submitter, resolution, signatures)
+        return "0x" + bytes(receipt["transactionHash"]).hex()
+
+    def register(self, spec) -> str:
+        market_id, _ = self.dep.register_market(
+            self.creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
+            outcome_count=len(spec.outcomes), quorum=spec.quorum,
+        )
+        return market_id
+
+    def sign(self, key, resolution) -> bytes:
+        from oracle.eip712 import signable
+
+        return key.sign_message(signable(self.dep.domain, resolution))
+
+
+@pytest.fixture
+def network(store):
+    return Network(store)
+
+
+@pytest.fixture
+def make_network(store):
+    return lambda n=4, t=3: Network(store, n, t)

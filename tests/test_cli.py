@@ -1,0 +1,100 @@
+"""The CLI as a user types it (Typer's CliRunner): the demo, and bad input giving one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "market", "model"):
+        assert command in result.output
+
+
+@pytest.mark.slow
+def test_demo_json_end_to_end(circuit):
+    result = runner.invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["validators"] == 5 and doc["threshold"] == 4
+    markets = doc["markets"]
+    assert len(markets) >= 3
+    outcomes = {m["actual_outcome"] for m in markets}
+    assert outcomes == {"YES", "NO"}, "demo must include markets that really went each way"
+    for m in markets:
+        assert set(m) >= {"market_id", "question", "outcome", "probability", "proof_verified",
+                          "validators_signed", "quorum", "tx_hash", "onchain_outcome", "payout_wei"}
+        assert m["proof_verified"] is True and m["validators_signed"] == 5 and m["quorum"] == 4
+        assert m["onchain_outcome"] == m["outcome"] and m["tx_hash"].startswith("0x")
+        assert (m["probability"] >= 0.5) == (m["outcome"] == "YES")
+        # 1 ETH on YES, 2 ETH on NO: the winning side takes the 3 ETH pot
+        assert m["payout_wei"] == 3 * 10**18
+    t = doc["timings"]
+    assert t["prove_s"] > 0 and 0 < t["verify_s_median"] < t["prove_s"] and t["end_to_end_s"] > 0
+
+    # what the demo stored is visible to the market commands
+    listed = runner.invoke(app, ["market", "list", "--json"])
+    assert listed.exit_code == 0
+    assert {e["market_id"] for e in json.loads(listed.stdout)} >= {m["market_id"] for m in markets}
+    shown = runner.invoke(app, ["market", "show", markets[0]["market_id"], "--json"])
+    assert shown.exit_code == 0
+    entry = json.loads(shown.stdout)
+    assert entry["resolution"]["onchain_outcome"] == markets[0]["onchain_outcome"]
+    models = runner.invoke(app, ["model", "list", "--json"])
+    assert doc["model"]["model_id"] in {r["model_id"] for r in json.loads(models.stdout)}
+
+
+@pytest.mark.slow
+def test_demo_renders_tables(circuit):
+    result = runner.invoke(app, ["demo", "--validators", "3", "--threshold", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Resolved markets" in result.output and "verified" in result.output
+
+
+def test_unknown_market_is_one_clear_line():
+    result = runner.invoke(app, ["market", "show", "0x" + "12" * 32])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown market 0x1212" in lines[0]
+
+
+def test_malformed_spec_file_is_one_clear_line(tmp_path):
+    bad = tmp_path / "market.json"
+    bad.write_text('{"version": 1, "question": ')
+    result = runner.invoke(app, ["market", "validate", str(bad)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "field 'file'" in lines[0] and "not valid JSON" in lines[0]
+
+
+def test_invalid_spec_field_is_named(tmp_path):
+    from test_spec import GOOD
+
+    bad = tmp_path / "market.json"
+    bad.write_text(json.dumps({**GOOD, "quorum": -1}))
+    result = runner.invoke(app, ["market", "validate", str(bad)])
+    assert result.exit_code == 1 and "field 'quorum'" in result.output
+
+
+def test_validate_good_spec(tmp_path):
+    from markets.spec import MarketSpec
+    from test_spec import GOOD
+
+    p = tmp_path / "market.json"
+    p.write_text(json.dumps(GOOD))
+    result = runner.invoke(app, ["market", "validate", str(p), "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["market_id"] == MarketSpec.parse(GOOD).market_id
+
+
+def test_threshold_above_validators_is_refused():
+    result = runner.invoke(app, ["demo", "--validators", "3", "--threshold", "4"])
+    assert result.exit_code != 0 and "threshold" in result.output

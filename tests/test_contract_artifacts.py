@@ -1,0 +1,31 @@
+"""The committed ABI + bytecode are exactly what the pinned solc makes of contracts/*.sol."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_artifacts_are_fresh(tmp_path):
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "solc").exists():
+        pytest.fail("node and the pinned solc (npm ci) are required to check the contract artifacts")
+    subprocess.run(["node", str(ROOT / "contracts" / "compile.mjs"), "--out", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    fresh = sorted(p.name for p in tmp_path.glob("*.json"))
+    committed = sorted(p.name for p in (ROOT / "oracle" / "contracts").glob("*.json"))
+    assert fresh == committed, "artifact set differs: run `npm run compile`"
+    for name in fresh:
+        a = json.loads((tmp_path / name).read_text())
+        b = json.loads((ROOT / "oracle" / "contracts" / name).read_text())
+        assert a == b, f"{name} is stale: run `npm run compile` and commit"
+
+
+def test_pinned_compiler_and_evm():
+    pkg = json.loads((ROOT / "package.json").read_text())
+    assert pkg["devDependencies"]["solc"] == "0.8.37"
+    art = json.loads((ROOT / "oracle" / "contracts" / "QuorumOracle.json").read_text())
+    assert art["compiler"].startswith("0.8.37")
+    assert art["settings"]["evmVersion"] == "prague"

@@ -1,0 +1,218 @@
+"""QuorumOracle, MarketRegistry and BinaryMarket on the embedded chain: what they accept and refuse."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from eth_account import Account
+
+from oracle.canonical import keccak_hex
+from oracle.chain import Chain
+from oracle.deployment import Deployment
+from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, digest, signable
+from oracle.errors import ChainError
+from oracle.signer import LocalSigner
+
+MODEL = keccak_hex(b"model")
+
+
+def _register(net, tag: bytes = b"spec", resolve_at: int = 1) -> str:
+    market_id, _ = net.dep.register_market(
+        net.creator, spec_hash=keccak_hex(tag), model_id=MODEL, resolve_at=resolve_at, outcome_count=2, quorum=1
+    )
+    return market_id
+
+
+def _resolution(market_id: str, outcome: int = 0, model: str = MODEL) -> Resolution:
+    return Resolution(market_id, 0, outcome, 700_000, model, keccak_hex(b"in"), keccak_hex(b"proof"))
+
+
+def _sigs(net, resolution, keys=None, domain=None) -> list[bytes]:
+    keys = net.keys[: net.t] if keys is None else keys
+    d = domain or net.dep.domain
+    return [k.sign_message(signable(d, resolution)) for k in sorted(keys, key=lambda k: int(k.address, 16))]
+
+
+def test_python_digest_matches_contract(network):
+    r = _resolution(_register(network))
+    assert digest(network.dep.domain, r) == network.dep.digest(r)
+
+
+def test_resolves_with_t_signatures_and_records_once(network):
+    market_id = _register(network)
+    r = _resolution(market_id)
+    receipt = network.dep.resolve(network.submitter, r, _sigs(network, r))
+    events = network.dep.oracle.events.Resolved().process_receipt(receipt)
+    assert len(events) == 1 and events[0]["args"]["outcome"] == 0
+    assert sorted(events[0]["args"]["signers"]) == sorted(k.address for k in network.keys[:3])
+    stored = network.dep.resolution_of(market_id)
+    assert stored.resolution == r and stored.submitter == network.submitter.address
+    with pytest.raises(ChainError, match="AlreadyResolved"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+
+
+def test_refuses_fewer_than_t(network):
+    r = _resolution(_register(network))
+    with pytest.raises(ChainError, match=r"NotEnoughSignatures\(got=2, needed=3\)"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r)[:2])
+    assert not network.dep.is_resolved(r.market_id)
+
+
+def test_refuses_duplicated_signer(network):
+    r = _resolution(_register(network))
+    sigs = _sigs(network, r)
+    with pytest.raises(ChainError, match="DuplicateSigner"):
+        network.dep.resolve(network.submitter, r, [sigs[0], sigs[0], sigs[1]])
+
+
+def test_refuses_unsorted_signers(network):
+    r = _resolution(_register(network))
+    sigs = _sigs(network, r)
+    with pytest.raises(ChainError, match="SignersNotSorted"):
+        network.dep.resolve(network.submitter, r, list(reversed(sigs)))
+
+
+def test_refuses_unknown_signer(network):
+    r = _resolution(_register(network))
+    outsider = LocalSigner.create()
+    with pytest.raises(ChainError, match=f"UnknownSigner.*{outsider.address}"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r, keys=network.keys[:2] + [outsider]))
+
+
+def test_refuses_signature_for_another_market(network):
+    a, b = _register(network, b"a"), _register(network, b"b")
+    ra, rb = _resolution(a), _resolution(b)
+    # signatures over market b, presented for market a: they recover to strangers
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        network.dep.resolve(network.submitter, ra, _sigs(network, rb))
+
+
+def test_refuses_signature_for_another_outcome(network):
+    r = _resolution(_register(network), outcome=0)
+    wrong = _sigs(network, _resolution(r.market_id, outcome=1))
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        network.dep.resolve(network.submitter, r, wrong)
+
+
+def test_refuses_signature_for_another_chain_id(network):
+    r = _resolution(_register(network))
+    other_chain = Domain(chain_id=network.chain.chain_id + 1, verifying_contract=network.dep.oracle.address)
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r, domain=other_chain))
+
+
+def test_refuses_signature_for_another_contract(network):
+    r = _resolution(_register(network))
+    other = Domain(chain_id=network.chain.chain_id, verifying_contract=network.dep.registry.address)
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r, domain=other))
+
+
+def test_refuses_malleable_high_s_signature(network):
+    r = _resolution(_register(network))
+    sigs = _sigs(network, r)
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    s = int.from_bytes(sigs[0][32:64], "big")
+    flipped = sigs[0][:32] + (n - s).to_bytes(32, "big") + bytes([55 - sigs[0][64]])
+    with pytest.raises(ChainError, match=r"MalformedSignature\(index=0\)"):
+        network.dep.resolve(network.submitter, r, [flipped] + sigs[1:])
+
+
+def test_refuses_unregistered_early_wrong_model_and_out_of_range(network):
+    unregistered = _resolution(keccak_hex(b"nope"))
+    with pytest.raises(ChainError, match="UnregisteredMarket"):
+        network.dep.resolve(network.submitter, unregistered, _sigs(network, unregistered))
+    future = _register(network, b"future", resolve_at=2**40)
+    r = _resolution(future)
+    with pytest.raises(ChainError, match="TooEarly"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+    market_id = _register(network)
+    r = _resolution(market_id, model=keccak_hex(b"other model"))
+    with pytest.raises(ChainError, match="ModelMismatch"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+    r = _resolution(market_id, outcome=2)
+    with pytest.raises(ChainError, match=r"OutcomeOutOfRange\(outcome=2, outcomeCount=2\)"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+
+
+def test_market_quorum_above_t_is_enforced(network):
+    market_id, _ = network.dep.register_market(
+        network.creator, spec_hash=keccak_hex(b"q4"), model_id=MODEL, resolve_at=1, outcome_count=2, quorum=4
+    )
+    r = _resolution(market_id)
+    with pytest.raises(ChainError, match=r"NotEnoughSignatures\(got=3, needed=4\)"):
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+    network.dep.resolve(network.submitter, r, _sigs(network, r, keys=network.keys))
+    assert network.dep.is_resolved(market_id)
+
+
+def test_validator_set_rules(network):
+    with pytest.raises(ChainError, match="InvalidThreshold"):
+        Deployment.deploy(network.chain, network.deployer, [k.address for k in network.keys], 2)  # not > n/2
+    with pytest.raises(ChainError, match="DuplicateValidator"):
+        Deployment.deploy(network.chain, network.deployer, [network.keys[0].address] * 3, 2)
+    with pytest.raises(ChainError, match="NotOwner"):
+        network.chain.transact(network.creator, network.dep.oracle.functions.setValidators(
+            [k.address for k in network.keys], 3))
+
+
+def test_registry_records_and_refuses(network):
+    spec_hash = keccak_hex(b"spec")
+    market_id = _register(network)
+    assert market_id == network.dep.market_id_of(spec_hash)
+    m = network.dep.get_market(market_id)
+    assert (m.spec_hash, m.model_id, m.outcome_count, m.creator) == (spec_hash, MODEL, 2, network.creator.address)
+    with pytest.raises(ChainError, match="AlreadyRegistered"):
+        _register(network)
+    with pytest.raises(ChainError, match="InvalidOutcomeCount"):
+        network.dep.register_market(network.creator, spec_hash=keccak_hex(b"x"), model_id=MODEL, resolve_at=1,
+                                    outcome_count=1, quorum=1)
+    with pytest.raises(ChainError, match="UnknownMarket"):
+        network.dep.get_market(keccak_hex(b"missing"))
+
+
+def test_binary_market_pays_winners_pro_rata(network):
+    carol = LocalSigner.create()
+    network.chain.fund(carol.address, 10**19)
+    market_id = _register(network)
+    network.dep.deposit(network.alice, market_id, 0, 10**18)
+    network.dep.deposit(carol, market_id, 0, 3 * 10**18)
+    network.dep.deposit(network.bob, market_id, 1, 4 * 10**18)
+    with pytest.raises(ChainError, match="NotResolved"):
+        network.dep.redeem(network.alice, market_id)
+    r = _resolution(market_id, outcome=0)
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    with pytest.raises(ChainError, match="MarketClosed"):
+        network.dep.deposit(network.bob, market_id, 1, 10**18)
+    before = network.chain.balance(network.alice.address)
+    paid, receipt = network.dep.redeem(network.alice, market_id)
+    assert paid == 2 * 10**18  # 1/4 of the winning side takes 1/4 of 8 ETH
+    gas_cost = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert network.chain.balance(network.alice.address) == before + paid - gas_cost
+    assert network.dep.redeem(carol, market_id)[0] == 6 * 10**18
+    with pytest.raises(ChainError, match="NothingToRedeem"):
+        network.dep.redeem(network.alice, market_id)
+    with pytest.raises(ChainError, match="NothingToRedeem"):
+        network.dep.redeem(network.bob, market_id)
+    assert network.chain.balance(network.dep.market.address) == 0
+
+
+def test_binary_market_refunds_on_invalid(network):
+    market_id = _register(network)
+    network.dep.deposit(network.alice, market_id, 0, 10**18)
+    network.dep.deposit(network.bob, market_id, 1, 2 * 10**18)
+    r = _resolution(market_id, outcome=INVALID_OUTCOME)
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    assert network.dep.redeem(network.alice, market_id)[0] == 10**18
+    assert network.dep.redeem(network.bob, market_id)[0] == 2 * 10**18
+
+
+def test_binary_market_refuses_bad_deposits(network):
+    market_id = _register(network)
+    with pytest.raises(ChainError, match="ZeroDeposit"):
+        network.dep.deposit(network.alice, market_id, 0, 0)
+    with pytest.raises(ChainError, match="InvalidOutcome"):
+        network.dep.deposit(network.alice, market_id, 2, 1)
+    with pytest.raises(ChainError, match="UnregisteredMarket"):
+        network.dep.deposit(network.alice, keccak_hex(b"none"), 0, 1)
