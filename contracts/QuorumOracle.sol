@@ -44,7 +44,19 @@ contract QuorumOracle {
     address[] private _validators;
     mapping(address => bool) public isValidator;
     mapping(bytes32 => Record) private _records;
+    mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
+    mapping(bytes32 => uint32) private _lastForecastRound;
+    mapping(bytes32 => uint256) private _forecastCount;
 
+    event ForecastPosted(
+        bytes32 indexed marketId,
+        uint32 round,
+        uint32 probabilityPpm,
+        bytes32 indexed modelId,
+        bytes32 inputsHash,
+        bytes32 proofHash,
+        address[] signers
+    );
     event ValidatorSetChanged(address[] validators, uint256 threshold);
     event Resolved(
         bytes32 indexed marketId,
@@ -73,6 +85,8 @@ contract QuorumOracle {
     error DuplicateSigner(uint256 index, address signer);
     error SignersNotSorted(uint256 index);
     error NotResolved(bytes32 marketId);
+    error StaleRound(bytes32 marketId, uint32 round, uint32 next);
+    error NoForecast(bytes32 marketId, uint32 round);
 
     constructor(MarketRegistry registry_, address[] memory validators_, uint256 threshold_) {
         registry = registry_;
@@ -145,20 +159,57 @@ contract QuorumOracle {
     function resolve(Resolution calldata r, bytes[] calldata signatures) external {
         bytes32 marketId = r.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
-        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
-        MarketRegistry.Market memory m = registry.getMarket(marketId);
+        MarketRegistry.Market memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
+        address[] memory signers = _checkQuorum(r, signatures, m.quorum);
+        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
+        emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
+    }
+
+    /// A forecast round: the same quorum over the same `Resolution` type, recorded
+    /// per round (strictly increasing) until the market resolves.
+    function postForecast(Resolution calldata r, bytes[] calldata signatures) external {
+        bytes32 marketId = r.marketId;
+        if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
+        uint32 next = _forecastCount[marketId] == 0 ? 0 : _lastForecastRound[marketId] + 1;
+        if (r.round < next) revert StaleRound(marketId, r.round, next);
+        MarketRegistry.Market memory m = _checkMarket(r);
+        address[] memory signers = _checkQuorum(r, signatures, m.quorum);
+        _forecasts[marketId][r.round] = r.probabilityPpm + 1; // +1: zero means "not posted"
+        _lastForecastRound[marketId] = r.round;
+        _forecastCount[marketId] += 1;
+        emit ForecastPosted(marketId, r.round, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
+    }
+
+    function forecastOf(bytes32 marketId, uint32 round) external view returns (uint32 probabilityPpm) {
+        uint32 stored = _forecasts[marketId][round];
+        if (stored == 0) revert NoForecast(marketId, round);
+        return stored - 1;
+    }
+
+    function forecastCount(bytes32 marketId) external view returns (uint256) {
+        return _forecastCount[marketId];
+    }
+
+    function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory m) {
+        if (!registry.isRegistered(r.marketId)) revert UnregisteredMarket(r.marketId);
+        m = registry.getMarket(r.marketId);
         if (r.modelId != m.modelId) revert ModelMismatch(m.modelId, r.modelId);
         if (r.outcome >= m.outcomeCount && r.outcome != INVALID_OUTCOME) {
             revert OutcomeOutOfRange(r.outcome, m.outcomeCount);
         }
         if (r.probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(r.probabilityPpm);
+    }
 
-        uint256 needed = threshold > m.quorum ? threshold : m.quorum;
+    function _checkQuorum(Resolution calldata r, bytes[] calldata signatures, uint16 marketQuorum)
+        private
+        view
+        returns (address[] memory signers)
+    {
+        uint256 needed = threshold > marketQuorum ? threshold : marketQuorum;
         if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
-
         bytes32 d = digest(r);
-        address[] memory signers = new address[](signatures.length);
+        signers = new address[](signatures.length);
         address previous = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = _recover(d, signatures[i], i);
@@ -168,9 +219,6 @@ contract QuorumOracle {
             previous = signer;
             signers[i] = signer;
         }
-
-        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
-        emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
     }
 
     function _recover(bytes32 d, bytes calldata sig, uint256 index) private pure returns (address signer) {

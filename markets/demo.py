@@ -60,9 +60,7 @@ def demo_spec(q: DemoQuestion, frame: pd.DataFrame, model_id: str, quorum: int) 
 
 def actual_outcome(spec: MarketSpec, frame: pd.DataFrame) -> str | None:
     """What really happened, from the data (None if the data ends before the target day)."""
-    p = spec.features
-    target = p.as_of + timedelta(days=p.horizon_days)
-    if target not in frame.index:
+    truth = spec.features.truth(frame)
+    if truth is None:
         return None
-    above = float(frame.loc[target, p.column]) > p.threshold_ratio * float(frame.loc[p.as_of, p.column])
-    return spec.rule.above if above else spec.rule.below
+    return spec.rule.above if truth else spec.rule.below

@@ -9,7 +9,7 @@ quantized circuit inputs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -67,12 +67,18 @@ RECIPES = {TrailingReturns.name: TrailingReturns()}
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """A recipe with its parameters, as a market spec names it."""
+    """A recipe with its parameters, as a market spec names it.
+
+    The question is "close on `as_of + horizon_days` above the threshold?", the
+    threshold given relative to the `as_of` close (`threshold_ratio`) or as a
+    price (`threshold_price`).
+    """
 
     recipe: str
     as_of: pd.Timestamp
     horizon_days: int
-    threshold_ratio: float
+    threshold_ratio: float | None = None
+    threshold_price: float | None = None
     column: str = "Close"
 
     @classmethod
@@ -88,35 +94,46 @@ class FeatureSpec:
         if not isinstance(p, dict):
             raise SpecError("features.params", "must be an object")
         for k in p:
-            if k not in ("as_of", "horizon_days", "threshold_ratio"):
+            if k not in ("as_of", "horizon_days", "threshold_ratio", "threshold_price"):
                 raise SpecError(f"features.params.{k}", "unknown parameter")
         try:
             as_of = pd.Timestamp(p.get("as_of"))
-            if as_of is pd.NaT or as_of != as_of.normalize():
+            if as_of is pd.NaT or as_of != as_of.normalize() or as_of.tzinfo is not None:
                 raise ValueError
         except (ValueError, TypeError):
             raise SpecError("features.params.as_of", "must be a date YYYY-MM-DD") from None
         h = p.get("horizon_days")
         if not isinstance(h, int) or isinstance(h, bool) or not 1 <= h <= 365:
             raise SpecError("features.params.horizon_days", "must be an integer in [1, 365]")
-        k = p.get("threshold_ratio")
-        if not isinstance(k, (int, float)) or isinstance(k, bool) or not 0.2 <= k <= 5:
+        ratio, price = p.get("threshold_ratio"), p.get("threshold_price")
+        if (ratio is None) == (price is None):
+            raise SpecError("features.params.threshold_ratio", "give exactly one of threshold_ratio, threshold_price")
+        if ratio is not None and (not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0.2 <= ratio <= 5):
             raise SpecError("features.params.threshold_ratio", "must be a number in [0.2, 5]")
-        return cls(d["recipe"], as_of, h, float(k), column)
+        if price is not None and (not isinstance(price, (int, float)) or isinstance(price, bool) or not price > 0):
+            raise SpecError("features.params.threshold_price", "must be a positive number")
+        return cls(d["recipe"], as_of, h, None if ratio is None else float(ratio),
+                   None if price is None else float(price), column)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "recipe": self.recipe,
-            "params": {
-                "as_of": self.as_of.strftime("%Y-%m-%d"),
-                "horizon_days": self.horizon_days,
-                "threshold_ratio": self.threshold_ratio,
-            },
-        }
+        params: dict[str, Any] = {"as_of": self.as_of.strftime("%Y-%m-%d"), "horizon_days": self.horizon_days}
+        if self.threshold_ratio is not None:
+            params["threshold_ratio"] = self.threshold_ratio
+        else:
+            params["threshold_price"] = self.threshold_price
+        return {"recipe": self.recipe, "params": params}
 
     @property
     def impl(self) -> TrailingReturns:
         return RECIPES[self.recipe]
+
+    @property
+    def target_date(self) -> pd.Timestamp:
+        return self.as_of + pd.Timedelta(days=self.horizon_days)
+
+    def at(self, as_of: pd.Timestamp) -> "FeatureSpec":
+        """The same question asked later: same target date, shorter horizon."""
+        return replace(self, as_of=as_of, horizon_days=(self.target_date - as_of).days)
 
     def window(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The exact rows the features read (the market's data snapshot)."""
@@ -131,6 +148,23 @@ class FeatureSpec:
             raise DataError(f"{self.recipe} needs {n} rows up to {self.as_of.date()}, data has {len(upto)}")
         return upto.iloc[-n:]
 
+    def threshold(self, as_of_close: float) -> float:
+        return self.threshold_price if self.threshold_price is not None else self.threshold_ratio * as_of_close
+
     def compute(self, frame: pd.DataFrame) -> list[float]:
-        rows = self.window(frame)
-        return self.impl.vector([float(c) for c in rows[self.column]], self.horizon_days, self.threshold_ratio)
+        closes = [float(c) for c in self.window(frame)[self.column]]
+        ratio = self.threshold(closes[-1]) / closes[-1]
+        return self.impl.vector(closes, self.horizon_days, ratio)
+
+    def truth(self, frame: pd.DataFrame) -> bool | None:
+        """Did the close on the target date end above the threshold? None if not known yet."""
+        if self.target_date not in frame.index or self.as_of not in frame.index:
+            return None
+        return float(frame.loc[self.target_date, self.column]) > self.threshold(float(frame.loc[self.as_of, self.column]))
+
+
+def snapshot_bytes(window: pd.DataFrame, column: str) -> bytes:
+    """Canonical serialization of the rows a round used: `Date,<column>` lines, repr floats."""
+    lines = [f"Date,{column}"]
+    lines += [f"{d.strftime('%Y-%m-%d')},{float(v)!r}" for d, v in window[column].items()]
+    return ("\n".join(lines) + "\n").encode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,33 @@ from .features import FeatureSpec
 from .rules import Rule, parse_rule
 
 SPEC_VERSION = 1
+MAX_ROUNDS = 1000
 MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v1")
 KINDS = ("resolve", "forecast")
-SOURCE_KINDS = ("csv", "parquet")
+SOURCE_KINDS = ("csv", "parquet", "http_json", "chain")
 
 _FIELDS = {
     "version", "question", "description", "outcomes", "kind", "source", "features",
-    "model", "rule", "resolve_at", "quorum", "ctf_question_id",
+    "model", "rule", "resolve_at", "quorum", "ctf_question_id", "forecast",
 }
-_REQUIRED = _FIELDS - {"description", "ctf_question_id"}
+_REQUIRED = _FIELDS - {"description", "ctf_question_id", "forecast"}
+SOURCE_FIELDS = {"kind", "uri", "column", "sha3", "address", "function"}
+
+
+@dataclass(frozen=True)
+class ForecastSchedule:
+    """A forecast market posts a probability every `every_days` until `close_at`."""
+
+    every_days: int
+    close_at: datetime
+
+
+@dataclass(frozen=True)
+class Round:
+    index: int
+    due_at: int  # unix seconds: when the round's data exists
+    final: bool  # the final round is the market's resolution
+    features: FeatureSpec
 
 
 def market_id_of(spec_hash: str) -> str:
@@ -67,6 +85,7 @@ class MarketSpec:
     description: str = ""
     ctf_question_id: str | None = None
     version: int = SPEC_VERSION
+    forecast: ForecastSchedule | None = None
 
     # ------------------------------------------------------------ parsing
     @classmethod
@@ -103,9 +122,13 @@ class MarketSpec:
         if not isinstance(source, dict) or source.get("kind") not in SOURCE_KINDS:
             raise SpecError("source.kind", f"must be one of {list(SOURCE_KINDS)}")
         for k in source:
-            if k not in ("kind", "uri", "column", "sha3"):
+            if k not in SOURCE_FIELDS:
                 raise SpecError(f"source.{k}", "unknown field")
-        if not isinstance(source.get("uri"), str) or not source["uri"]:
+        if source["kind"] == "chain":
+            if not isinstance(source.get("address"), str) or not source["address"].startswith("0x") \
+                    or len(source["address"]) != 42:
+                raise SpecError("source.address", "must be a 0x-prefixed 20-byte contract address")
+        elif not isinstance(source.get("uri"), str) or not source["uri"]:
             raise SpecError("source.uri", "must be a non-empty string")
         column = source.get("column", "Close")
         if not isinstance(column, str):
@@ -128,11 +151,34 @@ class MarketSpec:
         ctf = d.get("ctf_question_id")
         if ctf is not None and not is_bytes32(ctf):
             raise SpecError("ctf_question_id", "must be 0x-prefixed 32-byte hex or null")
-        return cls(
+        forecast = None
+        if d["kind"] == "forecast":
+            f = d.get("forecast")
+            if not isinstance(f, dict):
+                raise SpecError("forecast", "a forecast market needs {every_days, close_at}")
+            for k in f:
+                if k not in ("every_days", "close_at"):
+                    raise SpecError(f"forecast.{k}", "unknown field")
+            every = f.get("every_days")
+            if not isinstance(every, int) or isinstance(every, bool) or not 1 <= every <= 365:
+                raise SpecError("forecast.every_days", "must be an integer in [1, 365]")
+            close_at = _parse_time(f.get("close_at"), "forecast.close_at")
+            if close_at > resolve_at:
+                raise SpecError("forecast.close_at", "must not be after resolve_at")
+            first_due = as_of + timedelta(days=1)
+            if close_at < first_due:
+                raise SpecError("forecast.close_at", f"is before the first round is due ({_iso(first_due)})")
+            forecast = ForecastSchedule(every, close_at)
+        elif "forecast" in d:
+            raise SpecError("forecast", "only a market of kind 'forecast' has a forecast schedule")
+        spec = cls(
             question=q, outcomes=tuple(outcomes), kind=d["kind"], source=dict(source),
             features=features, model=d["model"].lower(), rule=rule, resolve_at=resolve_at,
-            quorum=quorum, description=desc, ctf_question_id=ctf, version=d["version"],
+            quorum=quorum, description=desc, ctf_question_id=ctf, version=d["version"], forecast=forecast,
         )
+        if spec.kind == "forecast" and len(spec.rounds()) > MAX_ROUNDS:
+            raise SpecError("forecast.every_days", f"schedule has more than {MAX_ROUNDS} rounds")
+        return spec
 
     @classmethod
     def load(cls, path: str | Path, *, now: datetime | None = None) -> "MarketSpec":
@@ -170,6 +216,8 @@ class MarketSpec:
         }
         if self.ctf_question_id:
             d["ctf_question_id"] = self.ctf_question_id
+        if self.forecast:
+            d["forecast"] = {"every_days": self.forecast.every_days, "close_at": _iso(self.forecast.close_at)}
         return d
 
     def canonical(self) -> bytes:
@@ -187,5 +235,41 @@ class MarketSpec:
     def resolve_at_unix(self) -> int:
         return int(self.resolve_at.timestamp())
 
-    def compute_features(self, frame: pd.DataFrame) -> list[float]:
-        return self.features.compute(frame)
+    def rounds(self) -> list[Round]:
+        """Round 0 only for a `resolve` market; one per `every_days` until close_at for a forecast.
+
+        A forecast round r asks the same question from as_of + r x every_days
+        (same target date, shorter horizon). Its last round is the resolution.
+        """
+        if self.forecast is None:
+            return [Round(0, self.resolve_at_unix, True, self.features)]
+        out: list[Round] = []
+        day = self.features.as_of
+        while True:
+            due = day.tz_localize("UTC").to_pydatetime() + timedelta(days=1)
+            if due > self.forecast.close_at or (self.features.target_date - day).days < 1:
+                break
+            out.append(Round(len(out), int(due.timestamp()), False, self.features.at(day)))
+            day = day + pd.Timedelta(days=self.forecast.every_days)
+        last = out[-1]
+        out[-1] = Round(last.index, max(last.due_at, self.resolve_at_unix), True, last.features)
+        return out
+
+    def round(self, index: int) -> Round:
+        rounds = self.rounds()
+        if not 0 <= index < len(rounds):
+            raise SpecError("round", f"market has rounds 0..{len(rounds) - 1}, not {index}")
+        return rounds[index]
+
+    def compute_features(self, frame: pd.DataFrame, round: int = 0) -> list[float]:
+        return self.round(round).features.compute(frame)
+
+    def check_model(self, record) -> None:
+        """Refuse a spec whose model cannot answer it (outputs, recipe)."""
+        if record.recipe != self.features.recipe:
+            raise SpecError("features.recipe", f"model {record.model_id[:10]}… reads recipe {record.recipe}, "
+                            f"not {self.features.recipe}")
+        needed = 1 if self.rule.kind == "threshold" else len(self.outcomes)
+        if record.n_outputs != needed:
+            raise SpecError("outcomes", f"rule '{self.rule.kind}' over {len(self.outcomes)} outcomes needs "
+                            f"{needed} model output(s); model {record.model_id[:10]}… gives {record.n_outputs}")

@@ -56,6 +56,7 @@ class ProofBundle:
     instances: tuple[tuple[str, ...], ...]
     proof: str
     prover: str
+    data_snapshot: str = ""  # keccak256 of the canonical rows the inputs were computed from
     prover_signature: str = ""
     version: int = BUNDLE_VERSION
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -73,6 +74,7 @@ class ProofBundle:
             "instances": [list(row) for row in self.instances],
             "proof": self.proof,
             "prover": self.prover,
+            "data_snapshot": self.data_snapshot,
             "meta": self.meta,
         }
 
@@ -123,7 +125,7 @@ class ProofBundle:
             raise BundleError("bundle", "must be a JSON object")
         known = {
             "version", "market_id", "round", "model_id", "inputs", "outputs",
-            "instances", "proof", "prover", "prover_signature", "meta",
+            "instances", "proof", "prover", "prover_signature", "meta", "data_snapshot",
         }
         for k in d:
             if k not in known:
@@ -165,6 +167,8 @@ class ProofBundle:
             bytes.fromhex(proof[2:])
         except ValueError:
             raise BundleError("proof", "not hex") from None
+        if not is_bytes32(d["data_snapshot"]):
+            raise BundleError("data_snapshot", "must be 0x-prefixed 32-byte hex")
         sig = d["prover_signature"]
         if not isinstance(sig, str) or not sig.startswith("0x") or len(sig) != 132:
             raise BundleError("prover_signature", "must be a 65-byte 0x-hex signature")
@@ -180,6 +184,7 @@ class ProofBundle:
             instances=tuple(tuple(r) for r in inst),
             proof=proof,
             prover=d["prover"],
+            data_snapshot=d["data_snapshot"],
             prover_signature=sig,
             version=d["version"],
             meta=meta,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 from .canonical import to_bytes32
 from .chain import Chain
 from .eip712 import Domain, Resolution
+from .errors import ChainError, NotFound
 from .signer import Signer
+from .store import _atomic_write
 
 
 @dataclass(frozen=True)
@@ -38,15 +42,17 @@ def _hex(b: bytes) -> str:
 class Deployment:
     """Typed access to one deployment of MarketRegistry + QuorumOracle + BinaryMarket."""
 
-    def __init__(self, chain: Chain, addresses: dict[str, str]):
+    def __init__(self, chain: Chain, addresses: dict[str, str], *, from_block: int = 0):
         self.chain = chain
         self.addresses = dict(addresses)
+        self.from_block = from_block
         self.registry = chain.contract("MarketRegistry", addresses["MarketRegistry"])
         self.oracle = chain.contract("QuorumOracle", addresses["QuorumOracle"])
         self.market = chain.contract("BinaryMarket", addresses["BinaryMarket"])
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int) -> "Deployment":
+        start = chain.w3.eth.block_number
         registry = chain.deploy(deployer, "MarketRegistry")
         oracle = chain.deploy(deployer, "QuorumOracle", registry.address, list(validators), threshold)
         market = chain.deploy(deployer, "BinaryMarket", oracle.address)
@@ -54,7 +60,31 @@ class Deployment:
             "MarketRegistry": registry.address,
             "QuorumOracle": oracle.address,
             "BinaryMarket": market.address,
-        })
+        }, from_block=start)
+
+    # ------------------------------------------------------ deployment file
+    @staticmethod
+    def file_for(directory: Path, chain_id: int) -> Path:
+        return Path(directory) / f"{chain_id}.json"
+
+    def save(self, directory: Path) -> Path:
+        """Record addresses in `<directory>/<chainId>.json`."""
+        path = self.file_for(directory, self.chain.chain_id)
+        doc = {"chain_id": self.chain.chain_id, "contracts": self.addresses, "from_block": self.from_block}
+        _atomic_write(path, json.dumps(doc, indent=2).encode())
+        return path
+
+    @classmethod
+    def load(cls, chain: Chain, directory: Path) -> "Deployment":
+        path = cls.file_for(directory, chain.chain_id)
+        if not path.exists():
+            raise NotFound(f"no deployment for chain {chain.chain_id} in {directory}: run `oracle chain deploy`")
+        doc = json.loads(path.read_text())
+        dep = cls(chain, doc["contracts"], from_block=doc.get("from_block", 0))
+        if not chain.w3.eth.get_code(dep.oracle.address):
+            raise ChainError("load deployment", f"no contract at {dep.oracle.address} on chain {chain.chain_id} "
+                             f"(node restarted without its state?)")
+        return dep
 
     @property
     def domain(self) -> Domain:

@@ -12,7 +12,9 @@ from pathlib import Path
 import ezkl
 import pandas as pd
 
+from markets.features import snapshot_bytes
 from oracle.bundle import ProofBundle
+from oracle.canonical import keccak_hex
 from oracle.errors import ProvingError
 from oracle.signer import Signer
 
@@ -33,10 +35,13 @@ def _ezkl_call(what: str, fn, *args):
 class EzklProver:
     """Proves one market at a time with a compiled circuit; signs what it proves."""
 
-    def __init__(self, circuit: CompiledCircuit, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S):
+    def __init__(self, circuit: CompiledCircuit, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S,
+                 store=None):
+        """`store`, when given, receives each round's data snapshot (content-addressed)."""
         self.circuit = circuit
         self.signer = signer
         self.timeout_s = timeout_s
+        self.store = store
 
     @property
     def address(self) -> str:
@@ -47,12 +52,17 @@ class EzklProver:
         rec = self.circuit.record
         if spec.model != rec.model_id:
             raise ProvingError(f"market {spec.market_id} names model {spec.model}, this prover has {rec.model_id}")
-        features = spec.compute_features(frame)
+        fs = spec.round(round).features
+        features = fs.compute(frame)
         if len(features) != rec.n_inputs:
             raise ProvingError(f"recipe gave {len(features)} features, model takes {rec.n_inputs}")
-        return self.prove_features(spec.market_id, features, round=round)
+        snapshot = snapshot_bytes(fs.window(frame), fs.column)
+        if self.store is not None:
+            self.store.put(snapshot)
+        return self.prove_features(spec.market_id, features, round=round, data_snapshot=keccak_hex(snapshot))
 
-    def prove_features(self, market_id: str, features: list[float], *, round: int = 0) -> ProofBundle:
+    def prove_features(self, market_id: str, features: list[float], *, round: int = 0,
+                       data_snapshot: str = "0x" + "00" * 32) -> ProofBundle:
         c = self.circuit
         with tempfile.TemporaryDirectory(prefix="oracle-prove-") as tmp:
             t = Path(tmp)
@@ -85,6 +95,7 @@ class EzklProver:
             instances=tuple(tuple(row) for row in inst),
             proof="0x" + bytes(proof["proof"]).hex(),
             prover=self.signer.address,
+            data_snapshot=data_snapshot,
             meta={"prove_s": round_s(prove_s), "srs_kind": c.record.srs_kind},
         )
         return bundle.signed_by(self.signer)

@@ -28,7 +28,7 @@ def test_happy_path_lands_on_chain_and_pays_the_winner(network, spec, frame, pro
     report = run_round(spec, frame, prover, network.validators, network.aggregator, bundle=bundle)
 
     assert report.signed == 4 and not report.refusals
-    assert all(r.checks == ["prover-signature", "market", "model", "proof", "instances", "inputs", "rule"]
+    assert all(r.checks == ["prover-signature", "market", "model", "proof", "instances", "data-snapshot", "inputs", "rule"]
                for r in report.reviews)
     sub = report.submission
     assert sub is not None and len(sub.signers) == network.t
@@ -85,6 +85,10 @@ def _edit_instance(b, prover):
     return replace(b, instances=(tuple(inst),)).signed_by(prover.signer)
 
 
+def _other_snapshot(b, prover):
+    return replace(b, data_snapshot=keccak_hex(b"other rows")).signed_by(prover.signer)
+
+
 def _forge_prover(b, prover):
     return replace(b, outputs=(b.outputs[0] + 1.0,))  # changed after signing
 
@@ -97,6 +101,7 @@ def _forge_prover(b, prover):
         (_edit_readable_output, "instances"),
         (_edit_instance, "proof"),
         (_forge_prover, "prover-signature"),
+        (_other_snapshot, "data-snapshot"),
     ],
 )
 def test_tampered_bundles_are_refused_by_every_validator(network, spec, frame, prover, bundle, tamper, check):
@@ -110,7 +115,11 @@ def test_valid_proof_over_other_inputs_is_refused(network, spec, frame, prover):
     # a perfectly valid proof, but of another day's features
     other = spec.features.__class__(spec.features.recipe, spec.features.as_of - __import__("pandas").Timedelta(days=1),
                                     spec.features.horizon_days, spec.features.threshold_ratio)
-    wrong = prover.prove_features(spec.market_id, other.compute(frame))
+    # ...claiming the market's real rows as its snapshot
+    from markets.features import snapshot_bytes
+
+    honest_snapshot = keccak_hex(snapshot_bytes(spec.features.window(frame), "Close"))
+    wrong = prover.prove_features(spec.market_id, other.compute(frame), data_snapshot=honest_snapshot)
     report = _resolve(network, spec, frame, prover, wrong)
     assert report.signed == 0
     assert {r.check for r in report.refusals} == {"inputs"}
@@ -137,7 +146,7 @@ def test_a_disagreeing_validator_does_not_sign_and_quorum_still_lands(network, s
     report = _resolve(network, spec, frame, prover, bundle)
     assert report.signed == 3
     (refusal,) = report.refusals
-    assert refusal.check == "inputs" and refusal.validator == network.keys[0].address
+    assert refusal.check == "data-snapshot" and refusal.validator == network.keys[0].address
     assert network.validators[0].refusals == [refusal]
     assert network.dep.is_resolved(spec.market_id)
 

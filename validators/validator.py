@@ -16,7 +16,9 @@ from typing import Callable
 import ezkl
 import pandas as pd
 
+from markets.features import snapshot_bytes
 from oracle.bundle import ProofBundle
+from oracle.canonical import keccak_hex
 from oracle.eip712 import Domain, Resolution, digest, signable
 from oracle.errors import CheckFailed, DataError, OracleError
 from oracle.models import ModelRecord, load_model, output_probability
@@ -176,10 +178,20 @@ class Validator:
 
         # 6. the proven inputs are this market's data, recomputed here
         try:
+            fs = spec.round(bundle.round).features
+        except OracleError as e:
+            raise CheckFailed("market", str(e)) from None
+        try:
             frame = self.load_data(spec.source)
-            features = spec.compute_features(frame)
+            window = fs.window(frame)
+            features = fs.compute(frame)
         except DataError as e:
             raise CheckFailed("inputs", f"cannot recompute features: {e}") from None
+        mine = keccak_hex(snapshot_bytes(window, fs.column))
+        if mine != bundle.data_snapshot:
+            raise CheckFailed("data-snapshot", f"prover's rows hash to {bundle.data_snapshot}, "
+                              f"this validator's rows ({window.index[0].date()}..{window.index[-1].date()}) to {mine}")
+        passed("data-snapshot")
         for i, x in enumerate(features):
             expected = ezkl.float_to_felt(x, record.input_scale, ezkl.PyInputType.F64)
             if expected != felts[i]:

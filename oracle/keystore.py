@@ -1,0 +1,61 @@
+"""Operator keys in encrypted eth-account (v3) keystore files, never raw keys in config.
+
+The password comes from ORACLE_KEYSTORE_PASSWORD or a prompt (the CLI's job).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from .errors import FieldError, NotFound, OracleError
+from .signer import LocalSigner
+from .store import _atomic_write
+
+PASSWORD_ENV = "ORACLE_KEYSTORE_PASSWORD"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class KeyStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise FieldError("name", "key names are 1-64 of letters, digits, '_', '.', '-'")
+        return self.root / f"{name}.json"
+
+    def create(self, name: str, password: str, *, signer: LocalSigner | None = None) -> LocalSigner:
+        path = self._path(name)
+        if path.exists():
+            raise FieldError("name", f"a key named {name!r} already exists ({path})")
+        if len(password) < 8:
+            raise FieldError("password", "must be at least 8 characters")
+        signer = signer or LocalSigner.create()
+        _atomic_write(path, json.dumps(signer.to_keystore(password)).encode())
+        path.chmod(0o600)
+        return signer
+
+    def load(self, name: str, password: str) -> LocalSigner:
+        path = self._path(name)
+        if not path.exists():
+            raise NotFound(f"no key named {name!r} in {self.root}")
+        try:
+            return LocalSigner.from_keystore(json.loads(path.read_text()), password)
+        except ValueError as e:
+            raise OracleError(f"cannot decrypt key {name!r}: {e}") from None
+
+    def address(self, name: str) -> str:
+        path = self._path(name)
+        if not path.exists():
+            raise NotFound(f"no key named {name!r} in {self.root}")
+        return "0x" + json.loads(path.read_text())["address"]
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
+
+
+def password_from_env() -> str | None:
+    return os.environ.get(PASSWORD_ENV)
