@@ -9,6 +9,8 @@ import functools
 import json
 import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
@@ -21,10 +23,18 @@ from oracle.store import ArtifactStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A verifiable AI oracle for prediction markets.")
-market_app = typer.Typer(no_args_is_help=True, help="Market specs: validate, list, show.")
+market_app = typer.Typer(no_args_is_help=True, help="Market specs: validate, register, list, show.")
 model_app = typer.Typer(no_args_is_help=True, help="Registered models and their public artifacts.")
+keys_app = typer.Typer(no_args_is_help=True, help="Operator keys (encrypted keystore files).")
+chain_app = typer.Typer(no_args_is_help=True, help="A local anvil node and contract deployments.")
+node_app = typer.Typer(no_args_is_help=True, help="This operator's node: configuration and sources.")
+scheduler_app = typer.Typer(no_args_is_help=True, help="Persistent jobs: pull sources, dispatch rounds.")
 app.add_typer(market_app, name="market")
 app.add_typer(model_app, name="model")
+app.add_typer(keys_app, name="keys")
+app.add_typer(chain_app, name="chain")
+app.add_typer(node_app, name="node")
+app.add_typer(scheduler_app, name="scheduler")
 
 # Wide enough for the results table when stdout is not a terminal (CI logs, pipes).
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -243,43 +253,82 @@ def market_validate(
             out.print(f"[bold]{k}[/bold]: {v}", highlight=False)
 
 
-def _market_entry(store: ArtifactStore, market_id: str) -> dict[str, Any]:
-    try:
-        spec = store.get_json(store.ref("market", market_id))
-    except NotFound:
-        raise NotFound(f"unknown market {market_id}: not in the local store ({store.root})") from None
-    entry = {"market_id": market_id, "spec": spec}
-    try:
-        entry["resolution"] = store.get_json(store.ref("resolution", market_id))
-    except NotFound:
-        entry["resolution"] = None
-    return entry
+def _market_entries() -> dict[str, dict[str, Any]]:
+    """Markets this node tracks (local state) and markets the demo resolved (store refs)."""
+    from oracle.state import LocalState
+
+    store = _store()
+    entries: dict[str, dict[str, Any]] = {}
+    for mid, ref in store.refs("market").items():
+        entry = {"market_id": mid, "origin": "demo", "spec": store.get_json(ref), "rounds": [], "score": None}
+        try:
+            entry["resolution"] = store.get_json(store.ref("resolution", mid))
+        except NotFound:
+            entry["resolution"] = None
+        entries[mid] = entry
+    state_path = config.home() / "state.sqlite"
+    if state_path.exists():
+        state = LocalState(state_path)
+        for m in state.markets():
+            rounds = [r.__dict__ for r in state.rounds(m["market_id"])]
+            final = rounds[-1] if rounds else None
+            entries[m["market_id"]] = {
+                "market_id": m["market_id"], "origin": m["origin"], "spec": json.loads(m["spec_json"]),
+                "rounds": rounds, "score": state.score(m["market_id"]),
+                "resolution": final if final and final["status"] == "settled" else None,
+            }
+    return entries
+
+
+@market_app.command("register")
+@handles_errors
+def market_register(path: str = typer.Argument(..., help="Market spec file (.json, .yaml)."),
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+    """Register a market: spec into the artifact store, entry on-chain, job for its resolve time."""
+    from markets.spec import MarketSpec
+    from node import Node
+
+    spec = MarketSpec.load(path, now=datetime.now(timezone.utc))
+    node = Node(password=_password())
+    market_id = node.register(spec)
+    info = {"market_id": market_id, "spec_hash": spec.spec_hash, "rounds": len(spec.rounds()),
+            "resolve_at": spec.to_json()["resolve_at"]}
+    _print_json(info) if as_json else out.print(f"registered {market_id} ({info['rounds']} round(s), "
+                                                 f"resolves at {info['resolve_at']})", highlight=False)
 
 
 @market_app.command("list")
 @handles_errors
 def market_list(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Markets known to this node's store."""
-    store = _store()
-    entries = [_market_entry(store, mid) for mid in store.refs("market")]
+    """Markets known to this node."""
+    entries = list(_market_entries().values())
     if as_json:
         _print_json(entries)
         return
     table = Table(title="Markets")
-    for col in ("market", "question", "resolve at", "status"):
+    for col in ("market", "origin", "question", "resolve at", "status"):
         table.add_column(col, overflow="fold")
     for e in entries:
         r = e["resolution"]
-        table.add_row(e["market_id"], e["spec"]["question"], e["spec"]["resolve_at"],
-                      f"resolved {r['outcome']}" if r else "open")
+        status = "open"
+        if r:
+            outcome = r.get("onchain_outcome") or r.get("outcome")
+            if isinstance(outcome, int):
+                outcome = e["spec"]["outcomes"][outcome] if outcome < len(e["spec"]["outcomes"]) else "INVALID"
+            status = f"resolved ({outcome})"
+        elif e["rounds"]:
+            status = ", ".join(sorted({x["status"] for x in e["rounds"]}))
+        table.add_row(e["market_id"], e["origin"], e["spec"]["question"], e["spec"]["resolve_at"], status)
     out.print(table)
 
 
 @market_app.command("show")
 @handles_errors
 def market_show(market_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
-    """One market: its spec and, if resolved, its resolution."""
-    entry = _market_entry(_store(), market_id.lower())
+    """One market: its spec, rounds, resolution and score."""
+    entry = _market_entries().get(market_id.lower())
+    if entry is None:
+        raise NotFound(f"unknown market {market_id}: this node does not track it")
     if as_json:
         _print_json(entry)
         return
@@ -303,6 +352,170 @@ def model_list(as_json: bool = typer.Option(False, "--json")) -> None:
     for r in records:
         table.add_row(r["model_id"], r["name"], str(r["logrows"]), str(r["n_inputs"]), r["srs_kind"])
     out.print(table)
+
+
+# ------------------------------------------------------------------ keys
+def _password(confirm: bool = False) -> str:
+    from oracle.keystore import password_from_env
+
+    pw = password_from_env()
+    if pw is None:
+        pw = typer.prompt("keystore password", hide_input=True, confirmation_prompt=confirm)
+    return pw
+
+
+def _keys():
+    from oracle.keystore import KeyStore
+
+    return KeyStore(config.home() / "keys")
+
+
+@keys_app.command("new")
+@handles_errors
+def keys_new(name: str = typer.Argument(..., help="Key name, e.g. validator-0.")) -> None:
+    """Create a key in an encrypted keystore file (password: ORACLE_KEYSTORE_PASSWORD or prompt)."""
+    signer = _keys().create(name, _password(confirm=True))
+    out.print(f"{name}: {signer.address}", highlight=False)
+
+
+@keys_app.command("list")
+@handles_errors
+def keys_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Key names and addresses (no password needed)."""
+    ks = _keys()
+    rows = [{"name": n, "address": ks.address(n)} for n in ks.names()]
+    if as_json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            out.print(f"{r['name']}: {r['address']}", highlight=False)
+
+
+# ----------------------------------------------------------------- chain
+def _anvil_file():
+    return config.home() / "anvil.json"
+
+
+@chain_app.command("up")
+@handles_errors
+def chain_up(port: int = typer.Option(0, help="Port on 127.0.0.1 (0: a free one).")) -> None:
+    """Start anvil (pinned npm @foundry-rs/anvil) on 127.0.0.1; prints its URL."""
+    from oracle.anvil import AnvilNode, start_anvil
+
+    f = _anvil_file()
+    if f.exists():
+        running = AnvilNode(**{**json.loads(f.read_text()), "log": Path(json.loads(f.read_text())["log"])})
+        if running.alive():
+            out.print(running.url)
+            return
+    node = start_anvil(port=port or None, log_dir=config.home() / "logs")
+    f.write_text(json.dumps(node.to_json()))
+    out.print(node.url)
+
+
+@chain_app.command("down")
+@handles_errors
+def chain_down() -> None:
+    """Stop the anvil this home started (by PID and process group)."""
+    from oracle.anvil import AnvilNode
+
+    f = _anvil_file()
+    if not f.exists():
+        raise NotFound("no anvil started from this ORACLE_HOME")
+    d = json.loads(f.read_text())
+    AnvilNode(d["pid"], d["port"], Path(d["log"])).stop()
+    f.unlink()
+    out.print("stopped")
+
+
+@node_app.command("init")
+@handles_errors
+def node_init(
+    rpc_url: str = typer.Option(..., "--rpc-url", help="Any JSON-RPC URL (e.g. from `oracle chain up`)."),
+    validators: int = typer.Option(4, min=1, max=64),
+    threshold: int = typer.Option(3, min=1),
+    fund: bool = typer.Option(True, help="Fund the node's keys from the node's unlocked dev account."),
+    local_dir: Optional[str] = typer.Option(None, help="Folder of spec files to import."),
+    polymarket: Optional[str] = typer.Option(None, help="Polymarket Gamma API base URL."),
+    manifold: Optional[str] = typer.Option(None, help="Manifold API base URL."),
+    pull_interval: float = typer.Option(5.0, help="Seconds between source pulls."),
+) -> None:
+    """Create missing keys, deploy the contracts, and write this node's configuration."""
+    from node import NodeConfig
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+
+    if threshold > validators:
+        raise typer.BadParameter(f"threshold {threshold} exceeds validators {validators}", param_hint="--threshold")
+    pw = _password(confirm=False)
+    ks = _keys()
+    names = ["deployer", "creator", "submitter", "prover"] + [f"validator-{i}" for i in range(validators)]
+    signers = {n: (ks.load(n, pw) if n in ks.names() else ks.create(n, pw)) for n in names}
+    chain = Chain.rpc(rpc_url)
+    if fund:
+        for n in ("deployer", "creator", "submitter", "prover"):
+            if chain.balance(signers[n].address) < 10**18:
+                chain.fund(signers[n].address, 100 * 10**18)
+    validator_names = [f"validator-{i}" for i in range(validators)]
+    dep = Deployment.deploy(chain, signers["deployer"], [signers[n].address for n in validator_names], threshold)
+    path = dep.save(config.home() / "deployments")
+    sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}
+    NodeConfig(rpc_url=rpc_url, validators=validator_names, threshold=threshold, pull_interval_s=pull_interval,
+               sources=sources).save()
+    out.print(f"deployed on chain {chain.chain_id}: {dep.addresses} ({path})", highlight=False)
+
+
+@node_app.command("pull")
+@handles_errors
+def node_pull(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Read every configured source once (registry events, spec folder, Polymarket, Manifold)."""
+    from node import Node
+
+    node = Node(password=_password())
+    counts = node.pull()
+    result = {**counts, "skipped_detail": node.state.skipped()}
+    _print_json(result) if as_json else out.print(f"{counts['new']} new market(s), {counts['skipped']} skipped")
+
+
+# ------------------------------------------------------------- scheduler
+@scheduler_app.command("run")
+@handles_errors
+def scheduler_run(until_idle: bool = typer.Option(False, help="Exit when every known round is settled.")) -> None:
+    """Run the persistent scheduler (pull sources on an interval, dispatch each round when due)."""
+    import logging
+
+    import node
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _password()  # fail now, not inside a job
+    node.run_scheduler(until_idle=until_idle)
+
+
+@scheduler_app.command("status")
+@handles_errors
+def scheduler_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Jobs in the persistent store, and every round's state."""
+    import os
+
+    from oracle.scheduler import list_jobs
+    from oracle.state import LocalState
+
+    home = config.home()
+    url = os.environ.get("ORACLE_JOBS_URL", f"sqlite:///{home / 'jobs.sqlite'}")
+    jobs = list_jobs(url)
+    rounds = [r.__dict__ for r in LocalState(home / "state.sqlite").rounds()]
+    if as_json:
+        _print_json({"jobs": jobs, "rounds": rounds})
+        return
+    table = Table(title="Rounds")
+    for col in ("market", "round", "due", "status", "attempts", "tx"):
+        table.add_column(col, overflow="fold")
+    for r in rounds:
+        table.add_row(r["market_id"][:18] + "…", str(r["round"]),
+                      datetime.fromtimestamp(r["due_at"], timezone.utc).isoformat(), r["status"],
+                      str(r["attempts"]), (r["tx_hash"] or "-")[:14])
+    out.print(table)
+    out.print(f"{len(jobs)} job(s) in the store")
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ class DemoQuestion:
 
 
 DEMO_QUESTIONS = (
-    DemoQuestion("2021-01-28", 1.05),
-    DemoQuestion("2021-01-06", 1.05),
-    DemoQuestion("2021-01-08", 0.95),
+    DemoQuestion("2021-01-12", 1.05),
+    DemoQuestion("2021-01-09", 1.05),
+    DemoQuestion("2021-01-08", 1.10),
     DemoQuestion("2021-02-10", 1.10),
 )
 

@@ -7,6 +7,7 @@ says what is wrong, never a silent fix.
 
 from __future__ import annotations
 
+import io
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,15 @@ def resolve_uri(uri: str) -> Path:
     return Path(uri)
 
 
-def load_source(source: dict[str, Any]) -> pd.DataFrame:
-    """Load and validate the frame a market's `source` names."""
+def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.0) -> pd.DataFrame:
+    """Load and validate the frame a market's `source` names.
+
+    csv / parquet: a file (`bundled:NAME` for data shipped with the oracle).
+    http_json: GET `uri` -> [{"Date": "YYYY-MM-DD", "<column>": number}, ...] (or {"data": [...]}).
+    chain: a `PriceFeed` contract's `series()` at `address` (needs `chain`).
+    """
     kind = source.get("kind")
+    column = source.get("column", "Close")
     if kind in ("csv", "parquet"):
         path = resolve_uri(source["uri"])
         if not path.exists():
@@ -46,9 +53,55 @@ def load_source(source: dict[str, Any]) -> pd.DataFrame:
         pinned = source.get("sha3")
         if pinned and keccak_hex(raw) != pinned:
             raise DataError(f"data file {path} does not match its pinned hash {pinned}")
-        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
-        return validate_frame(frame, [source.get("column", "Close")], origin=str(path))
+        try:
+            frame = pd.read_csv(io.BytesIO(raw)) if kind == "csv" else pd.read_parquet(io.BytesIO(raw))
+        except Exception as e:
+            raise DataError(f"{path}: unreadable {kind}: {e}") from None
+        return validate_frame(frame, [column], origin=str(path))
+    if kind == "http_json":
+        return validate_frame(_http_json(source["uri"], column, http_timeout), [column], origin=source["uri"])
+    if kind == "chain":
+        if chain is None:
+            raise DataError("an on-chain source needs a chain connection")
+        return validate_frame(_chain_series(chain, source["address"], column), [column],
+                              origin=f"PriceFeed {source['address']}")
     raise DataError(f"unsupported source kind {kind!r}")
+
+
+def _http_json(uri: str, column: str, timeout: float) -> pd.DataFrame:
+    import httpx
+
+    try:
+        r = httpx.get(uri, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise DataError(f"data source {uri} is down: {type(e).__name__}: {e}", retry=True) from None
+    if r.status_code >= 500 or r.status_code == 429:
+        raise DataError(f"data source {uri} answered HTTP {r.status_code}", retry=True)
+    if r.status_code != 200:
+        raise DataError(f"data source {uri} answered HTTP {r.status_code}")
+    try:
+        doc = r.json()
+    except ValueError:
+        raise DataError(f"data source {uri} did not return JSON") from None
+    rows = doc.get("data") if isinstance(doc, dict) else doc
+    if not isinstance(rows, list) or not all(isinstance(x, dict) for x in rows):
+        raise DataError(f"data source {uri}: expected a list of row objects")
+    return pd.DataFrame(rows)
+
+
+def _chain_series(chain, address: str, column: str) -> pd.DataFrame:
+    from oracle.errors import ChainError
+
+    try:
+        feed = chain.contract("PriceFeed", address)
+        decimals = feed.functions.decimals().call()
+        days, values = feed.functions.series().call()
+    except ChainError:
+        raise
+    except Exception as e:
+        raise DataError(f"on-chain feed {address} unreadable: {e}", retry=True) from None
+    dates = pd.to_datetime([int(d) for d in days], unit="D").strftime("%Y-%m-%d")
+    return pd.DataFrame({"Date": dates, column: [v / 10**decimals for v in values]})
 
 
 def validate_frame(frame: pd.DataFrame, columns: list[str], *, origin: str) -> pd.DataFrame:

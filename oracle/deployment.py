@@ -124,6 +124,17 @@ class Deployment:
         fn = self.oracle.functions.resolve(resolution.as_tuple(), [bytes(s) for s in signatures])
         return self.chain.transact(submitter, fn, action="QuorumOracle.resolve")
 
+    def post_forecast(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes]) -> Any:
+        fn = self.oracle.functions.postForecast(resolution.as_tuple(), [bytes(s) for s in signatures])
+        return self.chain.transact(submitter, fn, action="QuorumOracle.postForecast")
+
+    def forecast_of(self, market_id: str, round: int) -> int | None:
+        """Posted probability (ppm) of a forecast round, None if not posted."""
+        try:
+            return self.oracle.functions.forecastOf(to_bytes32(market_id), round).call()
+        except Exception:
+            return None
+
     def is_resolved(self, market_id: str) -> bool:
         return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
 

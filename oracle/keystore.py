@@ -15,6 +15,8 @@ from .signer import LocalSigner
 from .store import _atomic_write
 
 PASSWORD_ENV = "ORACLE_KEYSTORE_PASSWORD"
+# Lowers scrypt's work factor (default 2^18, ~0.7 s per key) for test suites. Never in production.
+ITERATIONS_ENV = "ORACLE_KEYSTORE_INSECURE_ITERATIONS"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -34,7 +36,9 @@ class KeyStore:
         if len(password) < 8:
             raise FieldError("password", "must be at least 8 characters")
         signer = signer or LocalSigner.create()
-        _atomic_write(path, json.dumps(signer.to_keystore(password)).encode())
+        weak = os.environ.get(ITERATIONS_ENV)
+        keystore = signer.to_keystore(password, iterations=int(weak) if weak else None)
+        _atomic_write(path, json.dumps(keystore).encode())
         path.chmod(0o600)
         return signer
 

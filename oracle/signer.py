@@ -45,8 +45,9 @@ class LocalSigner(Signer):
     def from_keystore(cls, keystore: dict[str, Any], password: str) -> "LocalSigner":
         return cls(Account.from_key(Account.decrypt(keystore, password)))
 
-    def to_keystore(self, password: str) -> dict[str, Any]:
-        return Account.encrypt(self._account.key, password)
+    def to_keystore(self, password: str, *, iterations: int | None = None) -> dict[str, Any]:
+        """Encrypted v3 keystore (scrypt). `iterations` lowers the work factor: tests only."""
+        return Account.encrypt(self._account.key, password, iterations=iterations)
 
     @property
     def address(self) -> str:

@@ -58,6 +58,10 @@ class ArtifactStore:
     def has(self, artifact_id: str) -> bool:
         return self._path(artifact_id).exists()
 
+    def delete(self, artifact_id: str) -> None:
+        """Remove an object (only to undo a put whose companion write failed)."""
+        self._path(artifact_id).unlink(missing_ok=True)
+
     def get(self, artifact_id: str) -> bytes:
         path = self._path(artifact_id)
         if not path.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +125,8 @@ def compile_model(
     """Compile (or load from cache) and publish the model's public artifacts."""
     circuits = cache / "circuits"
     circuits.mkdir(parents=True, exist_ok=True)
-    staging = circuits / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    # per-process staging dir: two provers compiling at once never share files
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
     onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx")
 
     extremes = extreme_inputs(module, n_inputs, input_bound)
@@ -164,10 +164,12 @@ def compile_model(
         ezkl.setup(str(staging / "model.compiled"), str(staging / "vk.key"), str(staging / "pk.key"), str(srs))
         _self_check(staging, extremes)
         (staging / "calibration.json").unlink()
-        shutil.rmtree(directory, ignore_errors=True)
-        staging.rename(directory)
         meta = {"logrows": logrows, "srs": str(srs.relative_to(cache))}
-        (directory / "record.json").write_text(json.dumps(meta))
+        (staging / "record.json").write_text(json.dumps(meta))
+        try:
+            staging.rename(directory)
+        except OSError:  # another process finished the same circuit first: use theirs
+            shutil.rmtree(staging, ignore_errors=True)
     else:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -1,7 +1,9 @@
 """The reference forecaster: a small MLP trained on real BTC closes.
 
 Question it answers: P(close[t + h] > k * close[t]) from the trailing window
-at t. Trained on rows up to `train_end` only; markets ask about later dates.
+at t, for horizons of 1 to 14 days (the horizon enters through the volatility
+and distance-to-threshold features). Trained on rows up to `train_end` only;
+markets ask about later dates.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 from markets.features import RECIPES, TrailingReturns
 from oracle.canonical import canonical_json, keccak_hex
 
-TRAINING_VERSION = 1
+TRAINING_VERSION = 2
 
 
 class Forecaster(nn.Module):
@@ -44,7 +46,7 @@ class Forecaster(nn.Module):
 @dataclass(frozen=True)
 class TrainingConfig:
     recipe: str = TrailingReturns.name
-    horizon_days: int = 7
+    horizons: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14)
     thresholds: tuple[float, ...] = (0.85, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.15, 1.25)
     train_end: str = "2020-12-31"
     hidden: tuple[int, ...] = (16, 8)
@@ -55,23 +57,27 @@ class TrainingConfig:
 
 
 def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = None,
-             end: str | None = None, column: str = "Close") -> tuple[np.ndarray, np.ndarray, list]:
-    """(X, y, [(date, k)]) for every date whose window and horizon are inside the data."""
+             end: str | None = None, column: str = "Close",
+             horizons: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """(X, y, [(date, h, k)]) for every date whose window and horizon are inside the data."""
     recipe = RECIPES[cfg.recipe]
     closes = frame[column].to_numpy(dtype=float)
     dates = frame.index
     n = recipe.rows_needed
+    lo = pd.Timestamp(start) if start else None
+    hi = pd.Timestamp(end) if end else None
     xs, ys, keys = [], [], []
-    for i in range(n - 1, len(closes) - cfg.horizon_days):
-        d = dates[i]
-        if (start and d < pd.Timestamp(start)) or (end and d > pd.Timestamp(end)):
-            continue
-        window = [float(c) for c in closes[i - n + 1 : i + 1]]
-        future = closes[i + cfg.horizon_days]
-        for k in cfg.thresholds:
-            xs.append(recipe.vector(window, cfg.horizon_days, k))
-            ys.append(1.0 if future > k * closes[i] else 0.0)
-            keys.append((d, k))
+    for h in horizons or cfg.horizons:
+        for i in range(n - 1, len(closes) - h):
+            d = dates[i]
+            if (lo is not None and d < lo) or (hi is not None and d > hi):
+                continue
+            window = [float(c) for c in closes[i - n + 1 : i + 1]]
+            future = closes[i + h]
+            for k in cfg.thresholds:
+                xs.append(recipe.vector(window, h, k))
+                ys.append(1.0 if future > k * closes[i] else 0.0)
+                keys.append((d, h, k))
     return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), keys
 
 

@@ -14,7 +14,7 @@ from .circuit import CompiledCircuit, compile_model
 from .model import TrainingConfig, examples, load_or_train
 
 BTC_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close"}
-REFERENCE_NAME = "btc-7d-mlp"
+REFERENCE_NAME = "btc-threshold-mlp"
 CALIBRATION_ROWS = 1024
 
 

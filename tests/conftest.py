@@ -110,3 +110,62 @@ def network(store):
 @pytest.fixture
 def make_network(store):
     return lambda n=4, t=3: Network(store, n, t)
+
+
+# ------------------------------------------------------------------ real node (anvil)
+PASSWORD = "test-password"
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory):
+    """anvil from the pinned npm package, started and stopped by the tests."""
+    from oracle.anvil import start_anvil
+
+    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-logs"))
+    yield node
+    node.stop()
+    assert not node.alive()
+
+
+@pytest.fixture
+def node_home(tmp_path, monkeypatch, anvil, circuit):
+    """A configured node home on the session anvil: keys, fresh contracts, node.json."""
+    from typer.testing import CliRunner
+
+    import node as node_module
+    from cli import app
+
+    home = tmp_path / "node-home"
+    home.mkdir()
+    monkeypatch.setenv("ORACLE_HOME", str(home))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    monkeypatch.setattr(node_module, "_node", None)
+    result = CliRunner().invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4",
+                                      "--threshold", "3", "--pull-interval", "1"])
+    assert result.exit_code == 0, result.output
+    return home
+
+
+def spec_doc(model_id: str, *, as_of: str = "2021-01-12", ratio: float | None = 1.05, price: float | None = None,
+             resolve_in_s: int = 0, quorum: int = 3, **extra) -> dict:
+    """A market spec dict on the bundled BTC data resolving `resolve_in_s` from now."""
+    from datetime import datetime, timedelta, timezone
+
+    params = {"as_of": as_of, "horizon_days": 7}
+    params.update({"threshold_ratio": ratio} if price is None else {"threshold_price": price})
+    resolve_at = datetime.now(timezone.utc) + timedelta(seconds=resolve_in_s)
+    d = {
+        "version": 1,
+        "question": f"Will BTC close a week after {as_of} above the threshold?",
+        "outcomes": ["YES", "NO"],
+        "kind": "resolve",
+        "source": {"kind": "csv", "uri": "bundled:btc_usd_daily.csv"},
+        "features": {"recipe": "trailing_returns_v1", "params": params},
+        "model": model_id,
+        "rule": {"kind": "threshold", "threshold": 0.5, "above": "YES", "below": "NO"},
+        "resolve_at": resolve_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "quorum": quorum,
+    }
+    d.update(extra)
+    return d

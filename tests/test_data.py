@@ -9,6 +9,8 @@ from markets.features import CLIP, FeatureSpec, TrailingReturns
 from markets.feeds import load_source, validate_frame
 from oracle.errors import DataError
 
+from conftest import ROOT
+
 
 def _frame(rows):
     return pd.DataFrame(rows, columns=["Date", "Close"])
@@ -67,3 +69,104 @@ def test_features_refuse_future_and_gaps(frame):
         FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-28"), 7, 1.05).compute(gap)
     with pytest.raises(DataError, match="needs 31 rows"):
         FeatureSpec("trailing_returns_v1", pd.Timestamp("2014-09-20"), 7, 1.05).compute(frame)
+
+
+# ------------------------------------------------------------------ other feeds
+def test_parquet_and_csv_give_the_same_features(frame, tmp_path):
+    raw = pd.read_csv(ROOT / "markets" / "data" / "btc_usd_daily.csv")
+    raw.to_parquet(tmp_path / "btc.parquet")
+    from_parquet = load_source({"kind": "parquet", "uri": str(tmp_path / "btc.parquet")})
+    fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-12"), 7, 1.05)
+    assert fs.compute(from_parquet) == fs.compute(frame)
+
+
+def test_http_json_feed(frame):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    rows = [{"Date": d.strftime("%Y-%m-%d"), "Close": float(c)} for d, c in frame["Close"].items()]
+    routes = {"/ok": (200, {"data": rows}), "/down": (503, {}), "/bad": (200, {"data": "nope"}),
+              "/nan": (200, [{"Date": "2021-01-01", "Close": None}])}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = routes[self.path]
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        got = load_source({"kind": "http_json", "uri": base + "/ok"})
+        fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-12"), 7, 1.05)
+        assert fs.compute(got) == fs.compute(frame)
+        with pytest.raises(DataError, match="HTTP 503") as e:
+            load_source({"kind": "http_json", "uri": base + "/down"})
+        assert e.value.retry
+        with pytest.raises(DataError, match="list of row objects"):
+            load_source({"kind": "http_json", "uri": base + "/bad"})
+        with pytest.raises(DataError, match="missing or non-numeric"):
+            load_source({"kind": "http_json", "uri": base + "/nan"})
+    finally:
+        server.shutdown()
+    with pytest.raises(DataError, match="is down") as e:
+        load_source({"kind": "http_json", "uri": "http://127.0.0.1:9/x"}, http_timeout=0.5)
+    assert e.value.retry
+
+
+def test_onchain_price_feed(frame):
+    from oracle.chain import Chain
+    from oracle.signer import LocalSigner
+
+    chain = Chain.embedded()
+    publisher = LocalSigner.create()
+    chain.fund(publisher.address, 10**19)
+    feed = chain.deploy(publisher, "PriceFeed", "BTC-USD daily close", 8)
+    window = frame.loc["2020-11-01":"2021-01-12", "Close"]
+    days = [int(d.timestamp()) // 86400 for d in window.index]
+    values = [int(round(v * 10**8)) for v in window]
+    chain.transact(publisher, feed.functions.publish(days, values))
+    got = load_source({"kind": "chain", "address": feed.address}, chain=chain)
+    assert list(got.index) == list(window.index)
+    assert abs(got["Close"] - window).max() < 1e-8
+    from oracle.errors import ChainError
+
+    with pytest.raises(ChainError, match="DayNotIncreasing"):
+        chain.transact(publisher, feed.functions.publish([days[0]], [1]))
+    with pytest.raises(DataError, match="needs a chain"):
+        load_source({"kind": "chain", "address": feed.address})
+
+
+def test_snapshot_is_canonical_and_covers_exactly_the_window(frame):
+    from markets.features import snapshot_bytes
+
+    fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-12"), 7, 1.05)
+    snap = snapshot_bytes(fs.window(frame), "Close").decode().splitlines()
+    assert snap[0] == "Date,Close" and len(snap) == 1 + TrailingReturns().rows_needed
+    assert snap[-1].startswith("2021-01-12,")
+    assert snapshot_bytes(fs.window(frame), "Close") == snapshot_bytes(fs.window(frame.copy()), "Close")
+
+
+def test_forecast_rounds_share_the_target(frame):
+    from markets.spec import MarketSpec
+    from conftest import spec_doc
+
+    doc = spec_doc("0x" + "ab" * 32, as_of="2021-01-10", price=40000.0)
+    doc.update(kind="forecast", resolve_at="2021-01-20T00:00:00Z",
+               forecast={"every_days": 3, "close_at": "2021-01-19T00:00:00Z"})
+    doc["features"]["params"]["horizon_days"] = 10
+    spec = MarketSpec.parse(doc)
+    rounds = spec.rounds()
+    assert [str(r.features.as_of.date()) for r in rounds] == ["2021-01-10", "2021-01-13", "2021-01-16"]
+    assert [r.features.horizon_days for r in rounds] == [10, 7, 4]
+    assert {r.features.target_date for r in rounds} == {pd.Timestamp("2021-01-20")}
+    assert [r.final for r in rounds] == [False, False, True]
+    assert rounds[-1].due_at == spec.resolve_at_unix

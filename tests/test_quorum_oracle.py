@@ -216,3 +216,21 @@ def test_binary_market_refuses_bad_deposits(network):
         network.dep.deposit(network.alice, market_id, 2, 1)
     with pytest.raises(ChainError, match="UnregisteredMarket"):
         network.dep.deposit(network.alice, keccak_hex(b"none"), 0, 1)
+
+
+def test_forecast_rounds_are_quorum_checked_and_ordered(network):
+    market_id = _register(network)
+    r0, r2 = (Resolution(market_id, i, 0, 600_000 + i, MODEL, keccak_hex(b"in"), keccak_hex(b"p")) for i in (0, 2))
+    with pytest.raises(ChainError, match="NotEnoughSignatures"):
+        network.dep.post_forecast(network.submitter, r0, _sigs(network, r0)[:2])
+    network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
+    assert network.dep.forecast_of(market_id, 0) == 600_000
+    assert network.dep.forecast_of(market_id, 1) is None
+    with pytest.raises(ChainError, match=r"StaleRound\(.*round=0, next=1\)"):
+        network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
+    network.dep.post_forecast(network.submitter, r2, _sigs(network, r2))  # rounds may be skipped, never reordered
+    final = _resolution(market_id)
+    network.dep.resolve(network.submitter, final, _sigs(network, final))
+    r3 = Resolution(market_id, 3, 0, 1, MODEL, keccak_hex(b"in"), keccak_hex(b"p"))
+    with pytest.raises(ChainError, match="AlreadyResolved"):
+        network.dep.post_forecast(network.submitter, r3, _sigs(network, r3))

@@ -1,0 +1,332 @@
+"""Composition root for a node: wires markets, provers and validators onto the core.
+
+`cli.py` parses and renders; this module builds the roles from a node's
+configuration (`$ORACLE_HOME/node.json`, keys from encrypted keystores) and
+holds the scheduler's job functions (`node:pull_job`, `node:dispatch_job`),
+which APScheduler's persistent store refers to by name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from oracle import config
+from oracle.errors import DataError, FieldError, NotFound, OracleError
+
+log = logging.getLogger("oracle.node")
+RETRY_DELAY_S = 30
+
+
+@dataclass
+class NodeConfig:
+    rpc_url: str
+    validators: list[str]  # keystore names
+    threshold: int
+    prover: str = "prover"
+    submitter: str = "submitter"
+    creator: str = "creator"
+    quorum: int = 0  # default quorum for imported markets (0: the oracle's t)
+    pull_interval_s: float = 5.0
+    sources: dict[str, Any] = field(default_factory=dict)  # local_dir, polymarket, manifold, registry
+    version: int = 1
+
+    @staticmethod
+    def path(home: Path | None = None) -> Path:
+        return (home or config.home()) / "node.json"
+
+    def save(self, home: Path | None = None) -> Path:
+        p = self.path(home)
+        p.write_text(json.dumps(asdict(self), indent=2))
+        return p
+
+    @classmethod
+    def load(cls, home: Path | None = None) -> "NodeConfig":
+        p = cls.path(home)
+        if not p.exists():
+            raise NotFound(f"no node configuration at {p}: run `oracle node init`")
+        d = json.loads(p.read_text())
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise FieldError(sorted(unknown)[0], "unknown field", where=str(p))
+        return cls(**d)
+
+
+def _password() -> str:
+    from oracle.keystore import PASSWORD_ENV, password_from_env
+
+    pw = password_from_env()
+    if pw is None:
+        raise FieldError("password", f"set {PASSWORD_ENV} (or use the interactive CLI prompt)")
+    return pw
+
+
+class Node:
+    """Every role of one operator in one process: pull sources, prove, validate, aggregate, settle."""
+
+    def __init__(self, home: Path | None = None, *, password: str | None = None,
+                 on_log: Callable[[str], None] = lambda m: None):
+        from markets.feeds import load_source
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
+        from oracle.keystore import KeyStore
+        from oracle.state import LocalState
+        from oracle.store import ArtifactStore
+
+        self.home = home or config.home()
+        self.cfg = NodeConfig.load(self.home)
+        self.on_log = on_log
+        pw = password if password is not None else _password()
+        keys = KeyStore(self.home / "keys")
+        self.chain = Chain.rpc(self.cfg.rpc_url)
+        self.dep = Deployment.load(self.chain, self.home / "deployments")
+        self.store = ArtifactStore(self.home / "store")
+        self.state = LocalState(self.home / "state.sqlite")
+        self.creator = keys.load(self.cfg.creator, pw)
+        self.submitter = keys.load(self.cfg.submitter, pw)
+        self.prover_key = keys.load(self.cfg.prover, pw)
+        self.validator_keys = [keys.load(n, pw) for n in self.cfg.validators]
+        self.load_data = lambda source: load_source(source, chain=self.chain)
+        self._prover = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------- roles
+    @property
+    def prover(self):
+        if self._prover is None:
+            from provers.prover import EzklProver
+            from provers.reference import reference_circuit
+
+            circuit = reference_circuit(self.store, config.cache_dir(), log=self.on_log)
+            self._prover = EzklProver(circuit, self.prover_key, store=self.store)
+        return self._prover
+
+    @property
+    def model_id(self) -> str:
+        return self.prover.circuit.model_id
+
+    def validators(self):
+        from validators.validator import Validator
+
+        return [Validator(k, self.store, self.dep.domain, self.load_data, registry=self.dep)
+                for k in self.validator_keys]
+
+    # ------------------------------------------------------------ markets
+    def register(self, spec, *, origin: str = "local") -> str:
+        """Store the spec, register it on-chain, record it locally: all or nothing."""
+        from oracle.errors import SpecError
+        from oracle.models import load_model
+
+        self.prover  # publishes the node's model records into the store
+        if not self._has_model(spec.model):
+            raise SpecError("model", f"{spec.model} is not a model this node knows (known: {self.model_id})")
+        spec.check_model(load_model(self.store, spec.model))
+        existed = self.store.has(spec.spec_hash)
+        stored = self.store.put(spec.canonical())
+        assert stored == spec.spec_hash
+        if not self.dep.is_registered(spec.market_id):
+            try:
+                self.dep.register_market(
+                    self.creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
+                    outcome_count=len(spec.outcomes), quorum=spec.quorum,
+                )
+            except OracleError:
+                if not existed:
+                    self.store.delete(spec.spec_hash)
+                raise
+        self.track(spec, origin)
+        return spec.market_id
+
+    def _has_model(self, model_id: str) -> bool:
+        try:
+            self.store.ref("model", model_id)
+            return True
+        except NotFound:
+            return False
+
+    def track(self, spec, origin: str) -> bool:
+        return self.state.add_market(spec, origin, [(r.index, r.due_at) for r in spec.rounds()])
+
+    def pull(self) -> dict[str, int]:
+        """Read every configured source once; register imported markets; track new ones."""
+        from markets.sources import LocalFolderSource, ManifoldSource, PolymarketSource, RegistrySource
+
+        counts = {"new": 0, "skipped": 0}
+        src = self.cfg.sources
+        quorum = self.cfg.quorum or self.cfg.threshold
+        if src.get("registry", True):
+            cursor = int(self.state.cursor("registry", str(self.dep.from_block)))
+            result, nxt = RegistrySource(self.dep, self.store).pull(cursor)
+            for d in result.found:
+                counts["new"] += self.track(d.spec, "chain")
+            for s in result.skipped:
+                self.state.skip(s.origin, s.external_id, s.reason)
+                counts["skipped"] += 1
+            self.state.set_cursor("registry", str(nxt))
+        importers = []
+        if src.get("local_dir"):
+            importers.append(LocalFolderSource(src["local_dir"]))
+        if src.get("polymarket"):
+            importers.append(PolymarketSource(src["polymarket"], model_id=self.model_id, quorum=quorum))
+        if src.get("manifold"):
+            importers.append(ManifoldSource(src["manifold"], model_id=self.model_id, quorum=quorum))
+        for importer in importers:
+            try:
+                result = importer.pull()
+            except DataError as e:
+                self.state.skip(importer.origin, "*", f"source unavailable: {e}")
+                continue
+            for d in result.found:
+                if self.state.market(d.spec.market_id) is None:
+                    try:
+                        self.register(d.spec, origin=d.origin)
+                        counts["new"] += 1
+                    except OracleError as e:
+                        self.state.skip(d.origin, d.external_id, f"registration failed: {e}")
+                        counts["skipped"] += 1
+            for s in result.skipped:
+                self.state.skip(s.origin, s.external_id, s.reason)
+                counts["skipped"] += 1
+        return counts
+
+    # ----------------------------------------------------------- dispatch
+    def dispatch(self, market_id: str, round: int) -> str:
+        """Run one round: prove, validate, aggregate, settle. Returns the round's new status."""
+        from markets.spec import MarketSpec
+        from oracle.pipeline import run_round
+        from validators.aggregator import Aggregator
+
+        with self._lock:  # one proof at a time per node
+            row = self.state.claim(market_id, round)
+            if row is None:
+                return "skipped"
+            spec = MarketSpec.parse(self.state.spec_json(market_id))
+            r = spec.round(round)
+            # a crash after the transaction but before we recorded it: the chain knows
+            done = self._settled_on_chain(spec, r)
+            if done is not None:
+                self.state.finish(market_id, round, status="settled", probability_ppm=done, detail="found on-chain")
+                self._score_if_final(spec, r)
+                return "settled"
+            try:
+                frame = self.load_data(spec.source)
+                r.features.compute(frame)
+            except DataError as e:
+                status = "retry" if e.retry else "failed"
+                self.state.finish(market_id, round, status=status, detail=str(e))
+                self.on_log(f"{market_id[:10]} round {round}: {status}: {e}")
+                return status
+
+            validators = self.validators()
+
+            def settle(resolution, signatures) -> str:
+                fn = self.dep.resolve if r.final else self.dep.post_forecast
+                return "0x" + bytes(fn(self.submitter, resolution, signatures)["transactionHash"]).hex()
+
+            agg = Aggregator(self.dep.domain, [v.address for v in validators], self.dep.threshold(), settle)
+            try:
+                report = run_round(spec, frame, self.prover, validators, agg, round=round)
+            except OracleError as e:
+                self.state.finish(market_id, round, status="retry", detail=str(e))
+                return "retry"
+            if report.submission is None:
+                reasons = "; ".join(f"{x.check}: {x.reason}" for x in report.refusals)
+                self.state.finish(market_id, round, status="retry", detail=f"no quorum: {reasons}")
+                return "retry"
+            res = report.submission.resolution
+            self.state.finish(market_id, round, status="settled", outcome=res.outcome,
+                              probability_ppm=res.probability_ppm, tx_hash=report.submission.tx_hash)
+            self._score_if_final(spec, r)
+            self.on_log(f"{market_id[:10]} round {round}: settled {report.submission.tx_hash}")
+            return "settled"
+
+    def _settled_on_chain(self, spec, r) -> int | None:
+        if r.final:
+            if self.dep.is_resolved(spec.market_id):
+                return self.dep.resolution_of(spec.market_id).resolution.probability_ppm
+            return None
+        return self.dep.forecast_of(spec.market_id, r.index)
+
+    def _score_if_final(self, spec, r) -> None:
+        if spec.kind != "forecast" or not r.final:
+            return
+        from markets.scoring import accuracy, brier, log_loss
+
+        frame = self.load_data(spec.source)
+        truth = spec.features.truth(frame)
+        if truth is None:
+            return
+        rounds = spec.rounds()
+        probs = [self.dep.forecast_of(spec.market_id, x.index) for x in rounds[:-1]]
+        probs.append(self.dep.resolution_of(spec.market_id).resolution.probability_ppm)
+        if any(p is None for p in probs):
+            return
+        ps = [p / 1e6 for p in probs]
+        ys = [int(truth)] * len(ps)
+        detail = [{"round": x.index, "as_of": str(x.features.as_of.date()), "probability": p}
+                  for x, p in zip(rounds, ps)]
+        self.state.set_score(spec.market_id, n=len(ps), brier=brier(ps, ys), log_loss=log_loss(ps, ys),
+                             accuracy=accuracy(ps, ys), model_id=spec.model, detail=detail)
+
+
+# ------------------------------------------------------------------ scheduler jobs
+_node: Node | None = None
+_scheduler = None
+
+
+def current() -> Node:
+    global _node
+    if _node is None:
+        _node = Node(on_log=lambda m: log.info(m))
+    return _node
+
+
+def pull_job() -> None:
+    from oracle.scheduler import schedule_round
+
+    node = current()
+    node.pull()
+    if _scheduler is not None:
+        for r in node.state.rounds():
+            if r.status == "pending" and _scheduler.get_job(f"round:{r.market_id}:{r.round}") is None:
+                schedule_round(_scheduler, r.market_id, r.round, r.due_at)
+
+
+def dispatch_job(market_id: str, round: int) -> None:
+    from oracle.scheduler import schedule_round
+
+    status = current().dispatch(market_id, round)
+    if status == "retry" and _scheduler is not None:
+        schedule_round(_scheduler, market_id, round, int(time.time()) + RETRY_DELAY_S)
+
+
+def run_scheduler(*, until_idle: bool = False, poll_s: float = 0.5) -> None:
+    """Run the scheduler in this process. `until_idle`: return once every known round is settled or failed."""
+    global _scheduler
+    from oracle.scheduler import ensure_round_jobs, make_scheduler, schedule_pull
+
+    node = current()
+    url = os.environ.get("ORACLE_JOBS_URL", f"sqlite:///{node.home / 'jobs.sqlite'}")
+    _scheduler = make_scheduler(url, blocking=False)
+    _scheduler.start(paused=True)
+    ensure_round_jobs(_scheduler, node.state.rounds())
+    schedule_pull(_scheduler, node.cfg.pull_interval_s)
+    _scheduler.resume()
+    log.info("scheduler running")
+    try:
+        while True:
+            time.sleep(poll_s)
+            if until_idle:
+                rounds = node.state.rounds()
+                if rounds and all(r.status in ("settled", "failed") for r in rounds):
+                    return
+    finally:
+        _scheduler.shutdown(wait=False)
+        _scheduler = None
