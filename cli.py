@@ -233,6 +233,93 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, log: Callable[[str], 
     }
 
 
+# -------------------------------------------------------------- evaluate
+@app.command()
+@handles_errors
+def evaluate(
+    model: str = typer.Argument("reference", help="'reference' (or its model id)."),
+    data: str = typer.Option("bundled:btc_usd_daily.csv", "--data", help="Daily OHLC CSV (Date, ..., Close)."),
+    start: str = typer.Option("2021-01-01", help="First question date (held-out period)."),
+    end: Optional[str] = typer.Option(None, help="Last question date."),
+    horizon: list[int] = typer.Option([7], "--horizon", help="Horizon(s) in days."),
+    ratio: list[float] = typer.Option([0.95, 1.0, 1.05], "--ratio", help="Threshold ratio(s) k."),
+    proven: bool = typer.Option(True, help="Also score the circuit's quantized outputs."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Directory for PNG plots."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Backtest a model with no look-ahead: Brier, log loss, accuracy, calibration, vs two baselines."""
+    from node import evaluate_reference
+
+    if model != "reference" and not model.startswith("0x"):
+        raise NotFound(f"unknown model {model!r}: only 'reference' can be backtested from this node")
+    if model.startswith("0x"):
+        from oracle.models import load_model
+
+        record = load_model(_store(), model.lower())
+        if not record.name.startswith("btc-threshold-mlp"):
+            raise NotFound(f"model {model} has no float weights on this node to backtest")
+    report = evaluate_reference(data, start=start, end=end, horizons=tuple(horizon), ratios=tuple(ratio),
+                                proven=proven, plot_dir=plot)
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"Backtest {report['period'][0]} .. {report['period'][1]} ({report['n']} questions)")
+    for col in ("predictor", "Brier", "log loss", "accuracy"):
+        table.add_column(col)
+    for name, r in report["models"].items():
+        table.add_row(name, f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", f"{r['accuracy']:.3f}")
+    out.print(table)
+    if "brier_float_minus_proven" in report:
+        out.print(f"Brier float - proven: {report['brier_float_minus_proven']:+.2e} (goal |.| <= 1e-3)")
+    cal = Table(title="Calibration (proven model)" if proven else "Calibration (float model)")
+    for col in ("bin", "n", "mean predicted", "observed"):
+        cal.add_column(col)
+    for c in report["models"]["model_proven" if proven else "model_float"]["calibration"]:
+        cal.add_row(c["bin"], str(c["n"]), f"{c['mean_predicted']:.3f}", f"{c['observed']:.3f}")
+    out.print(cal)
+    for p in report.get("plots", []):
+        out.print(f"plot: {p}", highlight=False)
+
+
+# ---------------------------------------------------------------- verify
+@app.command()
+@handles_errors
+def verify(
+    market: str = typer.Argument(..., help="Market id, or the hash of the transaction that resolved it."),
+    rpc_url: Optional[str] = typer.Option(None, "--rpc-url", help="Default: this node's configured node."),
+    offline: bool = typer.Option(False, help="Do not consult the market's live data source."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-check a resolution from public data: chain, spec, snapshot, proof, rule, signatures. No key needed."""
+    from markets.feeds import load_source
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+    from validators.audit import Auditor
+
+    if rpc_url is None:
+        from node import NodeConfig
+
+        rpc_url = NodeConfig.load().rpc_url
+    chain = Chain.rpc(rpc_url)
+    dep = Deployment.load(chain, config.home() / "deployments")
+    loader = None if offline else (lambda source: load_source(source, chain=chain))
+    verdict = Auditor(dep, _store(), loader).verify(market)
+    if as_json:
+        _print_json(verdict.to_json())
+    else:
+        table = Table(title=f"Re-verification of {verdict.market_id}")
+        for col in ("check", "result", "detail"):
+            table.add_column(col, overflow="fold")
+        for c in verdict.checks:
+            mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]skip[/yellow]"}[c.ok]
+            table.add_row(c.name, mark, c.detail)
+        out.print(table)
+        out.print("[bold green]VERIFIED[/bold green]" if verdict.ok else
+                  f"[bold red]NOT VERIFIED[/bold red]: {verdict.failed[0].name}: {verdict.failed[0].detail}")
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- market
 @market_app.command("validate")
 @handles_errors
@@ -516,6 +603,30 @@ def scheduler_status(as_json: bool = typer.Option(False, "--json")) -> None:
                       str(r["attempts"]), (r["tx_hash"] or "-")[:14])
     out.print(table)
     out.print(f"{len(jobs)} job(s) in the store")
+
+
+@model_app.command("show")
+@handles_errors
+def model_show(model_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+    """One model: its public artifacts and its reputation (Brier over its scored forecasts)."""
+    from oracle.models import load_model
+    from oracle.state import LocalState
+
+    record = load_model(_store(), model_id.lower()).to_json()
+    state_path = config.home() / "state.sqlite"
+    rep = LocalState(state_path).reputation(record["model_id"]) if state_path.exists() else \
+        {"markets": 0, "forecasts": 0, "brier": None, "log_loss": None, "accuracy": None}
+    doc = {**record, "reputation": rep}
+    if as_json:
+        _print_json(doc)
+        return
+    for k, v in record.items():
+        out.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+    if rep["forecasts"]:
+        out.print(f"[bold]reputation[/bold]: Brier {rep['brier']:.4f}, log loss {rep['log_loss']:.4f}, "
+                  f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")
+    else:
+        out.print("[bold]reputation[/bold]: no resolved forecasts yet")
 
 
 def main() -> None:

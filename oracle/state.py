@@ -180,6 +180,22 @@ class LocalState:
             db.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
                        (market_id, n, brier, log_loss, accuracy, model_id, json.dumps(detail)))
 
+    def reputation(self, model_id: str) -> dict[str, Any]:
+        """A model's public track record: Brier and log loss over every scored forecast it made."""
+        with self._db() as db:
+            rows = db.execute("SELECT n, brier, log_loss, accuracy FROM scores WHERE model_id=?",
+                              (model_id,)).fetchall()
+        n = sum(r["n"] for r in rows)
+        if not n:
+            return {"model_id": model_id, "markets": 0, "forecasts": 0, "brier": None, "log_loss": None,
+                    "accuracy": None}
+        return {
+            "model_id": model_id, "markets": len(rows), "forecasts": n,
+            "brier": sum(r["brier"] * r["n"] for r in rows) / n,
+            "log_loss": sum(r["log_loss"] * r["n"] for r in rows) / n,
+            "accuracy": sum(r["accuracy"] * r["n"] for r in rows) / n,
+        }
+
     def score(self, market_id: str) -> dict[str, Any] | None:
         with self._db() as db:
             r = db.execute("SELECT * FROM scores WHERE market_id=?", (market_id,)).fetchone()

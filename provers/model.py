@@ -21,7 +21,7 @@ from torch import nn
 from markets.features import RECIPES, TrailingReturns
 from oracle.canonical import canonical_json, keccak_hex
 
-TRAINING_VERSION = 2
+TRAINING_VERSION = 3
 
 
 class Forecaster(nn.Module):
@@ -52,7 +52,7 @@ class TrainingConfig:
     hidden: tuple[int, ...] = (16, 8)
     epochs: int = 400
     lr: float = 0.01
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-3  # chosen on 2020 validation (trained to 2019): Brier 0.1388 vs 0.1440 at 1e-4
     seed: int = 7
 
 

@@ -1,0 +1,142 @@
+"""`oracle verify`: anyone re-checks a resolution from the chain and public artifacts, and learns
+exactly which check fails when something was tampered with."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from conftest import PASSWORD, ROOT, spec_doc
+from markets.spec import MarketSpec
+from oracle.errors import CheckFailed
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture
+def resolved(node_home, circuit):
+    import node as node_module
+
+    node_module._node = None
+    node = node_module.Node(password=PASSWORD)
+    spec = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-20", ratio=1.05))
+    node.register(spec)
+    assert node.dispatch(spec.market_id, 0) == "settled"
+    return node, spec
+
+
+def _verify(*args):
+    result = runner.invoke(app, ["verify", *args, "--json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_verify_passes_on_a_real_resolution(resolved):
+    node, spec = resolved
+    code, verdict = _verify(spec.market_id)
+    assert code == 0 and verdict["ok"]
+    assert [c["name"] for c in verdict["checks"]] == [
+        "resolution", "spec", "model", "bundle", "data-snapshot", "source", "proof", "rule", "signatures"]
+    assert all(c["ok"] for c in verdict["checks"])
+    code, by_tx = _verify(verdict["tx_hash"])
+    assert code == 0 and by_tx["market_id"] == spec.market_id
+
+
+def test_verify_checks_signers_against_the_set_at_that_block(resolved):
+    node, spec = resolved
+    from oracle.signer import LocalSigner
+
+    # rotate the whole validator set afterwards: the old resolution still verifies
+    fresh = [LocalSigner.create().address for _ in range(3)]
+    from oracle.keystore import KeyStore
+
+    deployer = KeyStore(node.home / "keys").load("deployer", PASSWORD)
+    node.chain.transact(deployer, node.dep.oracle.functions.setValidators(fresh, 2))
+    code, verdict = _verify(spec.market_id)
+    assert code == 0 and verdict["ok"]
+
+
+def test_signature_from_outside_the_set_is_named(resolved):
+    node, spec = resolved
+    from oracle.eip712 import signable
+    from oracle.signer import LocalSigner
+    from validators.audit import check_signatures
+
+    r = node.dep.resolution_of(spec.market_id).resolution
+    members = [k.address for k in node.validator_keys]
+    sigs = [k.sign_message(signable(node.dep.domain, r)) for k in node.validator_keys[:2]]
+    outsider = LocalSigner.create().sign_message(signable(node.dep.domain, r))
+    with pytest.raises(CheckFailed, match="not in the validator set") as e:
+        check_signatures(node.dep.domain, r, sigs + [outsider], members, 3)
+    assert e.value.check == "signatures"
+    with pytest.raises(CheckFailed, match="2 distinct validators signed, 3 needed"):
+        check_signatures(node.dep.domain, r, sigs, members, 3)
+
+
+def _corrupt(store, artifact_id: str) -> None:
+    path = store._path(artifact_id)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_tampered_artifact_is_named(resolved):
+    node, spec = resolved
+    from oracle.models import load_model
+
+    _corrupt(node.store, load_model(node.store, spec.model).vk)
+    code, verdict = _verify(spec.market_id, "--offline")
+    assert code == 1 and not verdict["ok"]
+    failed = [c for c in verdict["checks"] if c["ok"] is False]
+    assert failed[0]["name"] == "model" and "corrupt" in failed[0]["detail"]
+
+
+def test_wrong_data_snapshot_is_named(resolved):
+    node, spec = resolved
+    from validators.audit import BUNDLE_BY_PROOF
+
+    r = node.dep.resolution_of(spec.market_id).resolution
+    bundle = node.store.get_json(node.store.ref(BUNDLE_BY_PROOF, r.proof_hash))
+    _corrupt(node.store, bundle["data_snapshot"])
+    code, verdict = _verify(spec.market_id)
+    failed = [c for c in verdict["checks"] if c["ok"] is False]
+    assert code == 1 and failed[0]["name"] == "data-snapshot"
+
+
+def test_verify_needs_no_torch(resolved):
+    node, spec = resolved
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'provers'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+sys.argv = ['oracle', 'verify', '{spec.market_id}', '--json']
+import cli
+try:
+    cli.main()
+except SystemExit as e:
+    assert 'torch' not in sys.modules
+    raise
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**__import__("os").environ, "ORACLE_HOME": str(node.home)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["ok"] is True
+
+
+def test_resolved_markets_build_model_reputation(resolved):
+    node, spec = resolved
+    result = runner.invoke(app, ["model", "show", spec.model, "--json"])
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.stdout)["reputation"]
+    assert rep["markets"] == 1 and rep["forecasts"] == 1
+    truth = int(spec.features.truth(node.load_data(spec.source)))
+    p = node.dep.resolution_of(spec.market_id).resolution.probability_ppm / 1e6
+    assert rep["brier"] == pytest.approx((p - truth) ** 2)
