@@ -220,8 +220,8 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, log: Callable[[str], 
 
     return {
         "chain": {"kind": "embedded", "chain_id": chain.chain_id, "contracts": dep.addresses},
-        "model": {"model_id": circuit.model_id, "name": circuit.record.name, "logrows": circuit.record.logrows,
-                  "srs_kind": circuit.record.srs_kind},
+        "model": {"model_id": circuit.model_id, "name": circuit.record.name,
+                  "logrows": circuit.record.circuit(1).logrows, "srs_kind": circuit.record.srs_kind},
         "validators": n_validators,
         "threshold": threshold,
         "markets": rows,
@@ -434,10 +434,11 @@ def model_list(as_json: bool = typer.Option(False, "--json")) -> None:
         _print_json(records)
         return
     table = Table(title="Models")
-    for col in ("model id", "name", "logrows", "inputs", "SRS"):
+    for col in ("model id", "name", "family", "batches", "inputs", "SRS"):
         table.add_column(col, overflow="fold")
     for r in records:
-        table.add_row(r["model_id"], r["name"], str(r["logrows"]), str(r["n_inputs"]), r["srs_kind"])
+        table.add_row(r["model_id"], r["name"], r["family"], ",".join(str(c["batch"]) for c in r["circuits"]),
+                      f"{r['n_inputs']} ({r['input_visibility']})", r["srs_kind"])
     out.print(table)
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
-from eth_utils import keccak
 
 from .canonical import hash_json, is_bytes32, keccak_hex
 from .errors import BundleError
@@ -57,6 +55,9 @@ class ProofBundle:
     proof: str
     prover: str
     data_snapshot: str = ""  # keccak256 of the canonical rows the inputs were computed from
+    batch_size: int = 1  # markets proved together in this proof (padding rows included)
+    batch_row: int = 0  # this market's row in the batch
+    input_preimage: tuple[str, ...] = ()  # all rows' input felts, when the circuit hashes its inputs
     prover_signature: str = ""
     version: int = BUNDLE_VERSION
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -75,6 +76,9 @@ class ProofBundle:
             "proof": self.proof,
             "prover": self.prover,
             "data_snapshot": self.data_snapshot,
+            "batch_size": self.batch_size,
+            "batch_row": self.batch_row,
+            "input_preimage": list(self.input_preimage),
             "meta": self.meta,
         }
 
@@ -89,17 +93,6 @@ class ProofBundle:
     @property
     def proof_hash(self) -> str:
         return keccak_hex(self.proof_bytes)
-
-    def input_felts(self) -> list[int]:
-        return [felt_to_uint(f) for f in self.instances[0][: len(self.inputs)]]
-
-    def output_felts(self) -> list[int]:
-        return [felt_to_uint(f) for f in self.instances[0][len(self.inputs) :]]
-
-    @property
-    def inputs_hash(self) -> str:
-        """keccak256(abi.encode(uint256[] inputs)): what the Resolution commits to."""
-        return "0x" + keccak(abi_encode(["uint256[]"], [self.input_felts()])).hex()
 
     # ---------------------------------------------------------- signature
     def signed_by(self, signer) -> "ProofBundle":
@@ -126,6 +119,7 @@ class ProofBundle:
         known = {
             "version", "market_id", "round", "model_id", "inputs", "outputs",
             "instances", "proof", "prover", "prover_signature", "meta", "data_snapshot",
+            "batch_size", "batch_row", "input_preimage",
         }
         for k in d:
             if k not in known:
@@ -156,8 +150,14 @@ class ProofBundle:
             [bytes.fromhex(f) for f in inst[0]]
         except ValueError:
             raise BundleError("instances", "field elements must be hex") from None
-        if len(inst[0]) != len(d["inputs"]) + len(d["outputs"]):
-            raise BundleError("instances", "count must equal len(inputs) + len(outputs)")
+        for k in ("batch_size", "batch_row"):
+            if not isinstance(d[k], int) or isinstance(d[k], bool) or d[k] < 0:
+                raise BundleError(k, "must be a non-negative integer")
+        if not d["batch_row"] < d["batch_size"]:
+            raise BundleError("batch_row", f"{d['batch_row']} is outside a batch of {d['batch_size']}")
+        pre = d["input_preimage"]
+        if not isinstance(pre, list) or not all(isinstance(f, str) and len(f) == 64 for f in pre):
+            raise BundleError("input_preimage", "must be a list of 64-hex-char field elements")
         proof = d["proof"]
         if not isinstance(proof, str) or not proof.startswith("0x") or len(proof) % 2:
             raise BundleError("proof", "must be 0x-prefixed hex bytes")
@@ -185,6 +185,9 @@ class ProofBundle:
             proof=proof,
             prover=d["prover"],
             data_snapshot=d["data_snapshot"],
+            batch_size=d["batch_size"],
+            batch_row=d["batch_row"],
+            input_preimage=tuple(pre),
             prover_signature=sig,
             version=d["version"],
             meta=meta,

@@ -1,9 +1,9 @@
-"""Compile a torch module into an ezkl circuit: ONNX, settings, calibration, SRS, keys.
+"""Compile a torch module into ezkl circuits: ONNX, settings, calibration, SRS, keys; one per batch size.
 
 Artifacts are cached per (ONNX bytes, calibration set, run args, ezkl version):
-a second run with the same model reuses them; a missing proving key is rebuilt.
-The public part (vk, settings, SRS) is published to the artifact store as a
-`ModelRecord`; the proving key never leaves the prover's cache.
+a second run with the same model reuses them; a missing proving key is
+rebuilt. The public part (vk, settings, SRS per circuit) is published to the
+artifact store as one `ModelRecord`; proving keys never leave the prover.
 """
 
 from __future__ import annotations
@@ -22,50 +22,45 @@ import torch
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ProvingError
-from oracle.models import ModelRecord, model_id_of, publish_model
+from oracle.models import Circuit, ModelRecord, model_id_of, publish_model
 from oracle.store import ArtifactStore
 
-CIRCUIT_FORMAT = 1
+CIRCUIT_FORMAT = 2
 ONNX_OPSET = 17  # ezkl's tract backend is tested on opsets 9..18
+# 2^13: at most 6e-5 quantization error per input. ezkl's full scale search picks
+# the same for these models and takes ~6x longer.
+DEFAULT_SCALES = (13,)
 
 
 @dataclass(frozen=True)
-class CompiledCircuit:
-    directory: Path
+class CompiledModel:
+    """A model's circuits on the prover's disk (with proving keys) and its public record."""
+
     record: ModelRecord
-    srs_path: Path
+    directories: dict[int, Path]
+    srs_paths: dict[int, Path]
 
     @property
     def model_id(self) -> str:
         return self.record.model_id
 
-    @property
-    def compiled(self) -> Path:
-        return self.directory / "model.compiled"
+    def compiled(self, batch: int = 1) -> Path:
+        return self.directories[batch] / "model.compiled"
 
-    @property
-    def settings(self) -> Path:
-        return self.directory / "settings.json"
+    def pk(self, batch: int = 1) -> Path:
+        return self.directories[batch] / "pk.key"
 
-    @property
-    def vk(self) -> Path:
-        return self.directory / "vk.key"
-
-    @property
-    def pk(self) -> Path:
-        return self.directory / "pk.key"
+    def srs(self, batch: int = 1) -> Path:
+        return self.srs_paths[batch]
 
 
-def export_onnx(module: torch.nn.Module, n_inputs: int, path: Path) -> bytes:
+def export_onnx(module: torch.nn.Module, n_inputs: int, path: Path, batch: int = 1) -> bytes:
     module.eval()
-    dummy = torch.zeros(1, n_inputs)
     with warnings.catch_warnings():
         # the TorchScript exporter is deliberate: ezkl reads its plain ONNX graphs
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module, dummy, str(path), input_names=["input"], output_names=["output"],
-            opset_version=ONNX_OPSET, dynamo=False,
-        )
+        torch.onnx.export(module, torch.zeros(batch, n_inputs), str(path), input_names=["input"],
+                          output_names=["output"], opset_version=ONNX_OPSET, dynamo=False)
     return path.read_bytes()
 
 
@@ -76,7 +71,6 @@ def extreme_inputs(module: torch.nn.Module, n_inputs: int, bound: float, *, step
     Calibrating on these (plus the data) makes the circuit's ranges cover every
     witness the box allows: ezkl's prove hangs on a witness outside them.
     """
-    score = module
     g = torch.Generator().manual_seed(seed)
     found = []
     for sign in (1.0, -1.0):
@@ -85,15 +79,14 @@ def extreme_inputs(module: torch.nn.Module, n_inputs: int, bound: float, *, step
         opt = torch.optim.Adam([x], lr=0.1 * bound)
         for _ in range(steps):
             opt.zero_grad()
-            (-sign * score(x).sum()).backward()
+            (-sign * module(x).sum()).backward()
             opt.step()
             with torch.no_grad():
                 x.clamp_(-bound, bound)
         with torch.no_grad():
-            vals = score(x).flatten()
-            found.append(x[int(torch.argmax(sign * vals))].detach().clone())
-            # corners of the box nearest to the optimum are extreme for piecewise-linear nets
-            found.append(torch.sign(x[int(torch.argmax(sign * vals))]) * bound)
+            best = x[int(torch.argmax(sign * module(x).flatten()))].detach().clone()
+        found.append(best)
+        found.append(torch.sign(best) * bound)  # the nearest corner: extreme for piecewise-linear nets
     return torch.stack(found).numpy()
 
 
@@ -102,122 +95,142 @@ def _srs(cache: Path, logrows: int) -> Path:
     path = cache / "srs" / f"dev-k{logrows}.srs"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{np.random.randint(1 << 30)}.tmp")
         ezkl.gen_srs(str(tmp), logrows)
         tmp.replace(path)
     return path
+
+
+def _ezkl(what: str, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as e:  # PanicException is a BaseException
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ProvingError(f"ezkl {what} failed: {e}") from None
+
+
+def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.ndarray, extremes: np.ndarray,
+                 run_args: dict, scales: Sequence[int], cache: Path, log) -> tuple[Path, dict]:
+    circuits = cache / "circuits"
+    circuits.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
+    try:
+        onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx", batch)
+        key = keccak_hex(onnx_bytes + samples.tobytes() + canonical_json(
+            {"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__, "format": CIRCUIT_FORMAT})
+        )[2:18]
+        directory = circuits / f"{name}-b{batch}-{key}"
+        if not (directory / "meta.json").exists():
+            log(f"compiling {name} for batch {batch}")
+            rows = samples if len(samples) % batch == 0 else np.concatenate(
+                [samples, samples[: batch - len(samples) % batch]])
+            (staging / "calibration.json").write_text(json.dumps({"input_data": [rows.flatten().tolist()]}))
+            ra = ezkl.PyRunArgs()
+            for k, v in run_args.items():
+                setattr(ra, k, v)
+            m, s = str(staging / "model.onnx"), str(staging / "settings.json")
+            _ezkl("gen_settings", ezkl.gen_settings, m, s, py_run_args=ra)
+            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(staging / "calibration.json"), m, s,
+                  "resources", scales=list(scales))
+            _ezkl("compile_circuit", ezkl.compile_circuit, m, str(staging / "model.compiled"), s)
+            logrows = json.loads((staging / "settings.json").read_text())["run_args"]["logrows"]
+            srs = _srs(cache, logrows)
+            log(f"setup {name} batch {batch}: logrows {logrows}")
+            _ezkl("setup", ezkl.setup, str(staging / "model.compiled"), str(staging / "vk.key"),
+                  str(staging / "pk.key"), str(srs))
+            params_hash = _self_check(staging, extremes, batch, n_inputs)
+            (staging / "calibration.json").unlink()
+            meta = {"logrows": logrows, "srs": str(srs.relative_to(cache)), "params_hash": params_hash}
+            (staging / "meta.json").write_text(json.dumps(meta))
+            try:
+                staging.rename(directory)
+            except OSError:  # another process finished the same circuit first: use theirs
+                pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    meta = json.loads((directory / "meta.json").read_text())
+    srs = cache / meta["srs"]
+    if not srs.exists():
+        raise ProvingError(f"SRS {srs} behind cached circuit {directory.name} is gone: clear {cache}")
+    if not (directory / "pk.key").exists():
+        log("proving key missing: running setup again")
+        _ezkl("setup", ezkl.setup, str(directory / "model.compiled"), str(directory / "vk.key"),
+              str(directory / "pk.key"), str(srs))
+    return directory, {**meta, "srs_path": srs}
 
 
 def compile_model(
     module: torch.nn.Module,
     *,
     name: str,
+    family: str,
     n_inputs: int,
     recipe: str,
     calibration: np.ndarray,
     input_bound: float,
     cache: Path,
     store: ArtifactStore,
+    batches: Sequence[int] = (1,),
     input_visibility: str = "public",
+    param_visibility: str = "fixed",
     output_transform: str = "identity",
+    scales: Sequence[int] = DEFAULT_SCALES,
     log=lambda msg: None,
-) -> CompiledCircuit:
-    """Compile (or load from cache) and publish the model's public artifacts."""
-    circuits = cache / "circuits"
-    circuits.mkdir(parents=True, exist_ok=True)
-    # per-process staging dir: two provers compiling at once never share files
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
-    onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx")
-
+) -> CompiledModel:
+    """Compile (or load from cache) one circuit per batch size and publish the model's record."""
+    if input_visibility not in ("public", "hashed"):
+        raise ProvingError(f"input visibility {input_visibility!r}: use 'public' or 'hashed'")
+    if param_visibility not in ("fixed", "hashed"):
+        raise ProvingError(f"parameter visibility {param_visibility!r}: use 'fixed' or 'hashed'")
     extremes = extreme_inputs(module, n_inputs, input_bound)
     rng = np.random.default_rng(0)
     box = rng.uniform(-input_bound, input_bound, size=(256, n_inputs))
     samples = np.concatenate([np.asarray(calibration, dtype=float), box, extremes]).astype(np.float32)
-    run_args = {
-        "input_visibility": input_visibility,
-        "output_visibility": "public",
-        "param_visibility": "fixed",
-    }
-    key = keccak_hex(
-        onnx_bytes + samples.tobytes()
-        + canonical_json({"run_args": run_args, "ezkl": ezkl.__version__, "format": CIRCUIT_FORMAT,
-                          "output_transform": output_transform})
-    )[2:18]
-    directory = circuits / f"{name}-{key}"
-    marker = directory / "record.json"
-
-    if not marker.exists():
-        log(f"compiling circuit {name} ({len(samples)} calibration samples)")
-        (staging / "calibration.json").write_text(json.dumps({"input_data": [samples.flatten().tolist()]}))
-        ra = ezkl.PyRunArgs()
-        ra.input_visibility = input_visibility
-        ra.output_visibility = "public"
-        ra.param_visibility = "fixed"
-        m, s = str(staging / "model.onnx"), str(staging / "settings.json")
-        ezkl.gen_settings(m, s, py_run_args=ra)
-        ezkl.calibrate_settings(str(staging / "calibration.json"), m, s, "resources")
-        ezkl.compile_circuit(m, str(staging / "model.compiled"), s)
-        settings = json.loads((staging / "settings.json").read_text())
-        logrows = settings["run_args"]["logrows"]
-        srs = _srs(cache, logrows)
-        log(f"setup: logrows {logrows}")
-        ezkl.setup(str(staging / "model.compiled"), str(staging / "vk.key"), str(staging / "pk.key"), str(srs))
-        _self_check(staging, extremes)
-        (staging / "calibration.json").unlink()
-        meta = {"logrows": logrows, "srs": str(srs.relative_to(cache))}
-        (staging / "record.json").write_text(json.dumps(meta))
-        try:
-            staging.rename(directory)
-        except OSError:  # another process finished the same circuit first: use theirs
-            shutil.rmtree(staging, ignore_errors=True)
-    else:
-        shutil.rmtree(staging, ignore_errors=True)
-
-    meta = json.loads(marker.read_text())
-    settings = json.loads((directory / "settings.json").read_text())
-    srs = cache / meta["srs"]
-    if not srs.exists():
-        raise ProvingError(f"SRS {srs} behind cached circuit {directory.name} is gone: clear the cache")
-    if not (directory / "pk.key").exists():
-        log("proving key missing: running setup again")
-        ezkl.setup(str(directory / "model.compiled"), str(directory / "vk.key"), str(directory / "pk.key"), str(srs))
-
-    vk_id = store.put_file(directory / "vk.key")
-    settings_id = store.put_file(directory / "settings.json")
-    srs_id = store.put_file(srs)
+    run_args = {"input_visibility": input_visibility, "output_visibility": "public",
+                "param_visibility": param_visibility}
+    directories, srs_paths, circuits = {}, {}, []
+    n_outputs = None
+    for batch in sorted(set(batches)):
+        directory, meta = _compile_one(module, name=name, batch=batch, n_inputs=n_inputs, samples=samples,
+                                       extremes=extremes, run_args=run_args, scales=scales, cache=cache, log=log)
+        settings = json.loads((directory / "settings.json").read_text())
+        n_outputs = int(np.prod(settings["model_instance_shapes"][-1])) // batch
+        directories[batch], srs_paths[batch] = directory, meta["srs_path"]
+        circuits.append(Circuit(
+            batch=batch, vk=store.put_file(directory / "vk.key"),
+            settings=store.put_file(directory / "settings.json"), srs=store.put_file(meta["srs_path"]),
+            logrows=meta["logrows"], input_scale=settings["model_input_scales"][0],
+            output_scale=settings["model_output_scales"][0], params_hash=meta.get("params_hash"),
+        ))
     record = ModelRecord(
-        model_id=model_id_of(vk_id, settings_id),
-        name=name,
-        vk=vk_id,
-        settings=settings_id,
-        srs=srs_id,
-        srs_kind="dev",
-        logrows=settings["run_args"]["logrows"],
-        n_inputs=n_inputs,
-        n_outputs=int(np.prod(settings["model_instance_shapes"][-1])),
-        input_scale=settings["model_input_scales"][0],
-        output_scale=settings["model_output_scales"][0],
-        input_visibility=input_visibility,
-        output_transform=output_transform,
-        recipe=recipe,
+        model_id=model_id_of(circuits), name=name, family=family, circuits=tuple(circuits), srs_kind="dev",
+        n_inputs=n_inputs, n_outputs=n_outputs, input_visibility=input_visibility,
+        param_visibility=param_visibility, output_transform=output_transform, recipe=recipe,
     )
     publish_model(store, record)
-    return CompiledCircuit(directory, record, srs)
+    return CompiledModel(record, directories, srs_paths)
 
 
-def _self_check(directory: Path, extremes: Sequence[np.ndarray]) -> None:
-    """Witness + mock on the extreme inputs: a calibration that misses them fails here, not in prove."""
+def _self_check(directory: Path, extremes: np.ndarray, batch: int, n_inputs: int) -> str | None:
+    """Witness + mock on the extreme inputs: a calibration that misses them fails here, not in prove.
+
+    Returns the Poseidon commitment to the parameters when they are hashed.
+    """
+    params_hash = None
     for i, x in enumerate(extremes):
-        inp = directory / f"check-{i}.json"
-        wit = directory / f"check-{i}.wit.json"
-        inp.write_text(json.dumps({"input_data": [np.asarray(x, dtype=float).tolist()]}))
+        inp, wit = directory / f"check-{i}.json", directory / f"check-{i}.wit.json"
+        rows = np.tile(np.asarray(x, dtype=float), (batch, 1))
+        inp.write_text(json.dumps({"input_data": [rows.flatten().tolist()]}))
         try:
-            ezkl.gen_witness(str(inp), str(directory / "model.compiled"), str(wit))
-            ezkl.mock(str(wit), str(directory / "model.compiled"))
-        except BaseException as e:  # PanicException is a BaseException
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise ProvingError(f"calibrated circuit fails on an extreme input of its domain: {e}") from None
+            w = _ezkl("witness on an extreme input", ezkl.gen_witness, str(inp), str(directory / "model.compiled"),
+                      str(wit))
+            _ezkl("mock on an extreme input (calibration misses part of the domain)", ezkl.mock, str(wit),
+                  str(directory / "model.compiled"))
+            pp = w.get("processed_params")
+            if pp:
+                params_hash = pp["poseidon_hash"][0]
         finally:
             inp.unlink(missing_ok=True)
             wit.unlink(missing_ok=True)
+    return params_hash

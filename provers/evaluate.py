@@ -16,7 +16,7 @@ import torch
 
 from oracle.models import output_probability
 
-from .circuit import CompiledCircuit
+from .circuit import CompiledModel
 
 
 def float_probabilities(model: torch.nn.Module, features: Sequence[Sequence[float]]) -> list[float]:
@@ -24,14 +24,15 @@ def float_probabilities(model: torch.nn.Module, features: Sequence[Sequence[floa
         return model(torch.tensor(features, dtype=torch.float32)).flatten().tolist()
 
 
-def proven_probabilities(circuit: CompiledCircuit, features: Sequence[Sequence[float]]) -> list[float]:
+def proven_probabilities(circuit: CompiledModel, features: Sequence[Sequence[float]]) -> list[float]:
     rec = circuit.record
+    scale = rec.circuit(1).output_scale
     out = []
     with tempfile.TemporaryDirectory(prefix="oracle-eval-") as tmp:
         inp, wit = Path(tmp) / "input.json", Path(tmp) / "witness.json"
         for f in features:
             inp.write_text(json.dumps({"input_data": [list(f)]}))
-            w = ezkl.gen_witness(str(inp), str(circuit.compiled), str(wit))
+            w = ezkl.gen_witness(str(inp), str(circuit.compiled(1)), str(wit))
             q = int(ezkl.felt_to_int(w["outputs"][0][0]))
-            out.append(float(output_probability(q, rec.output_scale, rec.output_transform)))
+            out.append(float(output_probability(q, scale, rec.output_transform)))
     return out

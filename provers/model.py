@@ -25,15 +25,16 @@ TRAINING_VERSION = 3
 
 
 class Forecaster(nn.Module):
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8)):
+    """A family's body (features -> logit) with a sigmoid head (-> probability)."""
+
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), *, family: str = "mlp",
+                 body: nn.Module | None = None):
         super().__init__()
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, 1))
-        self.body = nn.Sequential(*layers)
+        from .families import ConvBody, MLPBody
+
+        if body is None:
+            body = MLPBody(n_inputs, hidden) if family == "mlp" else ConvBody(n_inputs)
+        self.body = body
         self.head = nn.Sigmoid()
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,6 +55,7 @@ class TrainingConfig:
     lr: float = 0.01
     weight_decay: float = 1e-3  # chosen on 2020 validation (trained to 2019): Brier 0.1388 vs 0.1440 at 1e-4
     seed: int = 7
+    family: str = "mlp"
 
 
 def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = None,
@@ -84,7 +86,11 @@ def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = No
 def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
     torch.manual_seed(cfg.seed)
     X, y, _ = examples(frame, cfg, end=cfg.train_end)
-    model = Forecaster(X.shape[1], cfg.hidden)
+    if cfg.family == "trees":
+        from .families import StumpEnsemble, fit_stumps
+
+        return Forecaster(X.shape[1], body=StumpEnsemble(X.shape[1], *fit_stumps(X, y))).eval()
+    model = Forecaster(X.shape[1], cfg.hidden, family=cfg.family)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
@@ -101,11 +107,19 @@ def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
 def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: TrainingConfig, cache: Path) -> Forecaster:
     """Train once per (data, config); later calls load the cached weights."""
     key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), "v": TRAINING_VERSION}))[2:18]
-    path = cache / "models" / f"forecaster-{key}.pt"
+    path = cache / "models" / f"forecaster-{cfg.family}-{key}.pt"
     n_inputs = RECIPES[cfg.recipe].n_features
-    model = Forecaster(n_inputs, cfg.hidden)
     if path.exists():
-        model.load_state_dict(torch.load(path, weights_only=True))
+        state = torch.load(path, weights_only=True)
+        if cfg.family == "trees":
+            from .families import StumpEnsemble
+
+            k = state["body.select.weight"].shape[0]
+            body = StumpEnsemble(n_inputs, [0] * k, [0.0] * k, [0.0] * k, [0.0] * k, 0.0)
+            model = Forecaster(n_inputs, body=body)
+        else:
+            model = Forecaster(n_inputs, cfg.hidden, family=cfg.family)
+        model.load_state_dict(state)
         model.eval()
         return model
     model = train(frame, cfg)

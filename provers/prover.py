@@ -1,4 +1,9 @@
-"""The prover role: market + data -> features -> ezkl proof -> signed proof bundle."""
+"""The prover role: markets + data -> features -> one ezkl proof -> a signed bundle per market.
+
+Markets that share a model and are due together go into one proof over the
+batch dimension (the smallest compiled batch that fits; empty rows are zero
+padding). Each market still gets its own bundle, naming its row.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import ezkl
 import pandas as pd
@@ -18,12 +25,14 @@ from oracle.canonical import keccak_hex
 from oracle.errors import ProvingError
 from oracle.signer import Signer
 
-from .circuit import CompiledCircuit
+from .circuit import CompiledModel
+from .device import torch_device
 
 DEFAULT_PROVE_TIMEOUT_S = 300.0
+NO_SNAPSHOT = "0x" + "00" * 32
 
 
-def _ezkl_call(what: str, fn, *args):
+def _ezkl(what: str, fn, *args):
     try:
         return fn(*args)
     except BaseException as e:
@@ -32,10 +41,20 @@ def _ezkl_call(what: str, fn, *args):
         raise ProvingError(f"{what} failed: {e}") from None
 
 
-class EzklProver:
-    """Proves one market at a time with a compiled circuit; signs what it proves."""
+@dataclass(frozen=True)
+class Job:
+    """One market round's row in a proof."""
 
-    def __init__(self, circuit: CompiledCircuit, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S,
+    market_id: str
+    round: int
+    features: list[float]
+    data_snapshot: str = NO_SNAPSHOT
+
+
+class EzklProver:
+    """Proves with a compiled model; signs what it proves."""
+
+    def __init__(self, circuit: CompiledModel, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S,
                  store=None):
         """`store`, when given, receives each round's data snapshot (content-addressed)."""
         self.circuit = circuit
@@ -47,8 +66,7 @@ class EzklProver:
     def address(self) -> str:
         return self.signer.address
 
-    def prove(self, spec, frame: pd.DataFrame, *, round: int = 0) -> ProofBundle:
-        """Build the market's features from `frame` and return a signed proof bundle."""
+    def job(self, spec, frame: pd.DataFrame, round: int = 0) -> Job:
         rec = self.circuit.record
         if spec.model != rec.model_id:
             raise ProvingError(f"market {spec.market_id} names model {spec.model}, this prover has {rec.model_id}")
@@ -59,22 +77,44 @@ class EzklProver:
         snapshot = snapshot_bytes(fs.window(frame), fs.column)
         if self.store is not None:
             self.store.put(snapshot)
-        return self.prove_features(spec.market_id, features, round=round, data_snapshot=keccak_hex(snapshot))
+        return Job(spec.market_id, round, features, keccak_hex(snapshot))
+
+    def prove(self, spec, frame: pd.DataFrame, *, round: int = 0) -> ProofBundle:
+        """One market: build its features from `frame` and return its signed bundle."""
+        return self.prove_jobs([self.job(spec, frame, round)])[0]
+
+    def prove_batch(self, items: Sequence[tuple], frame_of) -> list[ProofBundle]:
+        """Several markets `(spec, round)` in as few proofs as the compiled batches allow."""
+        jobs = [self.job(spec, frame_of(spec), r) for spec, r in items]
+        out: list[ProofBundle] = []
+        biggest = max(self.circuit.record.batches)
+        for i in range(0, len(jobs), biggest):
+            out += self.prove_jobs(jobs[i:i + biggest])
+        return out
 
     def prove_features(self, market_id: str, features: list[float], *, round: int = 0,
-                       data_snapshot: str = "0x" + "00" * 32) -> ProofBundle:
-        c = self.circuit
+                       data_snapshot: str = NO_SNAPSHOT) -> ProofBundle:
+        return self.prove_jobs([Job(market_id, round, features, data_snapshot)])[0]
+
+    def prove_jobs(self, jobs: Sequence[Job]) -> list[ProofBundle]:
+        rec = self.circuit.record
+        batch = rec.batch_for(len(jobs))
+        if len(jobs) > batch:
+            raise ProvingError(f"{len(jobs)} markets do not fit the largest compiled batch ({batch})")
+        circuit = rec.circuit(batch)
+        rows = [list(j.features) for j in jobs] + [[0.0] * rec.n_inputs] * (batch - len(jobs))
+        compiled, pk, srs = self.circuit.compiled(batch), self.circuit.pk(batch), self.circuit.srs(batch)
         with tempfile.TemporaryDirectory(prefix="oracle-prove-") as tmp:
             t = Path(tmp)
-            (t / "input.json").write_text(json.dumps({"input_data": [features]}))
+            (t / "input.json").write_text(json.dumps({"input_data": [[x for row in rows for x in row]]}))
             t0 = time.perf_counter()
-            _ezkl_call("witness", ezkl.gen_witness, str(t / "input.json"), str(c.compiled), str(t / "witness.json"))
-            # mock first: a witness outside the calibrated lookup range fails here fast
-            # instead of hanging prove forever
-            _ezkl_call("mock (witness outside the circuit's calibrated range?)", ezkl.mock,
-                       str(t / "witness.json"), str(c.compiled))
-            cmd = [sys.executable, "-m", "provers.isolated", str(t / "witness.json"), str(c.compiled),
-                   str(c.pk), str(t / "proof.json"), str(c.srs_path)]
+            witness = _ezkl("witness", ezkl.gen_witness, str(t / "input.json"), str(compiled), str(t / "witness.json"))
+            # mock first: a witness outside the calibrated range fails here fast instead of
+            # hanging prove forever
+            _ezkl("mock (witness outside the circuit's calibrated range?)", ezkl.mock, str(t / "witness.json"),
+                  str(compiled))
+            cmd = [sys.executable, "-m", "provers.isolated", str(t / "witness.json"), str(compiled), str(pk),
+                   str(t / "proof.json"), str(srs)]
             try:
                 done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s,
                                       cwd=Path(__file__).resolve().parent.parent)
@@ -84,22 +124,28 @@ class EzklProver:
                 raise ProvingError(f"prove failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
             prove_s = time.perf_counter() - t0
             proof = json.loads((t / "proof.json").read_text())
-        inst = proof["instances"]
-        n = c.record.n_inputs
-        bundle = ProofBundle(
-            market_id=market_id,
-            round=round,
-            model_id=c.record.model_id,
-            inputs=tuple(ezkl.felt_to_float(f, c.record.input_scale) for f in inst[0][:n]),
-            outputs=tuple(ezkl.felt_to_float(f, c.record.output_scale) for f in inst[0][n:]),
-            instances=tuple(tuple(row) for row in inst),
-            proof="0x" + bytes(proof["proof"]).hex(),
-            prover=self.signer.address,
-            data_snapshot=data_snapshot,
-            meta={"prove_s": round_s(prove_s), "srs_kind": c.record.srs_kind},
-        )
-        return bundle.signed_by(self.signer)
-
-
-def round_s(x: float) -> float:
-    return float(f"{x:.3f}")
+        instances = tuple(tuple(r) for r in proof["instances"])
+        preimage: tuple[str, ...] = ()
+        if rec.input_visibility == "hashed":
+            preimage = tuple(f for row in witness["inputs"] for f in row)
+        bundles = []
+        for i, job in enumerate(jobs):
+            values = rec.row(list(instances[0]), list(preimage), batch, i)
+            bundle = ProofBundle(
+                market_id=job.market_id,
+                round=job.round,
+                model_id=rec.model_id,
+                inputs=tuple(ezkl.felt_to_float(f, circuit.input_scale) for f in values.inputs),
+                outputs=tuple(ezkl.felt_to_float(f, circuit.output_scale) for f in values.outputs),
+                instances=instances,
+                proof="0x" + bytes(proof["proof"]).hex(),
+                prover=self.signer.address,
+                data_snapshot=job.data_snapshot,
+                batch_size=batch,
+                batch_row=i,
+                input_preimage=preimage,
+                meta={"prove_s": float(f"{prove_s:.3f}"), "srs_kind": rec.srs_kind, "markets_in_proof": len(jobs),
+                      "torch_device": torch_device()},
+            )
+            bundles.append(bundle.signed_by(self.signer))
+        return bundles

@@ -1,8 +1,10 @@
-"""The reference model: the BTC 7-day threshold forecaster, trained and compiled on demand."""
+"""Reference models on the bundled BTC data: trained and compiled on demand, cached."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -10,35 +12,45 @@ from markets.features import CLIP, RECIPES
 from markets.feeds import bundled_path, load_source
 from oracle.store import ArtifactStore
 
-from .circuit import CompiledCircuit, compile_model
+from .circuit import CompiledModel, compile_model
 from .model import TrainingConfig, examples, load_or_train
 
 BTC_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close"}
 REFERENCE_NAME = "btc-threshold-mlp"
-CALIBRATION_ROWS = 1024
+CALIBRATION_ROWS = 256
 
 
-def reference_circuit(store: ArtifactStore, cache: Path, *, log=lambda m: None) -> CompiledCircuit:
-    cfg = TrainingConfig()
+def model_name(family: str, input_visibility: str = "public", param_visibility: str = "fixed") -> str:
+    base = REFERENCE_NAME if family == "mlp" else f"btc-threshold-{family}"
+    suffix = ("-hashed-inputs" if input_visibility == "hashed" else "") + \
+             ("-hashed-params" if param_visibility == "hashed" else "")
+    return base + suffix
+
+
+def trained(family: str = "mlp", cache: Path | None = None):
+    from oracle import config
+
+    cfg = replace(TrainingConfig(), family=family)
     frame = load_source(BTC_SOURCE)
-    data = bundled_path("btc_usd_daily.csv").read_bytes()
-    log("training the reference forecaster (cached after the first run)")
-    model = load_or_train(frame, data, cfg, cache)
+    return load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache or config.cache_dir())
+
+
+def reference_circuit(store: ArtifactStore, cache: Path, *, family: str = "mlp", batches: Sequence[int] = (1,),
+                      input_visibility: str = "public", param_visibility: str = "fixed",
+                      log=lambda m: None) -> CompiledModel:
+    cfg = replace(TrainingConfig(), family=family)
+    frame = load_source(BTC_SOURCE)
+    log(f"training the reference {family} forecaster (cached after the first run)")
+    model = load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache)
     X, _, _ = examples(frame, cfg)
-    # every real feature vector the data can produce, thinned evenly
+    # real feature vectors across the whole history, thinned evenly
     idx = np.linspace(0, len(X) - 1, num=min(CALIBRATION_ROWS, len(X))).astype(int)
     # The circuit proves the logit; the sigmoid is applied exactly by whoever reads
     # the proof (oracle.models.output_probability). A sigmoid lookup table spanning
     # every logit the input box allows would need 2^19 rows instead of 2^15.
     return compile_model(
-        model.body,
-        name=REFERENCE_NAME,
-        n_inputs=RECIPES[cfg.recipe].n_features,
-        recipe=cfg.recipe,
-        calibration=X[idx],
-        input_bound=CLIP,
-        output_transform="sigmoid",
-        cache=cache,
-        store=store,
-        log=log,
+        model.body, name=model_name(family, input_visibility, param_visibility), family=family,
+        n_inputs=RECIPES[cfg.recipe].n_features, recipe=cfg.recipe, calibration=X[idx], input_bound=CLIP,
+        cache=cache, store=store, batches=batches, input_visibility=input_visibility,
+        param_visibility=param_visibility, output_transform="sigmoid", log=log,
     )

@@ -38,7 +38,9 @@ def test_happy_path_lands_on_chain_and_pays_the_winner(network, spec, frame, pro
     assert stored.resolution == sub.resolution
     r = stored.resolution
     assert r.model_id == circuit.model_id == spec.model
-    assert r.inputs_hash == bundle.inputs_hash and r.proof_hash == keccak_hex(bundle.proof_bytes)
+    from oracle.models import inputs_hash
+
+    assert r.inputs_hash == inputs_hash(list(bundle.instances[0][:17])) and r.proof_hash == keccak_hex(bundle.proof_bytes)
     receipt = network.chain.w3.eth.get_transaction_receipt(sub.tx_hash)
     (event,) = network.dep.oracle.events.Resolved().process_receipt(receipt)
     assert sorted(event["args"]["signers"]) == sorted(sub.signers)

@@ -89,7 +89,7 @@ def test_tampered_artifact_is_named(resolved):
     node, spec = resolved
     from oracle.models import load_model
 
-    _corrupt(node.store, load_model(node.store, spec.model).vk)
+    _corrupt(node.store, load_model(node.store, spec.model).circuit(1).vk)
     code, verdict = _verify(spec.market_id, "--offline")
     assert code == 1 and not verdict["ok"]
     failed = [c for c in verdict["checks"] if c["ok"] is False]

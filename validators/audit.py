@@ -21,7 +21,7 @@ from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex, to_bytes32
 from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, recover
 from oracle.errors import CheckFailed, NotFound, OracleError
-from oracle.models import load_model, output_probability
+from oracle.models import inputs_hash, load_model, output_probability
 
 from .verifier import ProofVerifier
 
@@ -151,9 +151,11 @@ class Auditor:
         if not (r.model_id == spec.model == onchain.model_id):
             raise CheckFailed("model", f"resolution names {r.model_id}, spec {spec.model}, registry {onchain.model_id}")
         record = load_model(self.store, r.model_id)
-        record.paths(self.store)  # re-hash vk, settings, SRS
+        for c in record.circuits:
+            c.paths(self.store)  # re-hash vk, settings, SRS
         ctx["record"] = record
-        return f"model {r.model_id[:12]}… ({record.name}); vk, settings and SRS ({record.srs_kind}) match their hashes"
+        return (f"model {r.model_id[:12]}… ({record.name}, batches {record.batches}); vk, settings and SRS "
+                f"({record.srs_kind}) match their hashes")
 
     def _bundle(self, v: Verdict, ctx: dict) -> str:
         r = ctx["resolution"]
@@ -165,13 +167,20 @@ class Auditor:
             raise CheckFailed("bundle", "the bundle's proof does not hash to the resolution's proofHash")
         if bundle.market_id != v.market_id or bundle.round != r.round:
             raise CheckFailed("bundle", "the bundle is for another market or round")
-        if bundle.inputs_hash != r.inputs_hash:
+        record = ctx["record"]
+        circuit = record.circuit(bundle.batch_size)
+        values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), bundle.batch_size,
+                            bundle.batch_row)
+        if record.input_visibility == "hashed" and \
+                ezkl.poseidon_hash(list(bundle.input_preimage))[0] != values.input_commitment:
+            raise CheckFailed("bundle", "the input preimage does not hash to the proof's commitment")
+        if inputs_hash(values.inputs) != r.inputs_hash:
             raise CheckFailed("bundle", "the proof's inputs do not hash to the resolution's inputsHash")
-        ctx["bundle"] = bundle
+        ctx["bundle"], ctx["circuit"], ctx["values"] = bundle, circuit, values
         return f"bundle {bundle.bundle_hash[:12]}… matches proofHash and inputsHash"
 
     def _snapshot(self, v: Verdict, ctx: dict) -> str:
-        bundle, spec, record = ctx["bundle"], ctx["spec"], ctx["record"]
+        bundle, spec, circuit, values = ctx["bundle"], ctx["spec"], ctx["circuit"], ctx["values"]
         try:
             raw = self.store.get(bundle.data_snapshot)
         except NotFound:
@@ -182,11 +191,10 @@ class Auditor:
         frame = validate_frame(pd.read_csv(io.BytesIO(raw)), [fs.column], origin="snapshot")
         ctx["snapshot_frame"] = frame
         features = fs.compute(frame)
-        felts = bundle.instances[0]
         for i, x in enumerate(features):
-            if ezkl.float_to_felt(x, record.input_scale, ezkl.PyInputType.F64) != felts[i]:
+            if ezkl.float_to_felt(x, circuit.input_scale, ezkl.PyInputType.F64) != values.inputs[i]:
                 raise CheckFailed("data-snapshot", f"input {i} re-derived from the snapshot is {x:.6f}, "
-                                  f"the proof has {ezkl.felt_to_float(felts[i], record.input_scale)}")
+                                  f"the proof has {ezkl.felt_to_float(values.inputs[i], circuit.input_scale)}")
         return f"{len(frame)} rows {frame.index[0].date()}..{frame.index[-1].date()} re-derive the proven inputs"
 
     def _source(self, v: Verdict, ctx: dict) -> Check:
@@ -204,13 +212,13 @@ class Auditor:
         return Check("source", True, "the market's data source still has the snapshot's rows")
 
     def _proof(self, v: Verdict, ctx: dict) -> str:
-        ProofVerifier(self.store).verify(ctx["bundle"], ctx["record"])
+        ProofVerifier(self.store).verify(ctx["bundle"], ctx["circuit"])
         return "ezkl verify: valid for this model's vk"
 
     def _rule(self, v: Verdict, ctx: dict) -> str:
-        bundle, record, spec, r = ctx["bundle"], ctx["record"], ctx["spec"], ctx["resolution"]
-        probs = [float(output_probability(int(ezkl.felt_to_int(f)), record.output_scale, record.output_transform))
-                 for f in bundle.instances[0][record.n_inputs:]]
+        record, spec, r, circuit = ctx["record"], ctx["spec"], ctx["resolution"], ctx["circuit"]
+        probs = [float(output_probability(int(ezkl.felt_to_int(f)), circuit.output_scale, record.output_transform))
+                 for f in ctx["values"].outputs]
         d = spec.rule.decide(probs, spec.outcomes)
         if (d.outcome, d.probability_ppm) != (r.outcome, r.probability_ppm):
             raise CheckFailed("rule", f"proof gives {d.outcome_name} at {d.probability_ppm} ppm, "

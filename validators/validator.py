@@ -21,7 +21,7 @@ from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
 from oracle.eip712 import Domain, Resolution, digest, signable
 from oracle.errors import CheckFailed, DataError, OracleError
-from oracle.models import ModelRecord, load_model, output_probability
+from oracle.models import ModelRecord, inputs_hash, load_model, output_probability
 from oracle.signer import Signer
 from oracle.store import ArtifactStore
 
@@ -149,29 +149,35 @@ class Validator:
                 raise CheckFailed("market", "on-chain registration does not match the spec")
         passed("market")
 
-        # 3. the model is the market's model, and its artifacts hash to its id
+        # 3. the model is the market's model, its artifacts hash to its id, the bundle fits it
         if bundle.model_id != spec.model:
             raise CheckFailed("model", f"bundle claims model {bundle.model_id}, market requires {spec.model}")
         try:
             record: ModelRecord = load_model(self.store, spec.model)
+            circuit = record.circuit(bundle.batch_size)
+            values = record.row(list(bundle.instances[0]), list(bundle.input_preimage),
+                                bundle.batch_size, bundle.batch_row)
         except OracleError as e:
             raise CheckFailed("model", str(e)) from None
         if record.recipe != spec.features.recipe:
             raise CheckFailed("model", f"model expects recipe {record.recipe}, market uses {spec.features.recipe}")
-        n_in, n_out = record.n_inputs, record.n_outputs
-        if len(bundle.inputs) != n_in or len(bundle.outputs) != n_out:
-            raise CheckFailed("model", f"bundle has {len(bundle.inputs)}+{len(bundle.outputs)} values, "
-                              f"model takes {n_in} inputs and gives {n_out} outputs")
+        if len(bundle.inputs) != record.n_inputs or len(bundle.outputs) != record.n_outputs:
+            raise CheckFailed("model", f"bundle has {len(bundle.inputs)}+{len(bundle.outputs)} values, model "
+                              f"takes {record.n_inputs} inputs and gives {record.n_outputs} outputs")
+        if record.param_visibility == "hashed" and values.params_commitment != circuit.params_hash:
+            raise CheckFailed("model", "the proof commits to other weights than the registered model's")
         passed("model")
 
-        # 4. the proof verifies with vk + settings + SRS only
-        self.verifier.verify(bundle, record)
+        # 4. the proof verifies with vk + settings + SRS only (once per batch)
+        self.verifier.verify(bundle, circuit)
         passed("proof")
 
-        # 5. the readable numbers are the proven ones
-        felts = bundle.instances[0]
-        for i, (v, f) in enumerate(zip(bundle.inputs + bundle.outputs, felts)):
-            scale = record.input_scale if i < n_in else record.output_scale
+        # 5. the readable numbers are the proven ones; hashed inputs open to their commitment
+        if record.input_visibility == "hashed":
+            if ezkl.poseidon_hash(list(bundle.input_preimage))[0] != values.input_commitment:
+                raise CheckFailed("instances", "the input preimage does not hash to the proof's input commitment")
+        scales = [circuit.input_scale] * record.n_inputs + [circuit.output_scale] * record.n_outputs
+        for i, (v, f, scale) in enumerate(zip(bundle.inputs + bundle.outputs, values.inputs + values.outputs, scales)):
             if abs(v - ezkl.felt_to_float(f, scale)) > 1e-12:
                 raise CheckFailed("instances", f"value {i} reads {v}, the proof says {ezkl.felt_to_float(f, scale)}")
         passed("instances")
@@ -193,20 +199,18 @@ class Validator:
                               f"this validator's rows ({window.index[0].date()}..{window.index[-1].date()}) to {mine}")
         passed("data-snapshot")
         for i, x in enumerate(features):
-            expected = ezkl.float_to_felt(x, record.input_scale, ezkl.PyInputType.F64)
-            if expected != felts[i]:
+            expected = ezkl.float_to_felt(x, circuit.input_scale, ezkl.PyInputType.F64)
+            if expected != values.inputs[i]:
                 raise CheckFailed(
                     "inputs",
-                    f"input {i} is {ezkl.felt_to_float(felts[i], record.input_scale)} in the proof, "
+                    f"input {i} is {ezkl.felt_to_float(values.inputs[i], circuit.input_scale)} in the proof, "
                     f"the market's data gives {x:.6f}",
                 )
         passed("inputs")
 
         # 7. output -> outcome by the market's rule
-        probs = [
-            float(output_probability(_felt_int(f), record.output_scale, record.output_transform))
-            for f in felts[n_in:]
-        ]
+        probs = [float(output_probability(_felt_int(f), circuit.output_scale, record.output_transform))
+                 for f in values.outputs]
         decision = spec.rule.decide(probs, spec.outcomes)
         passed("rule")
         return Resolution(
@@ -215,6 +219,6 @@ class Validator:
             outcome=decision.outcome,
             probability_ppm=decision.probability_ppm,
             model_id=bundle.model_id,
-            inputs_hash=bundle.inputs_hash,
+            inputs_hash=inputs_hash(values.inputs),
             proof_hash=bundle.proof_hash,
         )

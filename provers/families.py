@@ -1,0 +1,98 @@
+"""Model families the prover can compile. Each maps the recipe's 17 features to a logit.
+
+- mlp:    17 -> 16 -> 8 -> 1, ReLU.
+- conv1d: a 1-D convolution over the 14 daily returns, joined with the 3 scalar features.
+- trees:  gradient-boosted decision stumps (fit with numpy), converted to torch as
+          Linear + ReLU: each stump's step is a hard ramp 1/64 wide, so the circuit
+          needs no comparison lookups.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+RAMP = 64.0
+
+
+class MLPBody(nn.Module):
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ConvBody(nn.Module):
+    def __init__(self, n_inputs: int, window: int = 14, channels: int = 4, kernel: int = 3, hidden: int = 8):
+        super().__init__()
+        self.window = window
+        self.conv = nn.Conv1d(1, channels, kernel)
+        self.fc1 = nn.Linear(channels * (window - kernel + 1) + n_inputs - window, hidden)
+        self.fc2 = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        seq = x[:, : self.window].unsqueeze(1)
+        h = torch.relu(self.conv(seq)).flatten(1)
+        z = torch.cat([h, x[:, self.window :]], dim=1)
+        return self.fc2(torch.relu(self.fc1(z)))
+
+
+class StumpEnsemble(nn.Module):
+    """sum_t left_t + (right_t - left_t) * step(x[f_t] - thr_t), with step a hard ReLU ramp."""
+
+    def __init__(self, n_inputs: int, features, thresholds, left, right, base: float):
+        super().__init__()
+        n = len(features)
+        w = torch.zeros(n, n_inputs)
+        w[torch.arange(n), torch.tensor(features)] = RAMP
+        self.select = nn.Linear(n_inputs, n)
+        self.out = nn.Linear(n, 1)
+        with torch.no_grad():
+            self.select.weight.copy_(w)
+            self.select.bias.copy_(-RAMP * torch.tensor(thresholds, dtype=torch.float32) + 0.5)
+            self.out.weight.copy_(torch.tensor(np.subtract(right, left), dtype=torch.float32).unsqueeze(0))
+            self.out.bias.fill_(float(base + np.sum(left)))
+
+    def forward(self, x):
+        z = self.select(x)
+        return self.out(torch.relu(z) - torch.relu(z - 1.0))
+
+
+def fit_stumps(X: np.ndarray, y: np.ndarray, *, n_trees: int = 32, lr: float = 0.3, n_thresholds: int = 16):
+    """Gradient boosting (logistic loss, Newton leaves) with depth-1 trees."""
+    p0 = float(np.clip(y.mean(), 1e-3, 1 - 1e-3))
+    base = math.log(p0 / (1 - p0))
+    F = np.full(len(y), base)
+    feats, thrs, lefts, rights = [], [], [], []
+    qs = np.linspace(0.05, 0.95, n_thresholds)
+    cand = [np.unique(np.quantile(X[:, j], qs)) for j in range(X.shape[1])]
+    for _ in range(n_trees):
+        p = 1 / (1 + np.exp(-F))
+        g, h = y - p, np.maximum(p * (1 - p), 1e-6)
+        best = None
+        for j in range(X.shape[1]):
+            col = X[:, j]
+            for t in cand[j]:
+                right = col >= t
+                gl, hl, gr, hr = g[~right].sum(), h[~right].sum(), g[right].sum(), h[right].sum()
+                gain = gl * gl / (hl + 1) + gr * gr / (hr + 1)
+                if best is None or gain > best[0]:
+                    best = (gain, j, float(t), lr * gl / (hl + 1), lr * gr / (hr + 1))
+        _, j, t, vl, vr = best
+        F += np.where(X[:, j] >= t, vr, vl)
+        feats.append(j), thrs.append(t), lefts.append(vl), rights.append(vr)
+    return feats, thrs, lefts, rights, base
+
+
+FAMILIES = ("mlp", "conv1d", "trees")
