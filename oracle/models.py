@@ -62,8 +62,10 @@ class Circuit:
 
 
 def model_id_of(circuits: "tuple[Circuit, ...] | list[Circuit]") -> str:
-    """keccak256(domain || for each circuit by batch: batch || keccak(vk) || keccak(settings))."""
+    """keccak256(domain || for each circuit by batch: batch || keccak(vk) || keccak(settings) [|| params hash])."""
+    # With hashed parameters the vk does not bind the weights: their commitment must be in the id.
     body = b"".join(c.batch.to_bytes(4, "big") + to_bytes32(c.vk) + to_bytes32(c.settings)
+                    + (bytes.fromhex(c.params_hash) if c.params_hash else b"")
                     for c in sorted(circuits, key=lambda c: c.batch))
     return "0x" + keccak(MODEL_ID_DOMAIN + body).hex()
 
@@ -127,17 +129,18 @@ class ModelRecord:
             raise ArtifactError(f"{len(instances)} instances, a batch-{batch} proof of this model has "
                                 f"{self.instance_count(batch)}")
         n, m = self.n_inputs, self.n_outputs
+        offset, params = 0, None
+        if self.param_visibility == "hashed":  # ezkl puts the weights' commitment first
+            params, offset = instances[0], 1
         if self.input_visibility == "hashed":
-            commitment, offset = instances[0], 1
+            commitment, offset = instances[offset], offset + 1
             if len(preimage) != batch * n:
                 raise ArtifactError(f"hashed inputs need a {batch * n}-element preimage, got {len(preimage)}")
             inputs = list(preimage[row * n:(row + 1) * n])
         else:
-            commitment, offset = None, batch * n
-            inputs = list(instances[row * n:(row + 1) * n])
-        params = None
-        if self.param_visibility == "hashed":
-            params, offset = instances[offset], offset + 1
+            commitment = None
+            inputs = list(instances[offset + row * n:offset + (row + 1) * n])
+            offset += batch * n
         return RowValues(inputs, list(instances[offset + row * m: offset + (row + 1) * m]), commitment, params)
 
 

@@ -183,6 +183,8 @@ def compile_model(
         raise ProvingError(f"input visibility {input_visibility!r}: use 'public' or 'hashed'")
     if param_visibility not in ("fixed", "hashed"):
         raise ProvingError(f"parameter visibility {param_visibility!r}: use 'fixed' or 'hashed'")
+    if input_visibility == "hashed" and param_visibility == "hashed":
+        raise ProvingError("hashed inputs with hashed parameters together are not supported yet")
     extremes = extreme_inputs(module, n_inputs, input_bound)
     rng = np.random.default_rng(0)
     box = rng.uniform(-input_bound, input_bound, size=(256, n_inputs))
