@@ -41,6 +41,10 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
+def _srs_label(kind: str) -> str:
+    return "dev (local gen_srs: NOT for production)" if kind == "dev" else kind
+
+
 def handles_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -96,7 +100,7 @@ def _render_demo(result: dict[str, Any]) -> None:
               f"{result['validators']} validators, t = {result['threshold']}")
     model = result["model"]
     out.print(f"Model {model['model_id'][:18]}… ({model['name']}, logrows {model['logrows']}, "
-              f"SRS: {model['srs_kind']}{' — local dev SRS, not for production' if model['srs_kind'] == 'dev' else ''})\n")
+              f"SRS: {_srs_label(model['srs_kind'])})\n")
     table = Table(title="Resolved markets", show_lines=True)
     for col in ("market", "question", "P(yes)", "oracle", "actual", "proof", "signed", "on-chain", "payout (ETH)", "tx"):
         table.add_column(col, overflow="fold")
@@ -221,7 +225,8 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, log: Callable[[str], 
     return {
         "chain": {"kind": "embedded", "chain_id": chain.chain_id, "contracts": dep.addresses},
         "model": {"model_id": circuit.model_id, "name": circuit.record.name,
-                  "logrows": circuit.record.circuit(1).logrows, "srs_kind": circuit.record.srs_kind},
+                  "logrows": circuit.record.circuit(1).logrows, "srs_kind": circuit.record.srs_kind,
+                  "srs_note": _srs_label(circuit.record.srs_kind)},
         "validators": n_validators,
         "threshold": threshold,
         "markets": rows,
@@ -438,7 +443,7 @@ def model_list(as_json: bool = typer.Option(False, "--json")) -> None:
         table.add_column(col, overflow="fold")
     for r in records:
         table.add_row(r["model_id"], r["name"], r["family"], ",".join(str(c["batch"]) for c in r["circuits"]),
-                      f"{r['n_inputs']} ({r['input_visibility']})", r["srs_kind"])
+                      f"{r['n_inputs']} ({r['input_visibility']})", _srs_label(r["srs_kind"]))
     out.print(table)
 
 
@@ -527,6 +532,7 @@ def node_init(
     polymarket: Optional[str] = typer.Option(None, help="Polymarket Gamma API base URL."),
     manifold: Optional[str] = typer.Option(None, help="Manifold API base URL."),
     pull_interval: float = typer.Option(5.0, help="Seconds between source pulls."),
+    batch: list[int] = typer.Option([1], "--batch", help="Compiled batch sizes: due rounds share one proof."),
 ) -> None:
     """Create missing keys, deploy the contracts, and write this node's configuration."""
     from node import NodeConfig
@@ -549,7 +555,7 @@ def node_init(
     path = dep.save(config.home() / "deployments")
     sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}
     NodeConfig(rpc_url=rpc_url, validators=validator_names, threshold=threshold, pull_interval_s=pull_interval,
-               sources=sources).save()
+               sources=sources, batches=sorted(set(batch))).save()
     out.print(f"deployed on chain {chain.chain_id}: {dep.addresses} ({path})", highlight=False)
 
 
@@ -606,6 +612,56 @@ def scheduler_status(as_json: bool = typer.Option(False, "--json")) -> None:
     out.print(f"{len(jobs)} job(s) in the store")
 
 
+@model_app.command("compile")
+@handles_errors
+def model_compile(
+    source: str = typer.Argument(..., help="A family (mlp, conv1d, trees), a saved torch module (.pt) or an ONNX file."),
+    batch: list[int] = typer.Option([1], "--batch", help="Batch size(s) to compile (repeat)."),
+    inputs: str = typer.Option("public", help="Input visibility: public | hashed (Poseidon commitment)."),
+    params: str = typer.Option("fixed", help="Parameter visibility: fixed | hashed (weights stay private)."),
+    name: Optional[str] = typer.Option(None, help="Model name (files)."),
+    transform: str = typer.Option("sigmoid", help="What the output means: sigmoid (logit) | identity."),
+    srs: Optional[str] = typer.Option(None, "--srs", help="A public SRS file (default: local dev SRS)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Compile a model into ezkl circuits; publish vk, settings and SRS; keep proving keys locally."""
+    from oracle.models import OUTPUT_TRANSFORMS
+
+    if transform not in OUTPUT_TRANSFORMS:
+        raise typer.BadParameter(f"must be one of {OUTPUT_TRANSFORMS}", param_hint="--transform")
+    if any(b < 1 or b > 256 for b in batch):
+        raise typer.BadParameter("batch sizes are 1..256", param_hint="--batch")
+    log = lambda m: err.print(m)  # noqa: E731
+    if source in ("mlp", "conv1d", "trees"):
+        from provers.reference import reference_circuit
+
+        compiled = reference_circuit(_store(), config.cache_dir(), family=source, batches=tuple(batch),
+                                     input_visibility=inputs, param_visibility=params, log=log)
+    else:
+        import numpy as np
+
+        from markets.features import CLIP
+        from provers.circuit import compile_model, load_module, onnx_input_width
+
+        path = Path(source)
+        if not path.exists():
+            raise NotFound(f"{source} is neither a model family nor a file")
+        module = load_module(path)
+        n = onnx_input_width(path) if path.suffix == ".onnx" else int(next(module.parameters()).shape[-1])
+        compiled = compile_model(module, name=name or path.stem, family="custom", n_inputs=n,
+                                 recipe="trailing_returns_v1", calibration=np.zeros((1, n)), input_bound=CLIP,
+                                 cache=config.cache_dir(), store=_store(), batches=tuple(batch),
+                                 input_visibility=inputs, param_visibility=params, output_transform=transform,
+                                 srs_file=Path(srs) if srs else None, log=log)
+    record = compiled.record.to_json()
+    if as_json:
+        _print_json(record)
+    else:
+        out.print(f"{record['name']}: model id {record['model_id']} (batches "
+                  f"{[c['batch'] for c in record['circuits']]}, SRS: {_srs_label(record['srs_kind'])})",
+                  highlight=False)
+
+
 @model_app.command("show")
 @handles_errors
 def model_show(model_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
@@ -622,7 +678,7 @@ def model_show(model_id: str = typer.Argument(...), as_json: bool = typer.Option
         _print_json(doc)
         return
     for k, v in record.items():
-        out.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+        out.print(f"[bold]{k}[/bold]: {_srs_label(v) if k == 'srs_kind' else v}", highlight=False)
     if rep["forecasts"]:
         out.print(f"[bold]reputation[/bold]: Brier {rep['brier']:.4f}, log loss {rep['log_loss']:.4f}, "
                   f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")

@@ -35,6 +35,7 @@ class NodeConfig:
     creator: str = "creator"
     quorum: int = 0  # default quorum for imported markets (0: the oracle's t)
     pull_interval_s: float = 5.0
+    batches: list[int] = field(default_factory=lambda: [1])  # compiled batch sizes; due rounds share proofs
     sources: dict[str, Any] = field(default_factory=dict)  # local_dir, polymarket, manifold, registry
     version: int = 1
 
@@ -104,7 +105,8 @@ class Node:
             from provers.prover import EzklProver
             from provers.reference import reference_circuit
 
-            circuit = reference_circuit(self.store, config.cache_dir(), log=self.on_log)
+            circuit = reference_circuit(self.store, config.cache_dir(), batches=tuple(self.cfg.batches),
+                                        log=self.on_log)
             self._prover = EzklProver(circuit, self.prover_key, store=self.store)
         return self._prover
 
@@ -197,58 +199,96 @@ class Node:
         return counts
 
     # ----------------------------------------------------------- dispatch
-    def dispatch(self, market_id: str, round: int) -> str:
-        """Run one round: prove, validate, aggregate, settle. Returns the round's new status."""
+    def dispatch(self, market_id: str, round: int, *, batch: bool = True) -> str:
+        """Run one round (and, with `batch`, every other due round of the same model in the same proof):
+        prove, validate, aggregate, settle. Returns this round's new status."""
         from markets.spec import MarketSpec
-        from oracle.pipeline import run_round
-        from validators.aggregator import Aggregator
 
         with self._lock:  # one proof at a time per node
             row = self.state.claim(market_id, round)
             if row is None:
                 return "skipped"
             spec = MarketSpec.parse(self.state.spec_json(market_id))
-            r = spec.round(round)
-            # a crash after the transaction but before we recorded it: the chain knows
-            done = self._settled_on_chain(spec, r)
+            claimed = [(spec, round)]
+            if batch:
+                room = max(self.prover.circuit.record.batches) - 1
+                now = int(time.time())
+                for other in self.state.rounds():
+                    if room <= 0:
+                        break
+                    if other.status not in ("pending", "retry") or other.due_at > now or \
+                            (other.market_id, other.round) == (market_id, round):
+                        continue
+                    other_spec = MarketSpec.parse(self.state.spec_json(other.market_id))
+                    if other_spec.model == spec.model and self.state.claim(other.market_id, other.round):
+                        claimed.append((other_spec, other.round))
+                        room -= 1
+            statuses = self._run_claimed(claimed)
+            return statuses[(market_id, round)]
+
+    def _run_claimed(self, claimed: list) -> dict[tuple[str, int], str]:
+        from oracle.pipeline import run_round
+        from validators.aggregator import Aggregator
+        from validators.audit import publish_bundle
+
+        statuses: dict[tuple[str, int], str] = {}
+        ready = []
+        for spec, index in claimed:
+            key = (spec.market_id, index)
+            r = spec.round(index)
+            done = self._settled_on_chain(spec, r)  # a crash after the transaction: the chain knows
             if done is not None:
-                self.state.finish(market_id, round, status="settled", probability_ppm=done, detail="found on-chain")
+                self.state.finish(*key, status="settled", probability_ppm=done, detail="found on-chain")
                 self._score_if_final(spec, r)
-                return "settled"
+                statuses[key] = "settled"
+                continue
             try:
-                frame = self.load_data(spec.source)
-                r.features.compute(frame)
+                r.features.compute(self.load_data(spec.source))
             except DataError as e:
-                status = "retry" if e.retry else "failed"
-                self.state.finish(market_id, round, status=status, detail=str(e))
-                self.on_log(f"{market_id[:10]} round {round}: {status}: {e}")
-                return status
+                statuses[key] = "retry" if e.retry else "failed"
+                self.state.finish(*key, status=statuses[key], detail=str(e))
+                self.on_log(f"{spec.market_id[:10]} round {index}: {statuses[key]}: {e}")
+                continue
+            ready.append((spec, index))
+        if not ready:
+            return statuses
+        try:
+            bundles = self.prover.prove_batch(ready, lambda s: self.load_data(s.source))
+        except OracleError as e:
+            for spec, index in ready:
+                self.state.finish(spec.market_id, index, status="retry", detail=str(e))
+                statuses[(spec.market_id, index)] = "retry"
+            return statuses
+        validators = self.validators()
+        threshold = self.dep.threshold()
+        for (spec, index), bundle in zip(ready, bundles):
+            key, r = (spec.market_id, index), spec.round(index)
 
-            validators = self.validators()
-
-            def settle(resolution, signatures) -> str:
+            def settle(resolution, signatures, r=r) -> str:
                 fn = self.dep.resolve if r.final else self.dep.post_forecast
                 return "0x" + bytes(fn(self.submitter, resolution, signatures)["transactionHash"]).hex()
 
-            agg = Aggregator(self.dep.domain, [v.address for v in validators], self.dep.threshold(), settle)
+            agg = Aggregator(self.dep.domain, [v.address for v in validators], threshold, settle)
+            publish_bundle(self.store, bundle)  # anyone can re-verify from the proof hash on-chain
             try:
-                report = run_round(spec, frame, self.prover, validators, agg, round=round)
+                report = run_round(spec, None, self.prover, validators, agg, round=index, bundle=bundle)
             except OracleError as e:
-                self.state.finish(market_id, round, status="retry", detail=str(e))
-                return "retry"
-            from validators.audit import publish_bundle
-
-            publish_bundle(self.store, report.bundle)  # anyone can re-verify from the proof hash on-chain
+                self.state.finish(*key, status="retry", detail=str(e))
+                statuses[key] = "retry"
+                continue
             if report.submission is None:
                 reasons = "; ".join(f"{x.check}: {x.reason}" for x in report.refusals)
-                self.state.finish(market_id, round, status="retry", detail=f"no quorum: {reasons}")
-                return "retry"
+                self.state.finish(*key, status="retry", detail=f"no quorum: {reasons}")
+                statuses[key] = "retry"
+                continue
             res = report.submission.resolution
-            self.state.finish(market_id, round, status="settled", outcome=res.outcome,
-                              probability_ppm=res.probability_ppm, tx_hash=report.submission.tx_hash)
+            self.state.finish(*key, status="settled", outcome=res.outcome, probability_ppm=res.probability_ppm,
+                              tx_hash=report.submission.tx_hash,
+                              detail=f"batch of {bundle.meta.get('markets_in_proof', 1)}")
             self._score_if_final(spec, r)
-            self.on_log(f"{market_id[:10]} round {round}: settled {report.submission.tx_hash}")
-            return "settled"
+            self.on_log(f"{spec.market_id[:10]} round {index}: settled {report.submission.tx_hash}")
+            statuses[key] = "settled"
+        return statuses
 
     def _settled_on_chain(self, spec, r) -> int | None:
         if r.final:

@@ -90,8 +90,13 @@ def extreme_inputs(module: torch.nn.Module, n_inputs: int, bound: float, *, step
     return torch.stack(found).numpy()
 
 
-def _srs(cache: Path, logrows: int) -> Path:
-    """A local dev SRS per logrows, generated once and shared by every circuit in the cache."""
+def _srs(cache: Path, logrows: int, public: Path | None = None) -> Path:
+    """The SRS for a circuit: a given public ceremony file, or a local dev SRS per logrows
+    (generated once, shared by every circuit in the cache; `gen_srs` is random per run)."""
+    if public is not None:
+        if not public.exists():
+            raise ProvingError(f"SRS file {public} does not exist")
+        return public
     path = cache / "srs" / f"dev-k{logrows}.srs"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,14 +116,16 @@ def _ezkl(what: str, fn, *args, **kwargs):
 
 
 def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.ndarray, extremes: np.ndarray,
-                 run_args: dict, scales: Sequence[int], cache: Path, log) -> tuple[Path, dict]:
+                 run_args: dict, scales: Sequence[int], cache: Path, log, srs_file: Path | None = None
+                 ) -> tuple[Path, dict]:
     circuits = cache / "circuits"
     circuits.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
     try:
         onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx", batch)
         key = keccak_hex(onnx_bytes + samples.tobytes() + canonical_json(
-            {"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__, "format": CIRCUIT_FORMAT})
+            {"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__, "format": CIRCUIT_FORMAT,
+             "srs": keccak_hex(srs_file.read_bytes()) if srs_file else "dev"})
         )[2:18]
         directory = circuits / f"{name}-b{batch}-{key}"
         if not (directory / "meta.json").exists():
@@ -135,13 +142,14 @@ def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.nd
                   "resources", scales=list(scales))
             _ezkl("compile_circuit", ezkl.compile_circuit, m, str(staging / "model.compiled"), s)
             logrows = json.loads((staging / "settings.json").read_text())["run_args"]["logrows"]
-            srs = _srs(cache, logrows)
+            srs = _srs(cache, logrows, srs_file)
             log(f"setup {name} batch {batch}: logrows {logrows}")
             _ezkl("setup", ezkl.setup, str(staging / "model.compiled"), str(staging / "vk.key"),
                   str(staging / "pk.key"), str(srs))
             params_hash = _self_check(staging, extremes, batch, n_inputs)
             (staging / "calibration.json").unlink()
-            meta = {"logrows": logrows, "srs": str(srs.relative_to(cache)), "params_hash": params_hash}
+            meta = {"logrows": logrows, "srs": str(srs if srs_file else srs.relative_to(cache)),
+                    "params_hash": params_hash}
             (staging / "meta.json").write_text(json.dumps(meta))
             try:
                 staging.rename(directory)
@@ -176,6 +184,7 @@ def compile_model(
     param_visibility: str = "fixed",
     output_transform: str = "identity",
     scales: Sequence[int] = DEFAULT_SCALES,
+    srs_file: Path | None = None,
     log=lambda msg: None,
 ) -> CompiledModel:
     """Compile (or load from cache) one circuit per batch size and publish the model's record."""
@@ -195,7 +204,8 @@ def compile_model(
     n_outputs = None
     for batch in sorted(set(batches)):
         directory, meta = _compile_one(module, name=name, batch=batch, n_inputs=n_inputs, samples=samples,
-                                       extremes=extremes, run_args=run_args, scales=scales, cache=cache, log=log)
+                                       extremes=extremes, run_args=run_args, scales=scales, cache=cache, log=log,
+                                       srs_file=srs_file)
         settings = json.loads((directory / "settings.json").read_text())
         n_outputs = int(np.prod(settings["model_instance_shapes"][-1])) // batch
         directories[batch], srs_paths[batch] = directory, meta["srs_path"]
@@ -206,7 +216,8 @@ def compile_model(
             output_scale=settings["model_output_scales"][0], params_hash=meta.get("params_hash"),
         ))
     record = ModelRecord(
-        model_id=model_id_of(circuits), name=name, family=family, circuits=tuple(circuits), srs_kind="dev",
+        model_id=model_id_of(circuits), name=name, family=family, circuits=tuple(circuits),
+        srs_kind="public" if srs_file else "dev",
         n_inputs=n_inputs, n_outputs=n_outputs, input_visibility=input_visibility,
         param_visibility=param_visibility, output_transform=output_transform, recipe=recipe,
     )
@@ -236,3 +247,70 @@ def _self_check(directory: Path, extremes: np.ndarray, batch: int, n_inputs: int
             inp.unlink(missing_ok=True)
             wit.unlink(missing_ok=True)
     return params_hash
+
+
+def onnx_input_width(path: Path) -> int:
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 2 or not dims[1].dim_value:
+        raise ProvingError(f"{path.name}: expected one input of shape [batch, features]")
+    return dims[1].dim_value
+
+
+def load_module(path: Path) -> torch.nn.Module:
+    """A torch module saved whole (`torch.save(module, path)`) or an ONNX graph wrapped for export."""
+    if path.suffix == ".onnx":
+        return OnnxModule(path)
+    try:
+        module = torch.load(path, weights_only=False)
+    except Exception as e:
+        raise ProvingError(f"{path.name}: not a saved torch module ({e})") from None
+    if not isinstance(module, torch.nn.Module):
+        raise ProvingError(f"{path.name}: holds a {type(module).__name__}, not a torch.nn.Module")
+    return module.eval()
+
+
+class OnnxModule(torch.nn.Module):
+    """An ONNX model made exportable and differentiable by converting it back to torch (onnx2torch-free:
+    only Gemm/MatMul/Add/Relu graphs, which is what a plain MLP export contains)."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+        weights = {t.name: torch.tensor(numpy_helper.to_array(t)) for t in model.graph.initializer}
+        self.steps: list[tuple[str, list[str], str, dict]] = []
+        for node in model.graph.node:
+            if node.op_type not in ("Gemm", "MatMul", "Add", "Relu", "Sigmoid"):
+                raise ProvingError(f"{path.name}: ONNX op {node.op_type} is not supported for direct compile; "
+                                   "save the torch module instead")
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            self.steps.append((node.op_type, list(node.input), node.output[0], attrs))
+        self.params = torch.nn.ParameterDict(
+            {f"w{i}": torch.nn.Parameter(w, requires_grad=False) for i, w in enumerate(weights.values())})
+        self.names = {name: f"w{i}" for i, name in enumerate(weights)}
+        self.input_name = model.graph.input[0].name
+        self.output_name = model.graph.output[0].name
+
+    def forward(self, x):
+        env = {self.input_name: x}
+        get = lambda n: env[n] if n in env else self.params[self.names[n]]  # noqa: E731
+        for op, ins, out, attrs in self.steps:
+            if op == "Gemm":
+                a, b = get(ins[0]), get(ins[1])
+                b = b.t() if attrs.get("transB") else b
+                y = a @ b
+                env[out] = y + get(ins[2]) if len(ins) > 2 else y
+            elif op == "MatMul":
+                env[out] = get(ins[0]) @ get(ins[1])
+            elif op == "Add":
+                env[out] = get(ins[0]) + get(ins[1])
+            elif op == "Relu":
+                env[out] = torch.relu(get(ins[0]))
+            else:
+                env[out] = torch.sigmoid(get(ins[0]))
+        return env[self.output_name]

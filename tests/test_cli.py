@@ -98,3 +98,37 @@ def test_validate_good_spec(tmp_path):
 def test_threshold_above_validators_is_refused():
     result = runner.invoke(app, ["demo", "--validators", "3", "--threshold", "4"])
     assert result.exit_code != 0 and "threshold" in result.output
+
+
+@pytest.mark.slow
+def test_model_compile_from_files(tmp_path, circuit):
+    import torch
+
+    from provers.families import MLPBody
+
+    torch.manual_seed(3)
+    module = MLPBody(17)
+    torch.save(module, tmp_path / "mine.pt")
+    from provers.circuit import export_onnx
+
+    export_onnx(module, 17, tmp_path / "mine.onnx")
+    ids = []
+    for f in ("mine.pt", "mine.onnx"):
+        result = runner.invoke(app, ["model", "compile", str(tmp_path / f), "--json"])
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout)
+        assert record["family"] == "custom" and record["srs_kind"] == "dev" and record["n_inputs"] == 17
+        ids.append(record["model_id"])
+    listed_ids = {r["model_id"] for r in json.loads(runner.invoke(app, ["model", "list", "--json"]).stdout)}
+    assert set(ids) <= listed_ids
+    listed = runner.invoke(app, ["model", "list"])
+    assert "NOT for production" in listed.output
+    shown = runner.invoke(app, ["model", "show", ids[0], "--json"])
+    assert json.loads(shown.stdout)["reputation"]["forecasts"] == 0
+
+
+def test_model_compile_bad_input():
+    result = runner.invoke(app, ["model", "compile", "/no/such/model.pt"])
+    assert result.exit_code == 1 and "neither a model family nor a file" in result.output
+    result = runner.invoke(app, ["model", "compile", "mlp", "--batch", "0"])
+    assert result.exit_code != 0 and "--batch" in result.output

@@ -209,3 +209,23 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     status = runner.invoke(app, ["scheduler", "status", "--json"])
     assert status.exit_code == 0
     assert {r["status"] for r in json.loads(status.stdout)["rounds"]} == {"settled"}
+
+
+def test_due_rounds_of_one_model_share_a_proof(node_home, circuit):
+    from node import NodeConfig
+
+    cfg = NodeConfig.load(node_home)
+    cfg.batches = [1, 4]
+    cfg.save(node_home)
+    node = _node()
+    specs = [MarketSpec.parse(spec_doc(node.model_id, as_of=d, resolve_in_s=0))
+             for d in ("2021-02-01", "2021-02-02", "2021-02-03")]
+    for s in specs:
+        node.register(s)
+    assert node.dispatch(specs[0].market_id, 0) == "settled"
+    rows = [node.state.rounds(s.market_id)[0] for s in specs]
+    assert [r.status for r in rows] == ["settled"] * 3 and all(r.detail == "batch of 3" for r in rows)
+    proofs = {node.dep.resolution_of(s.market_id).resolution.proof_hash for s in specs}
+    assert len(proofs) == 1  # one proof settled three markets
+    code = runner.invoke(app, ["verify", specs[1].market_id, "--json"])
+    assert code.exit_code == 0, code.output
