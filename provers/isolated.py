@@ -19,7 +19,22 @@ def main(argv: list[str]) -> int:
     except BaseException as e:  # Rust panics arrive as PanicException (a BaseException)
         print(f"prove failed: {e}", file=sys.stderr)
         return 2
+    import json
+
+    print(json.dumps({"max_rss_mb": peak_rss_mb()}))
     return 0
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across
+    fork and exec, so a child of a large process would report its parent's peak."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 if __name__ == "__main__":

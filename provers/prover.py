@@ -124,6 +124,10 @@ class EzklProver:
                 raise ProvingError(f"prove failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
             prove_s = time.perf_counter() - t0
             proof = json.loads((t / "proof.json").read_text())
+            try:
+                rss = json.loads(done.stdout.strip().splitlines()[-1])["max_rss_mb"]
+            except (ValueError, IndexError, KeyError):
+                rss = None
         instances = tuple(tuple(r) for r in proof["instances"])
         preimage: tuple[str, ...] = ()
         if rec.input_visibility == "hashed":
@@ -145,7 +149,7 @@ class EzklProver:
                 batch_row=i,
                 input_preimage=preimage,
                 meta={"prove_s": float(f"{prove_s:.3f}"), "srs_kind": rec.srs_kind, "markets_in_proof": len(jobs),
-                      "torch_device": torch_device()},
+                      "torch_device": torch_device(), "prove_rss_mb": rss},
             )
             bundles.append(bundle.signed_by(self.signer))
         return bundles

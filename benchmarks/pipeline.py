@@ -1,0 +1,153 @@
+"""End-to-end latency and sustained throughput: market due -> proof -> 7 validators -> on-chain.
+
+    .venv/bin/python -m benchmarks.pipeline [--markets 200] [--batch 16] [--chains embedded,anvil]
+
+Prints JSON (and writes benchmarks/results/pipeline.json): for each chain, the median
+end-to-end latency of single markets (batch 1), and the throughput over `--markets`
+markets proved in batches, with the time split by stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RUST_LOG", "error")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOALS = {"markets_per_s": 20.0, "end_to_end_s_median": 10.0}
+
+
+def questions(frame, n: int):
+    from markets.demo import DemoQuestion
+
+    dates = [d.strftime("%Y-%m-%d") for d in frame.loc["2021-01-01":"2022-02-20"].index]
+    ratios = (0.9, 0.95, 1.0, 1.05, 1.1)
+    out = [DemoQuestion(d, k) for d in dates for k in ratios]
+    return out[:: max(1, len(out) // n)][:n]
+
+
+def run_chain(kind: str, args, store, compiled, frame) -> dict:
+    from markets.demo import demo_spec
+    from markets.feeds import load_source
+    from oracle.anvil import start_anvil
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+    from oracle.signer import LocalSigner
+    from provers.prover import EzklProver
+    from validators.aggregator import Aggregator
+    from validators.validator import Validator
+
+    node = None
+    if kind == "anvil":
+        node = start_anvil(log_dir=Path(tempfile.mkdtemp()))
+        chain = Chain.rpc(node.url)
+    else:
+        chain = Chain.embedded()
+    try:
+        deployer, creator, submitter = (LocalSigner.create() for _ in range(3))
+        for a in (deployer, creator, submitter):
+            chain.fund(a.address, 10**20)
+        keys = [LocalSigner.create() for _ in range(args.validators)]
+        dep = Deployment.deploy(chain, deployer, [k.address for k in keys], args.threshold)
+        cached = {}
+
+        def data(source):  # each validator fetches the source itself; the file read is cached per process
+            if "frame" not in cached:
+                cached["frame"] = load_source(source)
+            return cached["frame"]
+
+        validators = [Validator(k, store, dep.domain, data, registry=dep) for k in keys]
+        settle = lambda r, sigs: "0x" + bytes(dep.resolve(submitter, r, sigs)["transactionHash"]).hex()  # noqa
+        agg = Aggregator(dep.domain, [k.address for k in keys], args.threshold, settle)
+        prover = EzklProver(compiled, LocalSigner.create())
+        specs = [demo_spec(q, frame, compiled.model_id, quorum=args.threshold)
+                 for q in questions(frame, args.markets + args.singles)]
+        for s in specs:
+            dep.register_market(creator, spec_hash=s.spec_hash, model_id=s.model, resolve_at=s.resolve_at_unix,
+                                outcome_count=2, quorum=s.quorum)
+
+        def settle_batch(batch_specs) -> dict:
+            t0 = time.perf_counter()
+            bundles = prover.prove_batch([(s, 0) for s in batch_specs], lambda s: frame)
+            t1 = time.perf_counter()
+            verify_s = 0.0
+            settle_s = 0.0
+            for s, b in zip(batch_specs, bundles):
+                for v in validators:
+                    t = time.perf_counter()
+                    review = v.review(s, b)
+                    verify_s += time.perf_counter() - t
+                    if review.vote is not None:
+                        t = time.perf_counter()
+                        agg.add(review.vote, required=s.quorum)
+                        settle_s += time.perf_counter() - t
+                assert dep.is_resolved(s.market_id), f"{s.market_id} did not settle"
+            return {"prove_s": t1 - t0, "validate_s": verify_s, "settle_s": settle_s,
+                    "total_s": time.perf_counter() - t0}
+
+        singles = [settle_batch([s])["total_s"] for s in specs[: args.singles]]
+        rest = specs[args.singles:]
+        t0 = time.perf_counter()
+        stages = {"prove_s": 0.0, "validate_s": 0.0, "settle_s": 0.0}
+        latencies = []
+        for i in range(0, len(rest), args.batch):
+            r = settle_batch(rest[i:i + args.batch])
+            latencies.append(r["total_s"])
+            for k in stages:
+                stages[k] += r[k]
+        total = time.perf_counter() - t0
+        return {
+            "chain": kind, "validators": args.validators, "threshold": args.threshold,
+            "single_market_end_to_end_s": [round(x, 3) for x in singles],
+            "end_to_end_s_median": round(statistics.median(singles), 3),
+            "markets": len(rest), "batch": args.batch, "total_s": round(total, 2),
+            "markets_per_s": round(len(rest) / total, 3),
+            "batch_latency_s_median": round(statistics.median(latencies), 3),
+            "stage_s": {k: round(v, 2) for k, v in stages.items()},
+            "resolved_on_chain": sum(dep.is_resolved(s.market_id) for s in specs),
+        }
+    finally:
+        if node:
+            node.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markets", type=int, default=200)
+    ap.add_argument("--singles", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--validators", type=int, default=7)
+    ap.add_argument("--threshold", type=int, default=5)
+    ap.add_argument("--chains", default="embedded,anvil")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
+    args = ap.parse_args()
+
+    from markets.demo import BTC_SOURCE
+    from markets.feeds import load_source
+    from oracle import config
+    from oracle.store import ArtifactStore
+    from provers.reference import reference_circuit
+
+    store = ArtifactStore(Path(tempfile.mkdtemp(prefix="bench-home-")) / "store")
+    compiled = reference_circuit(store, config.cache_dir(), batches=(1, args.batch))
+    frame = load_source(BTC_SOURCE)
+    runs = [run_chain(kind, args, store, compiled, frame) for kind in args.chains.split(",")]
+    for r in runs:
+        r["goals"] = {k: {"goal": g, "measured": r[k], "ratio": round(r[k] / g, 3)} for k, g in GOALS.items()}
+    result = {"benchmark": "pipeline", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "model": compiled.record.name, "srs": "dev (local gen_srs)", "runs": runs}
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
