@@ -67,7 +67,7 @@ def bundle(prover, spec, frame):
 class Network:
     """A fresh embedded chain with the contracts, n validators, an aggregator that settles on-chain."""
 
-    def __init__(self, store, n: int = 4, t: int = 3):
+    def __init__(self, store, n: int = 4, t: int = 3, chain=None):
         from markets.feeds import load_source
         from oracle.chain import Chain
         from oracle.deployment import Deployment
@@ -75,7 +75,7 @@ class Network:
         from validators.aggregator import Aggregator
         from validators.validator import Validator
 
-        self.chain = Chain.embedded()
+        self.chain = chain or Chain.embedded()
         self.deployer, self.creator, self.submitter, self.alice, self.bob = (LocalSigner.create() for _ in range(5))
         for a in (self.deployer, self.creator, self.submitter, self.alice, self.bob):
             self.chain.fund(a.address, 50 * 10**18)
@@ -105,6 +105,17 @@ class Network:
 @pytest.fixture
 def network(store):
     return Network(store)
+
+
+@pytest.fixture(params=["embedded", "anvil"])
+def chain_network(request, store):
+    """The same chain-level suite on py-evm in-process and on a real anvil node (web3.py style)."""
+    from oracle.chain import Chain
+
+    if request.param == "embedded":
+        return Network(store)
+    node = request.getfixturevalue("anvil")
+    return Network(store, chain=Chain.rpc(node.url))
 
 
 @pytest.fixture

@@ -12,6 +12,12 @@ from oracle.errors import ChainError
 from test_quorum_oracle import _register, _resolution, _sigs
 
 
+
+@pytest.fixture
+def network(chain_network):
+    """This module's suite runs on every chain backend: embedded py-evm and anvil."""
+    return chain_network
+
 @pytest.fixture
 def ctf(network):
     ct = network.chain.deploy(network.deployer, "ConditionalTokensLite")

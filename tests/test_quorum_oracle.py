@@ -17,6 +17,12 @@ from oracle.signer import LocalSigner
 MODEL = keccak_hex(b"model")
 
 
+
+@pytest.fixture
+def network(chain_network):
+    """This module's suite runs on every chain backend: embedded py-evm and anvil."""
+    return chain_network
+
 def _register(net, tag: bytes = b"spec", resolve_at: int = 1) -> str:
     market_id, _ = net.dep.register_market(
         net.creator, spec_hash=keccak_hex(tag), model_id=MODEL, resolve_at=resolve_at, outcome_count=2, quorum=1

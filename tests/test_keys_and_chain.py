@@ -1,0 +1,71 @@
+"""Operator keys in encrypted keystores; anvil up and down; a revert reason reaches the CLI user."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from oracle.errors import FieldError, OracleError
+from oracle.keystore import KeyStore
+
+runner = CliRunner()
+
+
+def test_keystore_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    ks = KeyStore(tmp_path)
+    signer = ks.create("validator-0", "correct horse")
+    doc = json.loads((tmp_path / "validator-0.json").read_text())
+    assert "crypto" in doc and signer.address[2:].lower() == doc["address"].lower()
+    assert bytes(signer._account.key).hex() not in (tmp_path / "validator-0.json").read_text()  # encrypted
+    assert oct((tmp_path / "validator-0.json").stat().st_mode)[-3:] == "600"
+    assert ks.load("validator-0", "correct horse").address == signer.address
+    assert ks.address("validator-0").lower() == signer.address.lower()
+    with pytest.raises(OracleError, match="cannot decrypt"):
+        ks.load("validator-0", "wrong password")
+    with pytest.raises(FieldError, match="already exists"):
+        ks.create("validator-0", "correct horse")
+    with pytest.raises(FieldError) as e:
+        ks.create("x", "short")
+    assert e.value.field == "password"
+    with pytest.raises(FieldError) as e:
+        ks.create("../escape", "correct horse")
+    assert e.value.field == "name"
+
+
+def test_keys_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORACLE_HOME", str(tmp_path))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    made = runner.invoke(app, ["keys", "new", "prover"])
+    assert made.exit_code == 0 and made.output.startswith("prover: 0x")
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    assert [k["name"] for k in listed] == ["prover"]
+
+
+@pytest.mark.slow
+def test_chain_up_down_and_revert_reason_on_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORACLE_HOME", str(tmp_path))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    up = runner.invoke(app, ["chain", "up"])
+    assert up.exit_code == 0, up.output
+    url = up.output.strip()
+    try:
+        again = runner.invoke(app, ["chain", "up"])
+        assert again.output.strip() == url  # one node per home
+        # 2 of 4 is no majority: the contract refuses, and the user reads why
+        bad = runner.invoke(app, ["node", "init", "--rpc-url", url, "--validators", "4", "--threshold", "2"])
+        assert bad.exit_code == 1
+        assert "deploy QuorumOracle reverted: InvalidThreshold(threshold=2, validators=4)" in bad.output
+    finally:
+        down = runner.invoke(app, ["chain", "down"])
+    assert down.exit_code == 0
+    from oracle.chain import Chain
+
+    with pytest.raises(OracleError, match="no JSON-RPC node answers"):
+        Chain.rpc(url, timeout=1)
+    assert runner.invoke(app, ["chain", "down"]).exit_code == 1
