@@ -32,6 +32,7 @@ contract QuorumOracle {
     bytes32 public constant RESOLUTION_TYPEHASH = keccak256(
         "Resolution(bytes32 marketId,uint32 round,uint16 outcome,uint32 probabilityPpm,bytes32 modelId,bytes32 inputsHash,bytes32 proofHash)"
     );
+    bytes32 public constant BATCH_TYPEHASH = keccak256("ResolutionBatch(bytes32 root,uint32 count)");
     string public constant NAME = "AIOracle QuorumOracle";
     string public constant VERSION = "1";
 
@@ -47,6 +48,8 @@ contract QuorumOracle {
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
     mapping(bytes32 => uint32) private _lastForecastRound;
     mapping(bytes32 => uint256) private _forecastCount;
+    /// Accepted batch roots -> how many distinct validators signed them (0: not accepted).
+    mapping(bytes32 => uint256) public batchSigners;
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -57,6 +60,7 @@ contract QuorumOracle {
         bytes32 proofHash,
         address[] signers
     );
+    event BatchAccepted(bytes32 indexed root, uint32 count, address[] signers);
     event ValidatorSetChanged(address[] validators, uint256 threshold);
     event Resolved(
         bytes32 indexed marketId,
@@ -86,6 +90,9 @@ contract QuorumOracle {
     error SignersNotSorted(uint256 index);
     error NotResolved(bytes32 marketId);
     error StaleRound(bytes32 marketId, uint32 round, uint32 next);
+    error EmptyBatch();
+    error UnknownRoot(bytes32 root);
+    error NotInBatch(bytes32 marketId, bytes32 root);
     error NoForecast(bytes32 marketId, uint32 round);
 
     constructor(MarketRegistry registry_, address[] memory validators_, uint256 threshold_) {
@@ -191,6 +198,92 @@ contract QuorumOracle {
         return _forecastCount[marketId];
     }
 
+    // ------------------------------------------------------------- batches
+    // Validators sign one EIP-712 `ResolutionBatch(root, count)`: `root` is the Merkle
+    // root (sorted-pair keccak) over `hashResolution` of each resolution in the batch.
+
+    function batchDigest(bytes32 root, uint32 count) public view returns (bytes32) {
+        return keccak256(
+            abi.encodePacked("\x19\x01", domainSeparator(), keccak256(abi.encode(BATCH_TYPEHASH, root, count)))
+        );
+    }
+
+    /// Settles a whole batch in one transaction and stores every market's resolution.
+    function resolveBatch(Resolution[] calldata rs, bytes[] calldata signatures) external {
+        uint256 n = rs.length;
+        if (n == 0) revert EmptyBatch();
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 i = 0; i < n; i++) {
+            level[i] = hashResolution(rs[i]);
+        }
+        bytes32 root = merkleRoot(level);
+        uint256 signers = _acceptRoot(root, uint32(n), signatures);
+        for (uint256 i = 0; i < n; i++) {
+            _recordFromBatch(rs[i], signers);
+        }
+    }
+
+    /// Accepts only the root (one storage write for the whole batch); each market is
+    /// then provable by inclusion (`verifyInclusion`) or recorded here with `claim`.
+    function acceptBatchRoot(bytes32 root, uint32 count, bytes[] calldata signatures) external {
+        if (count == 0) revert EmptyBatch();
+        _acceptRoot(root, count, signatures);
+    }
+
+    function verifyInclusion(Resolution calldata r, bytes32[] calldata proof, bytes32 root)
+        public
+        view
+        returns (bool)
+    {
+        if (batchSigners[root] == 0) return false;
+        bytes32 h = hashResolution(r);
+        for (uint256 i = 0; i < proof.length; i++) {
+            h = _pair(h, proof[i]);
+        }
+        return h == root;
+    }
+
+    function claim(Resolution calldata r, bytes32[] calldata proof, bytes32 root) external {
+        if (batchSigners[root] == 0) revert UnknownRoot(root);
+        if (!verifyInclusion(r, proof, root)) revert NotInBatch(r.marketId, root);
+        _recordFromBatch(r, batchSigners[root]);
+    }
+
+    function merkleRoot(bytes32[] memory level) public pure returns (bytes32) {
+        uint256 n = level.length;
+        while (n > 1) {
+            uint256 half = (n + 1) / 2;
+            for (uint256 i = 0; i < half; i++) {
+                level[i] = 2 * i + 1 < n ? _pair(level[2 * i], level[2 * i + 1]) : level[2 * i];
+            }
+            n = half;
+        }
+        return level[0];
+    }
+
+    function _pair(bytes32 a, bytes32 b) private pure returns (bytes32) {
+        return a < b ? keccak256(abi.encodePacked(a, b)) : keccak256(abi.encodePacked(b, a));
+    }
+
+    function _acceptRoot(bytes32 root, uint32 count, bytes[] calldata signatures) private returns (uint256) {
+        if (signatures.length < threshold) revert NotEnoughSignatures(signatures.length, threshold);
+        address[] memory signers = _recoverMembers(batchDigest(root, count), signatures);
+        batchSigners[root] = signers.length;
+        emit BatchAccepted(root, count, signers);
+        return signers.length;
+    }
+
+    function _recordFromBatch(Resolution calldata r, uint256 signers) private {
+        bytes32 marketId = r.marketId;
+        if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
+        MarketRegistry.Market memory m = _checkMarket(r);
+        if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
+        if (signers < m.quorum) revert NotEnoughSignatures(signers, m.quorum);
+        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
+        emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash,
+            new address[](0));
+    }
+
     function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory m) {
         if (!registry.isRegistered(r.marketId)) revert UnregisteredMarket(r.marketId);
         m = registry.getMarket(r.marketId);
@@ -208,7 +301,10 @@ contract QuorumOracle {
     {
         uint256 needed = threshold > marketQuorum ? threshold : marketQuorum;
         if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
-        bytes32 d = digest(r);
+        signers = _recoverMembers(digest(r), signatures);
+    }
+
+    function _recoverMembers(bytes32 d, bytes[] calldata signatures) private view returns (address[] memory signers) {
         signers = new address[](signatures.length);
         address previous = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {

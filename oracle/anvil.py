@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ChainError, NotFound
@@ -46,6 +46,7 @@ class AnvilNode:
     pid: int
     port: int
     log: Path
+    proc: subprocess.Popen | None = field(default=None, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -69,6 +70,14 @@ class AnvilNode:
             os.killpg(self.pid, signal.SIGTERM)
         except ProcessLookupError:
             return
+        if self.proc is not None:  # we started it: reap it through its Popen
+            try:
+                self.proc.wait(timeout)
+                return
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait()
+                return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -102,7 +111,7 @@ def start_anvil(*, port: int | None = None, log_dir: Path, block_time: float | N
         cmd += ["--state", str(state_file)]
     with open(log, "ab") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    node = AnvilNode(proc.pid, port, log)
+    node = AnvilNode(proc.pid, port, log, proc)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -135,6 +135,24 @@ class Deployment:
         except Exception:
             return None
 
+    # ------------------------------------------------------------ batches
+    def resolve_batch(self, submitter: Signer, resolutions: Sequence[Resolution], signatures: Sequence[bytes]) -> Any:
+        fn = self.oracle.functions.resolveBatch([r.as_tuple() for r in resolutions], [bytes(s) for s in signatures])
+        # the embedded chain's fixed default is sized for one market; a batch stores one record each
+        gas = 400_000 + 180_000 * len(resolutions) if self.chain.explicit_gas else None
+        return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.resolveBatch")
+
+    def accept_batch_root(self, submitter: Signer, root: bytes, count: int, signatures: Sequence[bytes]) -> Any:
+        fn = self.oracle.functions.acceptBatchRoot(root, count, [bytes(s) for s in signatures])
+        return self.chain.transact(submitter, fn, action="QuorumOracle.acceptBatchRoot")
+
+    def verify_inclusion(self, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> bool:
+        return self.oracle.functions.verifyInclusion(resolution.as_tuple(), list(proof), root).call()
+
+    def claim(self, submitter: Signer, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> Any:
+        fn = self.oracle.functions.claim(resolution.as_tuple(), list(proof), root)
+        return self.chain.transact(submitter, fn, action="QuorumOracle.claim")
+
     def is_resolved(self, market_id: str) -> bool:
         return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
 

@@ -1,0 +1,58 @@
+"""Batched resolution: one EIP-712 signature over a Merkle root of many resolutions.
+
+Leaves are the EIP-712 struct hashes of each `Resolution` (`QuorumOracle.hashResolution`);
+pairs hash sorted (keccak(min || max)) and an odd node moves up unchanged, exactly as
+`QuorumOracle.merkleRoot` computes it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from eth_abi import encode as abi_encode
+from eth_account.messages import SignableMessage, encode_typed_data
+from eth_utils import keccak
+
+from .eip712 import EIP712_DOMAIN_TYPE, RESOLUTION_TYPE, Domain, Resolution
+
+RESOLUTION_TYPEHASH = keccak(text="Resolution(" + ",".join(f"{f['type']} {f['name']}" for f in RESOLUTION_TYPE) + ")")
+BATCH_TYPE = [{"name": "root", "type": "bytes32"}, {"name": "count", "type": "uint32"}]
+
+
+def leaf(r: Resolution) -> bytes:
+    m = r.message()
+    return keccak(abi_encode(["bytes32"] + [f["type"] for f in RESOLUTION_TYPE],
+                             [RESOLUTION_TYPEHASH] + [m[f["name"]] for f in RESOLUTION_TYPE]))
+
+
+def _pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    level = list(leaves)
+    if not level:
+        raise ValueError("empty batch")
+    while len(level) > 1:
+        level = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    level, proof = list(leaves), []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        level = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        index //= 2
+    return proof
+
+
+def batch_signable(domain: Domain, root: bytes, count: int) -> SignableMessage:
+    return encode_typed_data(full_message={
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "ResolutionBatch": BATCH_TYPE},
+        "primaryType": "ResolutionBatch",
+        "domain": domain.as_dict(),
+        "message": {"root": root, "count": count},
+    })
