@@ -180,3 +180,39 @@ def spec_doc(model_id: str, *, as_of: str = "2021-01-12", ratio: float | None = 
     }
     d.update(extra)
     return d
+
+
+# ------------------------------------------------------------------ local HTTP (never the internet)
+class JsonServer:
+    """A loopback HTTP server answering GET path -> (status, JSON body) from `routes` (mutable)."""
+
+    def __init__(self, routes: dict):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes = routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(handler):
+                status, body = routes.get(handler.path.split("?")[0], (404, {"error": "not found"}))
+                data = json.dumps(body).encode()
+                handler.send_response(status)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                handler.wfile.write(data)
+
+            def log_message(handler, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -81,30 +81,14 @@ def test_parquet_and_csv_give_the_same_features(frame, tmp_path):
 
 
 def test_http_json_feed(frame):
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from conftest import JsonServer
 
     rows = [{"Date": d.strftime("%Y-%m-%d"), "Close": float(c)} for d, c in frame["Close"].items()]
     routes = {"/ok": (200, {"data": rows}), "/down": (503, {}), "/bad": (200, {"data": "nope"}),
               "/nan": (200, [{"Date": "2021-01-01", "Close": None}])}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            status, body = routes[self.path]
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with JsonServer(routes) as server:
+        base = server.url
         got = load_source({"kind": "http_json", "uri": base + "/ok"})
         fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-12"), 7, 1.05)
         assert fs.compute(got) == fs.compute(frame)
@@ -115,8 +99,6 @@ def test_http_json_feed(frame):
             load_source({"kind": "http_json", "uri": base + "/bad"})
         with pytest.raises(DataError, match="missing or non-numeric"):
             load_source({"kind": "http_json", "uri": base + "/nan"})
-    finally:
-        server.shutdown()
     with pytest.raises(DataError, match="is down") as e:
         load_source({"kind": "http_json", "uri": "http://127.0.0.1:9/x"}, http_timeout=0.5)
     assert e.value.retry

@@ -54,14 +54,18 @@ def batch_prover(store):
     return EzklProver(circuit, LocalSigner.create(), store=store)
 
 
+def _three_registered(net, model_id):
+    specs = [_spec(model_id, d, k) for d, k in (("2021-01-12", 0.95), ("2021-01-20", 1.05), ("2021-01-18", 1.10))]
+    for s in specs:
+        net.register(s)
+    return specs
+
+
 def test_batch_proof_resolves_each_market(batch_prover, make_network, frame):
     from oracle.pipeline import run_round
 
     net = make_network()
-    specs = [_spec(batch_prover.circuit.model_id, d, k)
-             for d, k in (("2021-01-12", 0.95), ("2021-01-20", 1.05), ("2021-01-18", 1.10))]
-    for s in specs:
-        net.register(s)
+    specs = _three_registered(net, batch_prover.circuit.model_id)
     bundles = batch_prover.prove_batch([(s, 0) for s in specs], lambda s: frame)
     assert [b.batch_size for b in bundles] == [4, 4, 4] and [b.batch_row for b in bundles] == [0, 1, 2]
     assert len({b.proof_hash for b in bundles}) == 1  # one proof for the batch
@@ -80,10 +84,7 @@ def test_batch_with_one_markets_inputs_swapped_is_refused_for_that_market(batch_
     from provers.prover import Job
 
     net = make_network()
-    specs = [_spec(batch_prover.circuit.model_id, d, k)
-             for d, k in (("2021-01-12", 0.95), ("2021-01-20", 1.05), ("2021-01-18", 1.10))]
-    for s in specs:
-        net.register(s)
+    specs = _three_registered(net, batch_prover.circuit.model_id)
     jobs = [batch_prover.job(s, frame) for s in specs]
     # market 1's row carries market 2's features (a valid proof of the wrong numbers)
     jobs[1] = Job(jobs[1].market_id, 0, jobs[2].features, jobs[1].data_snapshot)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -55,36 +53,18 @@ MANIFOLD = [
 
 @pytest.fixture(scope="module")
 def platform():
-    """A local HTTP server with recorded-shape payloads (never the internet)."""
-    state = {"down": False}
+    """Recorded-shape payloads on a loopback server (never the internet); state["down"] fails it."""
+    from conftest import JsonServer
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            if state["down"]:
-                self.send_response(503)
-                self.end_headers()
-                return
-            path = self.path.split("?")[0]
-            body = {"/gamma/markets": GAMMA, "/manifold/v0/markets": MANIFOLD}.get(path)
-            if body is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    healthy = {"/gamma/markets": (200, GAMMA), "/manifold/v0/markets": (200, MANIFOLD)}
+    state = {}
 
-        def log_message(self, *args):
-            pass
+    class Switch(dict):
+        def get(self, key, default=None):
+            return (503, {}) if state.get("down") else healthy.get(key, default)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", state
-    server.shutdown()
+    with JsonServer(Switch()) as server:
+        yield server.url, state
 
 
 def test_question_parser():
