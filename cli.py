@@ -123,12 +123,9 @@ def _render_demo(result: dict[str, Any]) -> None:
               f"end to end {t['end_to_end_s']:.1f} s")
 
 
-def run_demo(*, n_validators: int = 5, threshold: int = 4, log: Callable[[str], None] = lambda m: None,
-             tamper: Optional[Callable] = None) -> dict[str, Any]:
-    """The composition root of the demo: every role real, in one process, on the embedded chain.
-
-    `tamper(bundle) -> bundle`, for tests, replaces what the prover hands validators.
-    """
+def run_demo(*, n_validators: int = 5, threshold: int = 4,
+             log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """The demo: every role real, in one process, on the embedded chain."""
     # Deferred: these pull in torch and ezkl, which `oracle --help` does not need.
     from markets.demo import BTC_SOURCE, DEMO_QUESTIONS, actual_outcome, demo_spec
     from markets.feeds import load_source
@@ -176,11 +173,7 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, log: Callable[[str], 
         dep.deposit(yes_bettor, market_id, spec.outcomes.index("YES"), stake[0])
         dep.deposit(no_bettor, market_id, spec.outcomes.index("NO"), stake[1])
 
-        bundle = None
-        if tamper is not None:
-            log(f"market {i}/{len(DEMO_QUESTIONS)}: proving")
-            bundle = tamper(prover.prove(spec, frame))
-        report = run_round(spec, frame, prover, validators, aggregator, bundle=bundle,
+        report = run_round(spec, frame, prover, validators, aggregator,
                            on_step=lambda s, i=i: log(f"market {i}/{len(DEMO_QUESTIONS)}: {s}"))
         prove_times.append(report.prove_s)
         verify_times.extend(r.timings["proof"] for r in report.reviews if "proof" in r.timings)

@@ -7,7 +7,6 @@ roles wired over the network.
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -46,10 +45,6 @@ class RoundReport:
     @property
     def refusals(self) -> list[Any]:
         return [r.refusal for r in self.reviews if r.refusal is not None]
-
-    @property
-    def verify_s_median(self) -> float:
-        return statistics.median(self.verify_s) if self.verify_s else 0.0
 
 
 def run_round(
