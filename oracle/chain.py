@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from .errors import ChainError, NotFound
 from .signer import Signer
+
+try:  # what a dropped or refused HTTP connection raises under web3's HTTPProvider
+    from requests.exceptions import ConnectionError as _RequestsConnectionError
+    from requests.exceptions import Timeout as _RequestsTimeout
+
+    _TRANSPORT_ERRORS: tuple = (_RequestsConnectionError, _RequestsTimeout, ConnectionError)
+except ImportError:  # pragma: no cover
+    _TRANSPORT_ERRORS = (ConnectionError,)
 
 # eth-tester estimates gas about 8x slower than it executes: on the embedded
 # chain we pass a fixed, generous limit (only gas used is charged).
@@ -107,13 +116,31 @@ def _revert_data(exc: BaseException) -> bytes | None:
 class Chain:
     """A connected chain. `embedded()` for py-evm in-process, `rpc(url)` for a node."""
 
-    def __init__(self, w3: Web3, *, label: str, explicit_gas: bool, poll_latency: float = 0.02):
+    def __init__(self, w3: Web3, *, label: str, explicit_gas: bool, poll_latency: float = 0.02,
+                 retries: int = 0, backoff_s: float = 0.25):
         self.w3 = w3
         self.label = label
         self.explicit_gas = explicit_gas
         self.poll_latency = poll_latency
-        self.chain_id = w3.eth.chain_id
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.chain_id = self._retry("chain id", lambda: w3.eth.chain_id)
         self._nonces: dict[str, int] = {}
+
+    def _retry(self, what: str, fn):
+        """Run `fn`, retrying with exponential backoff while the node is unreachable.
+
+        Only transport failures are retried; a revert or a refusal is an answer."""
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except _TRANSPORT_ERRORS as e:
+                if attempt == self.retries:
+                    raise ChainError(what, f"node at {self.label} unreachable after {attempt + 1} "
+                                     f"attempt(s): {type(e).__name__}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     @classmethod
     def embedded(cls) -> "Chain":
@@ -122,27 +149,31 @@ class Chain:
         return cls(Web3(EthereumTesterProvider()), label="embedded", explicit_gas=True)
 
     @classmethod
-    def rpc(cls, url: str, *, timeout: float = 30.0) -> "Chain":
+    def rpc(cls, url: str, *, timeout: float = 30.0, retries: int = 6) -> "Chain":
+        """A JSON-RPC node. The first contact fails fast; later calls retry dropped connections
+        with exponential backoff (0.25 s doubling to 5 s, `retries` times)."""
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
         try:
             w3.eth.chain_id
         except Exception as e:
             raise ChainError("connect", f"no JSON-RPC node answers at {url}: {e}") from None
-        return cls(w3, label=url, explicit_gas=False)
+        return cls(w3, label=url, explicit_gas=False, retries=retries)
 
     # ------------------------------------------------------------ accounts
     def fund(self, address: str, wei: int) -> None:
         """Send `wei` from the node's first unlocked dev account (tests, demo, devnet)."""
-        h = self.w3.eth.send_transaction(
-            {"from": self.w3.eth.accounts[0], "to": address, "value": wei, "gas": 21_000}
-        )
-        self.w3.eth.wait_for_transaction_receipt(h, poll_latency=self.poll_latency)
+        h = self._retry("fund", lambda: self.w3.eth.send_transaction(
+            {"from": self.w3.eth.accounts[0], "to": address, "value": wei, "gas": 21_000}))
+        self._retry("fund", lambda: self.w3.eth.wait_for_transaction_receipt(h, poll_latency=self.poll_latency))
 
     def balance(self, address: str) -> int:
-        return self.w3.eth.get_balance(address)
+        return self._retry("balance", lambda: self.w3.eth.get_balance(address))
+
+    def block_number(self) -> int:
+        return self._retry("block number", lambda: self.w3.eth.block_number)
 
     def _next_nonce(self, address: str) -> int:
-        on_chain = self.w3.eth.get_transaction_count(address, "pending")
+        on_chain = self._retry("nonce", lambda: self.w3.eth.get_transaction_count(address, "pending"))
         n = max(on_chain, self._nonces.get(address, 0))
         self._nonces[address] = n + 1
         return n
@@ -163,7 +194,9 @@ class Chain:
             params: dict[str, Any] = {"value": value} if value else {}
             if sender:
                 params["from"] = sender
-            return fn.call(params)
+            return self._retry(action or fn.fn_name, lambda: fn.call(params))
+        except ChainError:
+            raise
         except Exception as e:
             raise self._as_chain_error(action or fn.fn_name, e) from None
 
@@ -180,21 +213,38 @@ class Chain:
             if deploy:
                 creation = {**base, "data": fn.data_in_transaction}
                 if gas is None and not self.explicit_gas:
-                    gas = int(self.w3.eth.estimate_gas(creation) * GAS_MARGIN)
+                    gas = int(self._retry(action, lambda: self.w3.eth.estimate_gas(creation)) * GAS_MARGIN)
                 else:
-                    self.w3.eth.call(creation)
+                    self._retry(action, lambda: self.w3.eth.call(creation))
             elif gas is None and not self.explicit_gas:
-                gas = int(fn.estimate_gas(base) * GAS_MARGIN)
+                gas = int(self._retry(action, lambda: fn.estimate_gas(base)) * GAS_MARGIN)
             else:
-                fn.call(base)
+                self._retry(action, lambda: fn.call(base))
+        except ChainError:
+            raise
         except Exception as e:
             raise self._as_chain_error(action, e) from None
         if gas is None:
             gas = EMBEDDED_DEPLOY_GAS if deploy else EMBEDDED_CALL_GAS
-        tx = fn.build_transaction({**base, "gas": gas, "nonce": self._next_nonce(signer.address)})
+        tx = self._retry(action, lambda: fn.build_transaction(
+            {**base, "gas": gas, "nonce": self._next_nonce(signer.address)}))
+        raw = signer.sign_transaction(tx)
+        tx_hash = keccak(raw)
+
+        def send() -> None:
+            try:
+                self.w3.eth.send_raw_transaction(raw)
+            except ValueError as e:  # a resend of a transaction the node already has is fine
+                if "already known" not in str(e) and "known transaction" not in str(e):
+                    raise
+
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx))
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=self.poll_latency)
+            self._retry(action, send)  # the same signed bytes: resending cannot double-spend
+            receipt = self._retry(action, lambda: self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, poll_latency=self.poll_latency))
+        except ChainError:
+            self._nonces.pop(signer.address, None)
+            raise
         except Exception as e:
             self._nonces.pop(signer.address, None)
             raise self._as_chain_error(action, e) from None
