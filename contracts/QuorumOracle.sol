@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {MarketRegistry} from "./MarketRegistry.sol";
+import {IHalo2Verifier, ModelRegistry} from "./ModelRegistry.sol";
 
 /// @title QuorumOracle
 /// @notice Records a market's resolution once at least t registered validators
@@ -40,6 +41,7 @@ contract QuorumOracle {
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     MarketRegistry public immutable registry;
+    ModelRegistry public immutable models;
     address public owner;
     uint256 public threshold;
     address[] private _validators;
@@ -48,6 +50,8 @@ contract QuorumOracle {
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
     mapping(bytes32 => uint32) private _lastForecastRound;
     mapping(bytes32 => uint256) private _forecastCount;
+    /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
+    mapping(bytes32 => bool) public zkRequired;
     /// Accepted batch roots -> how many distinct validators signed them (0: not accepted).
     mapping(bytes32 => uint256) public batchSigners;
 
@@ -94,9 +98,15 @@ contract QuorumOracle {
     error UnknownRoot(bytes32 root);
     error NotInBatch(bytes32 marketId, bytes32 root);
     error NoForecast(bytes32 marketId, uint32 round);
+    error NotCreator(bytes32 marketId, address caller);
+    error ZkProofRequired(bytes32 marketId);
+    error ProofHashMismatch(bytes32 expected, bytes32 got);
+    error InputsMismatch(bytes32 expected, bytes32 got);
+    error ProofRejected(bytes32 marketId);
 
-    constructor(MarketRegistry registry_, address[] memory validators_, uint256 threshold_) {
+    constructor(MarketRegistry registry_, ModelRegistry models_, address[] memory validators_, uint256 threshold_) {
         registry = registry_;
+        models = models_;
         owner = msg.sender;
         _setValidators(validators_, threshold_);
     }
@@ -164,6 +174,44 @@ contract QuorumOracle {
     /// @param signatures 65-byte (r, s, v) signatures over `digest(r)`, ordered by
     /// strictly ascending signer address, so duplicates cost one comparison each.
     function resolve(Resolution calldata r, bytes[] calldata signatures) external {
+        if (zkRequired[r.marketId]) revert ZkProofRequired(r.marketId);
+        _resolve(r, signatures);
+    }
+
+    /// The creator of a market makes its settlement trustless: from now on it resolves only
+    /// with a proof that its model's on-chain verifier accepts.
+    function requireZk(bytes32 marketId) external {
+        if (registry.getMarket(marketId).creator != msg.sender) revert NotCreator(marketId, msg.sender);
+        if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
+        models.modelOf(registry.getMarket(marketId).modelId); // reverts UnknownModel: no verifier, no zk
+        zkRequired[marketId] = true;
+    }
+
+    /// Quorum as `resolve`, plus: the proof hashes to `proofHash`, its input instances hash to
+    /// `inputsHash`, and the model's ezkl verifier accepts proof and instances.
+    function resolveZk(
+        Resolution calldata r,
+        bytes[] calldata signatures,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) external {
+        if (keccak256(proof) != r.proofHash) revert ProofHashMismatch(r.proofHash, keccak256(proof));
+        ModelRegistry.Model memory m = models.modelOf(r.modelId);
+        uint256[] memory inputs = new uint256[](m.inputCount);
+        for (uint256 i = 0; i < m.inputCount; i++) {
+            inputs[i] = instances[i];
+        }
+        bytes32 ih = keccak256(abi.encode(inputs));
+        if (ih != r.inputsHash) revert InputsMismatch(r.inputsHash, ih);
+        try IHalo2Verifier(m.verifier).verifyProof(proof, instances) returns (bool ok) {
+            if (!ok) revert ProofRejected(r.marketId);
+        } catch {
+            revert ProofRejected(r.marketId);
+        }
+        _resolve(r, signatures);
+    }
+
+    function _resolve(Resolution calldata r, bytes[] calldata signatures) private {
         bytes32 marketId = r.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         MarketRegistry.Market memory m = _checkMarket(r);
@@ -275,6 +323,7 @@ contract QuorumOracle {
 
     function _recordFromBatch(Resolution calldata r, uint256 signers) private {
         bytes32 marketId = r.marketId;
+        if (zkRequired[marketId]) revert ZkProofRequired(marketId);
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         MarketRegistry.Market memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);

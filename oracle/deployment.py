@@ -49,15 +49,18 @@ class Deployment:
         self.registry = chain.contract("MarketRegistry", addresses["MarketRegistry"])
         self.oracle = chain.contract("QuorumOracle", addresses["QuorumOracle"])
         self.market = chain.contract("BinaryMarket", addresses["BinaryMarket"])
+        self.models = chain.contract("ModelRegistry", addresses["ModelRegistry"])
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int) -> "Deployment":
         start = chain.w3.eth.block_number
         registry = chain.deploy(deployer, "MarketRegistry")
-        oracle = chain.deploy(deployer, "QuorumOracle", registry.address, list(validators), threshold)
+        models = chain.deploy(deployer, "ModelRegistry")
+        oracle = chain.deploy(deployer, "QuorumOracle", registry.address, models.address, list(validators), threshold)
         market = chain.deploy(deployer, "BinaryMarket", oracle.address)
         return cls(chain, {
             "MarketRegistry": registry.address,
+            "ModelRegistry": models.address,
             "QuorumOracle": oracle.address,
             "BinaryMarket": market.address,
         }, from_block=start)
@@ -134,6 +137,21 @@ class Deployment:
             return self.oracle.functions.forecastOf(to_bytes32(market_id), round).call()
         except Exception:
             return None
+
+    # ------------------------------------------------------------ zk path
+    def register_verifier(self, owner: Signer, model_id: str, verifier: str, vk_hash: str, input_count: int) -> Any:
+        fn = self.models.functions.register(to_bytes32(model_id), verifier, to_bytes32(vk_hash), input_count)
+        return self.chain.transact(owner, fn, action="ModelRegistry.register")
+
+    def require_zk(self, creator: Signer, market_id: str) -> Any:
+        return self.chain.transact(creator, self.oracle.functions.requireZk(to_bytes32(market_id)),
+                                   action="QuorumOracle.requireZk")
+
+    def resolve_zk(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes], proof: bytes,
+                   instances: Sequence[int]) -> Any:
+        fn = self.oracle.functions.resolveZk(resolution.as_tuple(), [bytes(s) for s in signatures], proof,
+                                             list(instances))
+        return self.chain.transact(submitter, fn, action="QuorumOracle.resolveZk")
 
     # ------------------------------------------------------------ batches
     def resolve_batch(self, submitter: Signer, resolutions: Sequence[Resolution], signatures: Sequence[bytes]) -> Any:
