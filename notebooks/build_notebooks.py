@@ -23,7 +23,7 @@ from provers.reference import reference_circuit
 store = ArtifactStore(config.home() / "store")
 circuit = reference_circuit(store, config.cache_dir())   # trained + compiled once, then cached
 frame = load_source(BTC_SOURCE)                          # real BTC-USD daily closes
-print("model", circuit.model_id, "logrows", circuit.record.logrows, "SRS:", circuit.record.srs_kind)"""),
+print("model", circuit.model_id, "logrows", circuit.record.circuit(1).logrows, "SRS:", circuit.record.srs_kind)"""),
 md("## A market: will BTC close a week after 2021-01-12 above 95% of that day's close?"),
 code("""spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, circuit.model_id, quorum=3)
 print(spec.question)
