@@ -98,10 +98,10 @@ def test_tampered_artifact_is_named(resolved):
 
 def test_wrong_data_snapshot_is_named(resolved):
     node, spec = resolved
-    from validators.audit import BUNDLE_BY_PROOF
+    from validators.audit import BUNDLE_BY_PROOF, bundle_ref
 
     r = node.dep.resolution_of(spec.market_id).resolution
-    bundle = node.store.get_json(node.store.ref(BUNDLE_BY_PROOF, r.proof_hash))
+    bundle = node.store.get_json(node.store.ref(BUNDLE_BY_PROOF, bundle_ref(r.proof_hash, spec.market_id)))
     _corrupt(node.store, bundle["data_snapshot"])
     code, verdict = _verify(spec.market_id)
     failed = [c for c in verdict["checks"] if c["ok"] is False]

@@ -55,10 +55,15 @@ class Verdict:
                 "checks": [c.__dict__ for c in self.checks]}
 
 
+def bundle_ref(proof_hash: str, market_id: str) -> str:
+    """One batched proof serves several markets: the reference names both."""
+    return f"{proof_hash}-{market_id}"
+
+
 def publish_bundle(store, bundle: ProofBundle) -> str:
-    """Make a bundle findable by the proof hash a Resolution commits to."""
+    """Make a bundle findable from what a Resolution commits to (proof hash, market id)."""
     rid = store.put_json(bundle.to_json())
-    store.set_ref(BUNDLE_BY_PROOF, bundle.proof_hash, rid)
+    store.set_ref(BUNDLE_BY_PROOF, bundle_ref(bundle.proof_hash, bundle.market_id), rid)
     return rid
 
 
@@ -160,7 +165,8 @@ class Auditor:
     def _bundle(self, v: Verdict, ctx: dict) -> str:
         r = ctx["resolution"]
         try:
-            bundle = ProofBundle.from_json(self.store.get_json(self.store.ref(BUNDLE_BY_PROOF, r.proof_hash)))
+            bundle = ProofBundle.from_json(self.store.get_json(
+                self.store.ref(BUNDLE_BY_PROOF, bundle_ref(r.proof_hash, v.market_id))))
         except NotFound:
             raise CheckFailed("bundle", f"no proof bundle for proof hash {r.proof_hash} in the store") from None
         if bundle.proof_hash != r.proof_hash:
