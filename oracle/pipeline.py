@@ -8,7 +8,7 @@ roles wired over the network.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from .bundle import ProofBundle
@@ -36,7 +36,6 @@ class RoundReport:
     reviews: list[Any]
     submission: Any
     prove_s: float
-    verify_s: list[float] = field(default_factory=list)
 
     @property
     def signed(self) -> int:
@@ -64,14 +63,12 @@ def run_round(
         on_step("proving")
         bundle = prover.prove(spec, frame, round=round)
     prove_s = time.perf_counter() - t0
-    reviews, verify_s, submission = [], [], None
+    reviews, submission = [], None
     for i, v in enumerate(validators):
         on_step(f"validator {i + 1}/{len(validators)} checking")
-        t = time.perf_counter()
         review = v.review(spec, bundle)
-        verify_s.append(time.perf_counter() - t)
         reviews.append(review)
         if review.vote is not None:
             sub = aggregator.add(review.vote, required=spec.quorum)
             submission = submission or sub
-    return RoundReport(spec.market_id, round, bundle, reviews, submission, prove_s, verify_s)
+    return RoundReport(spec.market_id, round, bundle, reviews, submission, prove_s)
