@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from oracle.errors import DataError, NotFound, OracleError
 
@@ -181,6 +181,8 @@ def _iso_time(value: Any) -> datetime | None:
 
 class _HttpSource:
     origin = "http"
+    path = "/"
+    query: dict[str, Any] = {}
 
     def __init__(self, base_url: str, *, model_id: str, quorum: int, limit: int = 100, timeout: float = 10.0,
                  client=None):
@@ -227,8 +229,11 @@ class _HttpSource:
                 result.found.append(Discovered(spec_or_reason, self.origin, ext))
         return result
 
-    def fetch(self) -> Iterable[dict]:  # pragma: no cover - per platform
-        raise NotImplementedError
+    def fetch(self) -> list[dict]:
+        doc = self._get(self.path, {**self.query, "limit": self.limit})
+        if not isinstance(doc, list):
+            raise DataError(f"{self.origin} {self.path} did not return a list")
+        return doc
 
     def map(self, obj: dict) -> MarketSpec | str:  # pragma: no cover - per platform
         raise NotImplementedError
@@ -238,12 +243,8 @@ class PolymarketSource(_HttpSource):
     """Polymarket's Gamma API: GET {base}/markets?closed=false&limit=N."""
 
     origin = "polymarket"
-
-    def fetch(self) -> list[dict]:
-        doc = self._get("/markets", {"closed": "false", "limit": self.limit})
-        if not isinstance(doc, list):
-            raise DataError("polymarket /markets did not return a list")
-        return doc
+    path = "/markets"
+    query = {"closed": "false"}
 
     def map(self, m: dict) -> MarketSpec | str:
         if m.get("closed"):
@@ -277,12 +278,7 @@ class ManifoldSource(_HttpSource):
     """Manifold's API: GET {base}/v0/markets?limit=N."""
 
     origin = "manifold"
-
-    def fetch(self) -> list[dict]:
-        doc = self._get("/v0/markets", {"limit": self.limit})
-        if not isinstance(doc, list):
-            raise DataError("manifold /v0/markets did not return a list")
-        return doc
+    path = "/v0/markets"
 
     def map(self, m: dict) -> MarketSpec | str:
         if m.get("isResolved"):
