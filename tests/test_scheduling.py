@@ -151,14 +151,15 @@ def _scheduler(home: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _wait(predicate, timeout: float, what: str):
+def _wait(predicate, timeout: float, what: str, log: Path | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
 
 
 def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
@@ -175,7 +176,7 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     try:
         # kill while one round is settled and another is mid-run (claimed, proving)
         _wait(lambda: (lambda st: "settled" in st and "running" in st)([r.status for r in state.rounds()]),
-              180, "one round settled and one running")
+              180, "one round settled and one running", node_home / "scheduler.log")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
