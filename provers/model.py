@@ -83,21 +83,6 @@ def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = No
     return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), keys
 
 
-def calibration_rows(frame: pd.DataFrame, cfg: TrainingConfig, count: int, column: str = "Close") -> np.ndarray:
-    """`count` real feature vectors spread evenly over the whole history, cycling through every
-    horizon and threshold: what calibration needs, without building every training example."""
-    recipe = RECIPES[cfg.recipe]
-    closes = frame[column].to_numpy(dtype=float)
-    n = recipe.rows_needed
-    days = np.linspace(n - 1, len(closes) - 1, num=count).astype(int)
-    rows = []
-    for j, i in enumerate(days):
-        h = cfg.horizons[j % len(cfg.horizons)]
-        k = cfg.thresholds[(j // len(cfg.horizons)) % len(cfg.thresholds)]
-        rows.append(recipe.vector([float(c) for c in closes[i - n + 1 : i + 1]], h, k))
-    return np.asarray(rows, dtype=np.float32)
-
-
 def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
     torch.manual_seed(cfg.seed)
     X, y, _ = examples(frame, cfg, end=cfg.train_end)

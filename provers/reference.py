@@ -6,12 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from markets.features import CLIP, RECIPES
 from markets.feeds import bundled_path, load_source
 from oracle.store import ArtifactStore
 
 from .circuit import CompiledModel, compile_model
-from .model import TrainingConfig, calibration_rows, load_or_train
+from .model import TrainingConfig, examples, load_or_train
 
 BTC_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close"}
 REFERENCE_NAME = "btc-threshold-mlp"
@@ -45,13 +47,15 @@ def reference_circuit(store: ArtifactStore, cache: Path, *, family: str = "mlp",
     frame = load_source(BTC_SOURCE)
     log(f"training the reference {family} forecaster (cached after the first run)")
     model = load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache)
+    X, _, _ = examples(frame, cfg)
+    # real feature vectors across the whole history, thinned evenly
+    idx = np.linspace(0, len(X) - 1, num=min(CALIBRATION_ROWS, len(X))).astype(int)
     # The circuit proves the logit; the sigmoid is applied exactly by whoever reads
     # the proof (oracle.models.output_probability). A sigmoid lookup table spanning
     # every logit the input box allows would need 2^19 rows instead of 2^15.
     return compile_model(
         model.body, name=model_name(family, input_visibility, param_visibility), family=family,
-        n_inputs=RECIPES[cfg.recipe].n_features, recipe=cfg.recipe,
-        calibration=calibration_rows(frame, cfg, CALIBRATION_ROWS), input_bound=CLIP,
+        n_inputs=RECIPES[cfg.recipe].n_features, recipe=cfg.recipe, calibration=X[idx], input_bound=CLIP,
         cache=cache, store=store, batches=batches, input_visibility=input_visibility,
         param_visibility=param_visibility, output_transform="sigmoid", log=log,
     )
