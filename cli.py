@@ -458,10 +458,17 @@ def _keys():
 
 @keys_app.command("new")
 @handles_errors
-def keys_new(name: str = typer.Argument(..., help="Key name, e.g. validator-0.")) -> None:
+def keys_new(
+    name: str = typer.Argument(..., help="Key name, e.g. validator-0."),
+    bls: bool = typer.Option(False, "--bls", help="Also a BLS12-381 key (validators: aggregate signatures)."),
+) -> None:
     """Create a key in an encrypted keystore file (password: ORACLE_KEYSTORE_PASSWORD or prompt)."""
-    signer = _keys().create(name, _password(confirm=True))
+    pw = _password(confirm=True)
+    ks = _keys()
+    signer = ks.load(name, pw) if bls and name in ks.names() else ks.create(name, pw)
     out.print(f"{name}: {signer.address}", highlight=False)
+    if bls:
+        out.print(f"{name} BLS: 0x{ks.create_bls(name, pw).public_key.hex()}", highlight=False)
 
 
 @keys_app.command("list")
@@ -469,12 +476,13 @@ def keys_new(name: str = typer.Argument(..., help="Key name, e.g. validator-0.")
 def keys_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Key names and addresses (no password needed)."""
     ks = _keys()
-    rows = [{"name": n, "address": ks.address(n)} for n in ks.names()]
+    rows = [{"name": n, "address": ks.address(n), "bls_public_key": ks.bls_public_key(n)} for n in ks.names()]
     if as_json:
         _print_json(rows)
     else:
         for r in rows:
-            out.print(f"{r['name']}: {r['address']}", highlight=False)
+            bls = f"  BLS 0x{r['bls_public_key'][:16]}…" if r["bls_public_key"] else ""
+            out.print(f"{r['name']}: {r['address']}{bls}", highlight=False)
 
 
 # ----------------------------------------------------------------- chain
@@ -526,6 +534,8 @@ def node_init(
     manifold: Optional[str] = typer.Option(None, help="Manifold API base URL."),
     pull_interval: float = typer.Option(5.0, help="Seconds between source pulls."),
     batch: list[int] = typer.Option([1], "--batch", help="Compiled batch sizes: due rounds share one proof."),
+    bls: bool = typer.Option(False, "--bls", help="Give each validator a BLS key, registered on-chain with a "
+                             "proof of possession (aggregate-signature settlement)."),
 ) -> None:
     """Create missing keys, deploy the contracts, and write this node's configuration."""
     from node import NodeConfig
@@ -546,6 +556,13 @@ def node_init(
     validator_names = [f"validator-{i}" for i in range(validators)]
     dep = Deployment.deploy(chain, signers["deployer"], [signers[n].address for n in validator_names], threshold)
     path = dep.save(config.home() / "deployments")
+    if bls:
+        for n in validator_names:
+            key = ks.load_bls(n, pw) if ks.bls_public_key(n) else ks.create_bls(n, pw)
+            if fund and chain.balance(signers[n].address) < 10**17:
+                chain.fund(signers[n].address, 10**18)
+            dep.register_bls_key(signers[n], key.public_key, key.proof_of_possession())
+        out.print(f"registered {len(validator_names)} BLS keys (proof of possession checked on-chain)")
     sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}
     NodeConfig(rpc_url=rpc_url, validators=validator_names, threshold=threshold, pull_interval_s=pull_interval,
                sources=sources, batches=sorted(set(batch))).save()

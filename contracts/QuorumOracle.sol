@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {MarketRegistry} from "./MarketRegistry.sol";
 import {IHalo2Verifier, ModelRegistry} from "./ModelRegistry.sol";
+import {BLS} from "./BLS.sol";
 
 /// @title QuorumOracle
 /// @notice Records a market's resolution once at least t registered validators
@@ -54,6 +55,11 @@ contract QuorumOracle {
     mapping(bytes32 => bool) public zkRequired;
     /// Accepted batch roots -> how many distinct validators signed them (0: not accepted).
     mapping(bytes32 => uint256) public batchSigners;
+    /// BLS12-381 public keys (EIP-2537 G1 encoding), registered by members with a proof of possession.
+    mapping(address => bytes) private _blsKeys;
+    mapping(bytes32 => address) private _blsKeyOwner;
+    /// keccak256 of `blsPublicKeys()`: the aggregator passes the keys, the contract checks this one hash.
+    bytes32 public blsKeysHash;
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -65,6 +71,8 @@ contract QuorumOracle {
         address[] signers
     );
     event BatchAccepted(bytes32 indexed root, uint32 count, address[] signers);
+    event BlsKeyRegistered(address indexed validator, bytes publicKey);
+    event BatchAcceptedBls(bytes32 indexed root, uint32 count, uint256 signerBitmap);
     event ValidatorSetChanged(address[] validators, uint256 threshold);
     event Resolved(
         bytes32 indexed marketId,
@@ -103,6 +111,13 @@ contract QuorumOracle {
     error ProofHashMismatch(bytes32 expected, bytes32 got);
     error InputsMismatch(bytes32 expected, bytes32 got);
     error ProofRejected(bytes32 marketId);
+    error NotValidator(address caller);
+    error MalformedBlsKey();
+    error BlsKeyTaken(address owner);
+    error BadProofOfPossession(address validator);
+    error StaleBlsKeys(bytes32 expected, bytes32 got);
+    error SignerOutOfRange(uint256 bitmap);
+    error BadAggregateSignature(bytes32 root);
 
     constructor(MarketRegistry registry_, ModelRegistry models_, address[] memory validators_, uint256 threshold_) {
         registry = registry_;
@@ -120,7 +135,9 @@ contract QuorumOracle {
 
     function _setValidators(address[] memory validators_, uint256 threshold_) private {
         // Byzantine safety needs a strict majority of the set at least.
-        if (threshold_ == 0 || threshold_ > validators_.length || threshold_ * 2 <= validators_.length) {
+        // At most 256 members: a BLS quorum names its signers in one uint256 bitmap.
+        if (threshold_ == 0 || threshold_ > validators_.length || threshold_ * 2 <= validators_.length
+            || validators_.length > 256) {
             revert InvalidThreshold(threshold_, validators_.length);
         }
         for (uint256 i = 0; i < _validators.length; i++) {
@@ -134,6 +151,7 @@ contract QuorumOracle {
         }
         _validators = validators_;
         threshold = threshold_;
+        blsKeysHash = keccak256(blsPublicKeys());
         emit ValidatorSetChanged(validators_, threshold_);
     }
 
@@ -374,6 +392,104 @@ contract QuorumOracle {
         if (uint256(ss) > HALF_N || (v != 27 && v != 28)) revert MalformedSignature(index);
         signer = ecrecover(d, v, rr, ss);
         if (signer == address(0)) revert MalformedSignature(index);
+    }
+
+    // ------------------------------------------------------ BLS aggregation
+    // Members sign `batchDigest(root, count)` (32 bytes) with BLS; the aggregator adds t
+    // signatures into one and names the signers in a bitmap (bit i: `validators()[i]`).
+    // One pairing check verifies the aggregate against the sum of the named keys.
+
+    /// A member registers its BLS key with a proof of possession (its signature, under the
+    /// POP tag, over its own compressed key): without one, a rogue key chosen as
+    /// `a*G1 - (others' keys)` could forge an aggregate alone.
+    function registerBlsKey(bytes calldata publicKey, bytes calldata proofOfPossession) external {
+        if (!isValidator[msg.sender]) revert NotValidator(msg.sender);
+        if (publicKey.length != BLS.G1_SIZE || BLS.isInfinity(publicKey)) revert MalformedBlsKey();
+        bytes32 kh = keccak256(publicKey);
+        address holder = _blsKeyOwner[kh];
+        // One key, one member: a copied key would count one signature twice.
+        if (holder != address(0) && holder != msg.sender) revert BlsKeyTaken(holder);
+        bytes memory h = BLS.hashToG2(BLS.compressG1(publicKey), BLS.DST_POP);
+        if (!BLS.pairingCheck(publicKey, h, proofOfPossession)) revert BadProofOfPossession(msg.sender);
+        bytes memory old = _blsKeys[msg.sender];
+        if (old.length != 0) delete _blsKeyOwner[keccak256(old)];
+        _blsKeys[msg.sender] = publicKey;
+        _blsKeyOwner[kh] = msg.sender;
+        blsKeysHash = keccak256(blsPublicKeys());
+        emit BlsKeyRegistered(msg.sender, publicKey);
+    }
+
+    function blsKeyOf(address validator) external view returns (bytes memory) {
+        return _blsKeys[validator];
+    }
+
+    /// Every member's key in validator order, 128 bytes each (zeros: none registered).
+    function blsPublicKeys() public view returns (bytes memory keys) {
+        uint256 n = _validators.length;
+        keys = new bytes(n * BLS.G1_SIZE);
+        for (uint256 i = 0; i < n; i++) {
+            bytes memory k = _blsKeys[_validators[i]];
+            if (k.length == 0) continue;
+            assembly {
+                let dst := add(add(keys, 32), mul(i, 128))
+                mcopy(dst, add(k, 32), 128)
+            }
+        }
+    }
+
+    function acceptBatchRootBls(
+        bytes32 root,
+        uint32 count,
+        uint256 signerBitmap,
+        bytes calldata publicKeys,
+        bytes calldata signature
+    ) external {
+        if (count == 0) revert EmptyBatch();
+        _acceptRootBls(root, count, signerBitmap, publicKeys, signature);
+    }
+
+    /// `resolveBatch` with one BLS aggregate instead of t ECDSA signatures.
+    function resolveBatchBls(
+        Resolution[] calldata rs,
+        uint256 signerBitmap,
+        bytes calldata publicKeys,
+        bytes calldata signature
+    ) external {
+        uint256 n = rs.length;
+        if (n == 0) revert EmptyBatch();
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 i = 0; i < n; i++) {
+            level[i] = hashResolution(rs[i]);
+        }
+        uint256 signers = _acceptRootBls(merkleRoot(level), uint32(n), signerBitmap, publicKeys, signature);
+        for (uint256 i = 0; i < n; i++) {
+            _recordFromBatch(rs[i], signers);
+        }
+    }
+
+    function _acceptRootBls(
+        bytes32 root,
+        uint32 count,
+        uint256 signerBitmap,
+        bytes calldata publicKeys,
+        bytes calldata signature
+    ) private returns (uint256 signers) {
+        bytes32 kh = keccak256(publicKeys);
+        if (kh != blsKeysHash) revert StaleBlsKeys(blsKeysHash, kh);
+        uint256 n = _validators.length;
+        if (n < 256 && (signerBitmap >> n) != 0) revert SignerOutOfRange(signerBitmap);
+        bytes memory aggregateKey;
+        (aggregateKey, signers) = BLS.aggregateKeys(publicKeys, signerBitmap);
+        if (signers < threshold) revert NotEnoughSignatures(signers, threshold);
+        bytes memory h = BLS.hashToG2(abi.encodePacked(batchDigest(root, count)), BLS.DST_SIG);
+        if (!BLS.pairingCheck(aggregateKey, h, signature)) revert BadAggregateSignature(root);
+        batchSigners[root] = signers;
+        emit BatchAcceptedBls(root, count, signerBitmap);
+    }
+
+    /// Exposed for tests against the library's vectors: RFC 9380 hash_to_curve under `dst`.
+    function hashToG2(bytes calldata message, bytes calldata dst) external view returns (bytes memory) {
+        return BLS.hashToG2(message, dst);
     }
 
     // ----------------------------------------------------------------- reads

@@ -56,3 +56,9 @@ def batch_signable(domain: Domain, root: bytes, count: int) -> SignableMessage:
         "domain": domain.as_dict(),
         "message": {"root": root, "count": count},
     })
+
+
+def batch_digest(domain: Domain, root: bytes, count: int) -> bytes:
+    """The 32-byte EIP-712 digest of `ResolutionBatch(root, count)`: `QuorumOracle.batchDigest`."""
+    m = batch_signable(domain, root, count)
+    return keccak(b"\x19" + m.version + m.header + m.body)

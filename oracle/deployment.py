@@ -171,6 +171,45 @@ class Deployment:
         fn = self.oracle.functions.claim(resolution.as_tuple(), list(proof), root)
         return self.chain.transact(submitter, fn, action="QuorumOracle.claim")
 
+    # ------------------------------------------------------- BLS quorum
+    def register_bls_key(self, validator: Signer, public_key: bytes, proof_of_possession: bytes) -> Any:
+        """`public_key`/`proof_of_possession`: the library's compressed forms (48 / 96 bytes)."""
+        from .bls import to_eip2537_g1, to_eip2537_g2
+
+        fn = self.oracle.functions.registerBlsKey(to_eip2537_g1(public_key), to_eip2537_g2(proof_of_possession))
+        gas = 400_000 if self.chain.explicit_gas else None
+        return self.chain.transact(validator, fn, gas=gas, action="QuorumOracle.registerBlsKey")
+
+    def bls_key_set(self) -> bytes:
+        """Every member's registered key (EIP-2537 encoding) in member order: the `publicKeys` argument."""
+        return bytes(self.oracle.functions.blsPublicKeys().call())
+
+    def accept_batch_root_bls(self, submitter: Signer, root: bytes, count: int, signer_bitmap: int,
+                              aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
+        from .bls import to_eip2537_g2
+
+        keys = self.bls_key_set() if key_set is None else key_set
+        fn = self.oracle.functions.acceptBatchRootBls(root, count, signer_bitmap, keys,
+                                                      to_eip2537_g2(aggregate_signature))
+        gas = 600_000 + 2_000 * (len(keys) // 128) if self.chain.explicit_gas else None
+        return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.acceptBatchRootBls")
+
+    def resolve_batch_bls(self, submitter: Signer, resolutions: Sequence[Resolution], signer_bitmap: int,
+                          aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
+        from .bls import to_eip2537_g2
+
+        keys = self.bls_key_set() if key_set is None else key_set
+        fn = self.oracle.functions.resolveBatchBls([r.as_tuple() for r in resolutions], signer_bitmap, keys,
+                                                   to_eip2537_g2(aggregate_signature))
+        gas = 600_000 + 2_000 * (len(keys) // 128) + 180_000 * len(resolutions) if self.chain.explicit_gas else None
+        return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.resolveBatchBls")
+
+    def batch_digest(self, root: bytes, count: int) -> bytes:
+        """The 32 bytes members BLS-sign: `QuorumOracle.batchDigest(root, count)`, computed locally."""
+        from .batch import batch_digest
+
+        return batch_digest(self.domain, root, count)
+
     def is_resolved(self, market_id: str) -> bool:
         return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
 

@@ -17,6 +17,7 @@ from .store import _atomic_write
 PASSWORD_ENV = "ORACLE_KEYSTORE_PASSWORD"
 # Lowers scrypt's work factor (default 2^18, ~0.7 s per key) for test suites. Never in production.
 ITERATIONS_ENV = "ORACLE_KEYSTORE_INSECURE_ITERATIONS"
+BLS_SUFFIX = ".bls.json"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -24,10 +25,38 @@ class KeyStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
-    def _path(self, name: str) -> Path:
-        if not _NAME.match(name):
-            raise FieldError("name", "key names are 1-64 of letters, digits, '_', '.', '-'")
-        return self.root / f"{name}.json"
+    def _path(self, name: str, suffix: str = ".json") -> Path:
+        if not _NAME.match(name) or name.endswith(".bls"):
+            raise FieldError("name", "key names are 1-64 of letters, digits, '_', '.', '-' (not ending in .bls)")
+        return self.root / f"{name}{suffix}"
+
+    # A validator's BLS12-381 key lives beside its account key, in `<name>.bls.json`, encrypted
+    # with the same keystore format and password.
+    def create_bls(self, name: str, password: str):
+        from .bls import BlsKey, save_key
+
+        path = self._path(name, BLS_SUFFIX)
+        if path.exists():
+            raise FieldError("name", f"a BLS key named {name!r} already exists ({path})")
+        if len(password) < 8:
+            raise FieldError("password", "must be at least 8 characters")
+        key = BlsKey.generate()
+        weak = os.environ.get(ITERATIONS_ENV)
+        self.root.mkdir(parents=True, exist_ok=True)
+        save_key(path, key, password, iterations=int(weak) if weak else None)
+        return key
+
+    def load_bls(self, name: str, password: str):
+        from .bls import load_key
+
+        path = self._path(name, BLS_SUFFIX)
+        if not path.exists():
+            raise NotFound(f"no BLS key named {name!r} in {self.root}")
+        return load_key(path, password)
+
+    def bls_public_key(self, name: str) -> str | None:
+        path = self._path(name, BLS_SUFFIX)
+        return json.loads(path.read_text())["bls_public_key"] if path.exists() else None
 
     def create(self, name: str, password: str, *, signer: LocalSigner | None = None) -> LocalSigner:
         path = self._path(name)
@@ -58,7 +87,9 @@ class KeyStore:
         return "0x" + json.loads(path.read_text())["address"]
 
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
+        if not self.root.exists():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json") if not p.name.endswith(BLS_SUFFIX))
 
 
 def password_from_env() -> str | None:

@@ -69,3 +69,30 @@ def test_chain_up_down_and_revert_reason_on_the_cli(tmp_path, monkeypatch):
     with pytest.raises(OracleError, match="no JSON-RPC node answers"):
         Chain.rpc(url, timeout=1)
     assert runner.invoke(app, ["chain", "down"]).exit_code == 1
+
+
+def test_bls_keys_created_encrypted_and_registered_by_node_init(tmp_path, monkeypatch, anvil):
+    from oracle import bls
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+    from oracle.keystore import KeyStore
+
+    monkeypatch.setenv("ORACLE_HOME", str(tmp_path))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    made = runner.invoke(app, ["keys", "new", "validator-0", "--bls"])
+    assert made.exit_code == 0, made.output
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--json"]).stdout)
+    assert [k["name"] for k in listed] == ["validator-0"] and listed[0]["bls_public_key"]
+    raw = (tmp_path / "keys" / "validator-0.bls.json").read_text()
+    key = KeyStore(tmp_path / "keys").load_bls("validator-0", "correct horse")
+    assert key.secret.hex() not in raw and key.public_key.hex() == listed[0]["bls_public_key"]
+
+    init = runner.invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4", "--threshold", "3",
+                               "--bls"])
+    assert init.exit_code == 0, init.output
+    dep = Deployment.load(Chain.rpc(anvil.url), tmp_path / "deployments")
+    on_chain = bls.keys_of_key_set(dep.bls_key_set())
+    ks = KeyStore(tmp_path / "keys")
+    assert on_chain == [bytes.fromhex(ks.bls_public_key(f"validator-{i}")) for i in range(4)]
+    assert on_chain[0] == key.public_key  # the existing key was kept, not replaced

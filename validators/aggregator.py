@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+from oracle import bls
+from oracle.batch import batch_digest
 from oracle.eip712 import Domain, Resolution, digest, recover
 from oracle.errors import OracleError
 
@@ -96,3 +98,78 @@ class Aggregator:
     def votes(self, market_id: str, round: int = 0) -> dict[str, dict[str, Vote]]:
         t = self._tallies.get((market_id, round))
         return dict(t.by_digest) if t else {}
+
+
+# ------------------------------------------------------------------ BLS aggregation
+@dataclass(frozen=True)
+class BlsVote:
+    """A member's BLS signature (96 bytes, compressed) over `batchDigest(root, count)`."""
+
+    validator: str
+    root: bytes
+    count: int
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class BlsSubmission:
+    root: bytes
+    count: int
+    signer_bitmap: int
+    aggregate_signature: bytes
+    signers: tuple[str, ...]
+    tx_hash: str
+
+
+# settle(root, count, signer bitmap, aggregate signature) -> transaction hash
+SettleBls = Callable[[bytes, int, int, bytes], str]
+
+
+class BlsAggregator:
+    """Collects members' BLS signatures over a batch digest; at t valid ones, adds them into one
+    aggregate, names the signers in a bitmap (bit i: member i) and settles once.
+
+    Each signature is verified alone on arrival against the member's registered key, so one bad
+    share is refused by name instead of spoiling the aggregate. `keys` are the members' registered
+    keys in member order (`Deployment.bls_key_set()`), None for a member without one.
+    """
+
+    def __init__(self, domain: Domain, members: Sequence[str], keys: Sequence[bytes | None], threshold: int,
+                 settle: SettleBls):
+        if len(keys) != len(members):
+            raise ValueError(f"{len(keys)} keys for {len(members)} members")
+        self.domain = domain
+        self.index = {m.lower(): i for i, m in enumerate(members)}
+        self.members = list(members)
+        self.keys = list(keys)
+        self.threshold = threshold
+        self.settle = settle
+        self._shares: dict[tuple[bytes, int], dict[int, bytes]] = {}
+        self._submitted: dict[tuple[bytes, int], BlsSubmission] = {}
+
+    def add(self, vote: BlsVote) -> BlsSubmission | None:
+        i = self.index.get(vote.validator.lower())
+        if i is None:
+            raise VoteRejected(f"BLS vote from {vote.validator}, who is not in the validator set")
+        key = self.keys[i]
+        if key is None:
+            raise VoteRejected(f"{vote.validator} has no BLS key registered (with proof of possession)")
+        message = batch_digest(self.domain, vote.root, vote.count)
+        if not bls.verify(key, message, vote.signature):
+            raise VoteRejected(f"BLS signature of {vote.validator} does not verify over root "
+                               f"0x{vote.root.hex()} (count {vote.count}) under this domain")
+        batch = (bytes(vote.root), vote.count)
+        shares = self._shares.setdefault(batch, {})
+        shares.setdefault(i, bytes(vote.signature))
+        if batch in self._submitted or len(shares) < self.threshold:
+            return None
+        chosen = sorted(shares)[: self.threshold]
+        aggregate = bls.aggregate([shares[j] for j in chosen])
+        bitmap = bls.bitmap_of(chosen)
+        tx_hash = self.settle(batch[0], batch[1], bitmap, aggregate)
+        sub = BlsSubmission(batch[0], batch[1], bitmap, aggregate, tuple(self.members[j] for j in chosen), tx_hash)
+        self._submitted[batch] = sub
+        return sub
+
+    def submission(self, root: bytes, count: int) -> BlsSubmission | None:
+        return self._submitted.get((bytes(root), count))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import ezkl
 import pandas as pd
 
 from markets.features import snapshot_bytes
+from oracle.batch import leaf
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
 from oracle.eip712 import Domain, Resolution, digest, signable
@@ -87,6 +88,7 @@ class Validator:
         load_data: Callable[[dict], pd.DataFrame],
         *,
         registry=None,
+        bls_key=None,
     ):
         """`load_data(source)` fetches the market's data independently of any prover.
 
@@ -100,6 +102,8 @@ class Validator:
         self.registry = registry
         self.verifier = ProofVerifier(store)
         self.refusals: list[Refusal] = []
+        self.bls_key = bls_key  # oracle.bls.BlsKey: signs batch roots for aggregate settlement
+        self._endorsed: set[bytes] = set()  # leaves (struct hashes) of resolutions this validator signed
 
     @property
     def address(self) -> str:
@@ -116,9 +120,26 @@ class Validator:
             self.refusals.append(refusal)
             return Review(None, refusal, checks, timings)
         sig = self.signer.sign_message(signable(self.domain, resolution))
+        self._endorsed.add(leaf(resolution))
         vote = Vote(self.address, resolution, digest(self.domain, resolution), sig, tuple(checks),
                     time.perf_counter() - t0)
         return Review(vote, None, checks, timings)
+
+    def sign_batch_bls(self, resolutions: Sequence[Resolution]):
+        """BLS-sign the batch root over `resolutions`, each of which this validator reviewed and
+        signed itself: a root is never signed on an aggregator's word."""
+        from oracle.batch import batch_digest, merkle_root
+        from .aggregator import BlsVote
+
+        if self.bls_key is None:
+            raise OracleError(f"validator {self.address} has no BLS key")
+        leaves = [leaf(r) for r in resolutions]
+        unseen = [r.market_id for r, lf in zip(resolutions, leaves) if lf not in self._endorsed]
+        if unseen:
+            raise OracleError(f"validator {self.address} did not sign these resolutions itself: {unseen}")
+        root = merkle_root(leaves)
+        return BlsVote(self.address, root, len(leaves),
+                       self.bls_key.sign(batch_digest(self.domain, root, len(leaves))))
 
     def _check(self, spec, bundle: ProofBundle, checks: list[str], timings: dict[str, float]) -> Resolution:
         clock = [time.perf_counter()]

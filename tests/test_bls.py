@@ -1,0 +1,214 @@
+"""BLS12-381 aggregate quorum: keys registered with a proof of possession, one aggregate over a
+batch root checked on-chain with the EIP-2537 precompiles, on py-evm and on anvil."""
+
+from __future__ import annotations
+
+import hashlib
+
+import blspy
+import pytest
+from eth_utils import keccak
+from py_ecc.bls.g2_primitives import G1_to_pubkey, pubkey_to_G1
+from py_ecc.optimized_bls12_381 import G1, add, multiply, neg
+
+from oracle import bls
+from oracle.batch import leaf, merkle_proof, merkle_root
+from oracle.errors import ChainError
+from test_batch_resolution import _batch
+from validators.aggregator import BlsAggregator, BlsVote, VoteRejected
+
+QUUX = b"QUUX-V01-CS02-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"
+# RFC 9380 Appendix J.10.1, BLS12381G2_XMD:SHA-256_SSWU_RO_: P = (x.c0, x.c1, y.c0, y.c1)
+RFC9380_G2 = {
+    b"": (
+        0x0141EBFBDCA40EB85B87142E130AB689C673CF60F1A3E98D69335266F30D9B8D4AC44C1038E9DCDD5393FAF5C41FB78A,
+        0x05CB8437535E20ECFFAEF7752BADDF98034139C38452458BAEEFAB379BA13DFF5BF5DD71B72418717047F5B0F37DA03D,
+        0x0503921D7F6A12805E72940B963C0CF3471C7B2A524950CA195D11062EE75EC076DAF2D4BC358C4B190C0C98064FDD92,
+        0x12424AC32561493F3FE3C260708A12B7C620E7BE00099A974E259DDC7D1F6395C3C811CDD19F1E8DBF3E9ECFDCBAB8D6,
+    ),
+    b"abcdef0123456789": (
+        0x121982811D2491FDE9BA7ED31EF9CA474F0E1501297F68C298E9F4C0028ADD35AEA8BB83D53C08CFC007C1E005723CD0,
+        0x190D119345B94FBD15497BCBA94ECF7DB2CBFD1E1FE7DA034D26CBBA169FB3968288B3FAFB265F9EBD380512A71C3F2C,
+        0x05571A0F8D3C08D094576981F4A3B8EDA0A8E771FCDCC8ECCEAF1356A6ACF17574518ACB506E435B639353C2E14827C8,
+        0x0BB5E7572275C567462D91807DE765611490205A941A5A6AF3B1691BFE596C31225D3AABDF15FAFF860CB4EF17C7C3BE,
+    ),
+}
+
+
+class BlsNet:
+    """A chain network whose members also hold BLS keys, registered with proofs of possession."""
+
+    def __init__(self, network):
+        self.net = network
+        self.dep = network.dep
+        self.keys = [bls.BlsKey.generate() for _ in network.keys]
+        for signer, key in zip(network.keys, self.keys):
+            network.chain.fund(signer.address, 10**18)
+            self.dep.register_bls_key(signer, key.public_key, key.proof_of_possession())
+
+    def sign(self, members, root: bytes, count: int) -> tuple[int, bytes]:
+        message = self.dep.batch_digest(root, count)
+        return bls.bitmap_of(members), bls.aggregate([self.keys[i].sign(message) for i in members])
+
+
+@pytest.fixture(scope="module", params=["embedded", "anvil"])
+def blsnet(request, store):
+    """One BLS-keyed network per chain for the module: key registration runs pairings, which
+    py-evm computes in pure Python (seconds each). Tests use their own markets."""
+    from conftest import Network
+    from oracle.chain import Chain
+
+    chain = Chain.rpc(request.getfixturevalue("anvil").url) if request.param == "anvil" else None
+    return BlsNet(Network(store, chain=chain))
+
+
+def test_hash_to_curve_matches_rfc9380_and_the_library(chain_network):
+    oracle = chain_network.dep.oracle
+    for message, point in RFC9380_G2.items():
+        assert bytes(oracle.functions.hashToG2(message, QUUX).call()) == b"".join(v.to_bytes(64, "big") for v in point)
+    for message in (b"", b"\x00" * 32, hashlib.sha256(b"oracle").digest(), b"x" * 48):
+        expected = bls.to_eip2537_g2(bytes(blspy.G2Element.from_message(message, bls.DST_SIG)))
+        assert bytes(oracle.functions.hashToG2(message, bls.DST_SIG).call()) == expected
+
+
+def test_library_signatures_round_trip_the_key_set(blsnet):
+    key_set = blsnet.dep.bls_key_set()
+    assert bls.keys_of_key_set(key_set) == [k.public_key for k in blsnet.keys]
+    assert bytes(blsnet.dep.oracle.functions.blsKeysHash().call()) == keccak(key_set)
+
+
+def test_aggregate_settles_a_batch_of_64_by_root_and_each_market_is_provable(blsnet):
+    net = blsnet.net
+    rs = _batch(net, 64, "bls64")
+    leaves = [leaf(r) for r in rs]
+    root = merkle_root(leaves)
+    bitmap, aggregate = blsnet.sign(range(net.t), root, 64)
+    receipt = blsnet.dep.accept_batch_root_bls(net.submitter, root, 64, bitmap, aggregate)
+    assert receipt["status"] == 1
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == net.t
+    assert all(blsnet.dep.verify_inclusion(r, merkle_proof(leaves, i), root) for i, r in enumerate(rs))
+    blsnet.dep.claim(net.submitter, rs[5], merkle_proof(leaves, 5), root)
+    assert blsnet.dep.resolution_of(rs[5].market_id).resolution == rs[5]
+
+
+def test_aggregate_resolves_a_stored_batch(blsnet):
+    net = blsnet.net
+    rs = _batch(net, 4, "blsstore")
+    root = merkle_root([leaf(r) for r in rs])
+    members = [0, 2, 3]  # any t members, not the first t
+    bitmap, aggregate = blsnet.sign(members, root, 4)
+    blsnet.dep.resolve_batch_bls(net.submitter, rs, bitmap, aggregate)
+    assert all(blsnet.dep.resolution_of(r.market_id).resolution == r for r in rs)
+
+
+def test_aggregate_refused_with_a_signer_missing_or_over_another_root(blsnet):
+    net = blsnet.net
+    rs = _batch(net, 4, "blsbad")
+    root = merkle_root([leaf(r) for r in rs])
+    t = net.t
+    # t-1 signers named: below the threshold
+    bitmap, aggregate = blsnet.sign(range(t - 1), root, 4)
+    with pytest.raises(ChainError, match="NotEnoughSignatures"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap, aggregate)
+    # t named, one of them did not sign: the aggregate is of t-1 signatures
+    _, short = blsnet.sign(range(t - 1), root, 4)
+    with pytest.raises(ChainError, match="BadAggregateSignature"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bls.bitmap_of(range(t)), short)
+    # t signatures over another root (and over the right root with another count)
+    other = merkle_root([leaf(r) for r in rs[:3]])
+    bitmap, wrong = blsnet.sign(range(t), other, 3)
+    with pytest.raises(ChainError, match="BadAggregateSignature"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap, wrong)
+    bitmap, wrong_count = blsnet.sign(range(t), root, 5)
+    with pytest.raises(ChainError, match="BadAggregateSignature"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap, wrong_count)
+    # a bitmap naming a non-member index, and a key set that is not the registered one
+    bitmap, aggregate = blsnet.sign(range(t), root, 4)
+    with pytest.raises(ChainError, match="SignerOutOfRange"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap | 1 << len(net.keys), aggregate)
+    stale = bytearray(blsnet.dep.bls_key_set())
+    stale[:128] = bls.to_eip2537_g1(bls.BlsKey.generate().public_key)
+    with pytest.raises(ChainError, match="StaleBlsKeys"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap, aggregate, key_set=bytes(stale))
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == 0
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 4, bitmap, aggregate)
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == t
+
+
+def test_rogue_key_needs_a_proof_of_possession(blsnet):
+    """The attack is real off-chain, and registration is what stops it on-chain."""
+    net = blsnet.net
+    honest = blsnet.keys[1:]
+    a = 0x1234567890ABCDEF
+    others = None
+    for k in honest:
+        p = pubkey_to_G1(k.public_key)
+        others = p if others is None else add(others, p)
+    rogue_pk = bytes(G1_to_pubkey(add(multiply(G1, a), neg(others))))
+    message = b"\x42" * 32
+    forged = bytes(blspy.PopSchemeMPL.sign(blspy.PrivateKey.from_bytes(a.to_bytes(32, "big")), message))
+    # alone, the attacker "aggregates" the honest members' consent without any of their signatures:
+    assert bls.fast_aggregate_verify([rogue_pk] + [k.public_key for k in honest], message, forged)
+    # it cannot prove possession of the rogue key: any proof it offers is refused
+    with pytest.raises(ChainError, match="BadProofOfPossession"):
+        blsnet.dep.register_bls_key(net.keys[0], rogue_pk, blsnet.keys[0].proof_of_possession())
+    with pytest.raises(ChainError, match="BadProofOfPossession"):
+        blsnet.dep.register_bls_key(net.keys[0], rogue_pk, forged)
+    # a member copying another member's key (with that member's valid PoP) is refused too
+    with pytest.raises(ChainError, match="BlsKeyTaken"):
+        blsnet.dep.register_bls_key(net.keys[0], honest[0].public_key, honest[0].proof_of_possession())
+    # and a non-member cannot register at all
+    outsider = bls.BlsKey.generate()
+    with pytest.raises(ChainError, match="NotValidator"):
+        blsnet.dep.register_bls_key(net.submitter, outsider.public_key, outsider.proof_of_possession())
+    assert bls.keys_of_key_set(blsnet.dep.bls_key_set())[0] == blsnet.keys[0].public_key
+
+
+def test_unregistered_member_cannot_be_named(chain_network):
+    net = chain_network
+    keys = [bls.BlsKey.generate() for _ in net.keys]
+    for signer, key in list(zip(net.keys, keys))[1:]:  # member 0 never registers
+        net.chain.fund(signer.address, 10**18)
+        net.dep.register_bls_key(signer, key.public_key, key.proof_of_possession())
+    rs = _batch(net, 2, "unreg")
+    root = merkle_root([leaf(r) for r in rs])
+    message = net.dep.batch_digest(root, 2)
+    aggregate = bls.aggregate([keys[i].sign(message) for i in range(net.t)])
+    with pytest.raises(ChainError, match="UnregisteredKey"):
+        net.dep.accept_batch_root_bls(net.submitter, root, 2, bls.bitmap_of(range(net.t)), aggregate)
+
+
+def test_aggregator_checks_each_share_and_submits_once(blsnet):
+    network = blsnet.net
+    rs = _batch(network, 3, "agg")
+    root = merkle_root([leaf(r) for r in rs])
+    submitted = []
+
+    def settle(root_, count, bitmap, aggregate):
+        receipt = blsnet.dep.accept_batch_root_bls(network.submitter, root_, count, bitmap, aggregate)
+        submitted.append(bitmap)
+        return "0x" + bytes(receipt["transactionHash"]).hex()
+
+    keys = bls.keys_of_key_set(blsnet.dep.bls_key_set())
+    agg = BlsAggregator(blsnet.dep.domain, blsnet.dep.validators(), keys, network.t, settle)
+    message = blsnet.dep.batch_digest(root, 3)
+    members = [k.address for k in network.keys]
+    with pytest.raises(VoteRejected, match="does not verify"):  # member 0 signs another root
+        agg.add(BlsVote(members[0], root, 3, blsnet.keys[0].sign(b"\x00" * 32)))
+    with pytest.raises(VoteRejected, match="not in the validator set"):
+        agg.add(BlsVote(network.submitter.address, root, 3, blsnet.keys[0].sign(message)))
+    result = None
+    for i in (3, 1, 0, 2):
+        result = agg.add(BlsVote(members[i], root, 3, blsnet.keys[i].sign(message))) or result
+    assert result is not None and len(submitted) == 1
+    assert result.signer_bitmap == bls.bitmap_of([0, 1, 3]) == submitted[0]
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == network.t
+
+
+def test_keystore_round_trip(tmp_path):
+    key = bls.BlsKey.generate()
+    path = tmp_path / "v0.bls.json"
+    bls.save_key(path, key, "a long password", iterations=2)
+    assert bls.load_key(path, "a long password") == key
+    with pytest.raises(Exception, match="cannot decrypt"):
+        bls.load_key(path, "wrong password!")
