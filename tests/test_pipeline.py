@@ -9,7 +9,7 @@ import torch
 
 from oracle.canonical import keccak_hex
 from oracle.eip712 import Resolution
-from oracle.errors import ChainError
+from oracle.errors import ChainError, OracleError
 from oracle.pipeline import run_round
 from validators.aggregator import Aggregator, VoteRejected
 
@@ -182,3 +182,31 @@ def test_aggregator_checks_votes_and_keeps_equivocation_evidence(network, spec, 
     sub = agg.add(votes[2])
     assert sub is not None and len(submitted) == 1 and len(sub.signers) == 3
     assert agg.add(votes[3]) is None and len(submitted) == 1  # submitted once
+
+
+def test_validators_bls_sign_only_roots_of_resolutions_they_reviewed(network, spec, frame, prover, bundle):
+    """Reviewed with a real proof, BLS-signed by every member, aggregated and settled by root."""
+    from oracle import bls
+    from oracle.batch import leaf, merkle_proof
+    from validators.aggregator import BlsAggregator
+
+    network.register(spec)
+    for v in network.validators:
+        v.bls_key = bls.BlsKey.generate()
+        network.chain.fund(v.address, 10**18)
+        network.dep.register_bls_key(v.signer, v.bls_key.public_key, v.bls_key.proof_of_possession())
+    resolution = network.validators[0].review(spec, bundle).vote.resolution
+    stranger = Resolution(**{**resolution.to_json(), "outcome": 1 - resolution.outcome})
+    with pytest.raises(OracleError, match="did not sign these resolutions itself"):
+        network.validators[0].sign_batch_bls([stranger])
+    for v in network.validators[1:]:
+        assert v.review(spec, bundle).vote.resolution == resolution
+    keys = bls.keys_of_key_set(network.dep.bls_key_set())
+    agg = BlsAggregator(network.dep.domain, network.dep.validators(), keys, network.t,
+                        lambda root, count, bitmap, sig: network.dep.accept_batch_root_bls(
+                            network.submitter, root, count, bitmap, sig)["transactionHash"].hex())
+    subs = [agg.add(v.sign_batch_bls([resolution])) for v in network.validators]
+    assert sum(s is not None for s in subs) == 1
+    root = leaf(resolution)
+    network.dep.claim(network.submitter, resolution, merkle_proof([root], 0), root)
+    assert network.dep.resolution_of(spec.market_id).resolution == resolution
