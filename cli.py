@@ -35,6 +35,14 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(chain_app, name="chain")
 app.add_typer(node_app, name="node")
 app.add_typer(scheduler_app, name="scheduler")
+prover_app = typer.Typer(no_args_is_help=True, help="Network mode: the prover as its own process.")
+validator_app = typer.Typer(no_args_is_help=True, help="Network mode: a validator as its own process.")
+aggregator_app = typer.Typer(no_args_is_help=True, help="Network mode: an aggregator as its own process.")
+devnet_app = typer.Typer(no_args_is_help=True, help="Every role its own process on 127.0.0.1, on anvil.")
+app.add_typer(prover_app, name="prover")
+app.add_typer(validator_app, name="validator")
+app.add_typer(aggregator_app, name="aggregator")
+app.add_typer(devnet_app, name="devnet")
 
 # Wide enough for the results table when stdout is not a terminal (CI logs, pipes).
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -584,15 +592,165 @@ def node_pull(as_json: bool = typer.Option(False, "--json")) -> None:
 # ------------------------------------------------------------- scheduler
 @scheduler_app.command("run")
 @handles_errors
-def scheduler_run(until_idle: bool = typer.Option(False, help="Exit when every known round is settled.")) -> None:
+def scheduler_run(
+    until_idle: bool = typer.Option(False, help="Exit when every known round is settled."),
+    role_home: Optional[Path] = typer.Option(None, "--role-home", help="Network mode: this role's home "
+                                             "(role.json); rounds go to prover/validator processes over HTTP."),
+) -> None:
     """Run the persistent scheduler (pull sources on an interval, dispatch each round when due)."""
     import logging
 
     import node
 
+    if role_home is not None:
+        from oracle.coordinator import build_app
+
+        _serve(role_home, build_app)
+        return
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     _password()  # fail now, not inside a job
     node.run_scheduler(until_idle=until_idle)
+
+
+def _serve(role_home: Path, build) -> None:
+    from oracle.service import RoleHome, serve
+
+    home = RoleHome(role_home, password=_password())
+    serve(build(home), home.cfg["port"], home.log, role=home.role, address=home.key.address)
+
+
+@prover_app.command("serve")
+@handles_errors
+def prover_serve(role_home: Path = typer.Option(..., "--role-home", help="This prover's home (role.json).")) -> None:
+    """Prove rounds for a trusted scheduler over HTTP; serve bundles by hash."""
+    from provers.service import build_app
+
+    _serve(role_home, build_app)
+
+
+@validator_app.command("serve")
+@handles_errors
+def validator_serve(role_home: Path = typer.Option(..., "--role-home", help="This validator's home.")) -> None:
+    """Review bundles handed over by a trusted scheduler; sign and send votes to the aggregators."""
+    from validators.service import build_validator_app
+
+    _serve(role_home, build_validator_app)
+
+
+@aggregator_app.command("serve")
+@handles_errors
+def aggregator_serve(role_home: Path = typer.Option(..., "--role-home", help="This aggregator's home.")) -> None:
+    """Collect signed votes; settle once at quorum; keep equivocation evidence."""
+    from validators.service import build_aggregator_app
+
+    _serve(role_home, build_aggregator_app)
+
+
+def _devnet_root() -> Path:
+    return config.home() / "devnet"
+
+
+@devnet_app.command("up")
+@handles_errors
+def devnet_up(
+    validators: int = typer.Option(7, min=1, max=64),
+    threshold: int = typer.Option(5, min=1),
+    provers: int = typer.Option(1, min=1, max=8),
+    aggregators: int = typer.Option(2, min=1, max=8),
+) -> None:
+    """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
+    from oracle.devnet import Devnet
+
+    net = Devnet.up(_devnet_root(), validators=validators, threshold=threshold, provers=provers,
+                    aggregators=aggregators, password=_password())
+    out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}")
+
+
+@devnet_app.command("market")
+@handles_errors
+def devnet_market(
+    as_of: str = typer.Option("2021-01-12", help="Question date (the demo's BTC data)."),
+    ratio: float = typer.Option(0.95, help="Close above ratio x close on the question date?"),
+    horizon: int = typer.Option(7),
+) -> None:
+    """Register a BTC question as the devnet's market creator and hand its spec to the scheduler."""
+    import httpx
+
+    from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
+    from markets.feeds import load_source
+    from oracle.devnet import Devnet
+
+    net = Devnet(_devnet_root())
+    prover = next(r for r in net.roles.values() if r.role == "prover")
+    model = httpx.get(f"{prover.url}/v1/health", timeout=5).json()["model"]
+    spec = demo_spec(DemoQuestion(as_of, ratio, horizon), load_source(BTC_SOURCE), model,
+                     quorum=net.doc["threshold"])
+    out.print(net.register_market(spec, password=_password()))
+
+
+@devnet_app.command("status")
+@handles_errors
+def devnet_status(
+    watch: bool = typer.Option(False, "--watch", help="Refresh live until Ctrl-C."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Roles (PID, health), rounds in flight and the last resolutions."""
+    from rich.console import Group
+    from rich.live import Live
+
+    from oracle.devnet import Devnet
+
+    def snapshot() -> dict:
+        net = Devnet(_devnet_root())
+        roles = [{"name": r.name, "role": r.role, "pid": r.pid, "alive": r.alive(), "url": r.url,
+                  "health": r.health()} for r in net.roles.values()]
+        return {"anvil": {"url": net.rpc_url, "alive": net.anvil().alive()}, "roles": roles,
+                "scheduler": net.scheduler_status()}
+
+    def render(s: dict):
+        t = Table(title=f"devnet: anvil {s['anvil']['url']} ({'up' if s['anvil']['alive'] else 'DOWN'})")
+        for col in ("role", "name", "pid", "state", "detail"):
+            t.add_column(col)
+        for r in s["roles"]:
+            h = r["health"]
+            state = "healthy" if h else ("starting/unresponsive" if r["alive"] else "DOWN")
+            detail = ", ".join(f"{k}={v}" for k, v in (h or {}).items() if k in ("votes", "proven", "evidence"))
+            t.add_row(r["role"], r["name"], str(r["pid"]), state, detail)
+        sch = s["scheduler"] or {}
+        f = Table(title=f"rounds {sch.get('rounds', {})}")
+        for col in ("market", "round", "status", "attempts", "detail"):
+            f.add_column(col, overflow="fold")
+        for x in sch.get("in_flight", []):
+            f.add_row(x["market_id"][:12], str(x["round"]), x["status"], str(x["attempts"]), x["detail"] or "")
+        for x in sch.get("last", []):
+            f.add_row(x["market_id"][:12], str(x["round"]), "settled", "", f"outcome={x.get('outcome')} "
+                      f"p={x.get('probability_ppm')}")
+        return Group(t, f)
+
+    if as_json:
+        _print_json(snapshot())
+        return
+    if not watch:
+        out.print(render(snapshot()))
+        return
+    with Live(render(snapshot()), console=out, refresh_per_second=2) as live:
+        try:
+            while True:
+                time.sleep(1)
+                live.update(render(snapshot()))
+        except KeyboardInterrupt:
+            pass
+
+
+@devnet_app.command("down")
+@handles_errors
+def devnet_down() -> None:
+    """Stop exactly what `devnet up` started (by PID and process group)."""
+    from oracle.devnet import Devnet
+
+    stopped = Devnet(_devnet_root()).down()
+    out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 @scheduler_app.command("status")

@@ -182,13 +182,15 @@ class Chain:
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
 
-    def deploy(self, signer: Signer, name: str | dict, *args: Any) -> Contract:
-        """Deploy a committed contract by name, or any compiled artifact dict (abi + bytecode)."""
+    def deploy(self, signer: Signer, name: str | dict, *args: Any, gas: int | None = None) -> Contract:
+        """Deploy a committed contract by name, or any compiled artifact dict (abi + bytecode).
+
+        `gas` overrides the embedded chain's fixed deploy limit (a node estimates it instead)."""
         art = artifact(name) if isinstance(name, str) else name
         name = art.get("contractName", "contract")
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        receipt = self._send(signer, factory.constructor(*args), value=0, gas=None,
-                             action=f"deploy {name}", deploy=True)
+        receipt = self._send(signer, factory.constructor(*args), value=0,
+                             gas=gas if self.explicit_gas else None, action=f"deploy {name}", deploy=True)
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
 
     def call(self, fn: Any, *, action: str = "", sender: str | None = None, value: int = 0) -> Any:

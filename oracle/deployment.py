@@ -56,7 +56,9 @@ class Deployment:
         start = chain.w3.eth.block_number
         registry = chain.deploy(deployer, "MarketRegistry")
         models = chain.deploy(deployer, "ModelRegistry")
-        oracle = chain.deploy(deployer, "QuorumOracle", registry.address, models.address, list(validators), threshold)
+        # two storage writes and a key-slot read per member: a big set outgrows the fixed default
+        oracle = chain.deploy(deployer, "QuorumOracle", registry.address, models.address, list(validators), threshold,
+                              gas=max(8_000_000, 5_000_000 + 70_000 * len(validators)))
         market = chain.deploy(deployer, "BinaryMarket", oracle.address)
         return cls(chain, {
             "MarketRegistry": registry.address,
@@ -177,7 +179,8 @@ class Deployment:
         from .bls import to_eip2537_g1, to_eip2537_g2
 
         fn = self.oracle.functions.registerBlsKey(to_eip2537_g1(public_key), to_eip2537_g2(proof_of_possession))
-        gas = 400_000 if self.chain.explicit_gas else None
+        # the contract re-hashes every member's key slot: gas grows with the set
+        gas = 400_000 + 12_000 * len(self.validators()) if self.chain.explicit_gas else None
         return self.chain.transact(validator, fn, gas=gas, action="QuorumOracle.registerBlsKey")
 
     def bls_key_set(self) -> bytes:

@@ -47,6 +47,18 @@ class Vote:
             "checks": list(self.checks),
         }
 
+    @classmethod
+    def from_json(cls, d: dict) -> "Vote":
+        """A vote as received from the network: shape-checked here, signature by the aggregator."""
+        try:
+            sig = d["signature"]
+            if not (isinstance(sig, str) and sig.startswith("0x") and len(sig) == 132):
+                raise ValueError("signature: expected 65 bytes as 0x-hex")
+            return cls(str(d["validator"]), Resolution.from_json(d["resolution"]), str(d["digest"]),
+                       bytes.fromhex(sig[2:]), tuple(d.get("checks", ())))
+        except (KeyError, TypeError, ValueError) as e:
+            raise OracleError(f"malformed vote: {e}") from None
+
 
 @dataclass(frozen=True)
 class Refusal:

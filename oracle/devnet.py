@@ -1,0 +1,296 @@
+"""`oracle devnet up|status|down|market`: every role its own process on 127.0.0.1, on anvil.
+
+`up` starts anvil (state kept in a file, so a restart resumes the chain), creates one key per
+role in that role's own home, deploys, and starts: the scheduler, the provers, n validators and
+the aggregators (`--aggregators`, default 2: any validator operator can run one). Everything
+started is recorded in `devnet.json` by PID and process group; `down` stops exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .anvil import AnvilNode, free_port, start_anvil
+from .errors import OracleError
+from .store import _atomic_write
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVE = {"prover": ["prover", "serve"], "validator": ["validator", "serve"],
+         "aggregator": ["aggregator", "serve"], "scheduler": ["scheduler", "run"]}
+
+
+@dataclass
+class Role:
+    name: str
+    role: str
+    home: Path
+    port: int
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        if not self.pid:
+            return False
+        try:
+            os.kill(self.pid, 0)
+            return Path(f"/proc/{self.pid}/stat").read_text().split()[2] != "Z"
+        except (ProcessLookupError, OSError):
+            return False
+
+    def health(self, timeout: float = 1.0) -> dict | None:
+        try:
+            r = httpx.get(f"{self.url}/v1/health", timeout=timeout)
+            return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+
+class Devnet:
+    def __init__(self, root: Path, *, password: str | None = None):
+        self.root = Path(root)
+        self.password = password  # handed to the roles' environment, never written to a file
+        self.file = self.root / "devnet.json"
+        doc = json.loads(self.file.read_text()) if self.file.exists() else {}
+        self.doc: dict[str, Any] = doc
+        self.roles = {r["name"]: Role(r["name"], r["role"], Path(r["home"]), r["port"], r.get("pid"))
+                      for r in doc.get("roles", [])}
+        self._procs: dict[str, subprocess.Popen] = {}
+
+    # ------------------------------------------------------------------ files
+    def save(self) -> None:
+        self.doc["roles"] = [{"name": r.name, "role": r.role, "home": str(r.home), "port": r.port, "pid": r.pid}
+                             for r in self.roles.values()]
+        _atomic_write(self.file, json.dumps(self.doc, indent=2).encode())
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.doc['anvil']['port']}"
+
+    def anvil(self) -> AnvilNode:
+        a = self.doc["anvil"]
+        return AnvilNode(a["pid"], a["port"], Path(a["log"]))
+
+    # -------------------------------------------------------------------- up
+    @classmethod
+    def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
+           password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
+        from .chain import Chain
+        from .deployment import Deployment
+        from .keystore import KeyStore
+
+        root = Path(root)
+        if (root / "devnet.json").exists() and any(r.alive() for r in cls(root).roles.values()):
+            raise OracleError(f"a devnet is already running from {root} (oracle devnet down first)")
+        if threshold > validators or threshold * 2 <= validators:
+            raise OracleError(f"threshold {threshold} of {validators}: needs a strict majority, at most n")
+        root.mkdir(parents=True, exist_ok=True)
+        net = cls(root, password=password)
+        node = start_anvil(log_dir=root / "anvil", state_file=root / "anvil" / "state.json")
+        net.doc = {"anvil": node.to_json(), "state_file": str(root / "anvil" / "state.json"),
+                   "validators": validators, "threshold": threshold, "started": time.time()}
+        net.roles = {}
+        chain = Chain.rpc(node.url)
+        names = (["scheduler", "creator", "deployer"] + [f"prover-{i}" for i in range(provers)]
+                 + [f"validator-{i}" for i in range(validators)] + [f"aggregator-{i}" for i in range(aggregators)])
+        signers = {}
+        for name in names:
+            home = root / name
+            ks = KeyStore(home / "keys")
+            signers[name] = ks.load(name, password) if name in ks.names() else ks.create(name, password)
+            chain.fund(signers[name].address, 100 * 10**18)
+            role = name.split("-")[0]
+            if role not in ("creator", "deployer"):
+                net.roles[name] = Role(name, role, home, free_port())
+        members = sorted((signers[f"validator-{i}"] for i in range(validators)), key=lambda s: int(s.address, 16))
+        dep = Deployment.deploy(chain, signers["deployer"], [m.address for m in members], threshold)
+        for name in names:
+            dep.save(root / name / "deployments")
+        sched = net.roles["scheduler"]
+        urls = lambda role: [r.url for r in net.roles.values() if r.role == role]
+        base = {"rpc_url": node.url}
+        configs = {
+            "scheduler": {"url": sched.url, "provers": urls("prover"), "validators": urls("validator"),
+                          "poll_s": 0.5, "prove_timeout_s": 90, "settle_wait_s": 30},
+            "prover": {"trusted": [signers["scheduler"].address]},
+            "validator": {"trusted": [signers["scheduler"].address], "aggregators": urls("aggregator")},
+            "aggregator": {"artifacts": [sched.url]},
+        }
+        for r in net.roles.values():
+            cfg = {"role": r.role, "name": r.name, "key": r.name, "port": r.port, **base, **configs[r.role],
+                   **(overrides or {}).get(r.name, {})}
+            _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
+        creator_cfg = {"role": "creator", "name": "creator", "key": "creator", "port": 0, **base}
+        _atomic_write(root / "creator" / "role.json", json.dumps(creator_cfg, indent=2).encode())
+        net.doc["scheduler_url"] = sched.url
+        net.save()
+        # provers first (they compile or load the model), then the rest
+        order = sorted(net.roles.values(), key=lambda r: {"prover": 0, "scheduler": 1}.get(r.role, 2))
+        for r in order:
+            net.start(r.name)
+        net.wait_healthy(timeout=timeout)
+        return net
+
+    # ------------------------------------------------------------- processes
+    def start(self, name: str) -> Role:
+        r = self.roles[name]
+        if r.alive():
+            return r
+        out = open(r.home / "process.log", "ab")
+        cmd = [sys.executable, str(ROOT / "cli.py"), *SERVE[r.role], "--role-home", str(r.home)]
+        from .keystore import PASSWORD_ENV
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.password is not None:
+            env[PASSWORD_ENV] = self.password
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=ROOT, env=env)
+        self._procs[name] = proc
+        r.pid = proc.pid
+        self.save()
+        return r
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 10.0) -> None:
+        r = self.roles[name]
+        if r.pid is None:
+            return
+        try:
+            os.killpg(r.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc = self._procs.pop(name, None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc is not None:
+                if proc.poll() is not None:
+                    break
+            elif not r.alive():
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.killpg(r.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if proc is not None:
+                proc.wait()
+
+    def wait_healthy(self, names: list[str] | None = None, timeout: float = 120.0) -> None:
+        names = names or list(self.roles)
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending and time.monotonic() < deadline:
+            for n in list(pending):
+                r = self.roles[n]
+                if not r.alive():
+                    tail = (r.home / "process.log").read_text()[-2000:] if (r.home / "process.log").exists() else ""
+                    raise OracleError(f"{n} exited while starting:\n{tail}")
+                if r.health():
+                    pending.discard(n)
+            time.sleep(0.2)
+        if pending:
+            raise OracleError(f"not healthy after {timeout} s: {sorted(pending)}")
+
+    def stop_anvil(self) -> None:
+        self.anvil().stop()
+
+    def restart_anvil(self) -> None:
+        node = start_anvil(port=self.doc["anvil"]["port"], log_dir=self.root / "anvil",
+                           state_file=Path(self.doc["state_file"]))
+        self.doc["anvil"] = node.to_json()
+        self.save()
+
+    def down(self) -> list[str]:
+        stopped = []
+        for r in self.roles.values():
+            if r.alive():
+                self.kill(r.name, signal.SIGTERM)
+                stopped.append(r.name)
+        a = self.anvil()
+        if a.alive():
+            a.stop()
+            stopped.append("anvil")
+        return stopped
+
+    # -------------------------------------------------------------- markets
+    def register_market(self, spec, *, password: str) -> str:
+        """As a market creator: register on-chain with the creator's key, then hand the scheduler the spec."""
+        from .chain import Chain
+        from .deployment import Deployment
+        from .keystore import KeyStore
+        from .service import post
+
+        creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
+        dep = Deployment.load(Chain.rpc(self.rpc_url), self.root / "creator" / "deployments")
+        if not dep.is_registered(spec.market_id):
+            dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model,
+                                resolve_at=spec.resolve_at_unix, outcome_count=len(spec.outcomes),
+                                quorum=spec.quorum)
+        post(f"{self.doc['scheduler_url']}/v1/specs", json.loads(spec.canonical()))
+        return spec.market_id
+
+    def scheduler_status(self) -> dict | None:
+        try:
+            return httpx.post(f"{self.doc['scheduler_url']}/v1/status", json={}, timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def deployment(self):
+        from .chain import Chain
+        from .deployment import Deployment
+
+        return Deployment.load(Chain.rpc(self.rpc_url), self.root / "creator" / "deployments")
+
+    # ------------------------------------------------------------ observing
+    def resolutions(self, market_id: str) -> list[dict]:
+        """Every `Resolved` event for a market (more than one would be a double settlement)."""
+        from .canonical import to_bytes32
+
+        dep = self.deployment()
+        logs = dep.oracle.events.Resolved().get_logs(from_block=dep.from_block,
+                                                       argument_filters={"marketId": to_bytes32(market_id)})
+        return [dict(e["args"]) for e in logs]
+
+    def wait_settled(self, market_id: str, timeout: float = 120.0) -> float:
+        """Seconds until the market is resolved on-chain; OracleError on timeout."""
+        t0 = time.monotonic()
+        dep = None
+        while time.monotonic() - t0 < timeout:
+            try:
+                dep = dep or self.deployment()
+                if dep.is_resolved(market_id):
+                    return time.monotonic() - t0
+            except Exception:
+                dep = None  # the node is down: ask again
+            time.sleep(0.25)
+        raise OracleError(f"market {market_id} not settled within {timeout} s")
+
+    def events(self, name: str) -> list[dict]:
+        from .service import read_events
+
+        return read_events(self.roles[name].home / "events.jsonl")
+
+    def set_adversary(self, name: str, adversary: str | None) -> None:
+        """Test hook: rewrite a role's misbehaviour and restart it."""
+        r = self.roles[name]
+        cfg = json.loads((r.home / "role.json").read_text())
+        if adversary:
+            cfg["adversary"] = adversary
+        else:
+            cfg.pop("adversary", None)
+        _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
+        self.kill(name)
+        self.start(name)
+        self.wait_healthy([name])

@@ -1,0 +1,317 @@
+"""What every network role shares: a versioned JSON API over aiohttp, signed requests,
+content-addressed artifacts, and one JSON line per event in the role's log.
+
+Every request that asks a role to act is an envelope `{"v": 1, "payload": ..., "signer": ...,
+"signature": ...}`: the signature is EIP-191 over the canonical JSON of the payload, and the
+receiver accepts only signers it was configured to trust. Votes carry their own EIP-712
+signatures and need no envelope. Artifacts (specs, bundles, model files) are served at
+`/v1/artifacts/<keccak>`; a receiver re-hashes what it downloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable
+
+import httpx
+from aiohttp import web
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from .canonical import canonical_json, keccak_hex
+from .errors import ArtifactError, OracleError
+from .store import ArtifactStore
+
+API_VERSION = 1
+MAX_BODY = 256 * 1024  # requests are small; bundles travel as artifacts, not in bodies
+ARTIFACT_LIMIT = 64 * 1024 * 1024
+
+
+class Refused(OracleError):
+    """A request refused with an HTTP status and a reason the caller (and the log) can read."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ logging
+class EventLog:
+    """One JSON object per line: {"ts", "role", "event", ...fields}. Written to the role's log file
+    (and stderr), flushed per line so a SIGKILL loses nothing already said."""
+
+    def __init__(self, role: str, path: Path | None = None):
+        self.role = role
+        self.path = path
+        self._f = open(path, "a", buffering=1) if path else None
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"ts": round(time.time(), 3), "role": self.role, "event": event, **fields},
+                          default=str, sort_keys=True)
+        if self._f:
+            self._f.write(line + "\n")
+        print(line, file=sys.stderr, flush=True)
+
+
+def read_events(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        return []
+    out = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+    return out
+
+
+# --------------------------------------------------------------- envelopes
+def sign_envelope(signer, payload: dict) -> dict:
+    sig = signer.sign_message(encode_defunct(canonical_json(payload)))
+    return {"v": API_VERSION, "payload": payload, "signer": signer.address, "signature": "0x" + bytes(sig).hex()}
+
+
+def open_envelope(body: Any, trusted: Iterable[str]) -> tuple[str, dict]:
+    """(signer, payload) of a well-formed envelope from a trusted signer, else Refused."""
+    if not isinstance(body, dict):
+        raise Refused(400, "body: expected a JSON object")
+    if body.get("v") != API_VERSION:
+        raise Refused(400, f"v: API version {body.get('v')!r} is not {API_VERSION}")
+    payload, signer, signature = body.get("payload"), body.get("signer"), body.get("signature")
+    if not isinstance(payload, dict) or not isinstance(signer, str) or not isinstance(signature, str):
+        raise Refused(400, "payload/signer/signature: missing or of the wrong type")
+    try:
+        recovered = Account.recover_message(encode_defunct(canonical_json(payload)), signature=signature)
+    except Exception as e:  # malformed signature bytes
+        raise Refused(401, f"signature: unreadable ({e})") from None
+    if recovered.lower() != signer.lower():
+        raise Refused(401, f"signature: recovers to {recovered}, not the claimed signer {signer}")
+    if recovered.lower() not in {t.lower() for t in trusted}:
+        raise Refused(403, f"signer: {recovered} is not trusted by this role")
+    return recovered, payload
+
+
+def field(payload: dict, name: str, kind: type | tuple = str) -> Any:
+    v = payload.get(name)
+    if not isinstance(v, kind) or isinstance(v, bool) and kind is int:
+        raise Refused(400, f"{name}: missing or not {getattr(kind, '__name__', kind)}")
+    return v
+
+
+# --------------------------------------------------------------------- server
+Handler = Callable[[web.Request], Awaitable[dict]]
+
+
+def make_app(role: str, log: EventLog, store: ArtifactStore | None, routes: dict[str, Handler],
+             health: Callable[[], dict]) -> web.Application:
+    """An aiohttp app: POST routes return JSON; Refused -> its status; oversized bodies -> 413."""
+
+    @web.middleware
+    async def errors(request: web.Request, handler):
+        try:
+            return await handler(request)
+        except Refused as e:
+            log("refused", path=request.path, status=e.status, reason=e.reason)
+            return web.json_response({"error": e.reason}, status=e.status)
+        except web.HTTPRequestEntityTooLarge as e:
+            log("refused", path=request.path, status=413, reason="body too large")
+            return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
+        except web.HTTPException:
+            raise
+        except OracleError as e:
+            log("error", path=request.path, reason=str(e))
+            return web.json_response({"error": str(e)}, status=422)
+
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[errors])
+
+    async def get_health(_):
+        return web.json_response({"role": role, "ok": True, **health()})
+
+    async def get_artifact(request: web.Request):
+        aid = request.match_info["aid"]
+        if store is None:
+            raise web.HTTPNotFound()
+        try:
+            return web.Response(body=store.get(aid), content_type="application/octet-stream")
+        except (ArtifactError, OracleError):
+            raise web.HTTPNotFound()
+
+    def wrap(fn: Handler):
+        async def handle(request: web.Request):
+            try:
+                body = await request.json()
+            except web.HTTPRequestEntityTooLarge:
+                raise
+            except Exception:
+                raise Refused(400, "body: not JSON") from None
+            request["body"] = body
+            return web.json_response(await fn(request))
+        return handle
+
+    async def get_model(request: web.Request):
+        if store is None:
+            raise web.HTTPNotFound()
+        try:
+            return web.Response(body=store.get(store.ref("model", request.match_info["mid"])),
+                                content_type="application/json")
+        except OracleError:
+            raise web.HTTPNotFound()
+
+    app.router.add_get("/v1/health", get_health)
+    app.router.add_get("/v1/artifacts/{aid}", get_artifact)
+    app.router.add_get("/v1/models/{mid}", get_model)
+    for path, fn in routes.items():
+        app.router.add_post(path, wrap(fn))
+    return app
+
+
+def serve(app: web.Application, port: int, log: EventLog, **fields: Any) -> None:
+    """Run until SIGTERM/SIGINT on 127.0.0.1:port."""
+    log("started", port=port, pid=os.getpid(), **fields)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, handle_signals=True)
+
+
+async def in_thread(fn: Callable, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+# --------------------------------------------------------------------- client
+def post(url: str, body: dict, *, timeout: float = 30.0) -> dict:
+    """POST JSON; raise OracleError naming the peer's reason on a non-2xx answer."""
+    try:
+        r = httpx.post(url, json=body, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise OracleError(f"{url}: unreachable ({type(e).__name__}: {e})") from None
+    try:
+        doc = r.json()
+    except ValueError:
+        doc = {"error": r.text[:200]}
+    if r.status_code >= 300:
+        raise Refused(r.status_code, f"{url}: {r.status_code} {doc.get('error', doc)}")
+    return doc
+
+
+def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore, *, timeout: float = 30.0) -> bytes:
+    """Get an artifact by hash (from the local store, else from any peer) and check its hash."""
+    if store.has(artifact_id):
+        return store.get(artifact_id)
+    errors = []
+    for base in bases:
+        try:
+            r = httpx.get(f"{base}/v1/artifacts/{artifact_id}", timeout=timeout)
+        except httpx.HTTPError as e:
+            errors.append(f"{base}: {type(e).__name__}")
+            continue
+        if r.status_code != 200:
+            errors.append(f"{base}: {r.status_code}")
+            continue
+        data = r.content
+        if len(data) > ARTIFACT_LIMIT or keccak_hex(data) != artifact_id:
+            errors.append(f"{base}: content does not hash to {artifact_id}")
+            continue
+        store.put(data)
+        return data
+    raise ArtifactError(f"artifact {artifact_id}: not obtained ({'; '.join(errors) or 'no peers'})")
+
+
+class JsonRows:
+    """A tiny SQLite table of JSON rows keyed by (market_id, round, who)."""
+
+    def __init__(self, path: Path, table: str):
+        self.path, self.table = path, table
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (market_id TEXT, round INTEGER, who TEXT, "
+                       "doc TEXT, PRIMARY KEY (market_id, round, who))")
+
+    def get(self, market_id: str, round_: int, who: str) -> dict | None:
+        with closing(sqlite3.connect(self.path)) as db:
+            r = db.execute(f"SELECT doc FROM {self.table} WHERE market_id=? AND round=? AND who=?",
+                           (market_id, round_, who)).fetchone()
+        return json.loads(r[0]) if r else None
+
+    def put(self, market_id: str, round_: int, who: str, doc: dict) -> None:
+        with closing(sqlite3.connect(self.path)) as db, db:
+            db.execute(f"INSERT OR IGNORE INTO {self.table} VALUES (?, ?, ?, ?)",
+                       (market_id, round_, who, json.dumps(doc)))
+
+    def delete(self, market_id: str, round_: int, who: str) -> None:
+        with closing(sqlite3.connect(self.path)) as db, db:
+            db.execute(f"DELETE FROM {self.table} WHERE market_id=? AND round=? AND who=?", (market_id, round_, who))
+
+    def replace(self, market_id: str, round_: int, who: str, doc: dict) -> None:
+        with closing(sqlite3.connect(self.path)) as db, db:
+            db.execute(f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?)",
+                       (market_id, round_, who, json.dumps(doc)))
+
+    def all(self) -> list[dict]:
+        with closing(sqlite3.connect(self.path)) as db:
+            return [json.loads(r[0]) for r in db.execute(f"SELECT doc FROM {self.table} ORDER BY rowid")]
+
+
+
+# ------------------------------------------------------------------ a role's home
+class RoleHome:
+    """A role's own directory: role.json (config), keys/ (its key only), deployments/, store/,
+    events.jsonl. Nothing in it is shared with another role's process."""
+
+    def __init__(self, home: str | os.PathLike, *, password: str | None = None):
+        from .chain import Chain
+        from .deployment import Deployment
+        from .keystore import KeyStore, password_from_env
+
+        self.home = Path(home)
+        self.cfg = json.loads((self.home / "role.json").read_text())
+        self.role, self.name = self.cfg["role"], self.cfg["name"]
+        self.log = EventLog(self.name, self.home / "events.jsonl")
+        pw = password if password is not None else password_from_env()
+        if pw is None:
+            raise OracleError("set ORACLE_KEYSTORE_PASSWORD for a network role")
+        self.key = KeyStore(self.home / "keys").load(self.cfg["key"], pw)
+        self.chain = Chain.rpc(self.cfg["rpc_url"], retries=int(self.cfg.get("rpc_retries", 8)))
+        self.dep = Deployment.load(self.chain, self.home / "deployments")
+        self.store = ArtifactStore(self.home / "store")
+        # Test-only misbehaviour, set in role.json by the adversary tests; never by `devnet up`.
+        self.adversary = self.cfg.get("adversary")
+
+    def peers(self, kind: str) -> list[str]:
+        return list(self.cfg.get(kind, []))
+
+
+def ensure_model(bases: Iterable[str], model_id: str, store: ArtifactStore) -> None:
+    """Fetch a model record and its files by hash; the record must hash to `model_id` itself."""
+    from .models import ModelRecord, model_id_of, publish_model
+
+    try:
+        store.ref("model", model_id)
+        return
+    except OracleError:
+        pass
+    bases = list(bases)
+    errors = []
+    for base in bases:
+        try:
+            r = httpx.get(f"{base}/v1/models/{model_id}", timeout=30)
+        except httpx.HTTPError as e:
+            errors.append(f"{base}: {type(e).__name__}")
+            continue
+        if r.status_code != 200:
+            errors.append(f"{base}: {r.status_code}")
+            continue
+        record = ModelRecord.from_json(r.json())
+        if record.model_id != model_id or model_id_of(record.circuits) != model_id:
+            errors.append(f"{base}: record does not hash to {model_id}")
+            continue
+        for c in record.circuits:
+            for aid in (c.vk, c.settings, c.srs):
+                fetch_artifact([base], aid, store)
+        publish_model(store, record)
+        return
+    raise ArtifactError(f"model {model_id}: not obtained ({'; '.join(errors) or 'no peers'})")

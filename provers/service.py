@@ -1,0 +1,71 @@
+"""`oracle prover serve`: proves rounds on request of a trusted scheduler, serves the bundles.
+
+POST /v1/prove {market_id, round, spec_hash, artifacts: [urls]} (signed envelope) -> proves the
+round from the market's own data source, stores the signed bundle content-addressed and answers
+{"bundle": <artifact id>, "proof_hash"}. One proof at a time; a request for a round already
+proven answers the stored bundle (a retried request costs no second proof).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from oracle import config
+from oracle.service import RoleHome, Refused, fetch_artifact, field, in_thread, make_app, open_envelope
+
+
+def build_app(home: RoleHome):
+    from markets.feeds import load_source
+    from markets.spec import MarketSpec
+    from provers.prover import EzklProver
+    from provers.reference import reference_circuit
+    from validators.audit import publish_bundle
+
+    log = home.log
+    circuit = reference_circuit(home.store, config.cache_dir(), batches=(1,), log=lambda m: log("compile", msg=m))
+    prover = EzklProver(circuit, home.key, store=home.store)
+    trusted = home.peers("trusted")
+    lock = asyncio.Lock()
+    proven: dict[tuple[str, int], dict] = {}
+    load = (lambda source: load_source(source, chain=home.chain))
+
+    def prove(spec, round_: int) -> dict:
+        frame = load(spec.source)
+        if home.adversary == "other_inputs":
+            # Adversary (tests): a valid proof over data that is not the market's.
+            frame = frame.copy()
+            frame["Close"] = frame["Close"] * 1.07
+        bundle = prover.prove(spec, frame, round=round_)
+        bid = publish_bundle(home.store, bundle)
+        return {"bundle": bid, "proof_hash": bundle.proof_hash, "market_id": spec.market_id, "round": round_}
+
+    async def handle_prove(request):
+        signer, p = open_envelope(request["body"], trusted)
+        market_id, round_, spec_hash = field(p, "market_id"), field(p, "round", int), field(p, "spec_hash")
+        artifacts = field(p, "artifacts", list)
+        key = (market_id, round_)
+        if key in proven:
+            return proven[key]
+        if home.adversary == "hang":
+            log("hang", market_id=market_id, round=round_)  # Adversary (tests): never answers
+            await asyncio.sleep(3600)
+        spec = MarketSpec.parse(json.loads(await in_thread(fetch_artifact, artifacts, spec_hash, home.store)))
+        if spec.market_id != market_id or spec.spec_hash != spec_hash:
+            raise Refused(400, f"spec_hash: the spec is for market {spec.market_id}, not {market_id}")
+        if not home.dep.is_registered(market_id):
+            raise Refused(422, f"market_id: {market_id} is not registered on-chain")
+        if spec.model != prover.circuit.model_id:
+            raise Refused(422, f"model: this prover proves {prover.circuit.model_id}, the market asks {spec.model}")
+        async with lock:
+            t0 = time.perf_counter()
+            result = await in_thread(prove, spec, round_)
+        proven[key] = result
+        log("proved", market_id=market_id, round=round_, bundle=result["bundle"], from_=signer,
+            seconds=round(time.perf_counter() - t0, 2))
+        return result
+
+    health = lambda: {"name": home.name, "address": home.key.address, "model": prover.circuit.model_id,
+                      "proven": len(proven)}
+    return make_app("prover", log, home.store, {"/v1/prove": handle_prove}, health)

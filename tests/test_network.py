@@ -1,0 +1,229 @@
+"""Network mode with real processes: every role its own process over HTTP on 127.0.0.1, on anvil.
+
+One devnet per module (4 validators, t = 3, 2 provers, 2 aggregators); each test uses its own
+markets. Faults are real: SIGKILL, anvil stopped and restarted, validators down; adversaries are
+real processes misbehaving (a flag in their role.json) or forged HTTP requests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.slow
+_dates = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory, circuit):
+    """`circuit`: the reference model is compiled and cached before the provers start."""
+    import os
+
+    from oracle.devnet import Devnet
+
+    os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    net = Devnet.up(tmp_path_factory.mktemp("devnet"), validators=4, threshold=3, provers=2, aggregators=2,
+                    password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}})
+    yield net
+    net.down()
+    assert not any(r.alive() for r in net.roles.values()) and not net.anvil().alive()
+
+
+def new_market(net, *, ratio: float = 0.95) -> str:
+    """A fresh BTC question (its own spec hash), registered by the creator and handed to the scheduler."""
+    from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
+    from markets.feeds import load_source
+
+    day = 5 + next(_dates)
+    model = httpx.get(f"{net.roles['prover-0'].url}/v1/health", timeout=5).json()["model"]
+    spec = demo_spec(DemoQuestion(f"2021-02-{day:02d}", ratio), load_source(BTC_SOURCE), model, quorum=3)
+    return net.register_market(spec, password=PASSWORD)
+
+
+def honest_outcome(net, market_id: str) -> int:
+    """What the honest validators signed (validator-0 is never made an adversary)."""
+    db = net.roles["validator-0"].home / "votes.sqlite"
+    with sqlite3.connect(db) as c:
+        doc = json.loads(c.execute("SELECT doc FROM votes WHERE market_id=?", (market_id,)).fetchone()[0])
+    return doc["resolution"]["outcome"]
+
+
+def settled_once(net, market_id: str, timeout: float = 150) -> dict:
+    net.wait_settled(market_id, timeout)
+    time.sleep(1.0)  # let a second aggregator try
+    events = net.resolutions(market_id)
+    assert len(events) == 1, events
+    return events[0]
+
+
+def test_a_market_resolves_over_http_and_two_aggregators_settle_once(devnet):
+    market = new_market(devnet)
+    event = settled_once(devnet, market)
+    assert event["outcome"] == honest_outcome(devnet, market)
+    settled = [e for n in ("aggregator-0", "aggregator-1") for e in devnet.events(n)
+               if e["event"] == "settled" and e.get("market_id") == market]
+    others = [e for n in ("aggregator-0", "aggregator-1") for e in devnet.events(n)
+              if e["event"] in ("skipped_settled", "duplicate_submission") and e.get("market_id") == market]
+    assert len(settled) == 1 and len(others) <= 1
+    # every role logs one JSON object per line
+    for r in devnet.roles.values():
+        assert all({"ts", "role", "event"} <= set(e) for e in devnet.events(r.name))
+
+
+@pytest.mark.parametrize("role", ["validator-1", "aggregator-0", "prover-0", "scheduler"])
+def test_sigkill_a_role_mid_round_and_restart(devnet, role):
+    market = new_market(devnet)
+    time.sleep(1.0)  # the scheduler has the round in hand
+    devnet.kill(role, signal.SIGKILL)
+    time.sleep(2.0)
+    devnet.start(role)
+    devnet.wait_healthy([role])
+    event = settled_once(devnet, market)
+    assert event["outcome"] == honest_outcome(devnet, market)
+
+
+def test_round_waits_while_quorum_is_unreachable_and_completes_after(devnet):
+    devnet.kill("validator-2")  # 3 of 4 up: t = 3 still reachable
+    try:
+        settled_once(devnet, new_market(devnet))
+        devnet.kill("validator-3")  # 2 of 4: below t
+        market = new_market(devnet)
+        with pytest.raises(Exception, match="not settled"):
+            devnet.wait_settled(market, timeout=20)
+        status = devnet.scheduler_status()
+        row = next(r for r in status["in_flight"] if r["market_id"] == market)
+        assert row["status"] in ("retry", "running", "pending")  # waiting, not failed
+    finally:
+        devnet.start("validator-2")
+        devnet.start("validator-3")
+        devnet.wait_healthy(["validator-2", "validator-3"])
+    settled_once(devnet, market, timeout=120)
+
+
+def test_anvil_down_for_a_while_then_the_round_completes(devnet):
+    market = new_market(devnet)
+    stopped_at = time.time()
+    devnet.stop_anvil()
+    time.sleep(6)
+    devnet.restart_anvil()  # same port, chain state reloaded from its state file
+    event = settled_once(devnet, market, timeout=150)
+    assert event["outcome"] == honest_outcome(devnet, market)
+    hit = [e for n in devnet.roles for e in devnet.events(n)
+           if e["ts"] > stopped_at and e["event"] in ("tick_failed", "error", "round_waiting", "replay_failed")]
+    assert hit, "the outage was never noticed: the test did not exercise it"
+
+
+def test_equivocating_minority_cannot_land_a_wrong_outcome_and_is_caught(devnet):
+    from validators.service import check_equivocation
+
+    devnet.set_adversary("validator-3", "equivocate")  # f = 1 of n = 4 = 3f + 1
+    try:
+        market = new_market(devnet)
+        event = settled_once(devnet, market)
+        assert event["outcome"] == honest_outcome(devnet, market)
+        time.sleep(1)
+        evidence_files = [devnet.roles[a].home / "evidence.jsonl" for a in ("aggregator-0", "aggregator-1")]
+        docs = [json.loads(line) for f in evidence_files if f.exists() for line in f.read_text().splitlines()]
+        docs = [d for d in docs if d["market_id"] == market]
+        assert docs, "no equivocation evidence kept"
+        bad = json.loads((devnet.roles["validator-3"].home / "role.json").read_text())
+        address = check_equivocation(docs[0])
+        assert address.lower() == httpx.get(f"{devnet.roles['validator-3'].url}/v1/health").json()["address"].lower()
+        assert bad["adversary"] == "equivocate"
+    finally:
+        devnet.set_adversary("validator-3", None)
+
+
+def test_forged_replayed_and_malformed_requests_are_refused_and_change_nothing(devnet):
+    from oracle.eip712 import Domain, Resolution, digest, signable
+    from oracle.keystore import KeyStore
+    from oracle.service import sign_envelope
+    from validators.validator import Vote
+
+    agg = devnet.roles["aggregator-0"]
+    val = devnet.roles["validator-0"]
+    market = new_market(devnet)
+    settled_once(devnet, market)
+    before_agg = httpx.get(f"{agg.url}/v1/health").json()["votes"]
+    before_val = httpx.get(f"{val.url}/v1/health").json()["votes"]
+
+    member = KeyStore(val.home / "keys").load("validator-0", PASSWORD)
+    dep = devnet.deployment()
+    r = dep.resolution_of(market).resolution
+
+    def vote_under(domain, res, key=member):
+        return Vote(key.address, res, digest(domain, res), key.sign_message(signable(domain, res))).to_json()
+
+    other_market = Resolution(**{**r.to_json(), "market_id": "0x" + "ab" * 32})
+    cases = {
+        "other chain id": vote_under(Domain(999, dep.oracle.address), r),
+        "other contract": vote_under(Domain(dep.chain.chain_id, "0x" + "12" * 20), r),
+        "unregistered market": vote_under(dep.domain, other_market),
+        "other round": vote_under(dep.domain, Resolution(**{**r.to_json(), "round": 5})),
+    }
+    from oracle.signer import LocalSigner
+
+    cases["non-member"] = vote_under(dep.domain, r, LocalSigner.create())
+    for what, body in cases.items():
+        resp = httpx.post(f"{agg.url}/v1/votes", json=body)
+        assert resp.status_code in (400, 422), (what, resp.text)
+    assert httpx.post(f"{agg.url}/v1/votes", content=b"{not json").status_code == 400
+    assert httpx.post(f"{agg.url}/v1/votes", json={"validator": 1}).status_code == 400
+    assert httpx.post(f"{agg.url}/v1/votes", content=b"x" * (1024 * 1024),
+                      headers={"Content-Type": "application/json"}).status_code == 413
+    assert httpx.get(f"{agg.url}/v1/health").json()["votes"] == before_agg  # nothing stored
+
+    # the validator: an envelope from an untrusted signer, a tampered one, a bundle replayed for another market
+    sched = KeyStore(devnet.roles["scheduler"].home / "keys").load("scheduler", PASSWORD)
+    stored = json.loads(sqlite3.connect(val.home / "votes.sqlite").execute(
+        "SELECT doc FROM votes WHERE market_id=?", (market,)).fetchone()[0])
+    bundle_id = next(e["bundle"] for e in devnet.events("scheduler")
+                     if e["event"] == "proved" and e.get("market_id") == market)
+    spec_hash = dep.get_market(market).spec_hash
+    payload = {"market_id": market, "round": 0, "spec_hash": spec_hash, "bundle": bundle_id,
+               "artifacts": [devnet.doc["scheduler_url"], devnet.roles["prover-0"].url,
+                             devnet.roles["prover-1"].url]}
+    stranger = sign_envelope(LocalSigner.create(), payload)
+    assert httpx.post(f"{val.url}/v1/review", json=stranger).status_code == 403
+    tampered = sign_envelope(sched, payload)
+    tampered["payload"]["round"] = 1
+    assert httpx.post(f"{val.url}/v1/review", json=tampered).status_code == 401
+    other = new_market(devnet, ratio=1.5)
+    replay = sign_envelope(sched, {**payload, "market_id": other, "spec_hash": dep.get_market(other).spec_hash})
+    resp = httpx.post(f"{val.url}/v1/review", json=replay)
+    assert resp.status_code == 400 and "not" in resp.json()["error"]
+    settled_once(devnet, other)
+
+    votes = {json.loads(d)["resolution"]["market_id"] for (d,) in
+             sqlite3.connect(val.home / "votes.sqlite").execute("SELECT doc FROM votes")}
+    assert market in votes and stored["resolution"]["market_id"] == market
+    assert httpx.get(f"{val.url}/v1/health").json()["votes"] == before_val + 1  # only `other`'s honest vote
+    refusals = [e for e in devnet.events("aggregator-0") if e["event"] == "refused"]
+    assert any("not the resolution's digest" in e["reason"] for e in refusals)
+    assert any("not in the validator set" in e["reason"] for e in refusals)
+
+
+def test_a_prover_proving_other_inputs_is_refused_and_a_silent_prover_is_passed_over(devnet):
+    devnet.set_adversary("prover-0", "other_inputs")
+    try:
+        market = new_market(devnet)
+        event = settled_once(devnet, market, timeout=180)
+        assert event["outcome"] == honest_outcome(devnet, market)
+        refused = [e for e in devnet.events("validator-0")
+                   if e["event"] == "refused_bundle" and e.get("market_id") == market]
+        assert refused and refused[0]["check"] in ("inputs", "data-snapshot")
+        devnet.set_adversary("prover-0", "hang")
+        market = new_market(devnet)
+        settled_once(devnet, market, timeout=180)
+        failed = [e for e in devnet.events("scheduler") if e["event"] == "prover_failed" and e["market_id"] == market]
+        assert failed and failed[0]["prover"] == devnet.roles["prover-0"].url
+    finally:
+        devnet.set_adversary("prover-0", None)
