@@ -675,18 +675,9 @@ def devnet_market(
     horizon: int = typer.Option(7),
 ) -> None:
     """Register a BTC question as the devnet's market creator and hand its spec to the scheduler."""
-    import httpx
-
-    from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
-    from markets.feeds import load_source
     from oracle.devnet import Devnet
 
-    net = Devnet(_devnet_root())
-    prover = next(r for r in net.roles.values() if r.role == "prover")
-    model = httpx.get(f"{prover.url}/v1/health", timeout=5).json()["model"]
-    spec = demo_spec(DemoQuestion(as_of, ratio, horizon), load_source(BTC_SOURCE), model,
-                     quorum=net.doc["threshold"])
-    out.print(net.register_market(spec, password=_password()))
+    out.print(Devnet(_devnet_root()).demo_market(as_of, ratio, horizon=horizon, password=_password()))
 
 
 @devnet_app.command("status")

@@ -180,7 +180,7 @@ class Deployment:
 
         fn = self.oracle.functions.registerBlsKey(to_eip2537_g1(public_key), to_eip2537_g2(proof_of_possession))
         # the contract re-hashes every member's key slot: gas grows with the set
-        gas = 400_000 + 12_000 * len(self.validators()) if self.chain.explicit_gas else None
+        gas = 450_000 + 16_000 * len(self.validators()) if self.chain.explicit_gas else None
         return self.chain.transact(validator, fn, gas=gas, action="QuorumOracle.registerBlsKey")
 
     def bls_key_set(self) -> bytes:

@@ -294,3 +294,24 @@ class Devnet:
         self.kill(name)
         self.start(name)
         self.wait_healthy([name])
+
+    def demo_market(self, as_of: str, ratio: float, *, horizon: int = 7, password: str) -> str:
+        """A BTC close-above question on the bundled data, for the provers' model (tests, benchmarks, CLI)."""
+        from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
+        from markets.feeds import load_source
+
+        prover = next(r for r in self.roles.values() if r.role == "prover")
+        model = httpx.get(f"{prover.url}/v1/health", timeout=5).json()["model"]
+        spec = demo_spec(DemoQuestion(as_of, ratio, horizon), load_source(BTC_SOURCE), model,
+                         quorum=self.doc["threshold"])
+        return self.register_market(spec, password=password)
+
+    def signed_outcome(self, market_id: str, validator: str = "validator-0") -> int | None:
+        """The outcome `validator` signed for the market (None if it has not)."""
+        from .service import JsonRows
+
+        rows = JsonRows(self.roles[validator].home / "votes.sqlite", "votes")
+        for doc in rows.all():
+            if doc["resolution"]["market_id"] == market_id:
+                return doc["resolution"]["outcome"]
+        return None

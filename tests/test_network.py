@@ -39,21 +39,12 @@ def devnet(tmp_path_factory, circuit):
 
 def new_market(net, *, ratio: float = 0.95) -> str:
     """A fresh BTC question (its own spec hash), registered by the creator and handed to the scheduler."""
-    from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
-    from markets.feeds import load_source
-
-    day = 5 + next(_dates)
-    model = httpx.get(f"{net.roles['prover-0'].url}/v1/health", timeout=5).json()["model"]
-    spec = demo_spec(DemoQuestion(f"2021-02-{day:02d}", ratio), load_source(BTC_SOURCE), model, quorum=3)
-    return net.register_market(spec, password=PASSWORD)
+    return net.demo_market(f"2021-02-{5 + next(_dates):02d}", ratio, password=PASSWORD)
 
 
 def honest_outcome(net, market_id: str) -> int:
     """What the honest validators signed (validator-0 is never made an adversary)."""
-    db = net.roles["validator-0"].home / "votes.sqlite"
-    with sqlite3.connect(db) as c:
-        doc = json.loads(c.execute("SELECT doc FROM votes WHERE market_id=?", (market_id,)).fetchone()[0])
-    return doc["resolution"]["outcome"]
+    return net.signed_outcome(market_id, "validator-0")
 
 
 def settled_once(net, market_id: str, timeout: float = 150) -> dict:
