@@ -30,10 +30,17 @@ def devnet(tmp_path_factory, circuit):
     from oracle.devnet import Devnet
 
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
-    net = Devnet.up(tmp_path_factory.mktemp("devnet"), validators=4, threshold=3, provers=2, aggregators=2,
+    home = tmp_path_factory.mktemp("home")  # the CLI finds the devnet at $ORACLE_HOME/devnet
+    net = Devnet.up(home / "devnet", validators=4, threshold=3, provers=2, aggregators=2,
                     password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}})
+    net.home = home
     yield net
-    net.down()
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    down = CliRunner().invoke(app, ["devnet", "down"], env={"ORACLE_HOME": str(home)})
+    assert down.exit_code == 0 and "anvil" in down.output, down.output
     assert not any(r.alive() for r in net.roles.values()) and not net.anvil().alive()
 
 
@@ -218,3 +225,22 @@ def test_a_prover_proving_other_inputs_is_refused_and_a_silent_prover_is_passed_
         assert failed and failed[0]["prover"] == devnet.roles["prover-0"].url
     finally:
         devnet.set_adversary("prover-0", None)
+
+
+def test_cli_market_and_status_dashboard(devnet):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    env = {"ORACLE_HOME": str(devnet.home), "ORACLE_KEYSTORE_PASSWORD": PASSWORD}
+    made = CliRunner().invoke(app, ["devnet", "market", "--as-of", "2021-03-03", "--ratio", "1.02"], env=env)
+    assert made.exit_code == 0, made.output
+    market = made.output.strip()
+    settled_once(devnet, market)
+    status = CliRunner().invoke(app, ["devnet", "status", "--json"], env=env)
+    doc = json.loads(status.stdout)
+    assert doc["anvil"]["alive"] and all(r["alive"] and r["health"] for r in doc["roles"])
+    assert {r["role"] for r in doc["roles"]} == {"scheduler", "prover", "validator", "aggregator"}
+    assert any(x["market_id"] == market for x in doc["scheduler"]["last"]) or doc["scheduler"]["rounds"]["settled"]
+    table = CliRunner().invoke(app, ["devnet", "status"], env=env)
+    assert table.exit_code == 0 and "validator-3" in table.output and "healthy" in table.output
