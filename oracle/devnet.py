@@ -136,9 +136,12 @@ class Devnet:
         _atomic_write(root / "creator" / "role.json", json.dumps(creator_cfg, indent=2).encode())
         net.doc["scheduler_url"] = sched.url
         net.save()
-        # provers first (they compile or load the model), then the rest
-        order = sorted(net.roles.values(), key=lambda r: {"prover": 0, "scheduler": 1}.get(r.role, 2))
-        for r in order:
+        # provers first, one at a time (the first compiles the model into the shared cache, the
+        # others load it), then the rest
+        for r in [r for r in net.roles.values() if r.role == "prover"]:
+            net.start(r.name)
+            net.wait_healthy([r.name], timeout=max(timeout, 900))
+        for r in net.roles.values():
             net.start(r.name)
         net.wait_healthy(timeout=timeout)
         return net
