@@ -244,3 +244,31 @@ def test_cli_market_and_status_dashboard(devnet):
     assert any(x["market_id"] == market for x in doc["scheduler"]["last"]) or doc["scheduler"]["rounds"]["settled"]
     table = CliRunner().invoke(app, ["devnet", "status"], env=env)
     assert table.exit_code == 0 and "validator-3" in table.output and "healthy" in table.output
+
+
+def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
+    from oracle.eip712 import Domain, Resolution, digest, signable
+    from oracle.errors import OracleError
+    from oracle.signer import LocalSigner
+    from validators.service import check_equivocation
+    from validators.validator import Vote
+
+    domain = Domain(31337, "0x" + "12" * 20)
+    a, b = LocalSigner.create(), LocalSigner.create()
+    r = Resolution("0x" + "01" * 32, 0, 1, 700_000, "0x" + "02" * 32, "0x" + "03" * 32, "0x" + "04" * 32)
+    flipped = Resolution(**{**r.to_json(), "outcome": 0})
+
+    def vote(key, res):
+        return Vote(key.address, res, digest(domain, res), key.sign_message(signable(domain, res))).to_json()
+
+    doc = {"chain_id": 31337, "oracle": domain.verifying_contract}
+    assert check_equivocation({**doc, "first": vote(a, r), "second": vote(a, flipped)}) == a.address
+    with pytest.raises(OracleError, match="signers differ"):
+        check_equivocation({**doc, "first": vote(a, r), "second": vote(b, flipped)})
+    with pytest.raises(OracleError, match="same resolution"):
+        check_equivocation({**doc, "first": vote(a, r), "second": vote(a, r)})
+    other_round = Resolution(**{**r.to_json(), "round": 1, "outcome": 0})
+    with pytest.raises(OracleError, match="different markets or rounds"):
+        check_equivocation({**doc, "first": vote(a, r), "second": vote(a, other_round)})
+    with pytest.raises(OracleError, match="signers differ"):  # evidence replayed under another chain id
+        check_equivocation({**doc, "chain_id": 1, "first": vote(a, r), "second": vote(a, flipped)})

@@ -67,15 +67,14 @@ def build_validator_app(home: RoleHome):
                     reason=result.refusal.reason)
                 return {"refusal": result.refusal.to_json()}
             vote = result.vote
-            if home.adversary in ("wrong_outcome", "equivocate"):
-                # Adversary (tests): a Byzantine member signs the opposite outcome, alone or
-                # after the right one (equivocation).
+            if home.adversary == "equivocate":
+                # Adversary (tests, benchmarks): a Byzantine member signs the right outcome, sends
+                # it, then signs and sends the opposite one too.
                 r = vote.resolution
                 wrong = Resolution(**{**r.to_json(), "outcome": 1 - r.outcome if r.outcome in (0, 1) else 0})
                 bad = Vote(home.key.address, wrong, digest(home.dep.domain, wrong),
                            home.key.sign_message(signable(home.dep.domain, wrong)), vote.checks)
-                if home.adversary == "equivocate":
-                    send(vote.to_json())
+                send(vote.to_json())
                 vote = bad
             doc = vote.to_json()
             votes.put(market_id, round_, home.key.address, doc)
