@@ -603,7 +603,7 @@ def scheduler_run(
     import node
 
     if role_home is not None:
-        from oracle.coordinator import build_app
+        from network.coordinator import build_app
 
         _serve(role_home, build_app)
         return
@@ -657,13 +657,16 @@ def devnet_up(
     validators: int = typer.Option(7, min=1, max=64),
     threshold: int = typer.Option(5, min=1),
     provers: int = typer.Option(1, min=1, max=8),
-    aggregators: int = typer.Option(2, min=1, max=8),
+    aggregators: int = typer.Option(2, min=0, max=8, help="Dedicated aggregator processes."),
+    validator_aggregators: int = typer.Option(0, min=0, help="Validators that also aggregate (any validator can)."),
 ) -> None:
     """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
 
+    if aggregators + validator_aggregators == 0:
+        raise typer.BadParameter("someone must aggregate", param_hint="--aggregators")
     net = Devnet.up(_devnet_root(), validators=validators, threshold=threshold, provers=provers,
-                    aggregators=aggregators, password=_password())
+                    aggregators=aggregators, validator_aggregators=validator_aggregators, password=_password())
     out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}")
 
 
@@ -675,7 +678,7 @@ def devnet_market(
     horizon: int = typer.Option(7),
 ) -> None:
     """Register a BTC question as the devnet's market creator and hand its spec to the scheduler."""
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
 
     out.print(Devnet(_devnet_root()).demo_market(as_of, ratio, horizon=horizon, password=_password()))
 
@@ -690,7 +693,7 @@ def devnet_status(
     from rich.console import Group
     from rich.live import Live
 
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
 
     def snapshot() -> dict:
         net = Devnet(_devnet_root())
@@ -738,7 +741,7 @@ def devnet_status(
 @handles_errors
 def devnet_down() -> None:
     """Stop exactly what `devnet up` started (by PID and process group)."""
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
 
     stopped = Devnet(_devnet_root()).down()
     out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")

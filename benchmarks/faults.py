@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
     from oracle import config
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
     from oracle.store import ArtifactStore
     from provers.reference import reference_circuit
 

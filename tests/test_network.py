@@ -27,11 +27,12 @@ def devnet(tmp_path_factory, circuit):
     """`circuit`: the reference model is compiled and cached before the provers start."""
     import os
 
-    from oracle.devnet import Devnet
+    from network.devnet import Devnet
 
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
     home = tmp_path_factory.mktemp("home")  # the CLI finds the devnet at $ORACLE_HOME/devnet
-    net = Devnet.up(home / "devnet", validators=4, threshold=3, provers=2, aggregators=2,
+    # two aggregators: a dedicated process, and validator-0 acting as one too
+    net = Devnet.up(home / "devnet", validators=4, threshold=3, provers=2, aggregators=1, validator_aggregators=1,
                     password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}})
     net.home = home
     yield net
@@ -63,14 +64,16 @@ def settled_once(net, market_id: str, timeout: float = 150) -> dict:
 
 
 def test_a_market_resolves_over_http_and_two_aggregators_settle_once(devnet):
+    """One of the two aggregators is a validator: any validator can aggregate."""
     market = new_market(devnet)
     event = settled_once(devnet, market)
     assert event["outcome"] == honest_outcome(devnet, market)
-    settled = [e for n in ("aggregator-0", "aggregator-1") for e in devnet.events(n)
+    settled = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
                if e["event"] == "settled" and e.get("market_id") == market]
-    others = [e for n in ("aggregator-0", "aggregator-1") for e in devnet.events(n)
+    others = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
               if e["event"] in ("skipped_settled", "duplicate_submission") and e.get("market_id") == market]
     assert len(settled) == 1 and len(others) <= 1
+    assert httpx.get(f"{devnet.roles['validator-0'].url}/v1/health").json()["aggregated_votes"] >= 3
     # every role logs one JSON object per line
     for r in devnet.roles.values():
         assert all({"ts", "role", "event"} <= set(e) for e in devnet.events(r.name))
@@ -128,7 +131,7 @@ def test_equivocating_minority_cannot_land_a_wrong_outcome_and_is_caught(devnet)
         event = settled_once(devnet, market)
         assert event["outcome"] == honest_outcome(devnet, market)
         time.sleep(1)
-        evidence_files = [devnet.roles[a].home / "evidence.jsonl" for a in ("aggregator-0", "aggregator-1")]
+        evidence_files = [devnet.roles[a].home / "evidence.jsonl" for a in ("aggregator-0", "validator-0")]
         docs = [json.loads(line) for f in evidence_files if f.exists() for line in f.read_text().splitlines()]
         docs = [d for d in docs if d["market_id"] == market]
         assert docs, "no equivocation evidence kept"

@@ -86,12 +86,25 @@ def build_validator_app(home: RoleHome):
         _, p = open_envelope(request["body"], trusted)
         return await in_thread(review, p)
 
-    health = lambda: {"name": home.name, "address": home.key.address, "votes": len(votes.all())}
-    return make_app("validator", log, home.store, {"/v1/review": handle_review}, health)
+    routes = {"/v1/review": handle_review}
+    stats = lambda: {}
+    if home.cfg.get("aggregate"):  # any validator can act as an aggregator too, paying gas with its own key
+        agg_routes, stats = aggregator_routes(home)
+        routes.update(agg_routes)
+    health = lambda: {"name": home.name, "address": home.key.address, "votes": len(votes.all()),
+                      **{f"aggregated_{k}": v for k, v in stats().items()}}
+    return make_app("validator", log, home.store, routes, health)
 
 
 # ----------------------------------------------------------------------- aggregator
 def build_aggregator_app(home: RoleHome):
+    routes, stats = aggregator_routes(home)
+    return make_app("aggregator", home.log, home.store, routes,
+                    lambda: {"name": home.name, "address": home.key.address, **stats()})
+
+
+def aggregator_routes(home: RoleHome):
+    """The aggregator's API and its counters: served alone, or by a validator that also aggregates."""
     from .aggregator import Aggregator, VoteRejected
     from .validator import Vote
 
@@ -99,7 +112,7 @@ def build_aggregator_app(home: RoleHome):
     dep = home.dep
     members = dep.validators()
     threshold = dep.threshold()
-    store = JsonRows(home.home / "votes.sqlite", "votes")
+    store = JsonRows(home.home / "aggregated.sqlite", "received")
     evidence_path = home.home / "evidence.jsonl"
     lock = threading.Lock()
     final_of: dict[str, int] = {}
@@ -203,9 +216,7 @@ def build_aggregator_app(home: RoleHome):
             **{k: v for k, v in result.items() if k == "submitted"})
         return result
 
-    health = lambda: {"name": home.name, "address": home.key.address, "votes": len(store.all()),
-                      "evidence": len(aggregator.evidence)}
-    return make_app("aggregator", log, home.store, {"/v1/votes": handle_vote}, health)
+    return {"/v1/votes": handle_vote}, lambda: {"votes": len(store.all()), "evidence": len(aggregator.evidence)}
 
 
 def check_equivocation(doc: dict) -> str:

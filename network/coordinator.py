@@ -16,9 +16,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .errors import OracleError
-from .service import JsonRows, RoleHome, Refused, fetch_artifact, in_thread, make_app, post, sign_envelope
-from .state import LocalState
+from oracle.errors import OracleError
+from oracle.service import JsonRows, RoleHome, Refused, fetch_artifact, in_thread, make_app, post, sign_envelope
+from oracle.state import LocalState
 
 
 class Coordinator:

@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from .anvil import AnvilNode, free_port, start_anvil
-from .errors import OracleError
-from .store import _atomic_write
+from oracle.anvil import AnvilNode, free_port, start_anvil
+from oracle.errors import OracleError
+from oracle.store import _atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = {"prover": ["prover", "serve"], "validator": ["validator", "serve"],
@@ -86,10 +86,10 @@ class Devnet:
     # -------------------------------------------------------------------- up
     @classmethod
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
-           password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
-        from .chain import Chain
-        from .deployment import Deployment
-        from .keystore import KeyStore
+           validator_aggregators: int = 0, password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
+        from oracle.keystore import KeyStore
 
         root = Path(root)
         if (root / "devnet.json").exists() and any(r.alive() for r in cls(root).roles.values()):
@@ -120,16 +120,21 @@ class Devnet:
             dep.save(root / name / "deployments")
         sched = net.roles["scheduler"]
         urls = lambda role: [r.url for r in net.roles.values() if r.role == role]
+        # the first `validator_aggregators` validators also aggregate (any validator can)
+        aggregating = [f"validator-{i}" for i in range(min(validator_aggregators, validators))]
         base = {"rpc_url": node.url}
         configs = {
             "scheduler": {"url": sched.url, "provers": urls("prover"), "validators": urls("validator"),
                           "poll_s": 0.5, "prove_timeout_s": 90, "settle_wait_s": 30},
             "prover": {"trusted": [signers["scheduler"].address]},
-            "validator": {"trusted": [signers["scheduler"].address], "aggregators": urls("aggregator")},
+            "validator": {"trusted": [signers["scheduler"].address],
+                          "aggregators": urls("aggregator") + [net.roles[v].url for v in aggregating],
+                          "artifacts": [sched.url]},
             "aggregator": {"artifacts": [sched.url]},
         }
         for r in net.roles.values():
             cfg = {"role": r.role, "name": r.name, "key": r.name, "port": r.port, **base, **configs[r.role],
+                   **({"aggregate": True} if r.name in aggregating else {}),
                    **(overrides or {}).get(r.name, {})}
             _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
         creator_cfg = {"role": "creator", "name": "creator", "key": "creator", "port": 0, **base}
@@ -153,7 +158,7 @@ class Devnet:
             return r
         out = open(r.home / "process.log", "ab")
         cmd = [sys.executable, str(ROOT / "cli.py"), *SERVE[r.role], "--role-home", str(r.home)]
-        from .keystore import PASSWORD_ENV
+        from oracle.keystore import PASSWORD_ENV
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self.password is not None:
@@ -230,10 +235,10 @@ class Devnet:
     # -------------------------------------------------------------- markets
     def register_market(self, spec, *, password: str) -> str:
         """As a market creator: register on-chain with the creator's key, then hand the scheduler the spec."""
-        from .chain import Chain
-        from .deployment import Deployment
-        from .keystore import KeyStore
-        from .service import post
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
+        from oracle.keystore import KeyStore
+        from oracle.service import post
 
         creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
         dep = Deployment.load(Chain.rpc(self.rpc_url), self.root / "creator" / "deployments")
@@ -251,15 +256,15 @@ class Devnet:
             return None
 
     def deployment(self):
-        from .chain import Chain
-        from .deployment import Deployment
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
 
         return Deployment.load(Chain.rpc(self.rpc_url), self.root / "creator" / "deployments")
 
     # ------------------------------------------------------------ observing
     def resolutions(self, market_id: str) -> list[dict]:
         """Every `Resolved` event for a market (more than one would be a double settlement)."""
-        from .canonical import to_bytes32
+        from oracle.canonical import to_bytes32
 
         dep = self.deployment()
         logs = dep.oracle.events.Resolved().get_logs(from_block=dep.from_block,
@@ -281,7 +286,7 @@ class Devnet:
         raise OracleError(f"market {market_id} not settled within {timeout} s")
 
     def events(self, name: str) -> list[dict]:
-        from .service import read_events
+        from oracle.service import read_events
 
         return read_events(self.roles[name].home / "events.jsonl")
 
@@ -311,7 +316,7 @@ class Devnet:
 
     def signed_outcome(self, market_id: str, validator: str = "validator-0") -> int | None:
         """The outcome `validator` signed for the market (None if it has not)."""
-        from .service import JsonRows
+        from oracle.service import JsonRows
 
         rows = JsonRows(self.roles[validator].home / "votes.sqlite", "votes")
         for doc in rows.all():
