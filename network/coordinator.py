@@ -74,6 +74,8 @@ class Coordinator:
                 return {"outcome": res.outcome, "probability_ppm": res.probability_ppm}
             return None
         p = dep.forecast_of(spec.market_id, r.index)
+        if p is None and dep.is_resolved(spec.market_id):
+            return {"probability_ppm": None, "moot": True}  # resolved first: this forecast can no longer post
         return None if p is None else {"probability_ppm": p}
 
     def drive(self, market_id: str, index: int) -> str:

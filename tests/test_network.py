@@ -275,3 +275,21 @@ def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
         check_equivocation({**doc, "first": vote(a, r), "second": vote(a, other_round)})
     with pytest.raises(OracleError, match="signers differ"):  # evidence replayed under another chain id
         check_equivocation({**doc, "chain_id": 1, "first": vote(a, r), "second": vote(a, flipped)})
+
+
+def test_a_forecast_market_posts_its_rounds_then_resolves(devnet):
+    from conftest import spec_doc
+    from markets.spec import MarketSpec
+
+    model = httpx.get(f"{devnet.roles['prover-0'].url}/v1/health", timeout=5).json()["model"]
+    doc = spec_doc(model, as_of="2021-04-10", price=60000.0, resolve_in_s=0)
+    doc["features"]["params"]["horizon_days"] = 10
+    doc.update(kind="forecast", forecast={"every_days": 3, "close_at": "2021-04-19T00:00:00Z"})
+    spec = MarketSpec.parse(doc)
+    assert len(spec.rounds()) == 3
+    market = devnet.register_market(spec, password=PASSWORD)
+    event = settled_once(devnet, market, timeout=180)
+    dep = devnet.deployment()
+    assert event["round"] == 2
+    assert [dep.forecast_of(market, i) is not None for i in (0, 1)] == [True, True]
+    assert dep.oracle.functions.forecastCount(bytes.fromhex(market[2:])).call() == 2
