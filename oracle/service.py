@@ -121,7 +121,7 @@ def make_app(role: str, log: EventLog, store: ArtifactStore | None, routes: dict
         except Refused as e:
             log("refused", path=request.path, status=e.status, reason=e.reason)
             return web.json_response({"error": e.reason}, status=e.status)
-        except web.HTTPRequestEntityTooLarge as e:
+        except web.HTTPRequestEntityTooLarge:
             log("refused", path=request.path, status=413, reason="body too large")
             return web.json_response({"error": f"body larger than {MAX_BODY} bytes"}, status=413)
         except web.HTTPException:

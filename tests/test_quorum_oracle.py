@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
-from eth_account import Account
 
 from oracle.canonical import keccak_hex
-from oracle.chain import Chain
 from oracle.deployment import Deployment
 from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, digest, signable
 from oracle.errors import ChainError

@@ -18,7 +18,7 @@ import pandas as pd
 from markets.feeds import validate_frame
 from markets.spec import MarketSpec
 from oracle.bundle import ProofBundle
-from oracle.canonical import keccak_hex, to_bytes32
+from oracle.canonical import to_bytes32
 from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, recover
 from oracle.errors import CheckFailed, NotFound, OracleError
 from oracle.models import inputs_hash, load_model, output_probability
