@@ -659,6 +659,8 @@ def devnet_up(
     provers: int = typer.Option(1, min=1, max=8),
     aggregators: int = typer.Option(2, min=0, max=8, help="Dedicated aggregator processes."),
     validator_aggregators: int = typer.Option(0, min=0, help="Validators that also aggregate (any validator can)."),
+    bls: bool = typer.Option(False, "--bls", help="Validators hold BLS keys; aggregators settle final rounds "
+                             "with one BLS12-381 aggregate."),
 ) -> None:
     """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
     from network.devnet import Devnet
@@ -666,7 +668,8 @@ def devnet_up(
     if aggregators + validator_aggregators == 0:
         raise typer.BadParameter("someone must aggregate", param_hint="--aggregators")
     net = Devnet.up(_devnet_root(), validators=validators, threshold=threshold, provers=provers,
-                    aggregators=aggregators, validator_aggregators=validator_aggregators, password=_password())
+                    aggregators=aggregators, validator_aggregators=validator_aggregators, bls=bls,
+                    password=_password())
     out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}")
 
 

@@ -86,7 +86,7 @@ class Devnet:
     # -------------------------------------------------------------------- up
     @classmethod
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
-           validator_aggregators: int = 0, password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
+           validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
         from oracle.chain import Chain
         from oracle.deployment import Deployment
         from oracle.keystore import KeyStore
@@ -118,6 +118,12 @@ class Devnet:
         dep = Deployment.deploy(chain, signers["deployer"], [m.address for m in members], threshold)
         for name in names:
             dep.save(root / name / "deployments")
+        if bls:  # every validator gets a BLS key, registered with its proof of possession
+            for i in range(validators):
+                name = f"validator-{i}"
+                ks = KeyStore(root / name / "keys")
+                key = ks.load_bls(name, password) if ks.bls_public_key(name) else ks.create_bls(name, password)
+                dep.register_bls_key(signers[name], key.public_key, key.proof_of_possession())
         sched = net.roles["scheduler"]
         urls = lambda role: [r.url for r in net.roles.values() if r.role == role]
         # the first `validator_aggregators` validators also aggregate (any validator can)
@@ -135,6 +141,8 @@ class Devnet:
         for r in net.roles.values():
             cfg = {"role": r.role, "name": r.name, "key": r.name, "port": r.port, **base, **configs[r.role],
                    **({"aggregate": True} if r.name in aggregating else {}),
+                   **({"bls": True} if bls and r.role == "validator" else {}),
+                   **({"scheme": "bls"} if bls and (r.role == "aggregator" or r.name in aggregating) else {}),
                    **(overrides or {}).get(r.name, {})}
             _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
         creator_cfg = {"role": "creator", "name": "creator", "key": "creator", "port": 0, **base}

@@ -274,7 +274,10 @@ class RoleHome:
         pw = password if password is not None else password_from_env()
         if pw is None:
             raise OracleError("set ORACLE_KEYSTORE_PASSWORD for a network role")
-        self.key = KeyStore(self.home / "keys").load(self.cfg["key"], pw)
+        keys = KeyStore(self.home / "keys")
+        self.key = keys.load(self.cfg["key"], pw)
+        # a validator that also signs BLS shares (aggregate settlement) holds a BLS key beside its own
+        self.bls_key = keys.load_bls(self.cfg["key"], pw) if self.cfg.get("bls") else None
         self.chain = Chain.rpc(self.cfg["rpc_url"], retries=int(self.cfg.get("rpc_retries", 8)))
         self.dep = Deployment.load(self.chain, self.home / "deployments")
         self.store = ArtifactStore(self.home / "store")

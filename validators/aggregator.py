@@ -147,7 +147,9 @@ class BlsAggregator:
         self._shares: dict[tuple[bytes, int], dict[int, bytes]] = {}
         self._submitted: dict[tuple[bytes, int], BlsSubmission] = {}
 
-    def add(self, vote: BlsVote) -> BlsSubmission | None:
+    def add(self, vote: BlsVote, required: int | None = None) -> BlsSubmission | None:
+        """`required`: the market's own quorum; the larger of it and t applies."""
+        needed = max(self.threshold, required or 0)
         i = self.index.get(vote.validator.lower())
         if i is None:
             raise VoteRejected(f"BLS vote from {vote.validator}, who is not in the validator set")
@@ -161,9 +163,9 @@ class BlsAggregator:
         batch = (bytes(vote.root), vote.count)
         shares = self._shares.setdefault(batch, {})
         shares.setdefault(i, bytes(vote.signature))
-        if batch in self._submitted or len(shares) < self.threshold:
+        if batch in self._submitted or len(shares) < needed:
             return None
-        chosen = sorted(shares)[: self.threshold]
+        chosen = sorted(shares)[:needed]
         aggregate = bls.aggregate([shares[j] for j in chosen])
         bitmap = bls.bitmap_of(chosen)
         tx_hash = self.settle(batch[0], batch[1], bitmap, aggregate)

@@ -33,7 +33,8 @@ def build_validator_app(home: RoleHome):
 
     log = home.log
     validator = Validator(home.key, home.store, home.dep.domain,
-                          lambda source: load_source(source, chain=home.chain), registry=home.dep)
+                          lambda source: load_source(source, chain=home.chain), registry=home.dep,
+                          bls_key=home.bls_key)
     votes = JsonRows(home.home / "votes.sqlite", "votes")
     trusted = home.peers("trusted")
     lock = threading.Lock()
@@ -77,6 +78,10 @@ def build_validator_app(home: RoleHome):
                 send(vote.to_json())
                 vote = bad
             doc = vote.to_json()
+            if home.bls_key is not None and home.adversary is None:
+                # the BLS share over the one-market batch root: what a BLS aggregator adds up
+                share = validator.sign_batch_bls([vote.resolution])
+                doc["bls_signature"] = "0x" + share.signature.hex()
             votes.put(market_id, round_, home.key.address, doc)
             log("signed", market_id=market_id, round=round_, outcome=vote.resolution.outcome,
                 probability_ppm=vote.resolution.probability_ppm)
@@ -137,6 +142,8 @@ def aggregator_routes(home: RoleHome):
 
     def settle(resolution, signatures) -> str:
         key = (resolution.market_id, resolution.round)
+        if bls_mode and is_final(*key):
+            return "left-to-bls"  # the BLS tally settles it
         if settled(*key):
             log("skipped_settled", market_id=key[0], round=key[1])
             return "already-settled"
@@ -156,6 +163,37 @@ def aggregator_routes(home: RoleHome):
     aggregator = Aggregator(dep.domain, members, threshold, settle)
     seen_evidence = 0
 
+    # BLS mode: final rounds settle with one aggregate over the one-market root (forecast rounds,
+    # which have no BLS entry point, stay ECDSA).
+    bls_mode = home.cfg.get("scheme") == "bls"
+    bls_agg = None
+    resolution_of_root: dict[bytes, object] = {}
+    if bls_mode:
+        from oracle import bls
+        from oracle.batch import batch_digest, leaf
+
+        from .aggregator import BlsAggregator, BlsVote
+
+        def settle_bls(root: bytes, count: int, bitmap: int, signature: bytes) -> str:
+            resolution = resolution_of_root[root]
+            key = (resolution.market_id, resolution.round)
+            if settled(*key):
+                log("skipped_settled", market_id=key[0], round=key[1], scheme="bls")
+                return "already-settled"
+            try:
+                receipt = dep.resolve_batch_bls(home.key, [resolution], bitmap, signature)
+            except ChainError as e:
+                if "AlreadyResolved" in str(e):
+                    log("duplicate_submission", market_id=key[0], round=key[1], reason=str(e), scheme="bls")
+                    return "already-settled"
+                raise
+            tx = "0x" + bytes(receipt["transactionHash"]).hex()
+            log("settled", market_id=key[0], round=key[1], outcome=resolution.outcome, tx=tx,
+                gas=receipt["gasUsed"], scheme="bls", signer_bitmap=bitmap)
+            return tx
+
+        bls_agg = BlsAggregator(dep.domain, members, bls.keys_of_key_set(dep.bls_key_set()), threshold, settle_bls)
+
     def record_evidence() -> None:
         nonlocal seen_evidence
         for e in aggregator.evidence[seen_evidence:]:
@@ -167,7 +205,7 @@ def aggregator_routes(home: RoleHome):
             log("equivocation", validator=e.validator, market_id=e.market_id, round=e.round)
         seen_evidence = len(aggregator.evidence)
 
-    def add(vote, persist: bool) -> dict:
+    def add(vote, persist: bool, bls_signature: bytes | None = None) -> dict:
         r = vote.resolution
         with lock:
             try:
@@ -181,6 +219,19 @@ def aggregator_routes(home: RoleHome):
             if not isinstance(r.round, int) or not 0 <= r.round <= last_round(r.market_id):
                 raise Refused(422, f"resolution.round: market {r.market_id} has rounds 0..{last_round(r.market_id)}, "
                                    f"not {r.round!r}")
+            share = None
+            if bls_mode and is_final(r.market_id, r.round):
+                if bls_signature is None:
+                    raise Refused(422, "bls_signature: this aggregator settles final rounds with BLS; none sent")
+                index = {m.lower(): i for i, m in enumerate(members)}.get(vote.validator.lower())
+                if index is not None and bls_agg.keys[index] is None:  # registered since we started?
+                    bls_agg.keys = bls.keys_of_key_set(dep.bls_key_set())
+                keys = bls_agg.keys
+                root = leaf(r)
+                if index is None or keys[index] is None or not bls.verify(
+                        keys[index], batch_digest(dep.domain, root, 1), bls_signature):
+                    raise Refused(422, f"bls_signature: does not verify for {vote.validator} over this resolution")
+                share = BlsVote(vote.validator, root, 1, bls_signature)
             try:
                 sub = aggregator.add(vote, required=required)
             except VoteRejected as e:
@@ -189,8 +240,16 @@ def aggregator_routes(home: RoleHome):
                 raise
             except Exception as e:  # a field of the wrong type inside the resolution
                 raise Refused(400, f"vote: malformed ({type(e).__name__}: {e})") from None
+            if share is not None:
+                resolution_of_root.setdefault(share.root, r)
+                bls_sub = bls_agg.add(share, required=required)
+                if bls_sub is not None:
+                    sub = bls_sub
             if persist:
-                store.put(r.market_id, r.round, vote.validator, vote.to_json())
+                doc = vote.to_json()
+                if bls_signature is not None:
+                    doc["bls_signature"] = "0x" + bls_signature.hex()
+                store.put(r.market_id, r.round, vote.validator, doc)
             record_evidence()
         if sub is not None:
             return {"accepted": True, "submitted": sub.tx_hash}
@@ -199,7 +258,7 @@ def aggregator_routes(home: RoleHome):
     # A restart resumes with every vote accepted before it (nothing is settled twice: the chain says).
     for doc in store.all():
         try:
-            add(Vote.from_json(doc), persist=False)
+            add(Vote.from_json(doc), persist=False, bls_signature=_bls_of(doc))
         except (OracleError, Refused) as e:
             log("replay_failed", reason=str(e))
 
@@ -209,14 +268,27 @@ def aggregator_routes(home: RoleHome):
             raise Refused(400, "body: expected a vote object")
         try:
             vote = Vote.from_json(body)
+            bls_signature = _bls_of(body)
         except OracleError as e:
             raise Refused(400, str(e)) from None
-        result = await in_thread(add, vote, True)
+        result = await in_thread(add, vote, True, bls_signature)
         log("vote", validator=vote.validator, market_id=vote.resolution.market_id, round=vote.resolution.round,
             **{k: v for k, v in result.items() if k == "submitted"})
         return result
 
     return {"/v1/votes": handle_vote}, lambda: {"votes": len(store.all()), "evidence": len(aggregator.evidence)}
+
+
+def _bls_of(doc: dict) -> bytes | None:
+    sig = doc.get("bls_signature")
+    if sig is None:
+        return None
+    if not (isinstance(sig, str) and sig.startswith("0x") and len(sig) == 2 + 192):
+        raise OracleError("bls_signature: expected 96 bytes as 0x-hex")
+    try:
+        return bytes.fromhex(sig[2:])
+    except ValueError:
+        raise OracleError("bls_signature: not hex") from None
 
 
 def check_equivocation(doc: dict) -> str:
