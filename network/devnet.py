@@ -331,3 +331,25 @@ class Devnet:
             if doc["resolution"]["market_id"] == market_id:
                 return doc["resolution"]["outcome"]
         return None
+
+    def wait_event(self, name: str, event: str, timeout: float = 30.0, **match: Any) -> dict:
+        """The first `event` in `name`'s log whose fields include `match` (the chain can show a
+        settlement before the submitter has logged it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for e in self.events(name):
+                if e.get("event") == event and all(e.get(k) == v for k, v in match.items()):
+                    return e
+            if time.monotonic() > deadline:
+                raise OracleError(f"{name} logged no {event} {match} within {timeout} s")
+            time.sleep(0.2)
+
+    def reap(self, timeout: float = 10.0) -> None:
+        """Collect the exit status of the processes this object started (stopped elsewhere, e.g. by
+        `oracle devnet down`), so none is left a zombie."""
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._procs.clear()

@@ -42,6 +42,7 @@ def devnet(tmp_path_factory, circuit):
 
     down = CliRunner().invoke(app, ["devnet", "down"], env={"ORACLE_HOME": str(home)})
     assert down.exit_code == 0 and "anvil" in down.output, down.output
+    net.reap()
     assert not any(r.alive() for r in net.roles.values()) and not net.anvil().alive()
 
 
@@ -68,8 +69,13 @@ def test_a_market_resolves_over_http_and_two_aggregators_settle_once(devnet):
     market = new_market(devnet)
     event = settled_once(devnet, market)
     assert event["outcome"] == honest_outcome(devnet, market)
-    settled = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
-               if e["event"] == "settled" and e.get("market_id") == market]
+    deadline = time.time() + 30  # the submitter's log line may trail the chain
+    while True:
+        settled = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
+                   if e["event"] == "settled" and e.get("market_id") == market]
+        if settled or time.time() > deadline:
+            break
+        time.sleep(0.2)
     others = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
               if e["event"] in ("skipped_settled", "duplicate_submission") and e.get("market_id") == market]
     assert len(settled) == 1 and len(others) <= 1

@@ -23,6 +23,7 @@ def test_devnet_settles_with_one_bls_aggregate(tmp_path, circuit, monkeypatch):
         market = net.demo_market("2021-01-12", 0.95, password=PASSWORD)
         net.wait_settled(market, timeout=120)
         dep = net.deployment()
+        net.wait_event("aggregator-0", "settled", market_id=market)
         settled = [e for e in net.events("aggregator-0") if e["event"] == "settled"]
         assert len(settled) == 1 and settled[0]["scheme"] == "bls" and settled[0]["market_id"] == market
         assert bin(settled[0]["signer_bitmap"]).count("1") == 3
