@@ -199,27 +199,44 @@ def post(url: str, body: dict, *, timeout: float = 30.0) -> dict:
     return doc
 
 
-def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore, *, timeout: float = 30.0) -> bytes:
-    """Get an artifact by hash (from the local store, else from any peer) and check its hash."""
-    if store.has(artifact_id):
-        return store.get(artifact_id)
+class _PeerRefused(Exception):
+    """A peer answered, but not with what was asked for (the reason is the message)."""
+
+
+def _from_peers(bases: Iterable[str], path: str, take: Callable[[str, httpx.Response], Any], *, what: str,
+                timeout: float = 30.0) -> Any:
+    """GET `path` from each peer in turn until `take(base, response)` accepts an answer (it raises
+    _PeerRefused otherwise). ArtifactError naming every peer's failure if none does."""
     errors = []
     for base in bases:
         try:
-            r = httpx.get(f"{base}/v1/artifacts/{artifact_id}", timeout=timeout)
+            r = httpx.get(f"{base}{path}", timeout=timeout)
         except httpx.HTTPError as e:
             errors.append(f"{base}: {type(e).__name__}")
             continue
         if r.status_code != 200:
             errors.append(f"{base}: {r.status_code}")
             continue
+        try:
+            return take(base, r)
+        except _PeerRefused as e:
+            errors.append(f"{base}: {e}")
+    raise ArtifactError(f"{what}: not obtained ({'; '.join(errors) or 'no peers'})")
+
+
+def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore, *, timeout: float = 30.0) -> bytes:
+    """Get an artifact by hash (from the local store, else from any peer) and check its hash."""
+    if store.has(artifact_id):
+        return store.get(artifact_id)
+
+    def take(_base: str, r: httpx.Response) -> bytes:
         data = r.content
         if len(data) > ARTIFACT_LIMIT or keccak_hex(data) != artifact_id:
-            errors.append(f"{base}: content does not hash to {artifact_id}")
-            continue
+            raise _PeerRefused(f"content does not hash to {artifact_id}")
         store.put(data)
         return data
-    raise ArtifactError(f"artifact {artifact_id}: not obtained ({'; '.join(errors) or 'no peers'})")
+
+    return _from_peers(bases, f"/v1/artifacts/{artifact_id}", take, what=f"artifact {artifact_id}", timeout=timeout)
 
 
 class JsonRows:
@@ -250,6 +267,10 @@ class JsonRows:
         with closing(sqlite3.connect(self.path)) as db, db:
             db.execute(f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?)",
                        (market_id, round_, who, json.dumps(doc)))
+
+    def count(self) -> int:
+        with closing(sqlite3.connect(self.path)) as db:
+            return db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
 
     def all(self) -> list[dict]:
         with closing(sqlite3.connect(self.path)) as db:
@@ -297,24 +318,14 @@ def ensure_model(bases: Iterable[str], model_id: str, store: ArtifactStore) -> N
         return
     except OracleError:
         pass
-    bases = list(bases)
-    errors = []
-    for base in bases:
-        try:
-            r = httpx.get(f"{base}/v1/models/{model_id}", timeout=30)
-        except httpx.HTTPError as e:
-            errors.append(f"{base}: {type(e).__name__}")
-            continue
-        if r.status_code != 200:
-            errors.append(f"{base}: {r.status_code}")
-            continue
+
+    def take(base: str, r: httpx.Response) -> None:
         record = ModelRecord.from_json(r.json())
         if record.model_id != model_id or model_id_of(record.circuits) != model_id:
-            errors.append(f"{base}: record does not hash to {model_id}")
-            continue
+            raise _PeerRefused(f"record does not hash to {model_id}")
         for c in record.circuits:
             for aid in (c.vk, c.settings, c.srs):
                 fetch_artifact([base], aid, store)
         publish_model(store, record)
-        return
-    raise ArtifactError(f"model {model_id}: not obtained ({'; '.join(errors) or 'no peers'})")
+
+    _from_peers(bases, f"/v1/models/{model_id}", take, what=f"model {model_id}")

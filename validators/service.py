@@ -96,7 +96,7 @@ def build_validator_app(home: RoleHome):
     if home.cfg.get("aggregate"):  # any validator can act as an aggregator too, paying gas with its own key
         agg_routes, stats = aggregator_routes(home)
         routes.update(agg_routes)
-    health = lambda: {"name": home.name, "address": home.key.address, "votes": len(votes.all()),
+    health = lambda: {"name": home.name, "address": home.key.address, "votes": votes.count(),
                       **{f"aggregated_{k}": v for k, v in stats().items()}}
     return make_app("validator", log, home.store, routes, health)
 
@@ -276,7 +276,7 @@ def aggregator_routes(home: RoleHome):
             **{k: v for k, v in result.items() if k == "submitted"})
         return result
 
-    return {"/v1/votes": handle_vote}, lambda: {"votes": len(store.all()), "evidence": len(aggregator.evidence)}
+    return {"/v1/votes": handle_vote}, lambda: {"votes": store.count(), "evidence": len(aggregator.evidence)}
 
 
 def _bls_of(doc: dict) -> bytes | None:
