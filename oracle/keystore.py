@@ -30,20 +30,23 @@ class KeyStore:
             raise FieldError("name", "key names are 1-64 of letters, digits, '_', '.', '-' (not ending in .bls)")
         return self.root / f"{name}{suffix}"
 
+    def _new(self, name: str, password: str, suffix: str, what: str) -> Path:
+        """The path of a key about to be created: refused if it exists or the password is short."""
+        path = self._path(name, suffix)
+        if path.exists():
+            raise FieldError("name", f"{what} named {name!r} already exists ({path})")
+        if len(password) < 8:
+            raise FieldError("password", "must be at least 8 characters")
+        return path
+
     # A validator's BLS12-381 key lives beside its account key, in `<name>.bls.json`, encrypted
     # with the same keystore format and password.
     def create_bls(self, name: str, password: str):
         from .bls import BlsKey, save_key
 
-        path = self._path(name, BLS_SUFFIX)
-        if path.exists():
-            raise FieldError("name", f"a BLS key named {name!r} already exists ({path})")
-        if len(password) < 8:
-            raise FieldError("password", "must be at least 8 characters")
+        path = self._new(name, password, BLS_SUFFIX, "a BLS key")
         key = BlsKey.generate()
-        weak = os.environ.get(ITERATIONS_ENV)
-        self.root.mkdir(parents=True, exist_ok=True)
-        save_key(path, key, password, iterations=int(weak) if weak else None)
+        save_key(path, key, password, iterations=_iterations())
         return key
 
     def load_bls(self, name: str, password: str):
@@ -59,14 +62,9 @@ class KeyStore:
         return json.loads(path.read_text())["bls_public_key"] if path.exists() else None
 
     def create(self, name: str, password: str, *, signer: LocalSigner | None = None) -> LocalSigner:
-        path = self._path(name)
-        if path.exists():
-            raise FieldError("name", f"a key named {name!r} already exists ({path})")
-        if len(password) < 8:
-            raise FieldError("password", "must be at least 8 characters")
+        path = self._new(name, password, ".json", "a key")
         signer = signer or LocalSigner.create()
-        weak = os.environ.get(ITERATIONS_ENV)
-        keystore = signer.to_keystore(password, iterations=int(weak) if weak else None)
+        keystore = signer.to_keystore(password, iterations=_iterations())
         _atomic_write(path, json.dumps(keystore).encode())
         path.chmod(0o600)
         return signer
@@ -90,6 +88,11 @@ class KeyStore:
         if not self.root.exists():
             return []
         return sorted(p.stem for p in self.root.glob("*.json") if not p.name.endswith(BLS_SUFFIX))
+
+
+def _iterations() -> int | None:
+    weak = os.environ.get(ITERATIONS_ENV)
+    return int(weak) if weak else None
 
 
 def password_from_env() -> str | None:
