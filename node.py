@@ -235,9 +235,11 @@ class Node:
         for spec, index in claimed:
             key = (spec.market_id, index)
             r = spec.round(index)
-            done = self._settled_on_chain(spec, r)  # a crash after the transaction: the chain knows
+            # a crash after the transaction: the chain knows
+            done = self.dep.round_result(spec.market_id, index, final=r.final)
             if done is not None:
-                self.state.finish(*key, status="settled", probability_ppm=done, detail="found on-chain")
+                self.state.finish(*key, status="settled", probability_ppm=done["probability_ppm"],
+                                  detail="moot: market resolved first" if done.get("moot") else "found on-chain")
                 self._score_if_final(spec, r)
                 statuses[key] = "settled"
                 continue
@@ -288,13 +290,6 @@ class Node:
             self.on_log(f"{spec.market_id[:10]} round {index}: settled {report.submission.tx_hash}")
             statuses[key] = "settled"
         return statuses
-
-    def _settled_on_chain(self, spec, r) -> int | None:
-        if r.final:
-            if self.dep.is_resolved(spec.market_id):
-                return self.dep.resolution_of(spec.market_id).resolution.probability_ppm
-            return None
-        return self.dep.forecast_of(spec.market_id, r.index)
 
     def _score_if_final(self, spec, r) -> None:
         """Score the market's posted probabilities against what happened (once the data shows it)."""

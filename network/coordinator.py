@@ -66,18 +66,6 @@ class Coordinator:
             self.state.set_cursor("registry", str(nxt))
 
     # ---------------------------------------------------------------- rounds
-    def _settled(self, spec, r) -> dict | None:
-        dep = self.home.dep
-        if r.final:
-            if dep.is_resolved(spec.market_id):
-                res = dep.resolution_of(spec.market_id).resolution
-                return {"outcome": res.outcome, "probability_ppm": res.probability_ppm}
-            return None
-        p = dep.forecast_of(spec.market_id, r.index)
-        if p is None and dep.is_resolved(spec.market_id):
-            return {"probability_ppm": None, "moot": True}  # resolved first: this forecast can no longer post
-        return None if p is None else {"probability_ppm": p}
-
     def drive(self, market_id: str, index: int) -> str:
         from markets.spec import MarketSpec
 
@@ -87,13 +75,13 @@ class Coordinator:
         spec = MarketSpec.parse(self.state.spec_json(market_id))
         r = spec.round(index)
         t0 = time.time()
-        done = self._settled(spec, r)
+        done = self.home.dep.round_result(spec.market_id, index, final=r.final)
         if done is None:
             detail = self._run(spec, index, row.attempts)
             deadline = time.time() + (self.settle_wait if detail is None else 0)
             while done is None and time.time() < deadline and not self._stop.is_set():
                 time.sleep(0.3)
-                done = self._settled(spec, r)
+                done = self.home.dep.round_result(spec.market_id, index, final=r.final)
             if done is None:
                 detail = detail or "not settled on-chain yet (no quorum so far)"
                 backoff = min(2 ** row.attempts, 30)

@@ -213,6 +213,20 @@ class Deployment:
 
         return batch_digest(self.domain, root, count)
 
+    def round_result(self, market_id: str, round: int, *, final: bool) -> dict | None:
+        """What the chain holds for a round, None if nothing yet: the final round's outcome and
+        probability, a forecast round's posted probability, or `moot` for a forecast round that can
+        no longer post because the market resolved first."""
+        if final:
+            if not self.is_resolved(market_id):
+                return None
+            res = self.resolution_of(market_id).resolution
+            return {"outcome": res.outcome, "probability_ppm": res.probability_ppm}
+        p = self.forecast_of(market_id, round)
+        if p is None:
+            return {"probability_ppm": None, "moot": True} if self.is_resolved(market_id) else None
+        return {"probability_ppm": p}
+
     def is_resolved(self, market_id: str) -> bool:
         return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
 

@@ -136,9 +136,7 @@ def aggregator_routes(home: RoleHome):
         return round_ >= last_round(market_id)
 
     def settled(market_id: str, round_: int) -> bool:
-        if is_final(market_id, round_):
-            return dep.is_resolved(market_id)
-        return dep.forecast_of(market_id, round_) is not None
+        return dep.round_result(market_id, round_, final=is_final(market_id, round_)) is not None
 
     def settle(resolution, signatures) -> str:
         key = (resolution.market_id, resolution.round)
