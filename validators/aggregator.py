@@ -148,8 +148,11 @@ class BlsAggregator:
         self._submitted: dict[tuple[bytes, int], BlsSubmission] = {}
 
     def add(self, vote: BlsVote, required: int | None = None) -> BlsSubmission | None:
-        """`required`: the market's own quorum; the larger of it and t applies."""
-        needed = max(self.threshold, required or 0)
+        """Check and count a share. `required`: the market's own quorum; the larger of it and t applies."""
+        return self.tally(self.check(vote), vote, required)
+
+    def check(self, vote: BlsVote) -> int:
+        """The voter's member index if its share verifies under its registered key, else VoteRejected."""
         i = self.index.get(vote.validator.lower())
         if i is None:
             raise VoteRejected(f"BLS vote from {vote.validator}, who is not in the validator set")
@@ -160,6 +163,11 @@ class BlsAggregator:
         if not bls.verify(key, message, vote.signature):
             raise VoteRejected(f"BLS signature of {vote.validator} does not verify over root "
                                f"0x{vote.root.hex()} (count {vote.count}) under this domain")
+        return i
+
+    def tally(self, i: int, vote: BlsVote, required: int | None = None) -> BlsSubmission | None:
+        """Count a share `check` accepted (member index `i`); settle once enough agree."""
+        needed = max(self.threshold, required or 0)
         batch = (bytes(vote.root), vote.count)
         shares = self._shares.setdefault(batch, {})
         shares.setdefault(i, bytes(vote.signature))

@@ -168,7 +168,7 @@ def aggregator_routes(home: RoleHome):
     resolution_of_root: dict[bytes, object] = {}
     if bls_mode:
         from oracle import bls
-        from oracle.batch import batch_digest, leaf
+        from oracle.batch import leaf
 
         from .aggregator import BlsAggregator, BlsVote
 
@@ -221,15 +221,14 @@ def aggregator_routes(home: RoleHome):
             if bls_mode and is_final(r.market_id, r.round):
                 if bls_signature is None:
                     raise Refused(422, "bls_signature: this aggregator settles final rounds with BLS; none sent")
-                index = {m.lower(): i for i, m in enumerate(members)}.get(vote.validator.lower())
+                share = BlsVote(vote.validator, leaf(r), 1, bls_signature)
+                index = bls_agg.index.get(vote.validator.lower())
                 if index is not None and bls_agg.keys[index] is None:  # registered since we started?
                     bls_agg.keys = bls.keys_of_key_set(dep.bls_key_set())
-                keys = bls_agg.keys
-                root = leaf(r)
-                if index is None or keys[index] is None or not bls.verify(
-                        keys[index], batch_digest(dep.domain, root, 1), bls_signature):
-                    raise Refused(422, f"bls_signature: does not verify for {vote.validator} over this resolution")
-                share = BlsVote(vote.validator, root, 1, bls_signature)
+                try:
+                    index = bls_agg.check(share)
+                except VoteRejected as e:
+                    raise Refused(422, f"bls_signature: {e}") from None
             try:
                 sub = aggregator.add(vote, required=required)
             except VoteRejected as e:
@@ -240,7 +239,7 @@ def aggregator_routes(home: RoleHome):
                 raise Refused(400, f"vote: malformed ({type(e).__name__}: {e})") from None
             if share is not None:
                 resolution_of_root.setdefault(share.root, r)
-                bls_sub = bls_agg.add(share, required=required)
+                bls_sub = bls_agg.tally(index, share, required=required)
                 if bls_sub is not None:
                     sub = bls_sub
             if persist:
