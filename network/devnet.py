@@ -145,8 +145,6 @@ class Devnet:
                    **({"scheme": "bls"} if bls and (r.role == "aggregator" or r.name in aggregating) else {}),
                    **(overrides or {}).get(r.name, {})}
             _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
-        creator_cfg = {"role": "creator", "name": "creator", "key": "creator", "port": 0, **base}
-        _atomic_write(root / "creator" / "role.json", json.dumps(creator_cfg, indent=2).encode())
         net.doc["scheduler_url"] = sched.url
         net.save()
         # provers first, one at a time (the first compiles the model into the shared cache, the
@@ -243,13 +241,11 @@ class Devnet:
     # -------------------------------------------------------------- markets
     def register_market(self, spec, *, password: str) -> str:
         """As a market creator: register on-chain with the creator's key, then hand the scheduler the spec."""
-        from oracle.chain import Chain
-        from oracle.deployment import Deployment
         from oracle.keystore import KeyStore
         from oracle.service import post
 
         creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
-        dep = Deployment.load(Chain.rpc(self.rpc_url), self.root / "creator" / "deployments")
+        dep = self.deployment()
         if not dep.is_registered(spec.market_id):
             dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model,
                                 resolve_at=spec.resolve_at_unix, outcome_count=len(spec.outcomes),

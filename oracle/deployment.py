@@ -189,23 +189,26 @@ class Deployment:
 
     def accept_batch_root_bls(self, submitter: Signer, root: bytes, count: int, signer_bitmap: int,
                               aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
-        from .bls import to_eip2537_g2
-
-        keys = self.bls_key_set() if key_set is None else key_set
-        fn = self.oracle.functions.acceptBatchRootBls(root, count, signer_bitmap, keys,
-                                                      to_eip2537_g2(aggregate_signature))
-        gas = 600_000 + 2_000 * (len(keys) // 128) if self.chain.explicit_gas else None
-        return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.acceptBatchRootBls")
+        keys, signature = self._bls_args(aggregate_signature, key_set)
+        fn = self.oracle.functions.acceptBatchRootBls(root, count, signer_bitmap, keys, signature)
+        return self.chain.transact(submitter, fn, gas=self._bls_gas(keys, 0), action="QuorumOracle.acceptBatchRootBls")
 
     def resolve_batch_bls(self, submitter: Signer, resolutions: Sequence[Resolution], signer_bitmap: int,
                           aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
+        keys, signature = self._bls_args(aggregate_signature, key_set)
+        fn = self.oracle.functions.resolveBatchBls([r.as_tuple() for r in resolutions], signer_bitmap, keys, signature)
+        return self.chain.transact(submitter, fn, gas=self._bls_gas(keys, len(resolutions)),
+                                   action="QuorumOracle.resolveBatchBls")
+
+    def _bls_args(self, aggregate_signature: bytes, key_set: bytes | None) -> tuple[bytes, bytes]:
+        """(`publicKeys`, EIP-2537 signature): the registered key set unless one is given."""
         from .bls import to_eip2537_g2
 
-        keys = self.bls_key_set() if key_set is None else key_set
-        fn = self.oracle.functions.resolveBatchBls([r.as_tuple() for r in resolutions], signer_bitmap, keys,
-                                                   to_eip2537_g2(aggregate_signature))
-        gas = 600_000 + 2_000 * (len(keys) // 128) + 180_000 * len(resolutions) if self.chain.explicit_gas else None
-        return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.resolveBatchBls")
+        return (self.bls_key_set() if key_set is None else key_set), to_eip2537_g2(aggregate_signature)
+
+    def _bls_gas(self, keys: bytes, stored: int) -> int | None:
+        # the embedded chain's fixed default is too small: pairing + one key per member + stored records
+        return 600_000 + 2_000 * (len(keys) // 128) + 180_000 * stored if self.chain.explicit_gas else None
 
     def batch_digest(self, root: bytes, count: int) -> bytes:
         """The 32 bytes members BLS-sign: `QuorumOracle.batchDigest(root, count)`, computed locally."""
