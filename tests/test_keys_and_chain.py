@@ -1,4 +1,4 @@
-"""Operator keys in encrypted keystores; anvil up and down; a revert reason reaches the CLI user."""
+"""Operator keys in encrypted keystores; anvil up and down; `chain deploy`; revert reasons reach the CLI user."""
 
 from __future__ import annotations
 
@@ -96,3 +96,41 @@ def test_bls_keys_created_encrypted_and_registered_by_node_init(tmp_path, monkey
     ks = KeyStore(tmp_path / "keys")
     assert on_chain == [bytes.fromhex(ks.bls_public_key(f"validator-{i}")) for i in range(4)]
     assert on_chain[0] == key.public_key  # the existing key was kept, not replaced
+
+
+def test_chain_deploy_records_the_contract_set(tmp_path, monkeypatch, anvil):
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+
+    monkeypatch.setenv("ORACLE_HOME", str(tmp_path))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    too_many = runner.invoke(app, ["chain", "deploy", "--rpc-url", anvil.url, "--validators", "3", "--threshold", "4"])
+    assert too_many.exit_code == 2 and "threshold 4 exceeds validators 3" in too_many.output
+
+    made = runner.invoke(app, ["chain", "deploy", "--rpc-url", anvil.url, "--validators", "4", "--threshold", "3",
+                               "--json"])
+    assert made.exit_code == 0, made.output
+    doc = json.loads(made.stdout)
+    chain = Chain.rpc(anvil.url)
+    assert doc["chain_id"] == chain.chain_id and doc["threshold"] == 3
+    assert doc["deployment"] == str(tmp_path / "deployments" / f"{chain.chain_id}.json")
+    dep = Deployment.load(chain, tmp_path / "deployments")
+    assert dep.addresses == doc["contracts"] and set(doc["contracts"]) >= {"QuorumOracle", "MarketRegistry"}
+    ks = KeyStore(tmp_path / "keys")
+    assert sorted(ks.names()) == ["deployer"] + [f"validator-{i}" for i in range(4)]
+    assert {a.lower() for a in dep.validators()} == {ks.address(f"validator-{i}").lower() for i in range(4)}
+    assert dep.threshold() == 3
+
+    # again, as a user reads it: the existing keys are reused, a fresh set is deployed and recorded
+    again = runner.invoke(app, ["chain", "deploy", "--rpc-url", anvil.url, "--validators", "4", "--threshold", "3"])
+    assert again.exit_code == 0, again.output
+    assert f"deployed on chain {chain.chain_id}" in again.output
+    recorded = Deployment.load(chain, tmp_path / "deployments").addresses["QuorumOracle"]
+    assert recorded != doc["contracts"]["QuorumOracle"] and f"QuorumOracle: {recorded}" in again.output
+    assert sorted(KeyStore(tmp_path / "keys").names()) == sorted(ks.names())
+
+    # 2 of 4 is no majority: the contract refuses, and the user reads why
+    bad = runner.invoke(app, ["chain", "deploy", "--rpc-url", anvil.url, "--validators", "4", "--threshold", "2"])
+    assert bad.exit_code == 1
+    assert "deploy QuorumOracle reverted: InvalidThreshold(threshold=2, validators=4)" in bad.output

@@ -1,0 +1,64 @@
+"""`oracle demo`: the composition lives in `network.demo.run_demo`; this parses and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from .home import check_quorum
+from .render import JsonOption, emit, err, handles_errors, out, srs_label
+
+
+@handles_errors
+def demo(
+    as_json: bool = JsonOption,
+    validators: int = typer.Option(5, min=1, max=64, help="Number of validators (each its own key)."),
+    threshold: int = typer.Option(4, min=1, help="Signatures needed to settle (t of n)."),
+) -> None:
+    """Resolve real BTC markets end to end on the embedded chain: prove, validate, settle, pay out."""
+    check_quorum(threshold, validators)
+    from network.demo import run_demo
+
+    if as_json:
+        result = run_demo(n_validators=validators, threshold=threshold, log=lambda m: err.print(m))
+    else:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=out, transient=False) as progress:
+            task = progress.add_task("starting", total=None)
+            result = run_demo(n_validators=validators, threshold=threshold,
+                              log=lambda message: progress.update(task, description=message))
+            progress.update(task, description="done")
+    emit(result, as_json, _render)
+
+
+def _render(result: dict[str, Any]) -> None:
+    chain = result["chain"]
+    out.print(f"\nEmbedded chain {chain['chain_id']} · QuorumOracle {chain['contracts']['QuorumOracle']} · "
+              f"{result['validators']} validators, t = {result['threshold']}")
+    model = result["model"]
+    out.print(f"Model {model['model_id'][:18]}… ({model['name']}, logrows {model['logrows']}, "
+              f"SRS: {srs_label(model['srs_kind'])})\n")
+    table = Table(title="Resolved markets", show_lines=True)
+    for col in ("market", "question", "P(yes)", "oracle", "actual", "proof", "signed", "on-chain", "payout (ETH)", "tx"):
+        table.add_column(col, overflow="fold")
+    for m in result["markets"]:
+        table.add_row(
+            m["market_id"][:10] + "…",
+            m["question"],
+            f"{m['probability']:.3f}",
+            m["outcome"],
+            m["actual_outcome"] or "?",
+            "verified" if m["proof_verified"] else "[red]refused[/red]",
+            f"{m['validators_signed']}/{m['validators']} (t={m['quorum']})",
+            m["onchain_outcome"] or "-",
+            f"{m['payout_wei'] / 1e18:.4f}",
+            (m["tx_hash"] or "-")[:12] + "…",
+        )
+    out.print(table)
+    t = result["timings"]
+    out.print(f"prove {t['prove_s']:.2f} s/market · verify {t['verify_s_median'] * 1000:.1f} ms median · "
+              f"end to end {t['end_to_end_s']:.1f} s")

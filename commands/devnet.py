@@ -1,0 +1,120 @@
+"""`oracle devnet ...`: every role its own process on 127.0.0.1, on anvil (network.devnet)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from oracle import config
+
+from .home import password
+from .render import JsonOption, emit, handles_errors, out
+
+app = typer.Typer(no_args_is_help=True, help="Every role its own process on 127.0.0.1, on anvil.")
+
+
+def _root() -> Path:
+    return config.home() / "devnet"
+
+
+@app.command("up")
+@handles_errors
+def up(
+    validators: int = typer.Option(7, min=1, max=64),
+    threshold: int = typer.Option(5, min=1),
+    provers: int = typer.Option(1, min=1, max=8),
+    aggregators: int = typer.Option(2, min=0, max=8, help="Dedicated aggregator processes."),
+    validator_aggregators: int = typer.Option(0, min=0, help="Validators that also aggregate (any validator can)."),
+    bls: bool = typer.Option(False, "--bls", help="Validators hold BLS keys; aggregators settle final rounds "
+                             "with one BLS12-381 aggregate."),
+) -> None:
+    """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
+    from network.devnet import Devnet
+
+    if aggregators + validator_aggregators == 0:
+        raise typer.BadParameter("someone must aggregate", param_hint="--aggregators")
+    net = Devnet.up(_root(), validators=validators, threshold=threshold, provers=provers,
+                    aggregators=aggregators, validator_aggregators=validator_aggregators, bls=bls,
+                    password=password())
+    out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}")
+
+
+@app.command("market")
+@handles_errors
+def market(
+    as_of: str = typer.Option("2021-01-12", help="Question date (the demo's BTC data)."),
+    ratio: float = typer.Option(0.95, help="Close above ratio x close on the question date?"),
+    horizon: int = typer.Option(7),
+) -> None:
+    """Register a BTC question as the devnet's market creator and hand its spec to the scheduler."""
+    from network.devnet import Devnet
+
+    out.print(Devnet(_root()).demo_market(as_of, ratio, horizon=horizon, password=password()))
+
+
+@app.command("status")
+@handles_errors
+def status(
+    watch: bool = typer.Option(False, "--watch", help="Refresh live until Ctrl-C."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Roles (PID, health), rounds in flight and the last resolutions."""
+    if as_json or not watch:
+        emit(_snapshot(), as_json, lambda s: out.print(_render(s)))
+        return
+    from rich.live import Live
+
+    with Live(_render(_snapshot()), console=out, refresh_per_second=2) as live:
+        try:
+            while True:
+                time.sleep(1)
+                live.update(_render(_snapshot()))
+        except KeyboardInterrupt:
+            pass
+
+
+def _snapshot() -> dict[str, Any]:
+    from network.devnet import Devnet
+
+    net = Devnet(_root())
+    roles = [{"name": r.name, "role": r.role, "pid": r.pid, "alive": r.alive(), "url": r.url,
+              "health": r.health()} for r in net.roles.values()]
+    return {"anvil": {"url": net.rpc_url, "alive": net.anvil().alive()}, "roles": roles,
+            "scheduler": net.scheduler_status()}
+
+
+def _render(s: dict[str, Any]):
+    from rich.console import Group
+
+    t = Table(title=f"devnet: anvil {s['anvil']['url']} ({'up' if s['anvil']['alive'] else 'DOWN'})")
+    for col in ("role", "name", "pid", "state", "detail"):
+        t.add_column(col)
+    for r in s["roles"]:
+        h = r["health"]
+        state = "healthy" if h else ("starting/unresponsive" if r["alive"] else "DOWN")
+        detail = ", ".join(f"{k}={v}" for k, v in (h or {}).items() if k in ("votes", "proven", "evidence"))
+        t.add_row(r["role"], r["name"], str(r["pid"]), state, detail)
+    sch = s["scheduler"] or {}
+    f = Table(title=f"rounds {sch.get('rounds', {})}")
+    for col in ("market", "round", "status", "attempts", "detail"):
+        f.add_column(col, overflow="fold")
+    for x in sch.get("in_flight", []):
+        f.add_row(x["market_id"][:12], str(x["round"]), x["status"], str(x["attempts"]), x["detail"] or "")
+    for x in sch.get("last", []):
+        f.add_row(x["market_id"][:12], str(x["round"]), "settled", "", f"outcome={x.get('outcome')} "
+                  f"p={x.get('probability_ppm')}")
+    return Group(t, f)
+
+
+@app.command("down")
+@handles_errors
+def down() -> None:
+    """Stop exactly what `devnet up` started (by PID and process group)."""
+    from network.devnet import Devnet
+
+    stopped = Devnet(_root()).down()
+    out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")

@@ -1,0 +1,111 @@
+"""`oracle model ...`: registered models and their public artifacts; compiling new ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from oracle import config
+from oracle.errors import NotFound
+
+from .home import store
+from .render import JsonOption, emit, err, handles_errors, out, srs_label
+
+app = typer.Typer(no_args_is_help=True, help="Registered models and their public artifacts.")
+
+
+@app.command("list")
+@handles_errors
+def list_(as_json: bool = JsonOption) -> None:
+    """Models whose public artifacts (vk, settings, SRS) are in this node's store."""
+    from oracle.models import list_models
+
+    emit([r.to_json() for r in list_models(store())], as_json, _render_list)
+
+
+def _render_list(records: list[dict[str, Any]]) -> None:
+    table = Table(title="Models")
+    for col in ("model id", "name", "family", "batches", "inputs", "SRS"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(r["model_id"], r["name"], r["family"], ",".join(str(c["batch"]) for c in r["circuits"]),
+                      f"{r['n_inputs']} ({r['input_visibility']})", srs_label(r["srs_kind"]))
+    out.print(table)
+
+
+@app.command("compile")
+@handles_errors
+def compile_(
+    source: str = typer.Argument(..., help="A family (mlp, conv1d, trees), a saved torch module (.pt) or an ONNX file."),
+    batch: list[int] = typer.Option([1], "--batch", help="Batch size(s) to compile (repeat)."),
+    inputs: str = typer.Option("public", help="Input visibility: public | hashed (Poseidon commitment)."),
+    params: str = typer.Option("fixed", help="Parameter visibility: fixed | hashed (weights stay private)."),
+    name: Optional[str] = typer.Option(None, help="Model name (files)."),
+    transform: str = typer.Option("sigmoid", help="What the output means: sigmoid (logit) | identity."),
+    srs: Optional[str] = typer.Option(None, "--srs", help="A public SRS file (default: local dev SRS)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Compile a model into ezkl circuits; publish vk, settings and SRS; keep proving keys locally."""
+    from oracle.models import OUTPUT_TRANSFORMS
+
+    if transform not in OUTPUT_TRANSFORMS:
+        raise typer.BadParameter(f"must be one of {OUTPUT_TRANSFORMS}", param_hint="--transform")
+    if any(b < 1 or b > 256 for b in batch):
+        raise typer.BadParameter("batch sizes are 1..256", param_hint="--batch")
+    log = lambda m: err.print(m)  # noqa: E731
+    if source in ("mlp", "conv1d", "trees"):
+        from provers.reference import reference_circuit
+
+        compiled = reference_circuit(store(), config.cache_dir(), family=source, batches=tuple(batch),
+                                     input_visibility=inputs, param_visibility=params, log=log)
+    else:
+        import numpy as np
+
+        from markets.features import CLIP
+        from provers.circuit import compile_model, load_module, onnx_input_width
+
+        path = Path(source)
+        if not path.exists():
+            raise NotFound(f"{source} is neither a model family nor a file")
+        module = load_module(path)
+        n = onnx_input_width(path) if path.suffix == ".onnx" else int(next(module.parameters()).shape[-1])
+        compiled = compile_model(module, name=name or path.stem, family="custom", n_inputs=n,
+                                 recipe="trailing_returns_v1", calibration=np.zeros((1, n)), input_bound=CLIP,
+                                 cache=config.cache_dir(), store=store(), batches=tuple(batch),
+                                 input_visibility=inputs, param_visibility=params, output_transform=transform,
+                                 srs_file=Path(srs) if srs else None, log=log)
+    emit(compiled.record.to_json(), as_json, _render_compiled)
+
+
+def _render_compiled(record: dict[str, Any]) -> None:
+    out.print(f"{record['name']}: model id {record['model_id']} (batches "
+              f"{[c['batch'] for c in record['circuits']]}, SRS: {srs_label(record['srs_kind'])})", highlight=False)
+
+
+@app.command("show")
+@handles_errors
+def show(model_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    """One model: its public artifacts and its reputation (Brier over its scored forecasts)."""
+    from oracle.models import load_model
+    from oracle.state import LocalState
+
+    record = load_model(store(), model_id.lower()).to_json()
+    state_path = config.home() / "state.sqlite"
+    rep = LocalState(state_path).reputation(record["model_id"]) if state_path.exists() else \
+        {"markets": 0, "forecasts": 0, "brier": None, "log_loss": None, "accuracy": None}
+    emit({**record, "reputation": rep}, as_json, _render_model)
+
+
+def _render_model(doc: dict[str, Any]) -> None:
+    rep = doc["reputation"]
+    for k, v in doc.items():
+        if k != "reputation":
+            out.print(f"[bold]{k}[/bold]: {srs_label(v) if k == 'srs_kind' else v}", highlight=False)
+    if rep["forecasts"]:
+        out.print(f"[bold]reputation[/bold]: Brier {rep['brier']:.4f}, log loss {rep['log_loss']:.4f}, "
+                  f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")
+    else:
+        out.print("[bold]reputation[/bold]: no resolved forecasts yet")
