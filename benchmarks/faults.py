@@ -35,6 +35,7 @@ def main() -> None:
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
     from oracle import config
     from network.devnet import Devnet
+    from tests.adversaries import set_adversary
     from oracle.store import ArtifactStore
     from provers.reference import reference_circuit
 
@@ -97,18 +98,18 @@ def main() -> None:
         record(f"quorum_unreachable_{len(down)}_down", m, time.time(), t_fault, waited_while_down=waited)
         byz = [f"validator-{n - 1 - i}" for i in range(f)]
         for v in byz:
-            net.set_adversary(v, "equivocate")
+            set_adversary(net, v, "equivocate")
         m = market()
         record(f"equivocating_{f}_of_{n}", m, time.time())
         for v in byz:
-            net.set_adversary(v, None)
-        net.set_adversary("prover-0", "other_inputs")
+            set_adversary(net, v, None)
+        set_adversary(net, "prover-0", "other_inputs")
         m = market()
         record("prover_other_inputs", m, time.time())
-        net.set_adversary("prover-0", "hang")
+        set_adversary(net, "prover-0", "hang")
         m = market()
         record("prover_never_answers", m, time.time())
-        net.set_adversary("prover-0", None)
+        set_adversary(net, "prover-0", None)
 
         time.sleep(2)
         lost = [m for m in markets if not net.deployment().is_resolved(m)]

@@ -17,8 +17,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from oracle.errors import OracleError
-from oracle.service import JsonRows, RoleHome, Refused, fetch_artifact, in_thread, make_app, post, sign_envelope
 from oracle.state import LocalState
+
+from .home import JsonRows, RoleHome
+from .transport import Refused, fetch_artifact, in_thread, make_app, post, sign_envelope
 
 
 class Coordinator:

@@ -242,7 +242,7 @@ class Devnet:
     def register_market(self, spec, *, password: str) -> str:
         """As a market creator: register on-chain with the creator's key, then hand the scheduler the spec."""
         from oracle.keystore import KeyStore
-        from oracle.service import post
+        from .transport import post
 
         creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
         dep = self.deployment()
@@ -290,7 +290,7 @@ class Devnet:
         raise OracleError(f"market {market_id} not settled within {timeout} s")
 
     def events(self, name: str) -> list[dict]:
-        from oracle.service import read_events
+        from .home import read_events
 
         return read_events(self.roles[name].home / "events.jsonl")
 
@@ -320,7 +320,7 @@ class Devnet:
 
     def signed_outcome(self, market_id: str, validator: str = "validator-0") -> int | None:
         """The outcome `validator` signed for the market (None if it has not)."""
-        from oracle.service import JsonRows
+        from .home import JsonRows
 
         rows = JsonRows(self.roles[validator].home / "votes.sqlite", "votes")
         for doc in rows.all():

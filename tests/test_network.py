@@ -2,7 +2,7 @@
 
 One devnet per module (4 validators, t = 3, 2 provers, 2 aggregators); each test uses its own
 markets. Faults are real: SIGKILL, anvil stopped and restarted, validators down; adversaries are
-real processes misbehaving (a flag in their role.json) or forged HTTP requests.
+real processes misbehaving (a plugin their role.json names: tests/adversaries.py) or forged HTTP requests.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from adversaries import plugin_of, set_adversary
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -129,9 +130,9 @@ def test_anvil_down_for_a_while_then_the_round_completes(devnet):
 
 
 def test_equivocating_minority_cannot_land_a_wrong_outcome_and_is_caught(devnet):
-    from validators.service import check_equivocation
+    from validators.evidence import check_equivocation
 
-    devnet.set_adversary("validator-3", "equivocate")  # f = 1 of n = 4 = 3f + 1
+    set_adversary(devnet, "validator-3", "equivocate")  # f = 1 of n = 4 = 3f + 1
     try:
         market = new_market(devnet)
         event = settled_once(devnet, market)
@@ -144,15 +145,15 @@ def test_equivocating_minority_cannot_land_a_wrong_outcome_and_is_caught(devnet)
         bad = json.loads((devnet.roles["validator-3"].home / "role.json").read_text())
         address = check_equivocation(docs[0])
         assert address.lower() == httpx.get(f"{devnet.roles['validator-3'].url}/v1/health").json()["address"].lower()
-        assert bad["adversary"] == "equivocate"
+        assert bad["plugin"] == plugin_of("equivocate")
     finally:
-        devnet.set_adversary("validator-3", None)
+        set_adversary(devnet, "validator-3", None)
 
 
 def test_forged_replayed_and_malformed_requests_are_refused_and_change_nothing(devnet):
     from oracle.eip712 import Domain, Resolution, digest, signable
     from oracle.keystore import KeyStore
-    from oracle.service import sign_envelope
+    from network.transport import sign_envelope
     from validators.validator import Vote
 
     agg = devnet.roles["aggregator-0"]
@@ -222,7 +223,7 @@ def test_forged_replayed_and_malformed_requests_are_refused_and_change_nothing(d
 
 
 def test_a_prover_proving_other_inputs_is_refused_and_a_silent_prover_is_passed_over(devnet):
-    devnet.set_adversary("prover-0", "other_inputs")
+    set_adversary(devnet, "prover-0", "other_inputs")
     try:
         market = new_market(devnet)
         event = settled_once(devnet, market, timeout=180)
@@ -230,13 +231,13 @@ def test_a_prover_proving_other_inputs_is_refused_and_a_silent_prover_is_passed_
         refused = [e for e in devnet.events("validator-0")
                    if e["event"] == "refused_bundle" and e.get("market_id") == market]
         assert refused and refused[0]["check"] in ("inputs", "data-snapshot")
-        devnet.set_adversary("prover-0", "hang")
+        set_adversary(devnet, "prover-0", "hang")
         market = new_market(devnet)
         settled_once(devnet, market, timeout=180)
         failed = [e for e in devnet.events("scheduler") if e["event"] == "prover_failed" and e["market_id"] == market]
         assert failed and failed[0]["prover"] == devnet.roles["prover-0"].url
     finally:
-        devnet.set_adversary("prover-0", None)
+        set_adversary(devnet, "prover-0", None)
 
 
 def test_cli_market_and_status_dashboard(devnet):
@@ -262,7 +263,7 @@ def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
     from oracle.eip712 import Domain, Resolution, digest, signable
     from oracle.errors import OracleError
     from oracle.signer import LocalSigner
-    from validators.service import check_equivocation
+    from validators.evidence import check_equivocation
     from validators.validator import Vote
 
     domain = Domain(31337, "0x" + "12" * 20)

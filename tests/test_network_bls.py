@@ -37,7 +37,7 @@ def test_devnet_settles_with_one_bls_aggregate(tmp_path, circuit, monkeypatch):
         net.wait_settled(other, timeout=120)
         time.sleep(2)  # the fourth vote may trail the quorum
         before = httpx.get(f"{agg.url}/v1/health").json()["votes"]
-        from oracle.service import JsonRows
+        from network.home import JsonRows
 
         doc = next(d for d in JsonRows(net.roles["validator-1"].home / "votes.sqlite", "votes").all()
                    if d["resolution"]["market_id"] == other)
@@ -54,7 +54,7 @@ def test_devnet_settles_with_one_bls_aggregate(tmp_path, circuit, monkeypatch):
 
 def net_share_of_other(net, doc) -> str:
     """validator-2's BLS share for the same root: valid BLS, but not validator-1's."""
-    from oracle.service import JsonRows
+    from network.home import JsonRows
 
     mine = next(d for d in JsonRows(net.roles["validator-2"].home / "votes.sqlite", "votes").all()
                 if d["resolution"]["market_id"] == doc["resolution"]["market_id"])

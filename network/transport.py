@@ -1,5 +1,5 @@
-"""What every network role shares: a versioned JSON API over aiohttp, signed requests,
-content-addressed artifacts, and one JSON line per event in the role's log.
+"""How network roles talk: a versioned JSON API over aiohttp, signed requests, and artifacts
+fetched from peers by hash.
 
 Every request that asks a role to act is an envelope `{"v": 1, "payload": ..., "signer": ...,
 "signature": ...}`: the signature is EIP-191 over the canonical JSON of the payload, and the
@@ -11,13 +11,7 @@ signatures and need no envelope. Artifacts (specs, bundles, model files) are ser
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sqlite3
-import sys
-import time
-from contextlib import closing
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
@@ -25,9 +19,11 @@ from aiohttp import web
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from .canonical import canonical_json, keccak_hex
-from .errors import ArtifactError, OracleError
-from .store import ArtifactStore
+from oracle.canonical import canonical_json, keccak_hex
+from oracle.errors import ArtifactError, OracleError
+from oracle.store import ArtifactStore
+
+from .home import EventLog
 
 API_VERSION = 1
 MAX_BODY = 256 * 1024  # requests are small; bundles travel as artifacts, not in bodies
@@ -41,36 +37,6 @@ class Refused(OracleError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-# ------------------------------------------------------------------ logging
-class EventLog:
-    """One JSON object per line: {"ts", "role", "event", ...fields}. Written to the role's log file
-    (and stderr), flushed per line so a SIGKILL loses nothing already said."""
-
-    def __init__(self, role: str, path: Path | None = None):
-        self.role = role
-        self.path = path
-        self._f = open(path, "a", buffering=1) if path else None
-
-    def __call__(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"ts": round(time.time(), 3), "role": self.role, "event": event, **fields},
-                          default=str, sort_keys=True)
-        if self._f:
-            self._f.write(line + "\n")
-        print(line, file=sys.stderr, flush=True)
-
-
-def read_events(path: Path) -> list[dict]:
-    if not Path(path).exists():
-        return []
-    out = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill
-    return out
 
 
 # --------------------------------------------------------------- envelopes
@@ -239,79 +205,9 @@ def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore,
     return _from_peers(bases, f"/v1/artifacts/{artifact_id}", take, what=f"artifact {artifact_id}", timeout=timeout)
 
 
-class JsonRows:
-    """A tiny SQLite table of JSON rows keyed by (market_id, round, who)."""
-
-    def __init__(self, path: Path, table: str):
-        self.path, self.table = path, table
-        with closing(sqlite3.connect(path)) as db, db:
-            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (market_id TEXT, round INTEGER, who TEXT, "
-                       "doc TEXT, PRIMARY KEY (market_id, round, who))")
-
-    def get(self, market_id: str, round_: int, who: str) -> dict | None:
-        with closing(sqlite3.connect(self.path)) as db:
-            r = db.execute(f"SELECT doc FROM {self.table} WHERE market_id=? AND round=? AND who=?",
-                           (market_id, round_, who)).fetchone()
-        return json.loads(r[0]) if r else None
-
-    def put(self, market_id: str, round_: int, who: str, doc: dict) -> None:
-        with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute(f"INSERT OR IGNORE INTO {self.table} VALUES (?, ?, ?, ?)",
-                       (market_id, round_, who, json.dumps(doc)))
-
-    def delete(self, market_id: str, round_: int, who: str) -> None:
-        with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute(f"DELETE FROM {self.table} WHERE market_id=? AND round=? AND who=?", (market_id, round_, who))
-
-    def replace(self, market_id: str, round_: int, who: str, doc: dict) -> None:
-        with closing(sqlite3.connect(self.path)) as db, db:
-            db.execute(f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?)",
-                       (market_id, round_, who, json.dumps(doc)))
-
-    def count(self) -> int:
-        with closing(sqlite3.connect(self.path)) as db:
-            return db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
-
-    def all(self) -> list[dict]:
-        with closing(sqlite3.connect(self.path)) as db:
-            return [json.loads(r[0]) for r in db.execute(f"SELECT doc FROM {self.table} ORDER BY rowid")]
-
-
-
-# ------------------------------------------------------------------ a role's home
-class RoleHome:
-    """A role's own directory: role.json (config), keys/ (its key only), deployments/, store/,
-    events.jsonl. Nothing in it is shared with another role's process."""
-
-    def __init__(self, home: str | os.PathLike, *, password: str | None = None):
-        from .chain import Chain
-        from .deployment import Deployment
-        from .keystore import KeyStore, password_from_env
-
-        self.home = Path(home)
-        self.cfg = json.loads((self.home / "role.json").read_text())
-        self.role, self.name = self.cfg["role"], self.cfg["name"]
-        self.log = EventLog(self.name, self.home / "events.jsonl")
-        pw = password if password is not None else password_from_env()
-        if pw is None:
-            raise OracleError("set ORACLE_KEYSTORE_PASSWORD for a network role")
-        keys = KeyStore(self.home / "keys")
-        self.key = keys.load(self.cfg["key"], pw)
-        # a validator that also signs BLS shares (aggregate settlement) holds a BLS key beside its own
-        self.bls_key = keys.load_bls(self.cfg["key"], pw) if self.cfg.get("bls") else None
-        self.chain = Chain.rpc(self.cfg["rpc_url"], retries=int(self.cfg.get("rpc_retries", 8)))
-        self.dep = Deployment.load(self.chain, self.home / "deployments")
-        self.store = ArtifactStore(self.home / "store")
-        # Test-only misbehaviour, set in role.json by the adversary tests; never by `devnet up`.
-        self.adversary = self.cfg.get("adversary")
-
-    def peers(self, kind: str) -> list[str]:
-        return list(self.cfg.get(kind, []))
-
-
 def ensure_model(bases: Iterable[str], model_id: str, store: ArtifactStore) -> None:
     """Fetch a model record and its files by hash; the record must hash to `model_id` itself."""
-    from .models import ModelRecord, model_id_of, publish_model
+    from oracle.models import ModelRecord, model_id_of, publish_model
 
     try:
         store.ref("model", model_id)

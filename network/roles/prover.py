@@ -13,30 +13,29 @@ import json
 import time
 
 from oracle import config
-from oracle.service import RoleHome, Refused, fetch_artifact, field, in_thread, make_app, open_envelope
+
+from ..home import RoleHome
+from ..transport import Refused, fetch_artifact, field, in_thread, make_app, open_envelope
+from .hooks import load_hooks
 
 
 def build_app(home: RoleHome):
     from markets.feeds import load_source
     from markets.spec import MarketSpec
+    from oracle.bundle import publish_bundle
     from provers.prover import EzklProver
     from provers.reference import reference_circuit
-    from validators.audit import publish_bundle
 
     log = home.log
+    hooks = load_hooks(home)
     circuit = reference_circuit(home.store, config.cache_dir(), batches=(1,), log=lambda m: log("compile", msg=m))
     prover = EzklProver(circuit, home.key, store=home.store)
     trusted = home.peers("trusted")
     lock = asyncio.Lock()
     proven: dict[tuple[str, int], dict] = {}
-    load = (lambda source: load_source(source, chain=home.chain))
 
     def prove(spec, round_: int) -> dict:
-        frame = load(spec.source)
-        if home.adversary == "other_inputs":
-            # Adversary (tests): a valid proof over data that is not the market's.
-            frame = frame.copy()
-            frame["Close"] = frame["Close"] * 1.07
+        frame = hooks.frame(load_source(spec.source, chain=home.chain))
         bundle = prover.prove(spec, frame, round=round_)
         bid = publish_bundle(home.store, bundle)
         return {"bundle": bid, "proof_hash": bundle.proof_hash, "market_id": spec.market_id, "round": round_}
@@ -48,9 +47,7 @@ def build_app(home: RoleHome):
         key = (market_id, round_)
         if key in proven:
             return proven[key]
-        if home.adversary == "hang":
-            log("hang", market_id=market_id, round=round_)  # Adversary (tests): never answers
-            await asyncio.sleep(3600)
+        await hooks.before_prove(market_id, round_)
         spec = MarketSpec.parse(json.loads(await in_thread(fetch_artifact, artifacts, spec_hash, home.store)))
         if spec.market_id != market_id or spec.spec_hash != spec_hash:
             raise Refused(400, f"spec_hash: the spec is for market {spec.market_id}, not {market_id}")

@@ -1,0 +1,181 @@
+"""`oracle aggregator serve`: POST /v1/votes <vote JSON>.
+
+Votes are authenticated by their own EIP-712 signatures under this chain's domain; accepted ones are
+stored (SQLite) before counting, so a restarted aggregator resumes with them. At quorum it settles
+once through `oracle.settlement.Settler`, which first asks the chain whether the round is already
+settled (another aggregator may have been faster) and recognises a competitor's settlement by the
+contract's decoded error. With "scheme": "bls" in role.json, final rounds settle with one BLS
+aggregate of the validators' shares (forecast rounds, which have no BLS entry point, stay ECDSA).
+Equivocations go to evidence.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from oracle import bls
+from oracle.batch import leaf
+from oracle.errors import ChainError, OracleError
+from oracle.settlement import Settlement, Settler
+from validators.aggregator import Aggregator, BlsAggregator
+from validators.votes import BlsVote, Vote, VoteRejected
+
+from ..home import JsonRows, RoleHome
+from ..transport import Refused, fetch_artifact, in_thread, make_app
+
+
+class AggregatorService:
+    """The aggregator's API and its counters: served alone, or by a validator that also aggregates."""
+
+    def __init__(self, home: RoleHome):
+        self.home = home
+        self.log = home.log
+        self.dep = home.dep
+        members, threshold = self.dep.validators(), self.dep.threshold()
+        self.received = JsonRows(home.home / "aggregated.sqlite", "received")
+        self.evidence_path = home.home / "evidence.jsonl"
+        self._lock = threading.Lock()
+        self._last_round: dict[str, int] = {}
+        self._evidence_kept = 0
+        self.bls_mode = home.cfg.get("scheme") == "bls"
+        self.settler = Settler(self.dep, home.key, final_of=self.is_final, bls_final=self.bls_mode, log=self.log)
+        self.aggregator = Aggregator(self.dep.domain, members, threshold, self.settler)
+        self.bls: BlsAggregator | None = None
+        self._resolution_of_root: dict[bytes, object] = {}
+        if self.bls_mode:
+            self.bls = BlsAggregator(self.dep.domain, members, bls.keys_of_key_set(self.dep.bls_key_set()),
+                                     threshold, self._settle_bls)
+        self._replay()
+
+    # ---------------------------------------------------------------- API
+    def routes(self) -> dict:
+        return {"/v1/votes": self.handle_vote}
+
+    def stats(self) -> dict:
+        return {"votes": self.received.count(), "evidence": len(self.aggregator.evidence)}
+
+    async def handle_vote(self, request) -> dict:
+        body = request["body"]
+        if not isinstance(body, dict):
+            raise Refused(400, "body: expected a vote object")
+        try:
+            vote = Vote.from_json(body)
+            bls_signature = _bls_of(body)
+        except OracleError as e:
+            raise Refused(400, str(e)) from None
+        result = await in_thread(self.add, vote, True, bls_signature)
+        self.log("vote", validator=vote.validator, market_id=vote.resolution.market_id,
+                 round=vote.resolution.round, **{k: v for k, v in result.items() if k == "submitted"})
+        return result
+
+    # ------------------------------------------------------------- rounds
+    def last_round(self, market_id: str) -> int:
+        """The last round resolves; earlier ones are forecasts. The spec (fetched by hash) says which."""
+        from markets.spec import MarketSpec
+
+        if market_id not in self._last_round:
+            spec_hash = self.dep.get_market(market_id).spec_hash
+            spec = MarketSpec.parse(json.loads(fetch_artifact(self.home.peers("artifacts"), spec_hash,
+                                                              self.home.store)))
+            self._last_round[market_id] = len(spec.rounds()) - 1
+        return self._last_round[market_id]
+
+    def is_final(self, market_id: str, round_: int) -> bool:
+        return round_ >= self.last_round(market_id)
+
+    # --------------------------------------------------------------- votes
+    def add(self, vote: Vote, persist: bool, bls_signature: bytes | None = None) -> dict:
+        """Check and count a vote (and its BLS share); settle when it completes a quorum."""
+        r = vote.resolution
+        with self._lock:
+            required = self._quorum_of(r.market_id)
+            if not isinstance(r.round, int) or not 0 <= r.round <= self.last_round(r.market_id):
+                raise Refused(422, f"resolution.round: market {r.market_id} has rounds "
+                                   f"0..{self.last_round(r.market_id)}, not {r.round!r}")
+            share = index = None
+            if self.bls_mode and self.is_final(r.market_id, r.round):
+                share, index = self._checked_share(vote, bls_signature)
+            try:
+                sub = self.aggregator.add(vote, required=required)
+            except VoteRejected as e:
+                raise Refused(422, f"vote: {e}") from None
+            except ChainError:
+                raise
+            except Exception as e:  # a field of the wrong type inside the resolution
+                raise Refused(400, f"vote: malformed ({type(e).__name__}: {e})") from None
+            if share is not None:
+                self._resolution_of_root.setdefault(share.root, r)
+                bls_sub = self.bls.tally(index, share, required=required)
+                if bls_sub is not None:
+                    sub = bls_sub
+            if persist:
+                doc = vote.to_json()
+                if bls_signature is not None:
+                    doc["bls_signature"] = "0x" + bls_signature.hex()
+                self.received.put(r.market_id, r.round, vote.validator, doc)
+            self._keep_evidence()
+        if sub is not None and sub.tx_hash is not None:  # our own transaction landed
+            return {"accepted": True, "submitted": sub.tx_hash}
+        return {"accepted": True}
+
+    def _quorum_of(self, market_id: str) -> int:
+        """The market's own quorum; Refused if the market id is malformed or not registered."""
+        try:
+            return self.dep.get_market(market_id).quorum
+        except (ValueError, TypeError, AttributeError) as e:
+            raise Refused(400, f"resolution.market_id: malformed ({e})") from None
+        except ChainError as e:
+            if e.error != "UnknownMarket":
+                raise  # the node is unreachable: not the voter's fault
+            raise Refused(422, f"resolution.market_id: {market_id} is not a registered market") from None
+
+    def _checked_share(self, vote: Vote, bls_signature: bytes | None) -> tuple[BlsVote, int]:
+        """The vote's BLS share over its one-market root, verified; and the voter's member index."""
+        if bls_signature is None:
+            raise Refused(422, "bls_signature: this aggregator settles final rounds with BLS; none sent")
+        share = BlsVote(vote.validator, leaf(vote.resolution), 1, bls_signature)
+        index = self.bls.index.get(vote.validator.lower())
+        if index is not None and self.bls.keys[index] is None:  # registered since we started?
+            self.bls.keys = bls.keys_of_key_set(self.dep.bls_key_set())
+        try:
+            return share, self.bls.check(share)
+        except VoteRejected as e:
+            raise Refused(422, f"bls_signature: {e}") from None
+
+    def _settle_bls(self, root: bytes, _count: int, bitmap: int, signature: bytes) -> Settlement:
+        return self.settler.batch_bls([self._resolution_of_root[root]], bitmap, signature)
+
+    def _keep_evidence(self) -> None:
+        for e in self.aggregator.evidence[self._evidence_kept:]:
+            doc = {**e.to_json(), "chain_id": self.dep.chain.chain_id, "oracle": self.dep.addresses["QuorumOracle"]}
+            with open(self.evidence_path, "a") as f:
+                f.write(json.dumps(doc) + "\n")
+            self.log("equivocation", validator=e.validator, market_id=e.market_id, round=e.round)
+        self._evidence_kept = len(self.aggregator.evidence)
+
+    def _replay(self) -> None:
+        """A restart resumes with every vote accepted before it (nothing is settled twice: the chain says)."""
+        for doc in self.received.all():
+            try:
+                self.add(Vote.from_json(doc), persist=False, bls_signature=_bls_of(doc))
+            except (OracleError, Refused) as e:
+                self.log("replay_failed", reason=str(e))
+
+
+def build_app(home: RoleHome):
+    service = AggregatorService(home)
+    return make_app("aggregator", home.log, home.store, service.routes(),
+                    lambda: {"name": home.name, "address": home.key.address, **service.stats()})
+
+
+def _bls_of(doc: dict) -> bytes | None:
+    sig = doc.get("bls_signature")
+    if sig is None:
+        return None
+    if not (isinstance(sig, str) and sig.startswith("0x") and len(sig) == 2 + 192):
+        raise OracleError("bls_signature: expected 96 bytes as 0x-hex")
+    try:
+        return bytes.fromhex(sig[2:])
+    except ValueError:
+        raise OracleError("bls_signature: not hex") from None

@@ -1,0 +1,102 @@
+"""`oracle validator serve`: POST /v1/review {market_id, round, spec_hash, bundle, artifacts} (signed
+envelope from a trusted scheduler).
+
+The validator downloads the spec, the bundle and (once) the model by hash, reviews the bundle with
+every check, signs a vote, stores it, and sends it to every aggregator it knows. For one (market,
+round) it signs at most one vote: a repeated request answers the stored vote. A validator whose
+role.json says "aggregate" serves the aggregator's API too (`network.roles.aggregator`), paying gas
+with its own key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from oracle.errors import OracleError
+
+from ..home import JsonRows, RoleHome
+from ..transport import Refused, ensure_model, fetch_artifact, field, in_thread, make_app, open_envelope, post
+from .hooks import load_hooks
+
+
+def build_app(home: RoleHome):
+    from markets.feeds import load_source
+    from markets.spec import MarketSpec
+    from oracle.bundle import ProofBundle
+    from oracle.eip712 import digest, signable
+    from validators.validator import Validator
+    from validators.votes import Vote
+
+    log = home.log
+    hooks = load_hooks(home)
+    domain = home.dep.domain
+    validator = Validator(home.key, home.store, domain,
+                          lambda source: load_source(source, chain=home.chain), registry=home.dep,
+                          bls_key=home.bls_key)
+    votes = JsonRows(home.home / "votes.sqlite", "votes")
+    trusted = home.peers("trusted")
+    lock = threading.Lock()
+
+    def send(vote_doc: dict) -> list[str]:
+        sent = []
+        for url in home.peers("aggregators"):
+            try:
+                post(f"{url}/v1/votes", vote_doc, timeout=15)
+                sent.append(url)
+            except OracleError as e:
+                log("send_failed", aggregator=url, reason=str(e))
+        return sent
+
+    def resign(resolution) -> Vote:
+        """A vote for `resolution` under this validator's key, whether or not it reviewed it (hooks only)."""
+        return Vote(home.key.address, resolution, digest(domain, resolution),
+                    home.key.sign_message(signable(domain, resolution)))
+
+    def review(p: dict) -> dict:
+        market_id, round_ = field(p, "market_id"), field(p, "round", int)
+        artifacts = field(p, "artifacts", list)
+        with lock:
+            stored = votes.get(market_id, round_, home.key.address)
+            if stored is not None:  # one vote per (market, round), whatever is asked again
+                return {"vote": stored, "sent_to": send(stored), "repeated": True}
+            spec = MarketSpec.parse(json.loads(fetch_artifact(artifacts, field(p, "spec_hash"), home.store)))
+            bundle = ProofBundle.from_json(json.loads(fetch_artifact(artifacts, field(p, "bundle"), home.store)))
+            if spec.market_id != market_id or bundle.market_id != market_id or bundle.round != round_:
+                raise Refused(400, f"bundle/spec: for market {bundle.market_id} round {bundle.round} "
+                                   f"(spec of {spec.market_id}), not {market_id} round {round_}")
+            ensure_model(artifacts, spec.model, home.store)
+            result = validator.review(spec, bundle)
+            if result.vote is None:
+                log("refused_bundle", market_id=market_id, round=round_, check=result.refusal.check,
+                    reason=result.refusal.reason)
+                return {"refusal": result.refusal.to_json()}
+            *before, vote = hooks.votes(result.vote, resign)
+            for extra in before:
+                send(extra.to_json())
+            doc = vote.to_json()
+            if home.bls_key is not None and vote is result.vote:
+                # the BLS share over the one-market batch root (what a BLS aggregator adds up), only
+                # ever for the resolution this validator reviewed itself
+                share = validator.sign_batch_bls([vote.resolution])
+                doc["bls_signature"] = "0x" + share.signature.hex()
+            votes.put(market_id, round_, home.key.address, doc)
+            log("signed", market_id=market_id, round=round_, outcome=vote.resolution.outcome,
+                probability_ppm=vote.resolution.probability_ppm)
+        return {"vote": doc, "sent_to": send(doc)}
+
+    async def handle_review(request):
+        _, p = open_envelope(request["body"], trusted)
+        return await in_thread(review, p)
+
+    routes = {"/v1/review": handle_review}
+    stats = lambda: {}
+    if home.cfg.get("aggregate"):  # any validator can act as an aggregator too
+        from .aggregator import AggregatorService
+
+        aggregator = AggregatorService(home)
+        routes.update(aggregator.routes())
+        stats = aggregator.stats
+    health = lambda: {"name": home.name, "address": home.key.address, "votes": votes.count(),
+                      **{f"aggregated_{k}": v for k, v in stats().items()}}
+    return make_app("validator", log, home.store, routes, health)
