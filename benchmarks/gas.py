@@ -69,6 +69,7 @@ def bls_rows(chain) -> dict:
         dep, bkeys, creator, submitter = bls_setup(chain, n, t)
         if register_gas is None:
             b = bkeys[0]
+            # a gas measurement of the raw contract call (no transaction is sent): low-level on purpose
             register_gas = dep.oracle.functions.registerBlsKey(
                 to_eip2537_g1(b.public_key),
                 to_eip2537_g2(b.proof_of_possession()),
@@ -130,6 +131,7 @@ def zk_path(chain, zk) -> dict:
 
     record, spec, bundle, art = zk
     dep, keys, creator, submitter, deployer = setup(chain, 10, 7, with_deployer=True)
+    # gas of the bare creation transaction, measured on the node directly (nothing is deployed here)
     deploy_gas = chain.w3.eth.estimate_gas({"from": deployer.address, "data": art["bytecode"]})
     verifier = chain.deploy(deployer, art)
     instances = [felt_to_uint(f) for f in bundle.instances[0]]
@@ -173,7 +175,8 @@ def run(chain, zk=None) -> dict:
         root2 = merkle_root(leaves2)
         sigs2 = [k.sign_message(batch_signable(dep.domain, root2, size)) for k in keys[:7]]
         accepted = dep.accept_batch_root(submitter, root2, size, sigs2)["gasUsed"]
-        # a consumer contract's cost to check one inclusion proof (call from a contract ~ estimateGas - 21000)
+        # a consumer contract's cost to check one inclusion proof (call from a contract ~ estimateGas - 21000):
+        # a gas measurement of the raw view call, so it reaches the contract object on purpose
         fn = dep.oracle.functions.verifyInclusion(rs2[0].as_tuple(), merkle_proof(leaves2, 0), root2)
         inclusion = fn.estimate_gas({"from": submitter.address}) - 21_000
         batches[size] = {

@@ -80,7 +80,7 @@ class RegistrySource:
     def pull(self, from_block: int) -> tuple[PullResult, int]:
         """Markets registered in [from_block, latest]; returns the next block to read from."""
         result = PullResult()
-        latest = self.dep.chain.w3.eth.block_number
+        latest = self.dep.chain.block_number()
         event = self.dep.registry.events.MarketRegistered()
         start = from_block
         while start <= latest:

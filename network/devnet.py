@@ -268,12 +268,7 @@ class Devnet:
     # ------------------------------------------------------------ observing
     def resolutions(self, market_id: str) -> list[dict]:
         """Every `Resolved` event for a market (more than one would be a double settlement)."""
-        from oracle.canonical import to_bytes32
-
-        dep = self.deployment()
-        logs = dep.oracle.events.Resolved().get_logs(from_block=dep.from_block,
-                                                       argument_filters={"marketId": to_bytes32(market_id)})
-        return [dict(e["args"]) for e in logs]
+        return [e.to_json() for e in self.deployment().resolved_events(market_id)]
 
     def wait_settled(self, market_id: str, timeout: float = 120.0) -> float:
         """Seconds until the market is resolved on-chain; OracleError on timeout."""

@@ -12,13 +12,15 @@ import json
 import time
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
 
+from .canonical import is_bytes32
 from .errors import ChainError, NotFound
 from .signer import Signer
 
@@ -172,6 +174,26 @@ class Chain:
     def block_number(self) -> int:
         return self._retry("block number", lambda: self.w3.eth.block_number)
 
+    def code(self, address: str) -> bytes:
+        """The runtime bytecode at `address` (empty when no contract is there)."""
+        return bytes(self._retry("code", lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))))
+
+    def receipt(self, tx_hash: str) -> Any:
+        """The receipt of a mined transaction; NotFound when the node knows no such transaction."""
+        return self._by_tx_hash("receipt", tx_hash, self.w3.eth.get_transaction_receipt)
+
+    def transaction(self, tx_hash: str) -> Any:
+        """A transaction as sent (to, input, ...); NotFound when the node knows no such transaction."""
+        return self._by_tx_hash("transaction", tx_hash, self.w3.eth.get_transaction)
+
+    def _by_tx_hash(self, what: str, tx_hash: str, get: Callable[[str], Any]) -> Any:
+        if not is_bytes32(tx_hash):
+            raise NotFound(f"{tx_hash!r} is not a transaction hash")
+        try:
+            return self._retry(f"{what} {tx_hash}", lambda: get(tx_hash))
+        except TransactionNotFound:
+            raise NotFound(f"no transaction {tx_hash} on chain {self.chain_id}") from None
+
     def _next_nonce(self, address: str) -> int:
         on_chain = self._retry("nonce", lambda: self.w3.eth.get_transaction_count(address, "pending"))
         n = max(on_chain, self._nonces.get(address, 0))
@@ -193,16 +215,31 @@ class Chain:
                              gas=gas if self.explicit_gas else None, action=f"deploy {name}", deploy=True)
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
 
-    def call(self, fn: Any, *, action: str = "", sender: str | None = None, value: int = 0) -> Any:
+    def call(self, fn: Any, *, action: str = "", sender: str | None = None, value: int = 0,
+             block: int | str | None = None) -> Any:
+        """A contract read (eth_call): transport failures retried, a revert raised as ChainError with
+        its decoded custom error. `block` reads the state as of that block instead of the latest."""
+        params: dict[str, Any] = {"value": value} if value else {}
+        if sender:
+            params["from"] = sender
+        at = {} if block is None else {"block_identifier": block}
+        return self.read(action or fn.fn_name, lambda: fn.call(params, **at))
+
+    def read(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Any node read: retried while the node is unreachable; every other failure is a ChainError
+        (with the decoded revert when there is one)."""
         try:
-            params: dict[str, Any] = {"value": value} if value else {}
-            if sender:
-                params["from"] = sender
-            return self._retry(action or fn.fn_name, lambda: fn.call(params))
+            return self._retry(what, fn)
         except ChainError:
             raise
         except Exception as e:
-            raise self._as_chain_error(action or fn.fn_name, e) from None
+            raise self._as_chain_error(what, e) from None
+
+    def logs(self, event: Any, *, from_block: int, to_block: int | str = "latest",
+             argument_filters: dict[str, Any] | None = None) -> list:
+        """Decoded logs of one contract event (`contract.events.Name()`) in [from_block, to_block]."""
+        return list(self.read(f"{event.event_name} logs", lambda: event.get_logs(
+            from_block=from_block, to_block=to_block, argument_filters=argument_filters)))
 
     def transact(self, signer: Signer, fn: Any, *, value: int = 0, gas: int | None = None,
                  action: str = "") -> Any:
@@ -265,4 +302,4 @@ class Chain:
 
     # --------------------------------------------------------------- time
     def timestamp(self) -> int:
-        return self.w3.eth.get_block("latest")["timestamp"]
+        return self._retry("timestamp", lambda: self.w3.eth.get_block("latest")["timestamp"])

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from web3.logs import DISCARD
+
 from .canonical import to_bytes32
 from .chain import Chain
 from .eip712 import Domain, Resolution
@@ -35,8 +37,43 @@ class OnchainResolution:
     submitter: str
 
 
+@dataclass(frozen=True)
+class ResolvedEvent:
+    """One `Resolved` log of the oracle: what a transaction recorded for a market, and where."""
+
+    market_id: str
+    round: int
+    outcome: int
+    probability_ppm: int
+    model_id: str
+    inputs_hash: str
+    proof_hash: str
+    signers: tuple[str, ...]
+    tx_hash: str
+    block: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "signers": list(self.signers)}
+
+
+@dataclass(frozen=True)
+class OracleCall:
+    """A transaction sent to the oracle, decoded: `function` is the ABI name (`resolve`,
+    `resolveBatch`, `resolveZk`, ...), `args` its arguments by ABI name."""
+
+    function: str
+    args: dict[str, Any]
+
+
 def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
+
+
+def _resolved_event(log: Any) -> ResolvedEvent:
+    a = log["args"]
+    return ResolvedEvent(_hex(a["marketId"]), a["round"], a["outcome"], a["probabilityPpm"], _hex(a["modelId"]),
+                         _hex(a["inputsHash"]), _hex(a["proofHash"]), tuple(a["signers"]),
+                         _hex(log["transactionHash"]), log["blockNumber"])
 
 
 class Deployment:
@@ -53,7 +90,7 @@ class Deployment:
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int) -> "Deployment":
-        start = chain.w3.eth.block_number
+        start = chain.block_number()
         registry = chain.deploy(deployer, "MarketRegistry")
         models = chain.deploy(deployer, "ModelRegistry")
         # two storage writes and a key-slot read per member: a big set outgrows the fixed default
@@ -86,7 +123,7 @@ class Deployment:
             raise NotFound(f"no deployment for chain {chain.chain_id} in {directory}: run `oracle chain deploy`")
         doc = json.loads(path.read_text())
         dep = cls(chain, doc["contracts"], from_block=doc.get("from_block", 0))
-        if not chain.w3.eth.get_code(dep.oracle.address):
+        if not chain.code(dep.oracle.address):
             raise ChainError("load deployment", f"no contract at {dep.oracle.address} on chain {chain.chain_id} "
                              f"(node restarted without its state?)")
         return dep
@@ -97,7 +134,8 @@ class Deployment:
 
     # ------------------------------------------------------------ registry
     def market_id_of(self, spec_hash: str) -> str:
-        return _hex(self.registry.functions.marketIdOf(to_bytes32(spec_hash)).call())
+        return _hex(self.chain.call(self.registry.functions.marketIdOf(to_bytes32(spec_hash)),
+                                    action="MarketRegistry.marketIdOf"))
 
     def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
                         outcome_count: int, quorum: int) -> tuple[str, Any]:
@@ -109,7 +147,8 @@ class Deployment:
         return _hex(event["args"]["marketId"]), receipt
 
     def is_registered(self, market_id: str) -> bool:
-        return self.registry.functions.isRegistered(to_bytes32(market_id)).call()
+        return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),
+                               action="MarketRegistry.isRegistered")
 
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
@@ -117,13 +156,19 @@ class Deployment:
 
     # -------------------------------------------------------------- oracle
     def validators(self) -> list[str]:
-        return list(self.oracle.functions.validators().call())
+        return list(self.chain.call(self.oracle.functions.validators(), action="QuorumOracle.validators"))
 
     def threshold(self) -> int:
-        return self.oracle.functions.threshold().call()
+        return self.chain.call(self.oracle.functions.threshold(), action="QuorumOracle.threshold")
+
+    def validator_set_at(self, block: int) -> tuple[list[str], int]:
+        """(members, threshold) as they stood at the end of `block`."""
+        members = self.chain.call(self.oracle.functions.validators(), action="QuorumOracle.validators", block=block)
+        t = self.chain.call(self.oracle.functions.threshold(), action="QuorumOracle.threshold", block=block)
+        return list(members), t
 
     def digest(self, resolution: Resolution) -> str:
-        return _hex(self.oracle.functions.digest(resolution.as_tuple()).call())
+        return _hex(self.chain.call(self.oracle.functions.digest(resolution.as_tuple()), action="QuorumOracle.digest"))
 
     def resolve(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes]) -> Any:
         fn = self.oracle.functions.resolve(resolution.as_tuple(), [bytes(s) for s in signatures])
@@ -134,11 +179,15 @@ class Deployment:
         return self.chain.transact(submitter, fn, action="QuorumOracle.postForecast")
 
     def forecast_of(self, market_id: str, round: int) -> int | None:
-        """Posted probability (ppm) of a forecast round, None if not posted."""
+        """Posted probability (ppm) of a forecast round; None only when the contract answers
+        `NoForecast`. Anything else (node unreachable, another revert) raises ChainError."""
         try:
-            return self.oracle.functions.forecastOf(to_bytes32(market_id), round).call()
-        except Exception:
-            return None
+            return self.chain.call(self.oracle.functions.forecastOf(to_bytes32(market_id), round),
+                                   action="QuorumOracle.forecastOf")
+        except ChainError as e:
+            if e.error == "NoForecast":
+                return None
+            raise
 
     # ------------------------------------------------------------ zk path
     def register_verifier(self, owner: Signer, model_id: str, verifier: str, vk_hash: str, input_count: int) -> Any:
@@ -167,7 +216,8 @@ class Deployment:
         return self.chain.transact(submitter, fn, action="QuorumOracle.acceptBatchRoot")
 
     def verify_inclusion(self, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> bool:
-        return self.oracle.functions.verifyInclusion(resolution.as_tuple(), list(proof), root).call()
+        return self.chain.call(self.oracle.functions.verifyInclusion(resolution.as_tuple(), list(proof), root),
+                               action="QuorumOracle.verifyInclusion")
 
     def claim(self, submitter: Signer, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> Any:
         fn = self.oracle.functions.claim(resolution.as_tuple(), list(proof), root)
@@ -185,7 +235,7 @@ class Deployment:
 
     def bls_key_set(self) -> bytes:
         """Every member's registered key (EIP-2537 encoding) in member order: the `publicKeys` argument."""
-        return bytes(self.oracle.functions.blsPublicKeys().call())
+        return bytes(self.chain.call(self.oracle.functions.blsPublicKeys(), action="QuorumOracle.blsPublicKeys"))
 
     def accept_batch_root_bls(self, submitter: Signer, root: bytes, count: int, signer_bitmap: int,
                               aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
@@ -231,7 +281,8 @@ class Deployment:
         return {"probability_ppm": p}
 
     def is_resolved(self, market_id: str) -> bool:
-        return self.oracle.functions.isResolved(to_bytes32(market_id)).call()
+        return self.chain.call(self.oracle.functions.isResolved(to_bytes32(market_id)),
+                               action="QuorumOracle.isResolved")
 
     def resolution_of(self, market_id: str) -> OnchainResolution:
         rec = self.chain.call(self.oracle.functions.resolutionOf(to_bytes32(market_id)), action="resolutionOf")
@@ -242,16 +293,47 @@ class Deployment:
             submitter,
         )
 
+    # ------------------------------------------------------------- history
+    def resolved_events(self, market_id: str) -> list[ResolvedEvent]:
+        """Every `Resolved` log for a market since the deployment (more than one would be a double
+        settlement)."""
+        logs = self.chain.logs(self.oracle.events.Resolved(), from_block=self.from_block,
+                               argument_filters={"marketId": to_bytes32(market_id)})
+        return [_resolved_event(log) for log in logs]
+
+    def market_resolved_by(self, tx_hash: str) -> str | None:
+        """The market a transaction resolved on this oracle (the first, for a batch), None if it resolved
+        none; NotFound if the chain knows no such transaction."""
+        receipt = self.chain.receipt(tx_hash)
+        # only this oracle's logs: any contract can emit an event with the same signature
+        ours = {**receipt, "logs": [log for log in receipt["logs"]
+                                    if log["address"].lower() == self.oracle.address.lower()]}
+        events = self.oracle.events.Resolved().process_receipt(ours, errors=DISCARD)
+        return _hex(events[0]["args"]["marketId"]) if events else None
+
+    def settlement_call(self, tx_hash: str) -> OracleCall:
+        """The oracle function a transaction called, with its decoded arguments; NotFound if the
+        transaction is unknown or was not a call to this oracle."""
+        tx = self.chain.transaction(tx_hash)
+        if (tx.get("to") or "").lower() != self.oracle.address.lower():
+            raise NotFound(f"transaction {tx_hash} was not sent to the oracle at {self.oracle.address}")
+        try:
+            fn, args = self.oracle.decode_function_input(tx["input"])
+        except ValueError:
+            raise NotFound(f"transaction {tx_hash} calls no function of the oracle") from None
+        return OracleCall(fn.fn_name, dict(args))
+
     # -------------------------------------------------------------- market
     def deposit(self, account: Signer, market_id: str, outcome: int, wei: int) -> Any:
         fn = self.market.functions.deposit(to_bytes32(market_id), outcome)
         return self.chain.transact(account, fn, value=wei, action="BinaryMarket.deposit")
 
     def payout_of(self, market_id: str, account: str) -> int:
-        return self.market.functions.payoutOf(to_bytes32(market_id), account).call()
+        return self.chain.call(self.market.functions.payoutOf(to_bytes32(market_id), account),
+                               action="BinaryMarket.payoutOf")
 
     def pools(self, market_id: str) -> list[int]:
-        return list(self.market.functions.pools(to_bytes32(market_id)).call())
+        return list(self.chain.call(self.market.functions.pools(to_bytes32(market_id)), action="BinaryMarket.pools"))
 
     def redeem(self, account: Signer, market_id: str) -> tuple[int, Any]:
         fn = self.market.functions.redeem(to_bytes32(market_id))

@@ -10,20 +10,25 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-import ezkl
 import pandas as pd
 
 from markets.feeds import validate_frame
 from markets.spec import MarketSpec
 from oracle.bundle import ProofBundle
-from oracle.canonical import to_bytes32
-from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, recover
+from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import CheckFailed, NotFound, OracleError
-from oracle.models import inputs_hash, load_model, output_probability
+from oracle.models import inputs_hash, load_model
 
+from .checks import (check_features, check_input_opening, check_recorded_decision, check_signatures,
+                     rule_decision)
 from .verifier import ProofVerifier
+
+__all__ = ["Auditor", "Check", "Verdict", "check_signatures"]
+
+# settlement functions whose `signatures` are EIP-712 signatures over the one resolution
+SIGNED_PER_RESOLUTION = ("resolve", "resolveZk")
 
 BUNDLE_BY_PROOF = "bundle-by-proof"
 
@@ -67,26 +72,6 @@ def publish_bundle(store, bundle: ProofBundle) -> str:
     return rid
 
 
-def check_signatures(domain: Domain, resolution: Resolution, signatures: Sequence[bytes],
-                     members: Sequence[str], needed: int) -> list[str]:
-    """Recover every signer; all must be distinct members and at least `needed`. Returns the signers."""
-    allowed = {m.lower() for m in members}
-    signers: list[str] = []
-    for i, sig in enumerate(signatures):
-        try:
-            who = recover(domain, resolution, bytes(sig))
-        except Exception as e:
-            raise CheckFailed("signatures", f"signature {i} is unreadable: {e}") from None
-        if who.lower() not in allowed:
-            raise CheckFailed("signatures", f"signature {i} is by {who}, not in the validator set at that block")
-        if who in signers:
-            raise CheckFailed("signatures", f"{who} signed twice")
-        signers.append(who)
-    if len(signers) < needed:
-        raise CheckFailed("signatures", f"{len(signers)} distinct validators signed, {needed} needed")
-    return signers
-
-
 class Auditor:
     def __init__(self, deployment, store, load_data: Callable[[dict], pd.DataFrame] | None = None):
         self.dep = deployment
@@ -99,13 +84,12 @@ class Auditor:
         if self.dep.is_registered(key):
             return key, None
         try:
-            receipt = self.dep.chain.w3.eth.get_transaction_receipt(key)
-        except Exception:
+            market_id = self.dep.market_resolved_by(key)
+        except NotFound:
             raise NotFound(f"{market_or_tx} is neither a registered market nor a known transaction") from None
-        events = self.dep.oracle.events.Resolved().process_receipt(receipt)
-        if not events:
+        if market_id is None:
             raise NotFound(f"transaction {market_or_tx} resolved no market")
-        return "0x" + bytes(events[0]["args"]["marketId"]).hex(), key
+        return market_id, key
 
     def verify(self, market_or_tx: str) -> Verdict:
         market_id, _ = self.locate(market_or_tx)
@@ -132,12 +116,10 @@ class Auditor:
             raise CheckFailed("resolution", "the market has no resolution on-chain")
         rec = self.dep.resolution_of(v.market_id)
         ctx["resolution"] = rec.resolution
-        logs = self.dep.oracle.events.Resolved().get_logs(
-            from_block=self.dep.from_block, argument_filters={"marketId": to_bytes32(v.market_id)})
-        if len(logs) != 1:
-            raise CheckFailed("resolution", f"expected one Resolved event, found {len(logs)}")
-        v.tx_hash = "0x" + bytes(logs[0]["transactionHash"]).hex()
-        v.block = logs[0]["blockNumber"]
+        events = self.dep.resolved_events(v.market_id)
+        if len(events) != 1:
+            raise CheckFailed("resolution", f"expected one Resolved event, found {len(events)}")
+        v.tx_hash, v.block = events[0].tx_hash, events[0].block
         return f"resolved in block {v.block} by tx {v.tx_hash}"
 
     def _spec(self, v: Verdict, ctx: dict) -> str:
@@ -177,9 +159,7 @@ class Auditor:
         circuit = record.circuit(bundle.batch_size)
         values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), bundle.batch_size,
                             bundle.batch_row)
-        if record.input_visibility == "hashed" and \
-                ezkl.poseidon_hash(list(bundle.input_preimage))[0] != values.input_commitment:
-            raise CheckFailed("bundle", "the input preimage does not hash to the proof's commitment")
+        check_input_opening(record, bundle.input_preimage, values)
         if inputs_hash(values.inputs) != r.inputs_hash:
             raise CheckFailed("bundle", "the proof's inputs do not hash to the resolution's inputsHash")
         ctx["bundle"], ctx["circuit"], ctx["values"] = bundle, circuit, values
@@ -196,11 +176,7 @@ class Auditor:
         fs = spec.round(bundle.round).features
         frame = validate_frame(pd.read_csv(io.BytesIO(raw)), [fs.column], origin="snapshot")
         ctx["snapshot_frame"] = frame
-        features = fs.compute(frame)
-        for i, x in enumerate(features):
-            if ezkl.float_to_felt(x, circuit.input_scale, ezkl.PyInputType.F64) != values.inputs[i]:
-                raise CheckFailed("data-snapshot", f"input {i} re-derived from the snapshot is {x:.6f}, "
-                                  f"the proof has {ezkl.felt_to_float(values.inputs[i], circuit.input_scale)}")
+        check_features(fs.compute(frame), values.inputs, circuit.input_scale, source="the snapshot")
         return f"{len(frame)} rows {frame.index[0].date()}..{frame.index[-1].date()} re-derive the proven inputs"
 
     def _source(self, v: Verdict, ctx: dict) -> Check:
@@ -223,21 +199,19 @@ class Auditor:
 
     def _rule(self, v: Verdict, ctx: dict) -> str:
         record, spec, r, circuit = ctx["record"], ctx["spec"], ctx["resolution"], ctx["circuit"]
-        probs = [float(output_probability(int(ezkl.felt_to_int(f)), circuit.output_scale, record.output_transform))
-                 for f in ctx["values"].outputs]
-        d = spec.rule.decide(probs, spec.outcomes)
-        if (d.outcome, d.probability_ppm) != (r.outcome, r.probability_ppm):
-            raise CheckFailed("rule", f"proof gives {d.outcome_name} at {d.probability_ppm} ppm, "
-                              f"chain has outcome {r.outcome} at {r.probability_ppm} ppm")
+        d = rule_decision(spec, record, circuit, ctx["values"].outputs)
+        check_recorded_decision(d, r)
         name = "INVALID" if r.outcome == INVALID_OUTCOME else spec.outcomes[r.outcome]
         return f"p = {d.probability:.6f} -> {name}, as recorded"
 
     def _signatures(self, v: Verdict, ctx: dict) -> str:
-        tx = self.dep.chain.w3.eth.get_transaction(v.tx_hash)
-        _, params = self.dep.oracle.decode_function_input(tx["input"])
+        call = self.dep.settlement_call(v.tx_hash)
+        if call.function not in SIGNED_PER_RESOLUTION:
+            # batch and BLS settlements sign a batch root, not this resolution's digest
+            raise CheckFailed("signatures", f"settled by {call.function}: its signatures are not over this "
+                              "resolution alone and are not re-checked here")
         at = v.block - 1  # the validator set in force when the transaction executed
-        members = self.dep.oracle.functions.validators().call(block_identifier=at)
-        t = self.dep.oracle.functions.threshold().call(block_identifier=at)
+        members, t = self.dep.validator_set_at(at)
         needed = max(t, ctx["onchain"].quorum)
-        signers = check_signatures(self.dep.domain, ctx["resolution"], params["signatures"], members, needed)
+        signers = check_signatures(self.dep.domain, ctx["resolution"], call.args["signatures"], members, needed)
         return f"{len(signers)} distinct validators of the set at block {at} signed (needed {needed})"

@@ -22,10 +22,11 @@ from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
 from oracle.eip712 import Domain, Resolution, digest, signable
 from oracle.errors import CheckFailed, DataError, OracleError
-from oracle.models import ModelRecord, inputs_hash, load_model, output_probability
+from oracle.models import ModelRecord, inputs_hash, load_model
 from oracle.signer import Signer
 from oracle.store import ArtifactStore
 
+from .checks import check_features, check_input_opening, rule_decision
 from .verifier import ProofVerifier
 
 
@@ -85,10 +86,6 @@ class Review:
     @property
     def signed(self) -> bool:
         return self.vote is not None
-
-
-def _felt_int(felt: str) -> int:
-    return int(ezkl.felt_to_int(felt))
 
 
 class Validator:
@@ -206,9 +203,7 @@ class Validator:
         passed("proof")
 
         # 5. the readable numbers are the proven ones; hashed inputs open to their commitment
-        if record.input_visibility == "hashed":
-            if ezkl.poseidon_hash(list(bundle.input_preimage))[0] != values.input_commitment:
-                raise CheckFailed("instances", "the input preimage does not hash to the proof's input commitment")
+        check_input_opening(record, bundle.input_preimage, values)
         scales = [circuit.input_scale] * record.n_inputs + [circuit.output_scale] * record.n_outputs
         for i, (v, f, scale) in enumerate(zip(bundle.inputs + bundle.outputs, values.inputs + values.outputs, scales)):
             if abs(v - ezkl.felt_to_float(f, scale)) > 1e-12:
@@ -231,20 +226,11 @@ class Validator:
             raise CheckFailed("data-snapshot", f"prover's rows hash to {bundle.data_snapshot}, "
                               f"this validator's rows ({window.index[0].date()}..{window.index[-1].date()}) to {mine}")
         passed("data-snapshot")
-        for i, x in enumerate(features):
-            expected = ezkl.float_to_felt(x, circuit.input_scale, ezkl.PyInputType.F64)
-            if expected != values.inputs[i]:
-                raise CheckFailed(
-                    "inputs",
-                    f"input {i} is {ezkl.felt_to_float(values.inputs[i], circuit.input_scale)} in the proof, "
-                    f"the market's data gives {x:.6f}",
-                )
+        check_features(features, values.inputs, circuit.input_scale)
         passed("inputs")
 
         # 7. output -> outcome by the market's rule
-        probs = [float(output_probability(_felt_int(f), circuit.output_scale, record.output_transform))
-                 for f in values.outputs]
-        decision = spec.rule.decide(probs, spec.outcomes)
+        decision = rule_decision(spec, record, circuit, values.outputs)
         passed("rule")
         return Resolution(
             market_id=spec.market_id,
