@@ -29,14 +29,14 @@ GOALS = {"ecdsa_gas_per_market_batch64_7of10": 30_000, "bls_merkle_gas_per_marke
 
 
 def setup(chain, n: int, t: int, with_deployer: bool = False):
-    from oracle.deployment import Deployment
+    """Contracts only (no validator processes): the provisioning the product uses, with fresh keys."""
+    from network.provision import deploy, fund
     from oracle.signer import LocalSigner
 
     deployer, creator, submitter = (LocalSigner.create() for _ in range(3))
-    for a in (deployer, creator, submitter):
-        chain.fund(a.address, 10**21)
+    fund(chain, (deployer, creator, submitter), amount=10**21)
     keys = sorted((LocalSigner.create() for _ in range(n)), key=lambda k: int(k.address, 16))
-    dep = Deployment.deploy(chain, deployer, [k.address for k in keys], t)
+    dep = deploy(chain, deployer, keys, t)
     return (dep, keys, creator, submitter, deployer) if with_deployer else (dep, keys, creator, submitter)
 
 

@@ -39,12 +39,10 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
     from markets.demo import demo_spec
     from markets.feeds import load_source
     from oracle.anvil import start_anvil
+    from network.local import LocalNetwork
     from oracle.chain import Chain
-    from oracle.deployment import Deployment
     from oracle.signer import LocalSigner
     from provers.prover import EzklProver
-    from validators.aggregator import Aggregator
-    from validators.validator import Validator
 
     node = None
     if kind == "anvil":
@@ -53,11 +51,6 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
     else:
         chain = Chain.embedded()
     try:
-        deployer, creator, submitter = (LocalSigner.create() for _ in range(3))
-        for a in (deployer, creator, submitter):
-            chain.fund(a.address, 10**20)
-        keys = [LocalSigner.create() for _ in range(args.validators)]
-        dep = Deployment.deploy(chain, deployer, [k.address for k in keys], args.threshold)
         cached = {}
 
         def data(source):  # each validator fetches the source itself; the file read is cached per process
@@ -65,15 +58,13 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
                 cached["frame"] = load_source(source)
             return cached["frame"]
 
-        validators = [Validator(k, store, dep.domain, data, registry=dep) for k in keys]
-        settle = lambda r, sigs: "0x" + bytes(dep.resolve(submitter, r, sigs)["transactionHash"]).hex()  # noqa
-        agg = Aggregator(dep.domain, [k.address for k in keys], args.threshold, settle)
+        net = LocalNetwork(store, n=args.validators, t=args.threshold, chain=chain, load_data=data, fund_wei=10**20)
+        dep, validators, agg = net.dep, net.validators, net.aggregator
         prover = EzklProver(compiled, LocalSigner.create())
         specs = [demo_spec(q, frame, compiled.model_id, quorum=args.threshold)
                  for q in questions(frame, args.markets + args.singles)]
         for s in specs:
-            dep.register_market(creator, spec_hash=s.spec_hash, model_id=s.model, resolve_at=s.resolve_at_unix,
-                                outcome_count=2, quorum=s.quorum)
+            net.register(s)
 
         def settle_batch(batch_specs) -> dict:
             t0 = time.perf_counter()

@@ -36,6 +36,7 @@ class Skipped:
     origin: str
     external_id: str
     reason: str
+    waiting_at: int | None = None  # a registry block to read again: the spec may still arrive
 
 
 @dataclass
@@ -93,7 +94,8 @@ class RegistrySource:
                     spec = MarketSpec.parse(json.loads(self.store.get(spec_hash)))
                 except NotFound:
                     result.skipped.append(Skipped(self.origin, market_id,
-                                                  f"spec {spec_hash} not in the artifact store (yet)"))
+                                                  f"spec {spec_hash} not in the artifact store (yet)",
+                                                  waiting_at=log["blockNumber"]))
                     continue
                 except OracleError as e:
                     result.skipped.append(Skipped(self.origin, market_id, f"registered spec is invalid: {e}"))
@@ -105,6 +107,22 @@ class RegistrySource:
                                                                               "block": log["blockNumber"]}))
             start = end + 1
         return result, latest + 1
+
+
+def follow_registry(state, deployment, store) -> tuple[list[Discovered], list[Skipped]]:
+    """Read the registry from the state's cursor; track every market found (returns those new to
+    the state) and record every one skipped. The one cursor policy of every follower: it moves on
+    past what was read, except that it stays at the first market whose spec has not arrived yet,
+    so that market is picked up once its spec is published."""
+    cursor = int(state.cursor("registry", str(deployment.from_block)))
+    result, next_block = RegistrySource(deployment, store).pull(cursor)
+    new = [d for d in result.found
+           if state.add_market(d.spec, d.origin, [(r.index, r.due_at) for r in d.spec.rounds()])]
+    for s in result.skipped:
+        state.skip(s.origin, s.external_id, s.reason)
+    waiting = [s.waiting_at for s in result.skipped if s.waiting_at is not None]
+    state.set_cursor("registry", str(min(waiting) if waiting else next_block))
+    return new, result.skipped
 
 
 # ------------------------------------------------------------------ question mapping

@@ -4,10 +4,11 @@ It follows MarketRegistry events, keeps round state in its own SQLite, and drive
 ask a prover (the next one if the first does not answer by the deadline), hand the bundle's hash
 to every validator, and watch the chain until an aggregator has settled the round. The chain is the
 source of truth: a round found settled on-chain is never driven again, and a round that did not
-settle (prover down, quorum unreachable, RPC down) waits and is retried with backoff.
+settle (prover down, quorum unreachable, RPC down) waits and is retried with backoff: the same
+`oracle.rounds.RoundDriver` and retry policy as node mode, with the work done over HTTP.
 
 It also serves what others fetch by hash: the specs (POST /v1/specs accepts a spec only if a market
-with that spec hash is registered on-chain), and GET /v1/status for the dashboard.
+with that spec hash is registered on-chain), and POST /v1/status for the dashboard.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from oracle.errors import OracleError
+from oracle.rounds import Claimed, Done, RoundDriver
 from oracle.state import LocalState
 
 from .home import JsonRows, RoleHome
@@ -33,12 +35,21 @@ class Coordinator:
         self.poll_s = float(cfg.get("poll_s", 0.5))
         self.prove_timeout = float(cfg.get("prove_timeout_s", 90))
         self.settle_wait = float(cfg.get("settle_wait_s", 30))
-        self._next_try: dict[tuple[str, int], float] = {}
         # The bundle chosen for each round, kept across restarts: every validator must see the same
         # proof (two valid proofs differ in their hash, and so would the votes).
         self.bundles = JsonRows(home.home / "bundles.sqlite", "bundles")
         self._stop = threading.Event()
+        self._specs: dict[str, object] = {}
         self.last: list[dict] = []
+        self.driver = RoundDriver(self.state, home.dep, self.spec_of, self, on_done=self._done, log=self.log)
+
+    def spec_of(self, market_id: str):
+        """The market's spec, parsed once (the state keeps the canonical JSON it was accepted with)."""
+        from markets.spec import MarketSpec
+
+        if market_id not in self._specs:
+            self._specs[market_id] = MarketSpec.parse(self.state.spec_json(market_id))
+        return self._specs[market_id]
 
     # --------------------------------------------------------------- markets
     def accept_spec(self, doc: dict) -> dict:
@@ -56,47 +67,39 @@ class Coordinator:
         return {"market_id": spec.market_id, "tracked": True}
 
     def pull(self) -> None:
-        from markets.sources import RegistrySource
+        from markets.sources import follow_registry
 
-        cursor = int(self.state.cursor("registry", str(self.home.dep.from_block)))
-        result, nxt = RegistrySource(self.home.dep, self.home.store).pull(cursor)
-        for d in result.found:
-            if self.state.add_market(d.spec, "chain", [(r.index, r.due_at) for r in d.spec.rounds()]):
-                self.log("market", market_id=d.spec.market_id, new=True)
-        # a market whose spec has not arrived yet is read again next time: the cursor stays put
-        if not result.skipped:
-            self.state.set_cursor("registry", str(nxt))
+        new, _ = follow_registry(self.state, self.home.dep, self.home.store)
+        for d in new:
+            self.log("market", market_id=d.spec.market_id, new=True)
 
     # ---------------------------------------------------------------- rounds
     def drive(self, market_id: str, index: int) -> str:
-        from markets.spec import MarketSpec
+        return self.driver.drive(market_id, index)
 
-        row = self.state.claim(market_id, index)
-        if row is None:
-            return "skipped"
-        spec = MarketSpec.parse(self.state.spec_json(market_id))
-        r = spec.round(index)
-        t0 = time.time()
-        done = self.home.dep.round_result(spec.market_id, index, final=r.final)
-        if done is None:
-            detail = self._run(spec, index, row.attempts)
-            deadline = time.time() + (self.settle_wait if detail is None else 0)
-            while done is None and time.time() < deadline and not self._stop.is_set():
-                time.sleep(0.3)
-                done = self.home.dep.round_result(spec.market_id, index, final=r.final)
-            if done is None:
-                detail = detail or "not settled on-chain yet (no quorum so far)"
-                backoff = min(2 ** row.attempts, 30)
-                self._next_try[(market_id, index)] = time.time() + backoff
-                self.state.finish(market_id, index, status="retry", detail=detail)
-                self.log("round_waiting", market_id=market_id, round=index, attempt=row.attempts, reason=detail,
-                         retry_in_s=backoff)
-                return "retry"
-        self.state.finish(market_id, index, status="settled", outcome=done.get("outcome"),
-                          probability_ppm=done.get("probability_ppm"), detail="settled on-chain")
-        self.last = ([{"market_id": market_id, "round": index, **done, "at": time.time()}] + self.last)[:20]
-        self.log("round_settled", market_id=market_id, round=index, seconds=round(time.time() - t0, 2), **done)
-        return "settled"
+    # The round driver's work, over HTTP: one round at a time, no shared proofs.
+    def companions(self, first: Claimed) -> list:
+        return []
+
+    def run(self, rounds: list[Claimed]) -> dict[tuple[str, int], Done]:
+        return {c.key: self._run_one(c) for c in rounds}
+
+    def _run_one(self, c: Claimed) -> Done:
+        """Prove, hand out for review, and watch the chain until an aggregator settles the round."""
+        reason = self._run(c.spec, c.round, c.attempts)
+        deadline = time.time() + (self.settle_wait if reason is None else 0)
+        found = None
+        while found is None and time.time() < deadline and not self._stop.is_set():
+            time.sleep(0.3)
+            found = self.home.dep.round_result(c.market_id, c.round, final=c.final)
+        if found is None:
+            return Done("retry", reason or "not settled on-chain yet (no quorum so far)")
+        return Done.on_chain(found, "settled on-chain")
+
+    def _done(self, c: Claimed, done: Done) -> None:
+        if done.status == "settled":
+            self.last = ([{"market_id": c.market_id, "round": c.round, "outcome": done.outcome,
+                           "probability_ppm": done.probability_ppm, "at": time.time()}] + self.last)[:20]
 
     def _prove(self, spec, index: int) -> dict | None:
         """The round's bundle: the one chosen before, else a new one from the first prover that
@@ -163,11 +166,9 @@ class Coordinator:
         for row in self.state.rounds():
             if self._stop.is_set():
                 return
-            if row.status not in ("pending", "retry", "running") or row.due_at > now:
-                continue
-            if self._next_try.get((row.market_id, row.round), 0) > now:
-                continue
-            self.drive(row.market_id, row.round)
+            # a retried round is due again when the round driver's backoff says
+            if row.status in ("pending", "retry", "running") and row.due_at <= now:
+                self.drive(row.market_id, row.round)
 
     def loop(self) -> None:
         while not self._stop.is_set():

@@ -22,7 +22,7 @@ import httpx
 
 from oracle.anvil import AnvilNode, free_port, start_anvil
 from oracle.errors import OracleError
-from oracle.store import _atomic_write
+from oracle.store import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = {"prover": ["prover", "serve"], "validator": ["validator", "serve"],
@@ -73,7 +73,7 @@ class Devnet:
     def save(self) -> None:
         self.doc["roles"] = [{"name": r.name, "role": r.role, "home": str(r.home), "port": r.port, "pid": r.pid}
                              for r in self.roles.values()]
-        _atomic_write(self.file, json.dumps(self.doc, indent=2).encode())
+        atomic_write(self.file, json.dumps(self.doc, indent=2).encode())
 
     @property
     def rpc_url(self) -> str:
@@ -88,8 +88,9 @@ class Devnet:
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
            validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
         from oracle.chain import Chain
-        from oracle.deployment import Deployment
         from oracle.keystore import KeyStore
+
+        from .provision import deploy, fund, register_bls_keys
 
         root = Path(root)
         if (root / "devnet.json").exists() and any(r.alive() for r in cls(root).roles.values()):
@@ -105,25 +106,20 @@ class Devnet:
         chain = Chain.rpc(node.url)
         names = (["scheduler", "creator", "deployer"] + [f"prover-{i}" for i in range(provers)]
                  + [f"validator-{i}" for i in range(validators)] + [f"aggregator-{i}" for i in range(aggregators)])
-        signers = {}
+        keystores = {name: KeyStore(root / name / "keys") for name in names}  # each role holds only its own key
+        signers = {name: keystores[name].ensure(name, password) for name in names}
+        fund(chain, signers.values(), below=100 * 10**18)
         for name in names:
-            home = root / name
-            ks = KeyStore(home / "keys")
-            signers[name] = ks.load(name, password) if name in ks.names() else ks.create(name, password)
-            chain.fund(signers[name].address, 100 * 10**18)
             role = name.split("-")[0]
             if role not in ("creator", "deployer"):
-                net.roles[name] = Role(name, role, home, free_port())
-        members = sorted((signers[f"validator-{i}"] for i in range(validators)), key=lambda s: int(s.address, 16))
-        dep = Deployment.deploy(chain, signers["deployer"], [m.address for m in members], threshold)
-        for name in names:
-            dep.save(root / name / "deployments")
+                net.roles[name] = Role(name, role, root / name, free_port())
+        validator_names = [f"validator-{i}" for i in range(validators)]
+        members = sorted((signers[n] for n in validator_names), key=lambda s: int(s.address, 16))
+        dep = deploy(chain, signers["deployer"], members, threshold,
+                     save_to=[root / name / "deployments" for name in names])
         if bls:  # every validator gets a BLS key, registered with its proof of possession
-            for i in range(validators):
-                name = f"validator-{i}"
-                ks = KeyStore(root / name / "keys")
-                key = ks.load_bls(name, password) if ks.bls_public_key(name) else ks.create_bls(name, password)
-                dep.register_bls_key(signers[name], key.public_key, key.proof_of_possession())
+            register_bls_keys(dep, [(signers[n], keystores[n], n) for n in validator_names], password,
+                              fund_first=False)
         sched = net.roles["scheduler"]
         urls = lambda role: [r.url for r in net.roles.values() if r.role == role]
         # the first `validator_aggregators` validators also aggregate (any validator can)
@@ -144,7 +140,7 @@ class Devnet:
                    **({"bls": True} if bls and r.role == "validator" else {}),
                    **({"scheme": "bls"} if bls and (r.role == "aggregator" or r.name in aggregating) else {}),
                    **(overrides or {}).get(r.name, {})}
-            _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
+            atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
         net.doc["scheduler_url"] = sched.url
         net.save()
         # provers first, one at a time (the first compiles the model into the shared cache, the
@@ -288,19 +284,6 @@ class Devnet:
         from .home import read_events
 
         return read_events(self.roles[name].home / "events.jsonl")
-
-    def set_adversary(self, name: str, adversary: str | None) -> None:
-        """Test hook: rewrite a role's misbehaviour and restart it."""
-        r = self.roles[name]
-        cfg = json.loads((r.home / "role.json").read_text())
-        if adversary:
-            cfg["adversary"] = adversary
-        else:
-            cfg.pop("adversary", None)
-        _atomic_write(r.home / "role.json", json.dumps(cfg, indent=2).encode())
-        self.kill(name)
-        self.start(name)
-        self.wait_healthy([name])
 
     def demo_market(self, as_of: str, ratio: float, *, horizon: int = 7, password: str) -> str:
         """A BTC close-above question on the bundled data, for the provers' model (tests, benchmarks, CLI)."""

@@ -112,7 +112,9 @@ class RoleHome:
         self.key = keys.load(self.cfg["key"], pw)
         # a validator that also signs BLS shares (aggregate settlement) holds a BLS key beside its own
         self.bls_key = keys.load_bls(self.cfg["key"], pw) if self.cfg.get("bls") else None
-        self.chain = Chain.rpc(self.cfg["rpc_url"], retries=int(self.cfg.get("rpc_retries", 8)))
+        self.chain = Chain.rpc(self.cfg["rpc_url"], retries=int(self.cfg.get("rpc_retries", 8)),
+                               on_retry=lambda what, attempt, error: self.log(
+                                   "error", reason=f"node unreachable ({what}: {error}), retry {attempt}"))
         self.dep = Deployment.load(self.chain, self.home / "deployments")
         self.store = ArtifactStore(self.home / "store")
 

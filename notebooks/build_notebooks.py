@@ -29,31 +29,18 @@ code("""spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, circuit.model_
 print(spec.question)
 print("market id", spec.market_id)"""),
 md("## The chain: contracts deployed, four validators with their own keys, t = 3"),
-code("""from oracle.chain import Chain
-from oracle.deployment import Deployment
+code("""from network.local import LocalNetwork
 from oracle.signer import LocalSigner
-from validators.validator import Validator
-from validators.aggregator import Aggregator
 from provers.prover import EzklProver
 
-chain = Chain.embedded()
-deployer, creator, submitter = (LocalSigner.create() for _ in range(3))
-for a in (deployer, creator, submitter):
-    chain.fund(a.address, 10**19)
-keys = [LocalSigner.create() for _ in range(4)]
-dep = Deployment.deploy(chain, deployer, [k.address for k in keys], 3)
-validators = [Validator(k, store, dep.domain, load_source, registry=dep) for k in keys]
-settle = lambda r, sigs: "0x" + bytes(dep.resolve(submitter, r, sigs)["transactionHash"]).hex()
-aggregator = Aggregator(dep.domain, [k.address for k in keys], 3, settle)
-market_id, _ = dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model,
-                                   resolve_at=spec.resolve_at_unix, outcome_count=2, quorum=spec.quorum)
-assert market_id == spec.market_id"""),
+net = LocalNetwork(store, n=4, t=3, load_data=load_source)   # embedded chain, contracts, keys, aggregator
+dep = net.dep
+market_id = net.register(spec)
+print("QuorumOracle", dep.addresses["QuorumOracle"], "validators", net.members)"""),
 md("## Prove, validate, settle"),
-code("""from oracle.pipeline import run_round
-
-prover = EzklProver(circuit, LocalSigner.create())
-report = run_round(spec, frame, prover, validators, aggregator)
-print(f"proved in {report.prove_s:.1f} s; {report.signed} of {len(validators)} validators signed")
+code("""prover = EzklProver(circuit, LocalSigner.create())
+report = net.run_round(spec, frame, prover)
+print(f"proved in {report.prove_s:.1f} s; {report.signed} of {len(net.validators)} validators signed")
 print("checks:", report.reviews[0].checks)
 print("tx", report.submission.tx_hash)"""),
 md("## Read the result from the chain"),
@@ -75,7 +62,7 @@ sys.path.insert(0, os.path.abspath(".."))
 %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-from node import evaluate_reference
+from provers.evaluate import evaluate_reference
 
 report = evaluate_reference("bundled:btc_usd_daily.csv", start="2021-06-01", end="2021-12-31",
                             horizons=(7,), ratios=(0.95, 1.0, 1.05), proven=True)

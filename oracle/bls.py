@@ -157,9 +157,9 @@ def bitmap_of(indices: Iterable[int]) -> int:
 
 
 def save_key(path: os.PathLike, key: BlsKey, password: str, *, iterations: int | None = None) -> None:
-    from .store import _atomic_write
+    from .store import atomic_write
 
-    _atomic_write(path, json.dumps(key.to_keystore(password, iterations=iterations)).encode())
+    atomic_write(path, json.dumps(key.to_keystore(password, iterations=iterations)).encode())
     os.chmod(path, 0o600)
 
 

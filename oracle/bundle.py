@@ -192,3 +192,20 @@ class ProofBundle:
             version=d["version"],
             meta=meta,
         )
+
+
+# ------------------------------------------------------------------ publishing
+BUNDLE_BY_PROOF = "bundle-by-proof"
+
+
+def bundle_ref(proof_hash: str, market_id: str) -> str:
+    """One batched proof serves several markets: the reference names both."""
+    return f"{proof_hash}-{market_id}"
+
+
+def publish_bundle(store, bundle: ProofBundle) -> str:
+    """Store a bundle content-addressed and make it findable from what a Resolution commits to
+    (proof hash, market id): anyone can then re-verify a resolution from the chain alone."""
+    rid = store.put_json(bundle.to_json())
+    store.set_ref(BUNDLE_BY_PROOF, bundle_ref(bundle.proof_hash, bundle.market_id), rid)
+    return rid

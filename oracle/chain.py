@@ -70,6 +70,12 @@ def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     return table
 
 
+def revert_name(data: bytes) -> str | None:
+    """The custom error's name (`AlreadyResolved`, `Error` for a string revert), None if unknown."""
+    entry = _error_table().get(bytes(data[:4])) if len(data) >= 4 else None
+    return entry[0] if entry else None
+
+
 def decode_revert(data: bytes) -> str:
     """Human-readable revert: `Name(arg=value, ...)` for known custom errors."""
     if len(data) < 4:
@@ -119,7 +125,11 @@ class Chain:
     """A connected chain. `embedded()` for py-evm in-process, `rpc(url)` for a node."""
 
     def __init__(self, w3: Web3, *, label: str, explicit_gas: bool, poll_latency: float = 0.02,
-                 retries: int = 0, backoff_s: float = 0.25):
+                 retries: int = 0, backoff_s: float = 0.25,
+                 on_retry: Callable[[str, int, str], None] = lambda what, attempt, error: None):
+        """`on_retry(what, attempt, error)` hears every retried transport failure: an outage the
+        retries ride out is still reported (a role logs it)."""
+        self.on_retry = on_retry
         self.w3 = w3
         self.label = label
         self.explicit_gas = explicit_gas
@@ -141,6 +151,7 @@ class Chain:
                 if attempt == self.retries:
                     raise ChainError(what, f"node at {self.label} unreachable after {attempt + 1} "
                                      f"attempt(s): {type(e).__name__}") from None
+                self.on_retry(what, attempt + 1, type(e).__name__)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -151,7 +162,7 @@ class Chain:
         return cls(Web3(EthereumTesterProvider()), label="embedded", explicit_gas=True)
 
     @classmethod
-    def rpc(cls, url: str, *, timeout: float = 30.0, retries: int = 6) -> "Chain":
+    def rpc(cls, url: str, *, timeout: float = 30.0, retries: int = 6, on_retry=None) -> "Chain":
         """A JSON-RPC node. The first contact fails fast; later calls retry dropped connections
         with exponential backoff (0.25 s doubling to 5 s, `retries` times)."""
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
@@ -159,7 +170,8 @@ class Chain:
             w3.eth.chain_id
         except Exception as e:
             raise ChainError("connect", f"no JSON-RPC node answers at {url}: {e}") from None
-        return cls(w3, label=url, explicit_gas=False, retries=retries)
+        return cls(w3, label=url, explicit_gas=False, retries=retries,
+                   **({"on_retry": on_retry} if on_retry else {}))
 
     # ------------------------------------------------------------ accounts
     def fund(self, address: str, wei: int) -> None:
@@ -297,7 +309,7 @@ class Chain:
     def _as_chain_error(action: str, e: Exception) -> ChainError:
         data = _revert_data(e)
         if data is not None:
-            return ChainError(action, decode_revert(data))
+            return ChainError(action, decode_revert(data), error=revert_name(data))
         return ChainError(action, str(e) or type(e).__name__)
 
     # --------------------------------------------------------------- time

@@ -14,7 +14,7 @@ from .chain import Chain
 from .eip712 import Domain, Resolution
 from .errors import ChainError, NotFound
 from .signer import Signer
-from .store import _atomic_write
+from .store import atomic_write
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Deployment:
         """Record addresses in `<directory>/<chainId>.json`."""
         path = self.file_for(directory, self.chain.chain_id)
         doc = {"chain_id": self.chain.chain_id, "contracts": self.addresses, "from_block": self.from_block}
-        _atomic_write(path, json.dumps(doc, indent=2).encode())
+        atomic_write(path, json.dumps(doc, indent=2).encode())
         return path
 
     @classmethod

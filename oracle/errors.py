@@ -53,11 +53,16 @@ class ArtifactError(OracleError):
 
 
 class ChainError(OracleError):
-    """A transaction or call failed; `reason` is the decoded revert if any."""
+    """A transaction or call failed; `reason` is the decoded revert if any.
 
-    def __init__(self, action: str, reason: str):
+    `error` is the contract's custom error name (`AlreadyResolved`, `StaleRound`, ...) when the
+    revert decoded to one, else None (a transport failure, a plain revert): callers branch on it,
+    never on the message text."""
+
+    def __init__(self, action: str, reason: str, *, error: str | None = None):
         self.action = action
         self.reason = reason
+        self.error = error
         super().__init__(f"{action} reverted: {reason}")
 
 

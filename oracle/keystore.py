@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import FieldError, NotFound, OracleError
 from .signer import LocalSigner
-from .store import _atomic_write
+from .store import atomic_write
 
 PASSWORD_ENV = "ORACLE_KEYSTORE_PASSWORD"
 # Lowers scrypt's work factor (default 2^18, ~0.7 s per key) for test suites. Never in production.
@@ -65,7 +65,7 @@ class KeyStore:
         path = self._new(name, password, ".json", "a key")
         signer = signer or LocalSigner.create()
         keystore = signer.to_keystore(password, iterations=_iterations())
-        _atomic_write(path, json.dumps(keystore).encode())
+        atomic_write(path, json.dumps(keystore).encode())
         path.chmod(0o600)
         return signer
 
@@ -77,6 +77,15 @@ class KeyStore:
             return LocalSigner.from_keystore(json.loads(path.read_text()), password)
         except ValueError as e:
             raise OracleError(f"cannot decrypt key {name!r}: {e}") from None
+
+    def ensure(self, name: str, password: str) -> LocalSigner:
+        """The key named `name`, created first if there is none."""
+        return self.load(name, password) if self._path(name).exists() else self.create(name, password)
+
+    def ensure_bls(self, name: str, password: str):
+        """The BLS key beside `name`, created first if there is none."""
+        exists = self._path(name, BLS_SUFFIX).exists()
+        return self.load_bls(name, password) if exists else self.create_bls(name, password)
 
     def address(self, name: str) -> str:
         path = self._path(name)

@@ -173,3 +173,8 @@ def load_model(store: ArtifactStore, model_id: str) -> ModelRecord:
 
 def list_models(store: ArtifactStore) -> list[ModelRecord]:
     return [ModelRecord.from_json(store.get_json(rid)) for rid in store.refs("model").values()]
+
+
+def srs_label(kind: str) -> str:
+    """How people should read an SRS kind: a locally generated SRS is for development only."""
+    return "dev (local gen_srs: NOT for production)" if kind == "dev" else kind

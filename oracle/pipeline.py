@@ -1,8 +1,8 @@
-"""One round of one market through the roles: prove -> review by each validator -> aggregate.
+"""One round of one market through in-process roles: prove -> review by each validator -> aggregate.
 
-Role-agnostic: takes any prover, validators and aggregator with the small
-interfaces below, so the same round runs in-process (demo, tests) or with
-roles wired over the network.
+The work of a round when every role is in this process (the demo, node mode's in-process work,
+tests, benchmarks). Which rounds run, when, and how they are retried is `oracle.rounds.RoundDriver`'s
+job; network mode does the same steps over HTTP (network/coordinator.py).
 """
 
 from __future__ import annotations

@@ -143,13 +143,16 @@ class LocalState:
         return next(x for x in self.rounds(market_id) if x.round == round)
 
     def finish(self, market_id: str, round: int, *, status: str, outcome: int | None = None,
-               probability_ppm: int | None = None, tx_hash: str | None = None, detail: str | None = None) -> None:
+               probability_ppm: int | None = None, tx_hash: str | None = None, detail: str | None = None,
+               due_at: int | None = None) -> None:
+        """Record how a run ended; `due_at` moves a retried round's next due time."""
         assert status in ("settled", "failed", "retry")
         with self.transaction() as db:
             db.execute(
                 "UPDATE rounds SET status=?, outcome=COALESCE(?, outcome), probability_ppm=COALESCE(?, probability_ppm), "
-                "tx_hash=COALESCE(?, tx_hash), detail=?, updated_at=? WHERE market_id=? AND round=?",
-                (status, outcome, probability_ppm, tx_hash, detail, time.time(), market_id, round),
+                "tx_hash=COALESCE(?, tx_hash), detail=?, due_at=COALESCE(?, due_at), updated_at=? "
+                "WHERE market_id=? AND round=?",
+                (status, outcome, probability_ppm, tx_hash, detail, due_at, time.time(), market_id, round),
             )
 
     # ------------------------------------------------------------- cursors

@@ -17,7 +17,7 @@ from .canonical import canonical_json, keccak_hex
 from .errors import ArtifactError, NotFound
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -46,7 +46,7 @@ class ArtifactStore:
         artifact_id = keccak_hex(data)
         path = self._path(artifact_id)
         if not path.exists():
-            _atomic_write(path, data)
+            atomic_write(path, data)
         return artifact_id
 
     def put_file(self, src: str | os.PathLike) -> str:
@@ -83,7 +83,7 @@ class ArtifactStore:
     def set_ref(self, kind: str, name: str, artifact_id: str) -> None:
         if not self.has(artifact_id):
             raise NotFound(f"cannot point {kind}/{name} at missing artifact {artifact_id}")
-        _atomic_write(self.root / "refs" / kind / name, artifact_id.encode())
+        atomic_write(self.root / "refs" / kind / name, artifact_id.encode())
 
     def ref(self, kind: str, name: str) -> str:
         p = self.root / "refs" / kind / name

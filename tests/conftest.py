@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from network.local import LocalNetwork
+from oracle.settlement import tx_hash_of
+
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("ORACLE_CACHE", str(ROOT / ".oracle-cache"))
 
@@ -64,42 +67,15 @@ def bundle(prover, spec, frame):
     return prover.prove(spec, frame)
 
 
-class Network:
-    """A fresh embedded chain with the contracts, n validators, an aggregator that settles on-chain."""
+class Network(LocalNetwork):
+    """The in-process local network (network/local.py), on a fresh embedded chain or on `chain`."""
 
     def __init__(self, store, n: int = 4, t: int = 3, chain=None):
-        from markets.feeds import load_source
-        from oracle.chain import Chain
-        from oracle.deployment import Deployment
-        from oracle.signer import LocalSigner
-        from validators.aggregator import Aggregator
-        from validators.validator import Validator
-
-        self.chain = chain or Chain.embedded()
-        self.deployer, self.creator, self.submitter, self.alice, self.bob = (LocalSigner.create() for _ in range(5))
-        for a in (self.deployer, self.creator, self.submitter, self.alice, self.bob):
-            self.chain.fund(a.address, 50 * 10**18)
-        self.keys = sorted((LocalSigner.create() for _ in range(n)), key=lambda k: int(k.address, 16))
-        self.t = t
-        self.dep = Deployment.deploy(self.chain, self.deployer, [k.address for k in self.keys], t)
-        self.validators = [Validator(k, store, self.dep.domain, load_source, registry=self.dep) for k in self.keys]
-        self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settle)
+        super().__init__(store, n=n, t=t, chain=chain)
 
     def settle(self, resolution, signatures) -> str:
-        receipt = self.dep.resolve(self.submitter, resolution, signatures)
-        return "0x" + bytes(receipt["transactionHash"]).hex()
-
-    def register(self, spec) -> str:
-        market_id, _ = self.dep.register_market(
-            self.creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
-            outcome_count=len(spec.outcomes), quorum=spec.quorum,
-        )
-        return market_id
-
-    def sign(self, key, resolution) -> bytes:
-        from oracle.eip712 import signable
-
-        return key.sign_message(signable(self.dep.domain, resolution))
+        """Straight to the contract, no Settler in between: tests show what the chain refuses."""
+        return tx_hash_of(self.dep.resolve(self.submitter, resolution, signatures))
 
 
 @pytest.fixture
@@ -143,7 +119,6 @@ def node_home(tmp_path, monkeypatch, anvil, circuit):
     """A configured node home on the session anvil: keys, fresh contracts, node.json."""
     from typer.testing import CliRunner
 
-    import node as node_module
     from cli import app
 
     home = tmp_path / "node-home"
@@ -151,7 +126,6 @@ def node_home(tmp_path, monkeypatch, anvil, circuit):
     monkeypatch.setenv("ORACLE_HOME", str(home))
     monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
     monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
-    monkeypatch.setattr(node_module, "_node", None)
     result = CliRunner().invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4",
                                       "--threshold", "3", "--pull-interval", "1"])
     assert result.exit_code == 0, result.output

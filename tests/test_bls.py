@@ -185,9 +185,8 @@ def test_aggregator_checks_each_share_and_submits_once(blsnet):
     submitted = []
 
     def settle(root_, count, bitmap, aggregate):
-        receipt = blsnet.dep.accept_batch_root_bls(network.submitter, root_, count, bitmap, aggregate)
         submitted.append(bitmap)
-        return "0x" + bytes(receipt["transactionHash"]).hex()
+        return network.settler.root_bls(root_, count, bitmap, aggregate)
 
     keys = bls.keys_of_key_set(blsnet.dep.bls_key_set())
     agg = BlsAggregator(blsnet.dep.domain, blsnet.dep.validators(), keys, network.t, settle)

@@ -11,6 +11,7 @@ from oracle.canonical import keccak_hex
 from oracle.eip712 import Resolution
 from oracle.errors import ChainError, OracleError
 from oracle.pipeline import run_round
+from oracle.settlement import SETTLED, Settlement
 from validators.aggregator import Aggregator, VoteRejected
 
 pytestmark = pytest.mark.slow
@@ -157,7 +158,7 @@ def test_aggregator_checks_votes_and_keeps_equivocation_evidence(network, spec, 
     network.register(spec)
     submitted = []
     agg = Aggregator(network.dep.domain, [k.address for k in network.keys], network.t,
-                     lambda r, sigs: submitted.append((r, sigs)) or "0xtx")
+                     lambda r, sigs: submitted.append((r, sigs)) or Settlement(SETTLED, "0xtx"))
     votes = [v.review(spec, bundle).vote for v in network.validators]
 
     outsider_vote = replace(votes[0], validator="0x" + "11" * 20)
@@ -203,8 +204,7 @@ def test_validators_bls_sign_only_roots_of_resolutions_they_reviewed(network, sp
         assert v.review(spec, bundle).vote.resolution == resolution
     keys = bls.keys_of_key_set(network.dep.bls_key_set())
     agg = BlsAggregator(network.dep.domain, network.dep.validators(), keys, network.t,
-                        lambda root, count, bitmap, sig: network.dep.accept_batch_root_bls(
-                            network.submitter, root, count, bitmap, sig)["transactionHash"].hex())
+                        lambda root, count, bitmap, sig: network.settler.root_bls(root, count, bitmap, sig))
     subs = [agg.add(v.sign_batch_bls([resolution])) for v in network.validators]
     assert sum(s is not None for s in subs) == 1
     root = leaf(resolution)

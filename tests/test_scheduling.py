@@ -26,10 +26,9 @@ runner = CliRunner()
 
 
 def _node():
-    import node
+    from network.node import Node
 
-    node._node = None
-    return node.Node(password=PASSWORD)
+    return Node(password=PASSWORD)
 
 
 def _write(tmp_path: Path, name: str, doc: dict) -> Path:
@@ -213,7 +212,7 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
 
 
 def test_due_rounds_of_one_model_share_a_proof(node_home, circuit):
-    from node import NodeConfig
+    from network.node import NodeConfig
 
     cfg = NodeConfig.load(node_home)
     cfg.batches = [1, 4]

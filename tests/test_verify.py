@@ -21,10 +21,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def resolved(node_home, circuit):
-    import node as node_module
+    from network.node import Node
 
-    node_module._node = None
-    node = node_module.Node(password=PASSWORD)
+    node = Node(password=PASSWORD)
     spec = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-20", ratio=1.05))
     node.register(spec)
     assert node.dispatch(spec.market_id, 0) == "settled"
@@ -98,7 +97,7 @@ def test_tampered_artifact_is_named(resolved):
 
 def test_wrong_data_snapshot_is_named(resolved):
     node, spec = resolved
-    from validators.audit import BUNDLE_BY_PROOF, bundle_ref
+    from oracle.bundle import BUNDLE_BY_PROOF, bundle_ref
 
     r = node.dep.resolution_of(spec.market_id).resolution
     bundle = node.store.get_json(node.store.ref(BUNDLE_BY_PROOF, bundle_ref(r.proof_hash, spec.market_id)))

@@ -14,31 +14,9 @@ from typing import Callable, Iterable, Sequence
 from oracle import bls
 from oracle.batch import batch_digest
 from oracle.eip712 import Domain, Resolution, digest, recover
-from oracle.errors import OracleError
+from oracle.settlement import Settlement
 
-from .validator import Vote
-
-
-class VoteRejected(OracleError):
-    pass
-
-
-@dataclass(frozen=True)
-class Submission:
-    market_id: str
-    round: int
-    resolution: Resolution
-    signers: tuple[str, ...]
-    tx_hash: str
-
-
-@dataclass(frozen=True)
-class Equivocation:
-    validator: str
-    market_id: str
-    round: int
-    first: Vote
-    second: Vote
+from .votes import BlsSubmission, BlsVote, Equivocation, Submission, Vote, VoteRejected
 
 
 @dataclass
@@ -48,8 +26,8 @@ class _Tally:
     submission: Submission | None = None
 
 
-# settle(resolution, signatures ordered by ascending signer) -> transaction hash
-Settle = Callable[[Resolution, Sequence[bytes]], str]
+# settle(resolution, signatures ordered by ascending signer) -> what became of it (oracle.settlement.Settler)
+Settle = Callable[[Resolution, Sequence[bytes]], Settlement]
 
 
 class Aggregator:
@@ -86,8 +64,8 @@ class Aggregator:
         votes[vote.validator] = vote
         if tally.submission is None and len(votes) >= needed:
             chosen = sorted(votes.values(), key=lambda v: int(v.validator, 16))[:needed]
-            tx_hash = self.settle(r, [v.signature for v in chosen])
-            tally.submission = Submission(r.market_id, r.round, r, tuple(v.validator for v in chosen), tx_hash)
+            settlement = self.settle(r, [v.signature for v in chosen])
+            tally.submission = Submission(r.market_id, r.round, r, tuple(v.validator for v in chosen), settlement)
             return tally.submission
         return None
 
@@ -101,28 +79,8 @@ class Aggregator:
 
 
 # ------------------------------------------------------------------ BLS aggregation
-@dataclass(frozen=True)
-class BlsVote:
-    """A member's BLS signature (96 bytes, compressed) over `batchDigest(root, count)`."""
-
-    validator: str
-    root: bytes
-    count: int
-    signature: bytes
-
-
-@dataclass(frozen=True)
-class BlsSubmission:
-    root: bytes
-    count: int
-    signer_bitmap: int
-    aggregate_signature: bytes
-    signers: tuple[str, ...]
-    tx_hash: str
-
-
-# settle(root, count, signer bitmap, aggregate signature) -> transaction hash
-SettleBls = Callable[[bytes, int, int, bytes], str]
+# settle(root, count, signer bitmap, aggregate signature) -> what became of it
+SettleBls = Callable[[bytes, int, int, bytes], Settlement]
 
 
 class BlsAggregator:
@@ -176,8 +134,9 @@ class BlsAggregator:
         chosen = sorted(shares)[:needed]
         aggregate = bls.aggregate([shares[j] for j in chosen])
         bitmap = bls.bitmap_of(chosen)
-        tx_hash = self.settle(batch[0], batch[1], bitmap, aggregate)
-        sub = BlsSubmission(batch[0], batch[1], bitmap, aggregate, tuple(self.members[j] for j in chosen), tx_hash)
+        settlement = self.settle(batch[0], batch[1], bitmap, aggregate)
+        sub = BlsSubmission(batch[0], batch[1], bitmap, aggregate, tuple(self.members[j] for j in chosen),
+                            settlement)
         self._submitted[batch] = sub
         return sub
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from markets.feeds import validate_frame
 from markets.spec import MarketSpec
-from oracle.bundle import ProofBundle
+from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
 from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import CheckFailed, NotFound, OracleError
 from oracle.models import inputs_hash, load_model
@@ -29,8 +29,6 @@ __all__ = ["Auditor", "Check", "Verdict", "check_signatures"]
 
 # settlement functions whose `signatures` are EIP-712 signatures over the one resolution
 SIGNED_PER_RESOLUTION = ("resolve", "resolveZk")
-
-BUNDLE_BY_PROOF = "bundle-by-proof"
 
 
 @dataclass
@@ -58,18 +56,6 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {"market_id": self.market_id, "tx_hash": self.tx_hash, "block": self.block, "ok": self.ok,
                 "checks": [c.__dict__ for c in self.checks]}
-
-
-def bundle_ref(proof_hash: str, market_id: str) -> str:
-    """One batched proof serves several markets: the reference names both."""
-    return f"{proof_hash}-{market_id}"
-
-
-def publish_bundle(store, bundle: ProofBundle) -> str:
-    """Make a bundle findable from what a Resolution commits to (proof hash, market id)."""
-    rid = store.put_json(bundle.to_json())
-    store.set_ref(BUNDLE_BY_PROOF, bundle_ref(bundle.proof_hash, bundle.market_id), rid)
-    return rid
 
 
 class Auditor:

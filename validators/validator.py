@@ -10,7 +10,6 @@ nothing is signed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import ezkl
@@ -28,64 +27,7 @@ from oracle.store import ArtifactStore
 
 from .checks import check_features, check_input_opening, rule_decision
 from .verifier import ProofVerifier
-
-
-@dataclass(frozen=True)
-class Vote:
-    validator: str
-    resolution: Resolution
-    digest: str
-    signature: bytes
-    checks: tuple[str, ...] = ()
-    verify_s: float = 0.0
-
-    def to_json(self) -> dict:
-        return {
-            "validator": self.validator,
-            "resolution": self.resolution.to_json(),
-            "digest": self.digest,
-            "signature": "0x" + self.signature.hex(),
-            "checks": list(self.checks),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Vote":
-        """A vote as received from the network: shape-checked here, signature by the aggregator."""
-        try:
-            sig = d["signature"]
-            if not (isinstance(sig, str) and sig.startswith("0x") and len(sig) == 132):
-                raise ValueError("signature: expected 65 bytes as 0x-hex")
-            return cls(str(d["validator"]), Resolution.from_json(d["resolution"]), str(d["digest"]),
-                       bytes.fromhex(sig[2:]), tuple(d.get("checks", ())))
-        except (KeyError, TypeError, ValueError) as e:
-            raise OracleError(f"malformed vote: {e}") from None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    validator: str
-    market_id: str
-    round: int
-    check: str
-    reason: str
-
-    def to_json(self) -> dict:
-        return {"validator": self.validator, "market_id": self.market_id, "round": self.round,
-                "check": self.check, "reason": self.reason}
-
-
-@dataclass
-class Review:
-    """The outcome of one validator looking at one bundle."""
-
-    vote: Vote | None
-    refusal: Refusal | None
-    checks: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per passed check
-
-    @property
-    def signed(self) -> bool:
-        return self.vote is not None
+from .votes import BlsVote, Refusal, Review, Vote
 
 
 class Validator:
@@ -138,7 +80,6 @@ class Validator:
         """BLS-sign the batch root over `resolutions`, each of which this validator reviewed and
         signed itself: a root is never signed on an aggregator's word."""
         from oracle.batch import batch_digest, merkle_root
-        from .aggregator import BlsVote
 
         if self.bls_key is None:
             raise OracleError(f"validator {self.address} has no BLS key")

@@ -1,0 +1,81 @@
+"""The node's scheduler: APScheduler with a persistent job store, and the jobs it runs.
+
+Jobs are stored by name with plain arguments (`network.node.jobs:dispatch`, market id, round);
+the executor hands each one the running `NodeScheduler` as `context`
+(oracle.scheduler.ContextExecutor), so no module holds a node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from oracle.errors import OracleError
+
+from .runtime import Node
+
+log = logging.getLogger("oracle.node")
+PULL = "network.node.jobs:pull"
+DISPATCH = "network.node.jobs:dispatch"
+
+
+class NodeScheduler:
+    """One node and its APScheduler (jobs in `ORACLE_JOBS_URL`, default `<home>/jobs.sqlite`)."""
+
+    def __init__(self, node: Node):
+        from oracle.scheduler import make_scheduler
+
+        self.node = node
+        url = os.environ.get("ORACLE_JOBS_URL", f"sqlite:///{node.home / 'jobs.sqlite'}")
+        self.scheduler = make_scheduler(url, blocking=False, context=self)
+
+    def schedule_due(self) -> None:
+        """A job for every pending round that has none (markets found by a pull, retried rounds)."""
+        from oracle.scheduler import schedule_round
+
+        for r in self.node.state.rounds():
+            if r.status in ("pending", "retry") and self.scheduler.get_job(f"round:{r.market_id}:{r.round}") is None:
+                schedule_round(self.scheduler, DISPATCH, r.market_id, r.round, r.due_at)
+
+    def run(self, *, until_idle: bool = False, poll_s: float = 0.5) -> None:
+        """Run until stopped; with `until_idle`, return once every known round is settled or failed."""
+        from oracle.scheduler import ensure_round_jobs, schedule_pull
+
+        self.scheduler.start(paused=True)
+        ensure_round_jobs(self.scheduler, DISPATCH, self.node.state.rounds())
+        schedule_pull(self.scheduler, PULL, self.node.cfg.pull_interval_s)
+        self.scheduler.resume()
+        log.info("scheduler running")
+        try:
+            while True:
+                time.sleep(poll_s)
+                if until_idle:
+                    rounds = self.node.state.rounds()
+                    if rounds and all(r.status in ("settled", "failed") for r in rounds):
+                        return
+        finally:
+            self.scheduler.shutdown(wait=False)
+
+
+def pull(*, context: NodeScheduler | None = None) -> None:
+    _running(context).node.pull()
+    context.schedule_due()
+
+
+def dispatch(market_id: str, round: int, *, context: NodeScheduler | None = None) -> None:
+    """Run a due round; a retried round is due again at the time the round driver set."""
+    if _running(context).node.dispatch(market_id, round) == "retry":
+        context.schedule_due()
+
+
+def _running(context: NodeScheduler | None) -> NodeScheduler:
+    if context is None:  # the store's default; only a NodeScheduler's executor runs these jobs
+        raise OracleError("a node job ran outside a node scheduler")
+    return context
+
+
+def run_scheduler(home: Path | None = None, *, until_idle: bool = False) -> None:
+    """`oracle scheduler run`: this home's node and its scheduler, in this process."""
+    NodeScheduler(Node(home, on_log=log.info)).run(until_idle=until_idle)
