@@ -20,6 +20,17 @@ contract QuorumOracle {
         bytes32 proofHash;
     }
 
+    /// A forecast round's result: its own EIP-712 type, so that no forecast signature is ever a
+    /// signature over a `Resolution` (which settles the market), whatever path it is presented to.
+    struct Forecast {
+        bytes32 marketId;
+        uint32 round;
+        uint32 probabilityPpm;
+        bytes32 modelId;
+        bytes32 inputsHash;
+        bytes32 proofHash;
+    }
+
     struct Record {
         Resolution resolution;
         uint64 resolvedAt;
@@ -33,6 +44,9 @@ contract QuorumOracle {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 public constant RESOLUTION_TYPEHASH = keccak256(
         "Resolution(bytes32 marketId,uint32 round,uint16 outcome,uint32 probabilityPpm,bytes32 modelId,bytes32 inputsHash,bytes32 proofHash)"
+    );
+    bytes32 public constant FORECAST_TYPEHASH = keccak256(
+        "Forecast(bytes32 marketId,uint32 round,uint32 probabilityPpm,bytes32 modelId,bytes32 inputsHash,bytes32 proofHash)"
     );
     bytes32 public constant BATCH_TYPEHASH = keccak256("ResolutionBatch(bytes32 root,uint32 count)");
     string public constant NAME = "AIOracle QuorumOracle";
@@ -187,6 +201,12 @@ contract QuorumOracle {
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), hashResolution(r)));
     }
 
+    function forecastDigest(Forecast calldata f) public view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), keccak256(abi.encode(
+            FORECAST_TYPEHASH, f.marketId, f.round, f.probabilityPpm, f.modelId, f.inputsHash, f.proofHash
+        ))));
+    }
+
     // ------------------------------------------------------------ settlement
 
     /// @param signatures 65-byte (r, s, v) signatures over `digest(r)`, ordered by
@@ -239,19 +259,21 @@ contract QuorumOracle {
         emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
     }
 
-    /// A forecast round: the same quorum over the same `Resolution` type, recorded
+    /// A forecast round: the same quorum over the `Forecast` type (never a `Resolution`), recorded
     /// per round (strictly increasing) until the market resolves.
-    function postForecast(Resolution calldata r, bytes[] calldata signatures) external {
-        bytes32 marketId = r.marketId;
+    function postForecast(Forecast calldata f, bytes[] calldata signatures) external {
+        bytes32 marketId = f.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         uint32 next = _forecastCount[marketId] == 0 ? 0 : _lastForecastRound[marketId] + 1;
-        if (r.round < next) revert StaleRound(marketId, r.round, next);
-        MarketRegistry.Market memory m = _checkMarket(r);
-        address[] memory signers = _checkQuorum(r, signatures, m.quorum);
-        _forecasts[marketId][r.round] = r.probabilityPpm + 1; // +1: zero means "not posted"
-        _lastForecastRound[marketId] = r.round;
+        if (f.round < next) revert StaleRound(marketId, f.round, next);
+        MarketRegistry.Market memory m = _checkMarket(marketId, f.modelId, 0, f.probabilityPpm);
+        uint256 needed = threshold > m.quorum ? threshold : m.quorum;
+        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
+        address[] memory signers = _recoverMembers(forecastDigest(f), signatures);
+        _forecasts[marketId][f.round] = f.probabilityPpm + 1; // +1: zero means "not posted"
+        _lastForecastRound[marketId] = f.round;
         _forecastCount[marketId] += 1;
-        emit ForecastPosted(marketId, r.round, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
+        emit ForecastPosted(marketId, f.round, f.probabilityPpm, f.modelId, f.inputsHash, f.proofHash, signers);
     }
 
     function forecastOf(bytes32 marketId, uint32 round) external view returns (uint32 probabilityPpm) {
@@ -351,14 +373,22 @@ contract QuorumOracle {
             new address[](0));
     }
 
-    function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory m) {
-        if (!registry.isRegistered(r.marketId)) revert UnregisteredMarket(r.marketId);
-        m = registry.getMarket(r.marketId);
-        if (r.modelId != m.modelId) revert ModelMismatch(m.modelId, r.modelId);
-        if (r.outcome >= m.outcomeCount && r.outcome != INVALID_OUTCOME) {
-            revert OutcomeOutOfRange(r.outcome, m.outcomeCount);
+    function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory) {
+        return _checkMarket(r.marketId, r.modelId, r.outcome, r.probabilityPpm);
+    }
+
+    function _checkMarket(bytes32 marketId, bytes32 modelId, uint16 outcome, uint32 probabilityPpm)
+        private
+        view
+        returns (MarketRegistry.Market memory m)
+    {
+        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
+        m = registry.getMarket(marketId);
+        if (modelId != m.modelId) revert ModelMismatch(m.modelId, modelId);
+        if (outcome >= m.outcomeCount && outcome != INVALID_OUTCOME) {
+            revert OutcomeOutOfRange(outcome, m.outcomeCount);
         }
-        if (r.probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(r.probabilityPpm);
+        if (probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(probabilityPpm);
     }
 
     function _checkQuorum(Resolution calldata r, bytes[] calldata signatures, uint16 marketQuorum)

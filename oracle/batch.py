@@ -20,6 +20,9 @@ BATCH_TYPE = [{"name": "root", "type": "bytes32"}, {"name": "count", "type": "ui
 
 
 def leaf(r: Resolution) -> bytes:
+    """A final round's struct hash; a forecast round is never a batch leaf (batches settle markets)."""
+    if not r.final:
+        raise ValueError(f"round {r.round} of {r.market_id} is a forecast: it cannot be part of a batch")
     m = r.message()
     return keccak(abi_encode(["bytes32"] + [f["type"] for f in RESOLUTION_TYPE],
                              [RESOLUTION_TYPEHASH] + [m[f["name"]] for f in RESOLUTION_TYPE]))

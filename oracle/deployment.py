@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -67,6 +67,11 @@ class OracleCall:
 
 def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
+
+
+def _as_resolution(r: Resolution) -> tuple:
+    """The ABI `Resolution` tuple the settling functions take (whatever signed it decides validity)."""
+    return replace(r, final=True).as_tuple()
 
 
 def _resolved_event(log: Any) -> ResolvedEvent:
@@ -168,14 +173,20 @@ class Deployment:
         return list(members), t
 
     def digest(self, resolution: Resolution) -> str:
+        """The contract's digest for a final round (`digest`) or a forecast round (`forecastDigest`)."""
+        if not resolution.final:
+            return _hex(self.chain.call(self.oracle.functions.forecastDigest(resolution.as_tuple()),
+                                        action="QuorumOracle.forecastDigest"))
         return _hex(self.chain.call(self.oracle.functions.digest(resolution.as_tuple()), action="QuorumOracle.digest"))
 
     def resolve(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes]) -> Any:
-        fn = self.oracle.functions.resolve(resolution.as_tuple(), [bytes(s) for s in signatures])
+        fn = self.oracle.functions.resolve(_as_resolution(resolution), [bytes(s) for s in signatures])
         return self.chain.transact(submitter, fn, action="QuorumOracle.resolve")
 
     def post_forecast(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes]) -> Any:
-        fn = self.oracle.functions.postForecast(resolution.as_tuple(), [bytes(s) for s in signatures])
+        """Post a forecast round: the contract takes it as a `Forecast` (signatures over that type)."""
+        fn = self.oracle.functions.postForecast(replace(resolution, final=False).as_tuple(),
+                                                [bytes(s) for s in signatures])
         return self.chain.transact(submitter, fn, action="QuorumOracle.postForecast")
 
     def forecast_of(self, market_id: str, round: int) -> int | None:
@@ -200,13 +211,13 @@ class Deployment:
 
     def resolve_zk(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes], proof: bytes,
                    instances: Sequence[int]) -> Any:
-        fn = self.oracle.functions.resolveZk(resolution.as_tuple(), [bytes(s) for s in signatures], proof,
+        fn = self.oracle.functions.resolveZk(_as_resolution(resolution), [bytes(s) for s in signatures], proof,
                                              list(instances))
         return self.chain.transact(submitter, fn, action="QuorumOracle.resolveZk")
 
     # ------------------------------------------------------------ batches
     def resolve_batch(self, submitter: Signer, resolutions: Sequence[Resolution], signatures: Sequence[bytes]) -> Any:
-        fn = self.oracle.functions.resolveBatch([r.as_tuple() for r in resolutions], [bytes(s) for s in signatures])
+        fn = self.oracle.functions.resolveBatch([_as_resolution(r) for r in resolutions], [bytes(s) for s in signatures])
         # the embedded chain's fixed default is sized for one market; a batch stores one record each
         gas = 400_000 + 180_000 * len(resolutions) if self.chain.explicit_gas else None
         return self.chain.transact(submitter, fn, gas=gas, action="QuorumOracle.resolveBatch")
@@ -216,11 +227,11 @@ class Deployment:
         return self.chain.transact(submitter, fn, action="QuorumOracle.acceptBatchRoot")
 
     def verify_inclusion(self, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> bool:
-        return self.chain.call(self.oracle.functions.verifyInclusion(resolution.as_tuple(), list(proof), root),
+        return self.chain.call(self.oracle.functions.verifyInclusion(_as_resolution(resolution), list(proof), root),
                                action="QuorumOracle.verifyInclusion")
 
     def claim(self, submitter: Signer, resolution: Resolution, proof: Sequence[bytes], root: bytes) -> Any:
-        fn = self.oracle.functions.claim(resolution.as_tuple(), list(proof), root)
+        fn = self.oracle.functions.claim(_as_resolution(resolution), list(proof), root)
         return self.chain.transact(submitter, fn, action="QuorumOracle.claim")
 
     # ------------------------------------------------------- BLS quorum
@@ -246,7 +257,7 @@ class Deployment:
     def resolve_batch_bls(self, submitter: Signer, resolutions: Sequence[Resolution], signer_bitmap: int,
                           aggregate_signature: bytes, key_set: bytes | None = None) -> Any:
         keys, signature = self._bls_args(aggregate_signature, key_set)
-        fn = self.oracle.functions.resolveBatchBls([r.as_tuple() for r in resolutions], signer_bitmap, keys, signature)
+        fn = self.oracle.functions.resolveBatchBls([_as_resolution(r) for r in resolutions], signer_bitmap, keys, signature)
         return self.chain.transact(submitter, fn, gas=self._bls_gas(keys, len(resolutions)),
                                    action="QuorumOracle.resolveBatchBls")
 

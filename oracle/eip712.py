@@ -1,7 +1,11 @@
-"""EIP-712 typed data for the oracle: the `Resolution` validators sign.
+"""EIP-712 typed data for the oracle: the `Resolution` and `Forecast` validators sign.
+
+A final round is signed as a `Resolution` (it settles the market); a forecast round as a
+`Forecast` (it only posts a probability). Two types, so no forecast signature is ever a
+signature over a `Resolution`, on any settlement path.
 
 Type strings here are an interface: `contracts/QuorumOracle.sol` hashes the
-same struct, and a test checks both digests agree.
+same structs, and a test checks both digests agree.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ RESOLUTION_TYPE = [
     {"name": "proofHash", "type": "bytes32"},
 ]
 
+# A forecast carries no outcome: it is a probability, never an answer.
+FORECAST_TYPE = [f for f in RESOLUTION_TYPE if f["name"] != "outcome"]
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -58,7 +65,11 @@ class Domain:
 
 @dataclass(frozen=True)
 class Resolution:
-    """What a validator vouches for: this market, this outcome, from this proof."""
+    """What a validator vouches for: this market, this outcome, from this proof.
+
+    `final`: the market's final round, signed as the EIP-712 `Resolution` that settles it;
+    otherwise a forecast round, signed as a `Forecast` (no outcome) that only posts.
+    """
 
     market_id: str
     round: int
@@ -67,9 +78,18 @@ class Resolution:
     model_id: str
     inputs_hash: str
     proof_hash: str
+    final: bool = True
+
+    @property
+    def primary_type(self) -> str:
+        return "Resolution" if self.final else "Forecast"
+
+    @property
+    def fields(self) -> list[dict[str, str]]:
+        return RESOLUTION_TYPE if self.final else FORECAST_TYPE
 
     def message(self) -> dict[str, Any]:
-        return {
+        m = {
             "marketId": to_bytes32(self.market_id),
             "round": self.round,
             "outcome": self.outcome,
@@ -78,11 +98,12 @@ class Resolution:
             "inputsHash": to_bytes32(self.inputs_hash),
             "proofHash": to_bytes32(self.proof_hash),
         }
+        return {f["name"]: m[f["name"]] for f in self.fields}
 
     def as_tuple(self) -> tuple:
-        """The ABI tuple `QuorumOracle.resolve` takes."""
+        """The ABI tuple `QuorumOracle.resolve` (final) or `QuorumOracle.postForecast` (forecast) takes."""
         m = self.message()
-        return tuple(m[f["name"]] for f in RESOLUTION_TYPE)
+        return tuple(m[f["name"]] for f in self.fields)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,8 +115,8 @@ class Resolution:
 
 def typed_data(domain: Domain, resolution: Resolution) -> dict[str, Any]:
     return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Resolution": RESOLUTION_TYPE},
-        "primaryType": "Resolution",
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, resolution.primary_type: resolution.fields},
+        "primaryType": resolution.primary_type,
         "domain": domain.as_dict(),
         "message": resolution.message(),
     }
@@ -106,7 +127,8 @@ def signable(domain: Domain, resolution: Resolution) -> SignableMessage:
 
 
 def digest(domain: Domain, resolution: Resolution) -> str:
-    """The 32-byte EIP-712 digest, 0x-hex: identical to `QuorumOracle.digest`."""
+    """The 32-byte EIP-712 digest, 0x-hex: identical to `QuorumOracle.digest` (final rounds)
+    or `QuorumOracle.forecastDigest` (forecast rounds)."""
     m = signable(domain, resolution)
     return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
 

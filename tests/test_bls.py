@@ -211,3 +211,19 @@ def test_keystore_round_trip(tmp_path):
     assert bls.load_key(path, "a long password") == key
     with pytest.raises(Exception, match="cannot decrypt"):
         bls.load_key(path, "wrong password!")
+
+
+def test_validator_bls_signs_final_rounds_only(store):
+    """Issue 12 item 2: a forecast round never goes into a BLS-signed batch root."""
+    from oracle.canonical import keccak_hex
+    from oracle.eip712 import Domain, Resolution
+    from oracle.errors import OracleError
+    from oracle.signer import LocalSigner
+    from validators.validator import Validator
+
+    v = Validator(LocalSigner.create(), store, Domain(1, "0x" + "11" * 20), lambda source: None,
+                  bls_key=bls.BlsKey.generate())
+    forecast = Resolution(keccak_hex(b"m"), 0, 0, 500_000, keccak_hex(b"model"), keccak_hex(b"i"), keccak_hex(b"p"),
+                          final=False)
+    with pytest.raises(OracleError, match="final rounds only"):
+        v.sign_batch_bls([forecast])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 import pytest
 
@@ -40,6 +41,8 @@ def _sigs(net, resolution, keys=None, domain=None) -> list[bytes]:
 def test_python_digest_matches_contract(network):
     r = _resolution(_register(network))
     assert digest(network.dep.domain, r) == network.dep.digest(r)
+    forecast = replace(r, final=False)
+    assert digest(network.dep.domain, forecast) == network.dep.digest(forecast) != digest(network.dep.domain, r)
 
 
 def test_resolves_with_t_signatures_and_records_once(network):
@@ -223,7 +226,8 @@ def test_binary_market_refuses_bad_deposits(network):
 
 def test_forecast_rounds_are_quorum_checked_and_ordered(network):
     market_id = _register(network)
-    r0, r2 = (Resolution(market_id, i, 0, 600_000 + i, MODEL, keccak_hex(b"in"), keccak_hex(b"p")) for i in (0, 2))
+    r0, r2 = (Resolution(market_id, i, 0, 600_000 + i, MODEL, keccak_hex(b"in"), keccak_hex(b"p"), final=False)
+              for i in (0, 2))
     with pytest.raises(ChainError, match="NotEnoughSignatures"):
         network.dep.post_forecast(network.submitter, r0, _sigs(network, r0)[:2])
     network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
@@ -234,6 +238,32 @@ def test_forecast_rounds_are_quorum_checked_and_ordered(network):
     network.dep.post_forecast(network.submitter, r2, _sigs(network, r2))  # rounds may be skipped, never reordered
     final = _resolution(market_id)
     network.dep.resolve(network.submitter, final, _sigs(network, final))
-    r3 = Resolution(market_id, 3, 0, 1, MODEL, keccak_hex(b"in"), keccak_hex(b"p"))
+    r3 = Resolution(market_id, 3, 0, 1, MODEL, keccak_hex(b"in"), keccak_hex(b"p"), final=False)
     with pytest.raises(ChainError, match="AlreadyResolved"):
         network.dep.post_forecast(network.submitter, r3, _sigs(network, r3))
+
+
+def test_forecast_signatures_never_settle_the_market(network):
+    """Issue 12 item 2: a quorum-signed round-0 forecast, replayed into every settling path after
+    resolveAt, is refused (its signatures are over a `Forecast`); the real final round then settles."""
+    from oracle.batch import leaf
+
+    market_id = _register(network)  # resolveAt = 1: long past
+    forecast = Resolution(market_id, 0, 0, 900_000, MODEL, keccak_hex(b"in0"), keccak_hex(b"p0"), final=False)
+    stolen = _sigs(network, forecast)
+    network.dep.post_forecast(network.submitter, forecast, stolen)
+    assert network.dep.forecast_of(market_id, 0) == 900_000
+    for outcome in (0, 1, INVALID_OUTCOME):
+        replayed = replace(forecast, outcome=outcome, final=True)
+        with pytest.raises(ChainError, match="UnknownSigner"):
+            network.dep.resolve(network.submitter, replayed, stolen)
+        with pytest.raises(ChainError, match="UnknownSigner"):
+            network.dep.resolve_batch(network.submitter, [replayed], stolen)
+        with pytest.raises(ChainError, match="UnknownSigner"):
+            network.dep.accept_batch_root(network.submitter, leaf(replayed), 1, stolen)
+    with pytest.raises(ValueError, match="forecast"):
+        leaf(forecast)  # no batch (ECDSA or BLS) is ever built over a forecast round
+    assert not network.dep.is_resolved(market_id)
+    final = Resolution(market_id, 1, 1, 300_000, MODEL, keccak_hex(b"in1"), keccak_hex(b"p1"))
+    network.dep.resolve(network.submitter, final, _sigs(network, final))
+    assert network.dep.resolution_of(market_id).resolution == final

@@ -2,7 +2,7 @@
 
 Votes are checked on arrival (signature recovers to the claimed validator,
 who is a member, and the digest is the one for the resolution under our
-domain). A validator that signs two different resolutions for one market and
+domain: a `Resolution` for a final round, a `Forecast` for a forecast round). A validator that signs two different resolutions for one market and
 round is recorded as equivocation evidence.
 """
 

@@ -71,7 +71,8 @@ class Validator:
             self.refusals.append(refusal)
             return Review(None, refusal, checks, timings)
         sig = self.signer.sign_message(signable(self.domain, resolution))
-        self._endorsed.add(leaf(resolution))
+        if resolution.final:  # only a final round may go into a BLS-signed batch root
+            self._endorsed.add(leaf(resolution))
         vote = Vote(self.address, resolution, digest(self.domain, resolution), sig, tuple(checks),
                     time.perf_counter() - t0)
         return Review(vote, None, checks, timings)
@@ -83,6 +84,9 @@ class Validator:
 
         if self.bls_key is None:
             raise OracleError(f"validator {self.address} has no BLS key")
+        forecasts = [r.market_id for r in resolutions if not r.final]
+        if forecasts:
+            raise OracleError(f"validator {self.address} BLS-signs final rounds only; forecast rounds: {forecasts}")
         leaves = [leaf(r) for r in resolutions]
         unseen = [r.market_id for r, lf in zip(resolutions, leaves) if lf not in self._endorsed]
         if unseen:
@@ -153,7 +157,8 @@ class Validator:
 
         # 6. the proven inputs are this market's data, recomputed here
         try:
-            fs = spec.round(bundle.round).features
+            market_round = spec.round(bundle.round)
+            fs = market_round.features
         except OracleError as e:
             raise CheckFailed("market", str(e)) from None
         try:
@@ -181,4 +186,5 @@ class Validator:
             model_id=bundle.model_id,
             inputs_hash=inputs_hash(values.inputs),
             proof_hash=bundle.proof_hash,
+            final=market_round.final,  # a forecast round is signed as a `Forecast`: it can never settle
         )
