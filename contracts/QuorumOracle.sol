@@ -67,7 +67,7 @@ contract QuorumOracle {
     mapping(bytes32 => uint256) private _forecastCount;
     /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
     mapping(bytes32 => bool) public zkRequired;
-    /// Accepted batch roots -> how many distinct validators signed them (0: not accepted).
+    /// Accepted batch roots -> the most distinct validators that signed them (0: not accepted).
     mapping(bytes32 => uint256) public batchSigners;
     /// BLS12-381 public keys (EIP-2537 G1 encoding), registered by members with a proof of possession.
     mapping(address => bytes) private _blsKeys;
@@ -356,9 +356,17 @@ contract QuorumOracle {
     function _acceptRoot(bytes32 root, uint32 count, bytes[] calldata signatures) private returns (uint256) {
         if (signatures.length < threshold) revert NotEnoughSignatures(signatures.length, threshold);
         address[] memory signers = _recoverMembers(batchDigest(root, count), signatures);
-        batchSigners[root] = signers.length;
         emit BatchAccepted(root, count, signers);
-        return signers.length;
+        return _recordRoot(root, signers.length);
+    }
+
+    /// A root keeps the largest signer count it was ever accepted with: resubmitting a t-sized
+    /// subset of the public signatures must not lock out markets whose quorum is above t.
+    function _recordRoot(bytes32 root, uint256 signers) private returns (uint256) {
+        uint256 stored = batchSigners[root];
+        if (signers <= stored) return stored;
+        batchSigners[root] = signers;
+        return signers;
     }
 
     function _recordFromBatch(Resolution calldata r, uint256 signers) private {
@@ -513,8 +521,8 @@ contract QuorumOracle {
         if (signers < threshold) revert NotEnoughSignatures(signers, threshold);
         bytes memory h = BLS.hashToG2(abi.encodePacked(batchDigest(root, count)), BLS.DST_SIG);
         if (!BLS.pairingCheck(aggregateKey, h, signature)) revert BadAggregateSignature(root);
-        batchSigners[root] = signers;
         emit BatchAcceptedBls(root, count, signerBitmap);
+        signers = _recordRoot(root, signers);
     }
 
     /// Exposed for tests against the library's vectors: RFC 9380 hash_to_curve under `dst`.

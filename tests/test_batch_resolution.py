@@ -78,3 +78,24 @@ def test_batch_signatures_are_checked(network):
     with pytest.raises(ChainError, match="UnknownRoot"):
         network.dep.claim(network.submitter, rs[0], [], root)
     assert not any(network.dep.is_resolved(r.market_id) for r in rs)
+
+
+def test_resubmitting_a_smaller_signer_set_does_not_downgrade_a_root(network):
+    """Issue 12 item 8: anyone can resubmit a t-sized subset of a root's public signatures; the root
+    keeps its larger signer set, so a market whose quorum is above t still claims."""
+    from oracle.eip712 import Resolution
+
+    market_id, _ = network.dep.register_market(
+        network.creator, spec_hash=keccak_hex(b"downgrade"), model_id=MODEL, resolve_at=1, outcome_count=2,
+        quorum=len(network.keys))
+    r = Resolution(market_id, 0, 1, 800_000, MODEL, keccak_hex(b"in"), keccak_hex(b"p"))
+    rs = [r] + _batch(network, 2, "downgrade")
+    leaves = [leaf(x) for x in rs]
+    root = merkle_root(leaves)
+    everyone = _sign(network, root, 3, keys=network.keys)
+    network.dep.accept_batch_root(network.submitter, root, 3, everyone)
+    assert network.dep.oracle.functions.batchSigners(root).call() == len(network.keys)
+    network.dep.accept_batch_root(network.submitter, root, 3, _sign(network, root, 3))  # the t-sized replay
+    assert network.dep.oracle.functions.batchSigners(root).call() == len(network.keys)
+    network.dep.claim(network.submitter, r, merkle_proof(leaves, 0), root)
+    assert network.dep.resolution_of(market_id).resolution == r

@@ -135,6 +135,27 @@ def test_aggregate_refused_with_a_signer_missing_or_over_another_root(blsnet):
     assert blsnet.dep.oracle.functions.batchSigners(root).call() == t
 
 
+def test_bls_resubmission_does_not_downgrade_a_root(blsnet):
+    """Issue 12 item 8, BLS path: a t-member aggregate resubmitted over a root accepted with every
+    member leaves the root's signer count (and a quorum-n market's claim) intact."""
+    from oracle.canonical import keccak_hex
+    from oracle.eip712 import Resolution
+    from test_quorum_oracle import MODEL
+
+    net = blsnet.net
+    n = len(net.keys)
+    market_id, _ = blsnet.dep.register_market(net.creator, spec_hash=keccak_hex(b"bls-downgrade"), model_id=MODEL,
+                                              resolve_at=1, outcome_count=2, quorum=n)
+    rs = [Resolution(market_id, 0, 0, 100_000, MODEL, keccak_hex(b"in"), keccak_hex(b"p"))] + _batch(net, 1, "blsdown")
+    leaves = [leaf(r) for r in rs]
+    root = merkle_root(leaves)
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(n), root, 2))
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(net.t), root, 2))
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == n
+    blsnet.dep.claim(net.submitter, rs[0], merkle_proof(leaves, 0), root)
+    assert blsnet.dep.resolution_of(market_id).resolution == rs[0]
+
+
 def test_rogue_key_needs_a_proof_of_possession(blsnet):
     """The attack is real off-chain, and registration is what stops it on-chain."""
     net = blsnet.net
