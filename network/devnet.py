@@ -148,10 +148,26 @@ class Devnet:
         for r in [r for r in net.roles.values() if r.role == "prover"]:
             net.start(r.name)
             net.wait_healthy([r.name], timeout=max(timeout, 900))
+        net.trust_provers_srs(overrides or {})
         for r in net.roles.values():
             net.start(r.name)
         net.wait_healthy(timeout=timeout)
         return net
+
+    def trust_provers_srs(self, overrides: dict[str, dict]) -> None:
+        """Write into each validator's role.json the SRS hashes its operator trusts: here, the ones
+        this devnet's provers compiled with (read from their stores on this disk, not asked of any
+        peer). A validator whose overrides name `trusted_srs` keeps its own."""
+        from oracle.models import trusted_srs
+        from oracle.store import ArtifactStore
+
+        srs = sorted(set().union(*(trusted_srs(ArtifactStore(r.home / "store"))
+                                   for r in self.roles.values() if r.role == "prover")))
+        for r in self.roles.values():
+            if r.role != "validator" or "trusted_srs" in overrides.get(r.name, {}):
+                continue
+            cfg = json.loads((r.home / "role.json").read_text())
+            atomic_write(r.home / "role.json", json.dumps({**cfg, "trusted_srs": srs}, indent=2).encode())
 
     # ------------------------------------------------------------- processes
     def start(self, name: str) -> Role:

@@ -1,7 +1,7 @@
 """A network role's own directory and what it keeps there: its configuration and key, its event log
 (one JSON line per event), and small SQLite tables of JSON rows.
 
-    role.json       {"role", "name", "key", "port", "rpc_url", ...}: the role's configuration
+    role.json       {"role", "name", "key", "port", "rpc_url", "trusted_srs", ...}: the role's configuration
     keys/           its own key only (and its BLS key, for a validator that signs shares)
     deployments/    the contracts it talks to
     store/          content-addressed artifacts
@@ -117,6 +117,17 @@ class RoleHome:
                                    "error", reason=f"node unreachable ({what}: {error}), retry {attempt}"))
         self.dep = Deployment.load(self.chain, self.home / "deployments")
         self.store = ArtifactStore(self.home / "store")
+        self._trust_configured_srs()
+
+    def _trust_configured_srs(self) -> None:
+        """role.json `trusted_srs`: the SRS hashes this role accepts proofs under (replacing the
+        previously configured set; a peer's model record can name an SRS, never make it trusted)."""
+        from oracle.models import trust_srs
+
+        srs = self.cfg.get("trusted_srs", [])
+        if not isinstance(srs, list) or not all(isinstance(a, str) for a in srs):
+            raise OracleError(f"{self.home / 'role.json'}: trusted_srs must be a list of SRS hashes")
+        trust_srs(self.store, [a.lower() for a in srs], source="config")
 
     def peers(self, kind: str) -> list[str]:
         return list(self.cfg.get(kind, []))

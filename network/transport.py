@@ -206,22 +206,35 @@ def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore,
 
 
 def ensure_model(bases: Iterable[str], model_id: str, store: ArtifactStore) -> None:
-    """Fetch a model record and its files by hash; the record must hash to `model_id` itself."""
-    from oracle.models import ModelRecord, model_id_of, publish_model
+    """Fetch a model record and its files by hash. The whole record must hash to `model_id`
+    (`ModelRecord.from_json` checks it); a peer whose answer is not such a record, or whose files
+    are missing, is that peer's failure and the next peer is asked. Which SRS is trusted is not
+    decided here: the verifier checks the record's SRS against the validator's own set."""
+    from oracle.models import ModelRecord, load_model, publish_model
 
     try:
-        store.ref("model", model_id)
+        load_model(store, model_id)
         return
     except OracleError:
-        pass
+        pass  # absent, or a stale record (older id scheme) under this id: fetch it again
 
     def take(base: str, r: httpx.Response) -> None:
-        record = ModelRecord.from_json(r.json())
-        if record.model_id != model_id or model_id_of(record.circuits) != model_id:
-            raise _PeerRefused(f"record does not hash to {model_id}")
+        try:
+            doc = r.json()
+        except (ValueError, RecursionError):
+            raise _PeerRefused("model record: not JSON") from None
+        try:
+            record = ModelRecord.from_json(doc)
+        except (OracleError, ValueError, TypeError, RecursionError) as e:
+            raise _PeerRefused(f"{type(e).__name__}: {e}" if not isinstance(e, OracleError) else str(e)) from None
+        if record.model_id != model_id:
+            raise _PeerRefused(f"sent the record of {record.model_id}, not {model_id}")
         for c in record.circuits:
             for aid in (c.vk, c.settings, c.srs):
-                fetch_artifact([base], aid, store)
+                try:
+                    fetch_artifact([base], aid, store)
+                except OracleError as e:
+                    raise _PeerRefused(str(e)) from None
         publish_model(store, record)
 
     _from_peers(bases, f"/v1/models/{model_id}", take, what=f"model {model_id}")

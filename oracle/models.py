@@ -1,28 +1,39 @@
 """Public model records: what a validator needs to check a model's proofs.
 
-A model id is keccak256 over the hashes of the verifying key and the circuit
-settings, so a bundle cannot claim one model and carry another's proof. The
-record also pins the SRS file by hash: every validator loads the same one.
+A model id is keccak256 over a domain tag and the canonical JSON of the whole record (every field
+but the id itself): the vk and settings hashes, the SRS hash, scales, logrows, visibilities, sizes,
+output transform and recipe. A validator reads all of these, so a record is refused unless it
+hashes to its id; a peer cannot hand over the same id with another output scale.
+
+The id binds which SRS the record names, not that the SRS is sound: an SRS whose secret the
+prover knows lets it forge KZG openings. Each store therefore keeps its own set of trusted SRS
+hashes (`trust_srs`), written only by its operator's configuration or by a compile on this
+machine, never by a peer; the verifier refuses any other SRS.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import MISSING, asdict, dataclass, fields
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
 
-from .canonical import to_bytes32
+from .canonical import canonical_json, is_bytes32
 from .errors import ArtifactError, NotFound
 from .store import ArtifactStore
 
-MODEL_RECORD_VERSION = 2
-MODEL_ID_DOMAIN = keccak(text="ai-oracle/model/v1")
-
+# 3: the id hashes the whole record (2 hashed only vk, settings and params hash per circuit)
+MODEL_RECORD_VERSION = 3
+MODEL_ID_DOMAIN = keccak(text="ai-oracle/model/v2")
+TRUSTED_SRS = "trusted-srs"  # store refs: who trusts which SRS hashes
 
 OUTPUT_TRANSFORMS = ("identity", "sigmoid")
+SRS_KINDS = ("dev", "public")
+INPUT_VISIBILITIES = ("public", "hashed")
+PARAM_VISIBILITIES = ("fixed", "hashed")
 
 
 def output_probability(quantized: int, scale: int, transform: str) -> Decimal:
@@ -61,13 +72,54 @@ class Circuit:
         return store.path(self.vk), store.path(self.settings), store.path(self.srs)
 
 
-def model_id_of(circuits: "tuple[Circuit, ...] | list[Circuit]") -> str:
-    """keccak256(domain || for each circuit by batch: batch || keccak(vk) || keccak(settings) [|| params hash])."""
-    # With hashed parameters the vk does not bind the weights: their commitment must be in the id.
-    body = b"".join(c.batch.to_bytes(4, "big") + to_bytes32(c.vk) + to_bytes32(c.settings)
-                    + (bytes.fromhex(c.params_hash) if c.params_hash else b"")
-                    for c in sorted(circuits, key=lambda c: c.batch))
-    return "0x" + keccak(MODEL_ID_DOMAIN + body).hex()
+def model_id_of(record: "ModelRecord | dict[str, Any]") -> str:
+    """keccak256(domain || canonical JSON of the record without `model_id`, circuits by batch).
+
+    The one way a model id is computed: whatever a validator reads from a record is in it (with
+    hashed parameters the vk does not bind the weights, so their commitment is in it too).
+    """
+    content = dict(record.to_json() if isinstance(record, ModelRecord) else record)
+    content.pop("model_id", None)
+    content["circuits"] = sorted((dict(c) for c in content["circuits"]), key=lambda c: c["batch"])
+    return "0x" + keccak(MODEL_ID_DOMAIN + canonical_json(content)).hex()
+
+
+def _refuse(field: str, reason: str) -> ArtifactError:
+    return ArtifactError(f"model record: field '{field}': {reason}")
+
+
+def _int(d: dict, name: str, where: str, *, least: int | None = None) -> int:
+    v = d[name]
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _refuse(where + name, f"{v!r} is not an integer")
+    if least is not None and v < least:
+        raise _refuse(where + name, f"{v} is below {least}")
+    return v
+
+
+def _str(d: dict, name: str, where: str = "", *, one_of: tuple[str, ...] | None = None,
+         hash32: bool = False) -> str:
+    v = d[name]
+    if not isinstance(v, str):
+        raise _refuse(where + name, f"{v!r} is not a string")
+    if one_of is not None and v not in one_of:
+        raise _refuse(where + name, f"{v!r} is not one of {list(one_of)}")
+    if hash32 and not (is_bytes32(v) and v == v.lower()):
+        raise _refuse(where + name, f"{v!r} is not a lowercase 0x-prefixed 32-byte hash")
+    return v
+
+
+def _keys(d: Any, cls: type, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise _refuse(where.rstrip(".") or "record", f"expected a JSON object, got {type(d).__name__}")
+    names = {f.name for f in fields(cls)}
+    required = {f.name for f in fields(cls) if f.default is MISSING}
+    missing, unknown = sorted(required - set(d)), sorted(set(d) - names)
+    if missing:
+        raise _refuse(where + missing[0], "missing")
+    if unknown:
+        raise _refuse(where + unknown[0], "not a field of a model record (unbound content is refused)")
+    return d
 
 
 @dataclass(frozen=True)
@@ -99,10 +151,58 @@ class ModelRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "ModelRecord":
-        d = dict(d)
-        d["circuits"] = tuple(Circuit(**c) for c in d["circuits"])
-        return cls(**d)
+    def create(cls, **content: Any) -> "ModelRecord":
+        """A new record, its id computed from its content (the only way records are made)."""
+        content = {"version": MODEL_RECORD_VERSION, **content, "circuits": tuple(
+            sorted(content["circuits"], key=lambda c: c.batch))}
+        draft = cls(model_id="", **content)
+        return cls(model_id=model_id_of(draft), **content)
+
+    @classmethod
+    def from_json(cls, d: Any) -> "ModelRecord":
+        """Parse and check a record: every field present and well typed, nothing extra, and the
+        content hashes to `model_id`. ArtifactError naming the field otherwise."""
+        d = dict(_keys(d, cls, ""))
+        if d.get("version", MODEL_RECORD_VERSION) != MODEL_RECORD_VERSION:
+            raise _refuse("version", f"{d['version']!r}: this oracle reads version {MODEL_RECORD_VERSION} "
+                          "(an older record's id does not bind its content: compile or fetch the model again)")
+        _str(d, "model_id", hash32=True)
+        for name in ("name", "family", "recipe"):
+            _str(d, name)
+        _str(d, "srs_kind", one_of=SRS_KINDS)
+        _str(d, "input_visibility", one_of=INPUT_VISIBILITIES)
+        _str(d, "param_visibility", one_of=PARAM_VISIBILITIES)
+        _str(d, "output_transform", one_of=OUTPUT_TRANSFORMS)
+        _int(d, "n_inputs", "", least=1)
+        _int(d, "n_outputs", "", least=1)
+        raw = d["circuits"]
+        if not isinstance(raw, (list, tuple)) or not raw:
+            raise _refuse("circuits", "expected a non-empty list")
+        circuits = []
+        for i, c in enumerate(raw):
+            where = f"circuits[{i}]."
+            c = _keys(c, Circuit, where)
+            _int(c, "batch", where, least=1)
+            for name in ("vk", "settings", "srs"):
+                _str(c, name, where, hash32=True)
+            _int(c, "logrows", where, least=1)
+            _int(c, "input_scale", where)
+            _int(c, "output_scale", where)
+            ph = c.get("params_hash")
+            if ph is not None and not (isinstance(ph, str) and re.fullmatch(r"[0-9a-f]{64}", ph)):
+                raise _refuse(where + "params_hash", f"{ph!r} is not 32 bytes of lowercase hex")
+            if (ph is not None) != (d["param_visibility"] == "hashed"):
+                raise _refuse(where + "params_hash", "present exactly when parameters are hashed")
+            circuits.append(Circuit(**c))
+        if len({c.batch for c in circuits}) != len(circuits):
+            raise _refuse("circuits", "two circuits for the same batch size")
+        d["circuits"] = tuple(circuits)
+        record = cls(**d)
+        computed = model_id_of(record)
+        if computed != record.model_id:
+            raise _refuse("model_id", f"the record's content hashes to {computed}, not to its id "
+                          f"{record.model_id} (a field was changed after the id was made)")
+        return record
 
     @property
     def batches(self) -> list[int]:
@@ -153,8 +253,8 @@ def inputs_hash(felts: list[str]) -> str:
 
 
 def publish_model(store: ArtifactStore, record: ModelRecord) -> str:
-    if model_id_of(record.circuits) != record.model_id:
-        raise ArtifactError(f"model record {record.name}: model id does not match its circuits")
+    if model_id_of(record) != record.model_id:
+        raise _refuse("model_id", f"record {record.name}: its content does not hash to {record.model_id}")
     rid = store.put_json(record.to_json())
     store.set_ref("model", record.model_id, rid)
     return rid
@@ -165,14 +265,48 @@ def load_model(store: ArtifactStore, model_id: str) -> ModelRecord:
         rid = store.ref("model", model_id)
     except NotFound:
         raise NotFound(f"model {model_id} is not registered in the artifact store") from None
-    record = ModelRecord.from_json(store.get_json(rid))
-    if record.model_id != model_id or model_id_of(record.circuits) != model_id:
-        raise ArtifactError(f"model record for {model_id} does not hash to that id")
+    record = ModelRecord.from_json(store.get_json(rid))  # checks the content against its own id
+    if record.model_id != model_id:
+        raise _refuse("model_id", f"the record stored for {model_id} is {record.model_id}'s")
     return record
 
 
 def list_models(store: ArtifactStore) -> list[ModelRecord]:
-    return [ModelRecord.from_json(store.get_json(rid)) for rid in store.refs("model").values()]
+    """The store's models. Records that no longer load (an older id scheme, tampered) are left out:
+    `load_model` on their id says why."""
+    out = []
+    for rid in store.refs("model").values():
+        try:
+            out.append(ModelRecord.from_json(store.get_json(rid)))
+        except ArtifactError:
+            continue
+    return out
+
+
+# ------------------------------------------------------------------- trusted SRS
+def trust_srs(store: ArtifactStore, srs_ids: "list[str] | tuple[str, ...] | set[str]", *, source: str) -> None:
+    """Record that this store's owner trusts these SRS hashes, under `source` (one source's set is
+    replaced as a whole: "config" for a role's configuration, "compiled:<hash>" for a compile on this
+    machine). Never called with what a peer says."""
+    ids = sorted(set(srs_ids))
+    for aid in ids:
+        if not (is_bytes32(aid) and aid == aid.lower()):
+            raise _refuse("trusted_srs", f"{aid!r} is not a lowercase 0x-prefixed 32-byte hash")
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]+", source) or source.startswith("."):
+        raise ArtifactError(f"trusted SRS source {source!r}: letters, digits, _.:- only")
+    store.set_ref(TRUSTED_SRS, source, store.put_json({"trusted_srs": ids, "source": source}))
+
+
+def trusted_srs(store: ArtifactStore) -> frozenset[str]:
+    """Every SRS hash this store's owner trusts (union over sources)."""
+    out: set[str] = set()
+    for source, rid in store.refs(TRUSTED_SRS).items():
+        try:
+            doc = store.get_json(rid)
+        except (ArtifactError, ValueError):
+            raise ArtifactError(f"trusted SRS list {source!r} in {store.root} is unreadable") from None
+        out.update(doc.get("trusted_srs", []))
+    return frozenset(out)
 
 
 def srs_label(kind: str) -> str:

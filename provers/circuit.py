@@ -22,7 +22,7 @@ import torch
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ProvingError
-from oracle.models import Circuit, ModelRecord, model_id_of, publish_model
+from oracle.models import Circuit, ModelRecord, publish_model, trust_srs
 from oracle.store import ArtifactStore
 
 CIRCUIT_FORMAT = 2
@@ -215,12 +215,15 @@ def compile_model(
             logrows=meta["logrows"], input_scale=settings["model_input_scales"][0],
             output_scale=settings["model_output_scales"][0], params_hash=meta.get("params_hash"),
         ))
-    record = ModelRecord(
-        model_id=model_id_of(circuits), name=name, family=family, circuits=tuple(circuits),
-        srs_kind="public" if srs_file else "dev",
+    record = ModelRecord.create(
+        name=name, family=family, circuits=tuple(circuits), srs_kind="public" if srs_file else "dev",
         n_inputs=n_inputs, n_outputs=n_outputs, input_visibility=input_visibility,
         param_visibility=param_visibility, output_transform=output_transform, recipe=recipe,
     )
+    # this machine made (or was handed by its operator) the SRS it set up with: roles sharing this
+    # store trust it; a peer's record never adds to the trusted set
+    for srs in {c.srs for c in circuits}:
+        trust_srs(store, [srs], source=f"compiled-{srs}")
     publish_model(store, record)
     return CompiledModel(record, directories, srs_paths)
 

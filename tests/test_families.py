@@ -115,7 +115,7 @@ def test_hashed_inputs_verify_and_a_wrong_preimage_is_refused(store, make_networ
 
 def test_hashed_parameters_verify_without_the_weights(store, make_network, frame, tmp_path):
     """A validator with only the public record (vk, settings, SRS, params commitment) verifies."""
-    from oracle.models import load_model, publish_model
+    from oracle.models import load_model, publish_model, trust_srs
     from oracle.store import ArtifactStore
     from provers.prover import EzklProver
     from provers.reference import reference_circuit
@@ -134,6 +134,7 @@ def test_hashed_parameters_verify_without_the_weights(store, make_network, frame
         for artifact in (c.vk, c.settings, c.srs):
             light.put(store.get(artifact))
     publish_model(light, load_model(store, record.model_id))
+    trust_srs(light, [c.srs for c in record.circuits], source="config")  # its operator's trusted SRS
     assert not list(tmp_path.rglob("*.onnx")) and not list(tmp_path.rglob("*.compiled"))
     net = make_network()
     net.register(spec)

@@ -1,8 +1,13 @@
 """ezkl proof verification with only vk + settings + SRS.
 
 A batched proof serves several markets; the verifier remembers proofs it has
-accepted (keyed by proof, instances and vk), so a validator verifies one proof
+accepted (keyed by proof, instances, vk and SRS), so a validator verifies one proof
 per batch and still checks every market's own row.
+
+The SRS must be one this verifier trusts by hash: by default the store's own trusted set
+(`oracle.models.trust_srs`: the operator's configuration, or a compile on this machine), or the
+set given to the constructor. A record names its SRS, and the model id binds that name, but
+whoever knows an SRS's secret can forge KZG openings: a peer's record is never enough.
 """
 
 from __future__ import annotations
@@ -11,27 +16,33 @@ import json
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
+from typing import Iterable
 
 import ezkl
 
 from oracle.bundle import ProofBundle
 from oracle.canonical import canonical_json, keccak_hex
-from oracle.errors import CheckFailed
-from oracle.models import Circuit
+from oracle.errors import CheckFailed, OracleError
+from oracle.models import Circuit, trusted_srs
 from oracle.store import ArtifactStore
 
 
 class ProofVerifier:
-    def __init__(self, store: ArtifactStore, *, remember: int = 4096):
+    def __init__(self, store: ArtifactStore, *, remember: int = 4096, trusted: Iterable[str] | None = None):
+        """`trusted`: the SRS hashes to accept; None reads the store's trusted set at each verify."""
         self.store = store
+        self.trusted = None if trusted is None else frozenset(a.lower() for a in trusted)
         self._accepted: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self.verifications = 0  # ezkl verify calls actually made
+        self._consistent: set[Circuit] = set()  # circuits whose scales and logrows match their settings
 
     def verify(self, bundle: ProofBundle, circuit: Circuit) -> None:
-        """Return if the proof verifies; raise CheckFailed('proof', why) otherwise."""
+        """Return if the proof verifies; raise CheckFailed('srs' | 'model-artifacts' | 'proof', why) otherwise."""
+        self.check_srs(circuit)
+        self.check_settings(circuit)
         key = keccak_hex(bundle.proof_bytes + canonical_json([list(r) for r in bundle.instances])
-                         + circuit.vk.encode())
+                         + circuit.vk.encode() + circuit.srs.encode())
         if key in self._accepted:
             self._accepted.move_to_end(key)
             return
@@ -54,3 +65,31 @@ class ProofVerifier:
         self._accepted[key] = None
         if len(self._accepted) > self._remember:
             self._accepted.popitem(last=False)
+
+    def check_srs(self, circuit: Circuit) -> None:
+        """CheckFailed('srs') unless the circuit's SRS hash is one this verifier trusts."""
+        try:
+            trusted = self.trusted if self.trusted is not None else trusted_srs(self.store)
+        except OracleError as e:
+            raise CheckFailed("srs", str(e)) from None
+        if circuit.srs not in trusted:
+            raise CheckFailed("srs", f"SRS {circuit.srs} is not trusted here (trusted: "
+                              f"{sorted(trusted) or 'none configured'}); a record naming it is refused")
+
+    def check_settings(self, circuit: Circuit) -> None:
+        """CheckFailed('model-artifacts') unless the record's scales and logrows are its settings'
+        (the validator reads the numbers from the record; ezkl reads them from the settings)."""
+        if circuit in self._consistent:
+            return
+        try:
+            settings = json.loads(self.store.get(circuit.settings))
+            found = {"input_scale": settings["model_input_scales"][0],
+                     "output_scale": settings["model_output_scales"][0],
+                     "logrows": settings["run_args"]["logrows"]}
+        except Exception as e:
+            raise CheckFailed("model-artifacts", f"settings {circuit.settings} unreadable: {e}") from None
+        for name, value in found.items():
+            if getattr(circuit, name) != value:
+                raise CheckFailed("model-artifacts", f"the record's {name} is {getattr(circuit, name)}, "
+                                  f"its settings say {value}")
+        self._consistent.add(circuit)
