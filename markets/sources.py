@@ -82,29 +82,26 @@ class RegistrySource:
         """Markets registered in [from_block, latest]; returns the next block to read from."""
         result = PullResult()
         latest = self.dep.chain.block_number()
-        event = self.dep.registry.events.MarketRegistered()
         start = from_block
         while start <= latest:
             end = min(latest, start + self.batch_blocks - 1)
-            for log in event.get_logs(from_block=start, to_block=end):
-                args = log["args"]
-                market_id = "0x" + bytes(args["marketId"]).hex()
-                spec_hash = "0x" + bytes(args["specHash"]).hex()
+            for ev in self.dep.registered_events(start, end):
+                market_id = ev.market_id
                 try:
-                    spec = MarketSpec.parse(json.loads(self.store.get(spec_hash)))
+                    spec = MarketSpec.parse(json.loads(self.store.get(ev.spec_hash)))
                 except NotFound:
                     result.skipped.append(Skipped(self.origin, market_id,
-                                                  f"spec {spec_hash} not in the artifact store (yet)",
-                                                  waiting_at=log["blockNumber"]))
+                                                  f"spec {ev.spec_hash} not in the artifact store (yet)",
+                                                  waiting_at=ev.block))
                     continue
                 except OracleError as e:
                     result.skipped.append(Skipped(self.origin, market_id, f"registered spec is invalid: {e}"))
                     continue
-                if spec.market_id != market_id or spec.model != "0x" + bytes(args["modelId"]).hex():
+                if spec.market_id != market_id or spec.model != ev.model_id:
                     result.skipped.append(Skipped(self.origin, market_id, "registry entry does not match its spec"))
                     continue
-                result.found.append(Discovered(spec, self.origin, market_id, {"creator": args["creator"],
-                                                                              "block": log["blockNumber"]}))
+                result.found.append(Discovered(spec, self.origin, market_id, {"creator": ev.creator,
+                                                                              "block": ev.block}))
             start = end + 1
         return result, latest + 1
 

@@ -47,7 +47,7 @@ def register_bls_keys(dep: Deployment, validators: Sequence[tuple[Signer, KeySto
         fund(dep.chain, [v for v, _, _ in validators], below=ETH // 10, amount=ETH)
     for signer, keystore, name in validators:
         key = keystore.ensure_bls(name, password)
-        dep.register_bls_key(signer, key.public_key, key.proof_of_possession())
+        dep.register_bls_key(signer, key.public_key, key.proof_of_possession(signer.address))
     return len(validators)
 
 

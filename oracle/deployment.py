@@ -41,19 +41,29 @@ class OnchainResolution:
 class ResolvedEvent:
     """One `Resolved` log of the oracle: what a transaction recorded for a market, and where."""
 
-    market_id: str
-    round: int
-    outcome: int
-    probability_ppm: int
-    model_id: str
-    inputs_hash: str
-    proof_hash: str
+    resolution: Resolution
     signers: tuple[str, ...]
     tx_hash: str
     block: int
 
+    @property
+    def market_id(self) -> str:
+        return self.resolution.market_id
+
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "signers": list(self.signers)}
+        return {**self.resolution.to_json(), "signers": list(self.signers), "tx_hash": self.tx_hash,
+                "block": self.block}
+
+
+@dataclass(frozen=True)
+class RegisteredEvent:
+    """One `MarketRegistered` log of the registry."""
+
+    market_id: str
+    spec_hash: str
+    model_id: str
+    creator: str
+    block: int
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,9 @@ def _as_resolution(r: Resolution) -> tuple:
 
 def _resolved_event(log: Any) -> ResolvedEvent:
     a = log["args"]
-    return ResolvedEvent(_hex(a["marketId"]), a["round"], a["outcome"], a["probabilityPpm"], _hex(a["modelId"]),
-                         _hex(a["inputsHash"]), _hex(a["proofHash"]), tuple(a["signers"]),
-                         _hex(log["transactionHash"]), log["blockNumber"])
+    resolution = Resolution(_hex(a["marketId"]), a["round"], a["outcome"], a["probabilityPpm"], _hex(a["modelId"]),
+                            _hex(a["inputsHash"]), _hex(a["proofHash"]))
+    return ResolvedEvent(resolution, tuple(a["signers"]), _hex(log["transactionHash"]), log["blockNumber"])
 
 
 class Deployment:
@@ -150,6 +160,13 @@ class Deployment:
         receipt = self.chain.transact(creator, fn, action="MarketRegistry.register")
         event = self.registry.events.MarketRegistered().process_receipt(receipt)[0]
         return _hex(event["args"]["marketId"]), receipt
+
+    def registered_events(self, from_block: int, to_block: int) -> list[RegisteredEvent]:
+        """Markets registered in blocks [from_block, to_block], in order."""
+        logs = self.chain.logs(self.registry.events.MarketRegistered(), from_block=from_block, to_block=to_block)
+        return [RegisteredEvent(_hex(log["args"]["marketId"]), _hex(log["args"]["specHash"]),
+                                _hex(log["args"]["modelId"]), log["args"]["creator"], log["blockNumber"])
+                for log in logs]
 
     def is_registered(self, market_id: str) -> bool:
         return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),

@@ -97,15 +97,18 @@ class RoundDriver:
             return None
         return Claimed(market_id, index, row.attempts, self.spec_of(market_id))
 
-    def drive(self, market_id: str, index: int) -> str:
-        """Run one round (and the companions the work asks for). Returns this round's new status,
-        or "skipped" when it is not claimable (settled, failed, unknown)."""
+    def drive(self, market_id: str, index: int, *, companions: bool = True) -> str:
+        """Run one round (and, with `companions`, the other due rounds the work asks to run with it).
+        Returns this round's new status, or "skipped" when it is not claimable (settled, failed,
+        unknown)."""
         t0 = time.time()
         first = self.claim(market_id, index)
         if first is None:
             return "skipped"
         claimed = [first]
-        for key in self.work.companions(first):
+        for key in (self.work.companions(first) if companions else ()):
+            if any(c.key == tuple(key) for c in claimed):
+                continue  # claiming a running round again would count a second attempt
             other = self.claim(*key)
             if other is not None:
                 claimed.append(other)

@@ -116,8 +116,12 @@ class Auditor:
             raise CheckFailed("spec", f"spec {onchain.spec_hash} is not in the artifact store") from None
         if spec.market_id != v.market_id:
             raise CheckFailed("spec", "the stored spec does not hash to this market id")
+        final = spec.rounds()[-1].index
+        if ctx["resolution"].round != final:
+            raise CheckFailed("spec", f"the market was resolved by round {ctx['resolution'].round}, but its "
+                              f"final round is {final}: an earlier round is a forecast, not a resolution")
         ctx["spec"], ctx["onchain"] = spec, onchain
-        return f"spec {onchain.spec_hash} hashes to the market id"
+        return f"spec {onchain.spec_hash} hashes to the market id; round {final} is its final round"
 
     def _model(self, v: Verdict, ctx: dict) -> str:
         r, spec, onchain = ctx["resolution"], ctx["spec"], ctx["onchain"]

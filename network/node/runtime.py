@@ -165,8 +165,7 @@ class Node:
         """Run one round (and, with `batch`, every other due round of the same model in the same proof):
         prove, validate, aggregate, settle. Returns this round's new status."""
         with self._lock:  # one proof at a time per node
-            self.driver.work.batch = batch
-            return self.driver.drive(market_id, round)
+            return self.driver.drive(market_id, round, companions=batch)
 
     def _log_event(self, event: str, **fields: Any) -> None:
         if event == "round_settled":
@@ -206,11 +205,8 @@ class _InProcessWork:
 
     def __init__(self, node: Node):
         self.node = node
-        self.batch = True
 
     def companions(self, first: Claimed) -> Iterable[tuple[str, int]]:
-        if not self.batch:
-            return []
         room = max(self.node.prover.circuit.record.batches) - 1
         now = int(time.time())
         found = []
