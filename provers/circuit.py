@@ -262,14 +262,34 @@ def onnx_input_width(path: Path) -> int:
     return dims[1].dim_value
 
 
+def _loadable_modules() -> list[type]:
+    """The classes a saved module may be built from: torch's own layers and this project's model
+    families. Anything else in a pickle is refused: unpickling a user's file must never run code."""
+    import inspect
+
+    from . import families
+
+    torch_layers = [c for _, c in inspect.getmembers(torch.nn.modules, inspect.isclass)
+                    if issubclass(c, torch.nn.Module)]
+    ours = [c for _, c in inspect.getmembers(families, inspect.isclass)
+            if issubclass(c, torch.nn.Module) and c.__module__ == families.__name__]
+    return torch_layers + ours
+
+
 def load_module(path: Path) -> torch.nn.Module:
-    """A torch module saved whole (`torch.save(module, path)`) or an ONNX graph wrapped for export."""
+    """A torch module saved whole (`torch.save(module, path)`) or an ONNX graph wrapped for export.
+
+    A `.pt` file is loaded with torch's weights-only unpickler, allowing only torch's layers and our
+    model families: a pickle that names any other callable is refused, never executed."""
     if path.suffix == ".onnx":
         return OnnxModule(path)
     try:
-        module = torch.load(path, weights_only=False)
+        with torch.serialization.safe_globals(_loadable_modules()):
+            module = torch.load(path, weights_only=True)
     except Exception as e:
-        raise ProvingError(f"{path.name}: not a saved torch module ({e})") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ProvingError(f"{path.name}: not a saved torch module made of torch layers or this project's "
+                           f"model families (export other models to ONNX): {reason}") from None
     if not isinstance(module, torch.nn.Module):
         raise ProvingError(f"{path.name}: holds a {type(module).__name__}, not a torch.nn.Module")
     return module.eval()

@@ -132,3 +132,25 @@ def test_model_compile_bad_input():
     assert result.exit_code == 1 and "neither a model family nor a file" in result.output
     result = runner.invoke(app, ["model", "compile", "mlp", "--batch", "0"])
     assert result.exit_code != 0 and "--batch" in result.output
+
+
+class _Payload:
+    """A pickle that runs code when loaded the old way (torch.load(weights_only=False))."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_model_compile_never_runs_code_from_a_pickle(tmp_path):
+    import torch
+
+    marker = tmp_path / "ran"
+    torch.save(_Payload(marker), tmp_path / "evil.pt")
+    result = runner.invoke(app, ["model", "compile", str(tmp_path / "evil.pt")])
+    assert result.exit_code == 1 and "not a saved torch module" in result.output
+    assert not marker.exists()
