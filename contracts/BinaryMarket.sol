@@ -8,12 +8,19 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 /// @notice A parimutuel two-outcome market in native ETH. Stakes go on an
 /// outcome index (0 or 1) until the oracle resolves; then winners split the
 /// whole pot pro rata. An invalid resolution, or nobody on the winning side,
-/// refunds every stake.
+/// refunds every stake. A market still unresolved `RESOLUTION_GRACE` after its
+/// resolve time (or after its first stake, if that came later) never locks funds:
+/// from then on every stake is refundable, and a resolution landing later changes
+/// nothing (payouts never mix the two ways).
 contract BinaryMarket {
     QuorumOracle public immutable oracle;
     MarketRegistry public immutable registry;
 
+    /// How long after a market's resolve time the quorum has to resolve it.
+    uint64 public constant RESOLUTION_GRACE = 30 days;
+
     mapping(bytes32 => uint256[2]) private _pools;
+    mapping(bytes32 => uint64) public openedAt; // time of the market's first stake
     mapping(bytes32 => mapping(address => uint256[2])) private _stakes;
     uint256 private _locked = 1;
 
@@ -49,6 +56,8 @@ contract BinaryMarket {
         if (outcome > 1) revert InvalidOutcome(outcome);
         if (msg.value == 0) revert ZeroDeposit();
         if (oracle.isResolved(marketId)) revert MarketClosed(marketId);
+        if (openedAt[marketId] == 0) openedAt[marketId] = uint64(block.timestamp);
+        else if (block.timestamp >= refundableAt(marketId)) revert MarketClosed(marketId);
         _pools[marketId][outcome] += msg.value;
         _stakes[marketId][msg.sender][outcome] += msg.value;
         emit Deposited(marketId, msg.sender, outcome, msg.value);
@@ -62,11 +71,26 @@ contract BinaryMarket {
         return _stakes[marketId][account];
     }
 
-    /// What `account` would receive from `redeem` now (0 before resolution).
+    /// When stakes of a market the quorum has not resolved become refundable.
+    function refundableAt(bytes32 marketId) public view returns (uint64) {
+        uint64 resolveAt = registry.getMarket(marketId).resolveAt;
+        uint64 opened = openedAt[marketId];
+        return (opened > resolveAt ? opened : resolveAt) + RESOLUTION_GRACE;
+    }
+
+    /// True once the market's payouts are refunds because no resolution landed in time.
+    function expired(bytes32 marketId) public view returns (bool) {
+        uint64 deadline = refundableAt(marketId);
+        if (oracle.isResolved(marketId)) return oracle.resolutionOf(marketId).resolvedAt >= deadline;
+        return block.timestamp >= deadline;
+    }
+
+    /// What `account` would receive from `redeem` now (0 before resolution or expiry).
     function payoutOf(bytes32 marketId, address account) public view returns (uint256) {
+        uint256[2] memory stake = _stakes[marketId][account];
+        if (expired(marketId)) return stake[0] + stake[1];
         if (!oracle.isResolved(marketId)) return 0;
         uint16 outcome = oracle.outcomeOf(marketId);
-        uint256[2] memory stake = _stakes[marketId][account];
         uint256[2] memory pool = _pools[marketId];
         if (outcome > 1 || pool[outcome] == 0) {
             return stake[0] + stake[1];
@@ -75,7 +99,7 @@ contract BinaryMarket {
     }
 
     function redeem(bytes32 marketId) external nonReentrant returns (uint256 amount) {
-        if (!oracle.isResolved(marketId)) revert NotResolved(marketId);
+        if (!oracle.isResolved(marketId) && !expired(marketId)) revert NotResolved(marketId);
         amount = payoutOf(marketId, msg.sender);
         if (amount == 0) revert NothingToRedeem(marketId, msg.sender);
         delete _stakes[marketId][msg.sender];

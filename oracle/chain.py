@@ -313,5 +313,17 @@ class Chain:
         return ChainError(action, str(e) or type(e).__name__)
 
     # --------------------------------------------------------------- time
+    def advance_time(self, seconds: int) -> int:
+        """Development chains only (the embedded chain, anvil): move the clock forward and mine a
+        block. Returns the new latest block's timestamp."""
+        provider = self.w3.provider
+        tester = getattr(provider, "ethereum_tester", None)
+        if tester is not None:
+            tester.time_travel(self.timestamp() + int(seconds))
+        else:
+            self._retry("evm_increaseTime", lambda: provider.make_request("evm_increaseTime", [int(seconds)]))
+            self._retry("evm_mine", lambda: provider.make_request("evm_mine", []))
+        return self.timestamp()
+
     def timestamp(self) -> int:
         return self._retry("timestamp", lambda: self.w3.eth.get_block("latest")["timestamp"])

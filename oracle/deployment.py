@@ -356,6 +356,15 @@ class Deployment:
         fn = self.market.functions.deposit(to_bytes32(market_id), outcome)
         return self.chain.transact(account, fn, value=wei, action="BinaryMarket.deposit")
 
+    def refundable_at(self, market_id: str) -> int:
+        """When the stakes of a market the quorum has not resolved become refundable (unix time)."""
+        return self.chain.call(self.market.functions.refundableAt(to_bytes32(market_id)),
+                               action="BinaryMarket.refundableAt")
+
+    def expired(self, market_id: str) -> bool:
+        """True once the market pays refunds because no resolution landed before its deadline."""
+        return self.chain.call(self.market.functions.expired(to_bytes32(market_id)), action="BinaryMarket.expired")
+
     def payout_of(self, market_id: str, account: str) -> int:
         return self.chain.call(self.market.functions.payoutOf(to_bytes32(market_id), account),
                                action="BinaryMarket.payoutOf")
