@@ -48,7 +48,7 @@ def bls_setup(chain, n: int, t: int):
     bls_keys = [BlsKey.generate() for _ in keys]
     for k, b in zip(keys, bls_keys):
         chain.fund(k.address, 10**18)
-        dep.register_bls_key(k, b.public_key, b.proof_of_possession())
+        dep.register_bls_key(k, b.public_key, b.proof_of_possession(k.address))
     return dep, bls_keys, creator, submitter
 
 
@@ -72,7 +72,7 @@ def bls_rows(chain) -> dict:
             # a gas measurement of the raw contract call (no transaction is sent): low-level on purpose
             register_gas = dep.oracle.functions.registerBlsKey(
                 to_eip2537_g1(b.public_key),
-                to_eip2537_g2(b.proof_of_possession()),
+                to_eip2537_g2(b.proof_of_possession(dep.validators()[0])),
             ).estimate_gas({"from": dep.validators()[0]}) - 21_000
         signer_counts = (t, n) if n == 100 else (t,)
         for k in signer_counts:

@@ -438,7 +438,7 @@ contract QuorumOracle {
     // One pairing check verifies the aggregate against the sum of the named keys.
 
     /// A member registers its BLS key with a proof of possession (its signature, under the
-    /// POP tag, over its own compressed key): without one, a rogue key chosen as
+    /// POP tag, over its own compressed key followed by its address): without one, a rogue key chosen as
     /// `a*G1 - (others' keys)` could forge an aggregate alone.
     function registerBlsKey(bytes calldata publicKey, bytes calldata proofOfPossession) external {
         if (!isValidator[msg.sender]) revert NotValidator(msg.sender);
@@ -447,7 +447,8 @@ contract QuorumOracle {
         address holder = _blsKeyOwner[kh];
         // One key, one member: a copied key would count one signature twice.
         if (holder != address(0) && holder != msg.sender) revert BlsKeyTaken(holder);
-        bytes memory h = BLS.hashToG2(BLS.compressG1(publicKey), BLS.DST_POP);
+        // The proof signs (compressed key || msg.sender): a member's proof registers nothing for anyone else.
+        bytes memory h = BLS.hashToG2(abi.encodePacked(BLS.compressG1(publicKey), msg.sender), BLS.DST_POP);
         if (!BLS.pairingCheck(publicKey, h, proofOfPossession)) revert BadProofOfPossession(msg.sender);
         bytes memory old = _blsKeys[msg.sender];
         if (old.length != 0) delete _blsKeyOwner[keccak256(old)];

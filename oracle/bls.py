@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 import blspy
 from eth_keyfile import create_keyfile_json, decode_keyfile_json
+from py_ecc.bls import G2ProofOfPossession
 from py_ecc.bls.g2_primitives import G1_to_pubkey, pubkey_to_G1, signature_to_G2
 from py_ecc.optimized_bls12_381 import FQ, normalize
 
@@ -99,8 +100,12 @@ class BlsKey:
     def sign(self, message: bytes) -> bytes:
         return bytes(SCHEME.sign(self._sk, bytes(message)))
 
-    def proof_of_possession(self) -> bytes:
-        return bytes(SCHEME.pop_prove(self._sk))
+    def proof_of_possession(self, address: str) -> bytes:
+        """The key's proof of possession for the member `address` registering it: a signature under
+        the POP tag over (compressed key || address), so a copied proof registers nothing for
+        another account (`QuorumOracle.registerBlsKey` checks it against `msg.sender`)."""
+        sk = int.from_bytes(self.secret, "big")
+        return bytes(G2ProofOfPossession._CoreSign(sk, possession_message(self.public_key, address), DST_POP))
 
     def to_keystore(self, password: str, *, iterations: int | None = None) -> dict:
         doc = create_keyfile_json(self.secret, password.encode(), kdf="scrypt", iterations=iterations)
@@ -126,8 +131,17 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     return SCHEME.verify(_g1(public_key), bytes(message), _g2(signature))
 
 
-def verify_possession(public_key: bytes, proof: bytes) -> bool:
-    return SCHEME.pop_verify(_g1(public_key), _g2(proof, "proof_of_possession"))
+def possession_message(public_key: bytes, address: str) -> bytes:
+    """What a proof of possession signs: the compressed key, then the registering account's 20 bytes."""
+    account = bytes.fromhex(address[2:] if address.startswith("0x") else address)
+    if len(account) != 20:
+        raise FieldError("address", f"expected a 20-byte account, got {len(account)} bytes")
+    return bytes(_g1(public_key)) + account
+
+
+def verify_possession(public_key: bytes, proof: bytes, address: str) -> bool:
+    _g2(proof, "proof_of_possession")  # a malformed proof is a FieldError, not False
+    return G2ProofOfPossession._CoreVerify(public_key, possession_message(public_key, address), proof, DST_POP)
 
 
 def aggregate(signatures: Iterable[bytes]) -> bytes:

@@ -44,7 +44,7 @@ class BlsNet:
         self.keys = [bls.BlsKey.generate() for _ in network.keys]
         for signer, key in zip(network.keys, self.keys):
             network.chain.fund(signer.address, 10**18)
-            self.dep.register_bls_key(signer, key.public_key, key.proof_of_possession())
+            self.dep.register_bls_key(signer, key.public_key, key.proof_of_possession(signer.address))
 
     def sign(self, members, root: bytes, count: int) -> tuple[int, bytes]:
         message = self.dep.batch_digest(root, count)
@@ -172,17 +172,41 @@ def test_rogue_key_needs_a_proof_of_possession(blsnet):
     assert bls.fast_aggregate_verify([rogue_pk] + [k.public_key for k in honest], message, forged)
     # it cannot prove possession of the rogue key: any proof it offers is refused
     with pytest.raises(ChainError, match="BadProofOfPossession"):
-        blsnet.dep.register_bls_key(net.keys[0], rogue_pk, blsnet.keys[0].proof_of_possession())
+        blsnet.dep.register_bls_key(net.keys[0], rogue_pk, blsnet.keys[0].proof_of_possession(net.keys[0].address))
     with pytest.raises(ChainError, match="BadProofOfPossession"):
         blsnet.dep.register_bls_key(net.keys[0], rogue_pk, forged)
     # a member copying another member's key (with that member's valid PoP) is refused too
     with pytest.raises(ChainError, match="BlsKeyTaken"):
-        blsnet.dep.register_bls_key(net.keys[0], honest[0].public_key, honest[0].proof_of_possession())
+        blsnet.dep.register_bls_key(net.keys[0], honest[0].public_key,
+                                   honest[0].proof_of_possession(net.keys[1].address))
     # and a non-member cannot register at all
     outsider = bls.BlsKey.generate()
     with pytest.raises(ChainError, match="NotValidator"):
-        blsnet.dep.register_bls_key(net.submitter, outsider.public_key, outsider.proof_of_possession())
+        blsnet.dep.register_bls_key(net.submitter, outsider.public_key,
+                                   outsider.proof_of_possession(net.submitter.address))
     assert bls.keys_of_key_set(blsnet.dep.bls_key_set())[0] == blsnet.keys[0].public_key
+
+
+def test_a_copied_proof_of_possession_registers_nothing_for_another_member(chain_network):
+    """Issue 12 item 12: member 0 front-runs member 1's registration with member 1's key and proof;
+    the proof is bound to member 1's address, so it is refused and member 1 still registers. After a
+    rotation, member 1's freed old key cannot be taken with its old proof either."""
+    net = chain_network
+    for signer in net.keys[:2]:
+        net.chain.fund(signer.address, 10**18)
+    victim, thief = net.keys[1], net.keys[0]
+    key = bls.BlsKey.generate()
+    proof = key.proof_of_possession(victim.address)
+    assert bls.verify_possession(key.public_key, proof, victim.address)
+    assert not bls.verify_possession(key.public_key, proof, thief.address)
+    with pytest.raises(ChainError, match="BadProofOfPossession"):
+        net.dep.register_bls_key(thief, key.public_key, proof)
+    net.dep.register_bls_key(victim, key.public_key, proof)
+    rotated = bls.BlsKey.generate()
+    net.dep.register_bls_key(victim, rotated.public_key, rotated.proof_of_possession(victim.address))
+    with pytest.raises(ChainError, match="BadProofOfPossession"):
+        net.dep.register_bls_key(thief, key.public_key, proof)
+    assert bls.keys_of_key_set(net.dep.bls_key_set())[:2] == [None, rotated.public_key]
 
 
 def test_unregistered_member_cannot_be_named(chain_network):
@@ -190,7 +214,7 @@ def test_unregistered_member_cannot_be_named(chain_network):
     keys = [bls.BlsKey.generate() for _ in net.keys]
     for signer, key in list(zip(net.keys, keys))[1:]:  # member 0 never registers
         net.chain.fund(signer.address, 10**18)
-        net.dep.register_bls_key(signer, key.public_key, key.proof_of_possession())
+        net.dep.register_bls_key(signer, key.public_key, key.proof_of_possession(signer.address))
     rs = _batch(net, 2, "unreg")
     root = merkle_root([leaf(r) for r in rs])
     message = net.dep.batch_digest(root, 2)

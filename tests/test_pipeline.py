@@ -195,7 +195,7 @@ def test_validators_bls_sign_only_roots_of_resolutions_they_reviewed(network, sp
     for v in network.validators:
         v.bls_key = bls.BlsKey.generate()
         network.chain.fund(v.address, 10**18)
-        network.dep.register_bls_key(v.signer, v.bls_key.public_key, v.bls_key.proof_of_possession())
+        network.dep.register_bls_key(v.signer, v.bls_key.public_key, v.bls_key.proof_of_possession(v.address))
     resolution = network.validators[0].review(spec, bundle).vote.resolution
     stranger = Resolution(**{**resolution.to_json(), "outcome": 1 - resolution.outcome})
     with pytest.raises(OracleError, match="did not sign these resolutions itself"):
