@@ -95,6 +95,36 @@ def test_tampered_artifact_is_named(resolved):
     assert failed[0]["name"] == "model" and "corrupt" in failed[0]["detail"]
 
 
+def test_tampered_model_record_is_named(resolved):
+    """A stored record changed after its id was made (here output_scale + 3, which turned a YES at
+    0.867 into a NO at 0.558) no longer loads: the audit stops at the model check."""
+    node, spec = resolved
+    from oracle.models import load_model
+
+    doc = load_model(node.store, spec.model).to_json()
+    doc["circuits"][0]["output_scale"] += 3
+    node.store.set_ref("model", spec.model, node.store.put_json(doc))
+    code, verdict = _verify(spec.market_id, "--offline")
+    assert code == 1 and not verdict["ok"]
+    failed = [c for c in verdict["checks"] if c["ok"] is False]
+    assert failed[0]["name"] == "model" and "field 'model_id'" in failed[0]["detail"]
+
+
+def test_untrusted_srs_is_named(resolved):
+    """An auditor whose store trusts no SRS the record names does not accept the proof."""
+    node, spec = resolved
+    from oracle.models import TRUSTED_SRS, load_model, trust_srs, trusted_srs
+
+    srs = load_model(node.store, spec.model).circuit(1).srs
+    assert srs in trusted_srs(node.store)
+    for source in node.store.refs(TRUSTED_SRS):
+        trust_srs(node.store, [], source=source)
+    code, verdict = _verify(spec.market_id, "--offline")
+    assert code == 1 and not verdict["ok"]
+    failed = [c for c in verdict["checks"] if c["ok"] is False]
+    assert failed[0]["name"] == "proof" and srs in failed[0]["detail"] and "not trusted" in failed[0]["detail"]
+
+
 def test_wrong_data_snapshot_is_named(resolved):
     node, spec = resolved
     from oracle.bundle import BUNDLE_BY_PROOF, bundle_ref
