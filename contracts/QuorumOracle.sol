@@ -67,8 +67,15 @@ contract QuorumOracle {
     mapping(bytes32 => uint256) private _forecastCount;
     /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
     mapping(bytes32 => bool) public zkRequired;
-    /// Accepted batch roots -> the most distinct validators that signed them (0: not accepted).
-    mapping(bytes32 => uint256) public batchSigners;
+    /// Accepted batch roots: the most distinct validators that signed them, under which validator set.
+    struct AcceptedRoot {
+        uint64 signers;
+        uint64 epoch;
+    }
+
+    mapping(bytes32 => AcceptedRoot) private _roots;
+    /// Bumped by every validator-set change: a root accepted under an older set is no longer claimable.
+    uint64 public validatorEpoch;
     /// BLS12-381 public keys (EIP-2537 G1 encoding), registered by members with a proof of possession.
     mapping(address => bytes) private _blsKeys;
     mapping(bytes32 => address) private _blsKeyOwner;
@@ -132,6 +139,7 @@ contract QuorumOracle {
     error StaleBlsKeys(bytes32 expected, bytes32 got);
     error SignerOutOfRange(uint256 bitmap);
     error BadAggregateSignature(bytes32 root);
+    error SupersededRoot(bytes32 root, uint64 epoch, uint64 current);
 
     constructor(MarketRegistry registry_, ModelRegistry models_, address[] memory validators_, uint256 threshold_) {
         registry = registry_;
@@ -165,6 +173,7 @@ contract QuorumOracle {
         }
         _validators = validators_;
         threshold = threshold_;
+        validatorEpoch += 1;
         blsKeysHash = keccak256(blsPublicKeys());
         emit ValidatorSetChanged(validators_, threshold_);
     }
@@ -318,12 +327,19 @@ contract QuorumOracle {
         _acceptRoot(root, count, signatures);
     }
 
+    /// How many distinct members of the current validator set signed `root` (0: not accepted, or
+    /// accepted by a set that has since been replaced).
+    function batchSigners(bytes32 root) public view returns (uint256) {
+        AcceptedRoot memory a = _roots[root];
+        return a.epoch == validatorEpoch ? a.signers : 0;
+    }
+
     function verifyInclusion(Resolution calldata r, bytes32[] calldata proof, bytes32 root)
         public
         view
         returns (bool)
     {
-        if (batchSigners[root] == 0) return false;
+        if (batchSigners(root) == 0) return false;
         bytes32 h = hashResolution(r);
         for (uint256 i = 0; i < proof.length; i++) {
             h = _pair(h, proof[i]);
@@ -332,9 +348,12 @@ contract QuorumOracle {
     }
 
     function claim(Resolution calldata r, bytes32[] calldata proof, bytes32 root) external {
-        if (batchSigners[root] == 0) revert UnknownRoot(root);
+        AcceptedRoot memory a = _roots[root];
+        if (a.signers == 0) revert UnknownRoot(root);
+        // Rotation revokes: the set that signed this root is no longer the one trusted.
+        if (a.epoch != validatorEpoch) revert SupersededRoot(root, a.epoch, validatorEpoch);
         if (!verifyInclusion(r, proof, root)) revert NotInBatch(r.marketId, root);
-        _recordFromBatch(r, batchSigners[root]);
+        _recordFromBatch(r, a.signers);
     }
 
     function merkleRoot(bytes32[] memory level) public pure returns (bytes32) {
@@ -360,12 +379,13 @@ contract QuorumOracle {
         return _recordRoot(root, signers.length);
     }
 
-    /// A root keeps the largest signer count it was ever accepted with: resubmitting a t-sized
-    /// subset of the public signatures must not lock out markets whose quorum is above t.
+    /// A root keeps the largest signer count it was accepted with under the current set:
+    /// resubmitting a t-sized subset of the public signatures must not lock out markets whose
+    /// quorum is above t. Under a new set, the root counts only the new set's signers.
     function _recordRoot(bytes32 root, uint256 signers) private returns (uint256) {
-        uint256 stored = batchSigners[root];
+        uint256 stored = batchSigners(root);
         if (signers <= stored) return stored;
-        batchSigners[root] = signers;
+        _roots[root] = AcceptedRoot(uint64(signers), validatorEpoch);
         return signers;
     }
 

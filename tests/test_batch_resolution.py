@@ -99,3 +99,32 @@ def test_resubmitting_a_smaller_signer_set_does_not_downgrade_a_root(network):
     assert network.dep.oracle.functions.batchSigners(root).call() == len(network.keys)
     network.dep.claim(network.submitter, r, merkle_proof(leaves, 0), root)
     assert network.dep.resolution_of(market_id).resolution == r
+
+
+def _rotate(network, keys, threshold: int) -> None:
+    """Replace the oracle's validator set (the owner's call)."""
+    network.chain.transact(network.deployer, network.dep.oracle.functions.setValidators(
+        [k.address for k in keys], threshold))
+
+
+def test_a_root_of_a_replaced_validator_set_is_not_claimable(network):
+    """Issue 12 item 9: a root accepted by the old set stops being claimable when the set changes;
+    the new set can accept the same root again, and then it claims."""
+    from oracle.signer import LocalSigner
+
+    rs = _batch(network, 2, "rotate")
+    leaves = [leaf(r) for r in rs]
+    root = merkle_root(leaves)
+    network.dep.accept_batch_root(network.submitter, root, 2, _sign(network, root, 2))
+    assert network.dep.verify_inclusion(rs[0], merkle_proof(leaves, 0), root)
+    fresh = [LocalSigner.create() for _ in range(3)]
+    _rotate(network, fresh, 2)
+    assert network.dep.oracle.functions.batchSigners(root).call() == 0
+    assert not network.dep.verify_inclusion(rs[0], merkle_proof(leaves, 0), root)
+    with pytest.raises(ChainError, match="SupersededRoot"):
+        network.dep.claim(network.submitter, rs[0], merkle_proof(leaves, 0), root)
+    with pytest.raises(ChainError, match="UnknownSigner"):  # the old members' signatures are strangers' now
+        network.dep.accept_batch_root(network.submitter, root, 2, _sign(network, root, 2))
+    network.dep.accept_batch_root(network.submitter, root, 2, _sign(network, root, 2, keys=fresh[:2]))
+    network.dep.claim(network.submitter, rs[0], merkle_proof(leaves, 0), root)
+    assert network.dep.resolution_of(rs[0].market_id).resolution == rs[0]
