@@ -230,3 +230,17 @@ def test_verifier_refuses_a_swapped_srs_and_inconsistent_scales(store, circuit, 
     with pytest.raises(CheckFailed) as e:
         ProofVerifier(ArtifactStore(tmp_path / "empty")).verify(bundle, honest)
     assert e.value.check == "srs" and "none configured" in e.value.reason
+
+
+def test_an_old_scheme_record_left_in_a_store_is_named_not_fatal(tmp_path):
+    """A developer's store keeps records made before ids bound the whole record: listing skips them,
+    loading one says why, and a record made now sits beside them."""
+    from oracle.models import list_models
+
+    store = ArtifactStore(tmp_path / "store")
+    old = {**_record().to_json(), "version": 2, "model_id": "0x" + "ab" * 32}
+    store.set_ref("model", old["model_id"], store.put_json(old))
+    publish_model(store, _record())
+    assert [r.model_id for r in list_models(store)] == [_record().model_id]
+    with pytest.raises(ArtifactError, match="field 'version'.*older record"):
+        load_model(store, old["model_id"])
