@@ -55,9 +55,18 @@ contract QuorumOracle {
     // secp256k1n / 2: signatures with a larger s are malleable twins.
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
+    /// Every validator-set change waits this long after it is proposed, in public.
+    uint64 public constant VALIDATOR_SET_DELAY = 2 days;
+
     MarketRegistry public immutable registry;
     ModelRegistry public immutable models;
     address public owner;
+    /// Ownership moves in two steps: the owner names a successor, the successor accepts.
+    address public pendingOwner;
+    address[] private _proposedValidators;
+    uint256 public proposedThreshold;
+    /// When the proposed set may be executed (0: none proposed).
+    uint64 public proposedSetExecutableAt;
     uint256 public threshold;
     address[] private _validators;
     mapping(address => bool) public isValidator;
@@ -95,6 +104,10 @@ contract QuorumOracle {
     event BlsKeyRegistered(address indexed validator, bytes publicKey);
     event BatchAcceptedBls(bytes32 indexed root, uint32 count, uint256 signerBitmap);
     event ValidatorSetChanged(address[] validators, uint256 threshold);
+    event ValidatorSetProposed(address[] validators, uint256 threshold, uint64 executableAt);
+    event ValidatorSetProposalCancelled();
+    event OwnershipTransferStarted(address indexed owner, address indexed pendingOwner);
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event Resolved(
         bytes32 indexed marketId,
         uint32 round,
@@ -107,6 +120,9 @@ contract QuorumOracle {
     );
 
     error NotOwner(address caller);
+    error NotPendingOwner(address caller);
+    error NoProposedValidatorSet();
+    error ValidatorSetNotDue(uint64 executableAt);
     error InvalidThreshold(uint256 threshold, uint256 validators);
     error ZeroValidator();
     error DuplicateValidator(address validator);
@@ -150,18 +166,68 @@ contract QuorumOracle {
 
     // ---------------------------------------------------------------- admin
 
-    function setValidators(address[] calldata validators_, uint256 threshold_) external {
+    modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
+        _;
+    }
+
+    function transferOwnership(address newOwner) external onlyOwner {
+        pendingOwner = newOwner;
+        emit OwnershipTransferStarted(owner, newOwner);
+    }
+
+    function acceptOwnership() external {
+        if (msg.sender != pendingOwner) revert NotPendingOwner(msg.sender);
+        emit OwnershipTransferred(owner, msg.sender);
+        owner = msg.sender;
+        pendingOwner = address(0);
+    }
+
+    /// Schedules a new validator set; anyone executes it `VALIDATOR_SET_DELAY` later, so members,
+    /// creators and bettors see a set change coming. A new proposal replaces the pending one.
+    function proposeValidators(address[] calldata validators_, uint256 threshold_) external onlyOwner {
+        _checkThreshold(threshold_, validators_.length);
+        uint64 due = uint64(block.timestamp) + VALIDATOR_SET_DELAY;
+        _proposedValidators = validators_;
+        proposedThreshold = threshold_;
+        proposedSetExecutableAt = due;
+        emit ValidatorSetProposed(validators_, threshold_, due);
+    }
+
+    function cancelValidators() external onlyOwner {
+        if (proposedSetExecutableAt == 0) revert NoProposedValidatorSet();
+        _clearProposal();
+        emit ValidatorSetProposalCancelled();
+    }
+
+    function executeValidators() external {
+        uint64 due = proposedSetExecutableAt;
+        if (due == 0) revert NoProposedValidatorSet();
+        if (block.timestamp < due) revert ValidatorSetNotDue(due);
+        address[] memory validators_ = _proposedValidators;
+        uint256 threshold_ = proposedThreshold;
+        _clearProposal();
         _setValidators(validators_, threshold_);
     }
 
-    function _setValidators(address[] memory validators_, uint256 threshold_) private {
+    function proposedValidators() external view returns (address[] memory) {
+        return _proposedValidators;
+    }
+
+    function _clearProposal() private {
+        delete _proposedValidators;
+        proposedThreshold = 0;
+        proposedSetExecutableAt = 0;
+    }
+
+    function _checkThreshold(uint256 threshold_, uint256 n) private pure {
         // Byzantine safety needs a strict majority of the set at least.
         // At most 256 members: a BLS quorum names its signers in one uint256 bitmap.
-        if (threshold_ == 0 || threshold_ > validators_.length || threshold_ * 2 <= validators_.length
-            || validators_.length > 256) {
-            revert InvalidThreshold(threshold_, validators_.length);
-        }
+        if (threshold_ == 0 || threshold_ > n || threshold_ * 2 <= n || n > 256) revert InvalidThreshold(threshold_, n);
+    }
+
+    function _setValidators(address[] memory validators_, uint256 threshold_) private {
+        _checkThreshold(threshold_, validators_.length);
         for (uint256 i = 0; i < _validators.length; i++) {
             isValidator[_validators[i]] = false;
         }

@@ -183,6 +183,31 @@ class Deployment:
     def threshold(self) -> int:
         return self.chain.call(self.oracle.functions.threshold(), action="QuorumOracle.threshold")
 
+    def propose_validators(self, owner: Signer, validators: Sequence[str], threshold: int) -> Any:
+        """Schedule a validator-set change; `execute_validators` applies it after the public delay."""
+        fn = self.oracle.functions.proposeValidators(list(validators), threshold)
+        gas = 200_000 + 50_000 * len(validators) if self.chain.explicit_gas else None
+        return self.chain.transact(owner, fn, gas=gas, action="QuorumOracle.proposeValidators")
+
+    def execute_validators(self, submitter: Signer) -> Any:
+        """Apply the proposed validator set once its delay has passed (anyone may)."""
+        n = len(self.chain.call(self.oracle.functions.proposedValidators(), action="QuorumOracle.proposedValidators"))
+        gas = 300_000 + 90_000 * (n + len(self.validators())) if self.chain.explicit_gas else None
+        return self.chain.transact(submitter, self.oracle.functions.executeValidators(), gas=gas,
+                                   action="QuorumOracle.executeValidators")
+
+    def validator_set_delay(self) -> int:
+        return self.chain.call(self.oracle.functions.VALIDATOR_SET_DELAY(), action="QuorumOracle.VALIDATOR_SET_DELAY")
+
+    def transfer_ownership(self, owner: Signer, new_owner: str) -> Any:
+        """First step of an ownership hand-over; `new_owner` completes it with `accept_ownership`."""
+        return self.chain.transact(owner, self.oracle.functions.transferOwnership(new_owner),
+                                   action="QuorumOracle.transferOwnership")
+
+    def accept_ownership(self, new_owner: Signer) -> Any:
+        return self.chain.transact(new_owner, self.oracle.functions.acceptOwnership(),
+                                   action="QuorumOracle.acceptOwnership")
+
     def validator_set_at(self, block: int) -> tuple[list[str], int]:
         """(members, threshold) as they stood at the end of `block`."""
         members = self.chain.call(self.oracle.functions.validators(), action="QuorumOracle.validators", block=block)

@@ -102,9 +102,10 @@ def test_resubmitting_a_smaller_signer_set_does_not_downgrade_a_root(network):
 
 
 def _rotate(network, keys, threshold: int) -> None:
-    """Replace the oracle's validator set (the owner's call)."""
-    network.chain.transact(network.deployer, network.dep.oracle.functions.setValidators(
-        [k.address for k in keys], threshold))
+    """Replace the oracle's validator set: the owner proposes, anyone executes after the delay."""
+    network.dep.propose_validators(network.deployer, [k.address for k in keys], threshold)
+    network.chain.advance_time(network.dep.validator_set_delay() + 1)
+    network.dep.execute_validators(network.submitter)
 
 
 def test_a_root_of_a_replaced_validator_set_is_not_claimable(network):

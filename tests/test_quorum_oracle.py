@@ -159,8 +159,45 @@ def test_validator_set_rules(network):
     with pytest.raises(ChainError, match="DuplicateValidator"):
         Deployment.deploy(network.chain, network.deployer, [network.keys[0].address] * 3, 2)
     with pytest.raises(ChainError, match="NotOwner"):
-        network.chain.transact(network.creator, network.dep.oracle.functions.setValidators(
-            [k.address for k in network.keys], 3))
+        network.dep.propose_validators(network.creator, [k.address for k in network.keys], 3)
+
+
+def test_validator_set_changes_wait_a_public_delay(network):
+    """Issue 12 item 19: the owner cannot replace the validator set instantly; a proposal is public
+    (an event) and applies only after VALIDATOR_SET_DELAY, executed by anyone."""
+    fresh = sorted((LocalSigner.create() for _ in range(3)), key=lambda k: int(k.address, 16))
+    old = network.dep.validators()
+    receipt = network.dep.propose_validators(network.deployer, [k.address for k in fresh], 2)
+    (event,) = network.dep.oracle.events.ValidatorSetProposed().process_receipt(receipt)
+    delay = network.dep.validator_set_delay()
+    assert delay >= 86_400 and list(event["args"]["validators"]) == [k.address for k in fresh]
+    with pytest.raises(ChainError, match="ValidatorSetNotDue"):
+        network.dep.execute_validators(network.submitter)
+    assert network.dep.validators() == old  # the old set still settles in the meantime
+    r = _resolution(_register(network))
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    network.chain.advance_time(event["args"]["executableAt"] - network.chain.timestamp() + 1)
+    network.dep.execute_validators(network.submitter)  # anyone may apply a due proposal
+    assert network.dep.validators() == [k.address for k in fresh] and network.dep.threshold() == 2
+    with pytest.raises(ChainError, match="NoProposedValidatorSet"):
+        network.dep.execute_validators(network.submitter)
+    with pytest.raises(ChainError, match="InvalidThreshold"):
+        network.dep.propose_validators(network.deployer, [k.address for k in fresh], 1)
+
+
+def test_ownership_moves_in_two_steps(network):
+    """Issue 12 item 19: a mistyped successor never gets the oracle; only an accepting one does."""
+    heir = LocalSigner.create()
+    network.chain.fund(heir.address, 10**18)
+    network.dep.transfer_ownership(network.deployer, heir.address)
+    assert network.dep.oracle.functions.owner().call() == network.deployer.address
+    with pytest.raises(ChainError, match="NotPendingOwner"):
+        network.dep.accept_ownership(network.creator)
+    network.dep.accept_ownership(heir)
+    assert network.dep.oracle.functions.owner().call() == heir.address
+    with pytest.raises(ChainError, match="NotOwner"):
+        network.dep.propose_validators(network.deployer, [k.address for k in network.keys], 3)
+    network.dep.propose_validators(heir, [k.address for k in network.keys], 3)
 
 
 def test_registry_records_and_refuses(network):

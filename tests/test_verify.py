@@ -55,7 +55,10 @@ def test_verify_checks_signers_against_the_set_at_that_block(resolved):
     from oracle.keystore import KeyStore
 
     deployer = KeyStore(node.home / "keys").load("deployer", PASSWORD)
-    node.chain.transact(deployer, node.dep.oracle.functions.setValidators(fresh, 2))
+    node.dep.propose_validators(deployer, fresh, 2)  # a set change waits its public delay
+    node.chain.advance_time(node.dep.validator_set_delay() + 1)
+    node.dep.execute_validators(deployer)
+    assert node.dep.validators() == fresh
     code, verdict = _verify(spec.market_id)
     assert code == 0 and verdict["ok"]
 
