@@ -3,14 +3,26 @@
 A frame is indexed by day (`Date`), strictly increasing, without duplicates;
 the columns a recipe reads must be finite. Anything else is a DataError that
 says what is wrong, never a silent fix.
+
+Sources are named by market creators, so every load is bounded and policed: a local file must be a
+regular file of at most `ORACLE_SOURCE_MAX_BYTES` (/dev/zero, FIFOs, directories are refused), an
+`http_json` body is streamed and cut at the same cap and at a total deadline, and only what the
+operator's allow-policy `ORACLE_SOURCE_ALLOW` names is read at all (see `SourcePolicy`). Loads hold
+no lock: one slow source never stalls another.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
+import os
+import stat
+import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -19,6 +31,148 @@ from oracle.canonical import keccak_hex
 from oracle.errors import DataError
 
 BUNDLED_PREFIX = "bundled:"
+MAX_SOURCE_BYTES = 64 * 1024 * 1024  # default cap on one source's bytes (file or HTTP body)
+SOURCE_DEADLINE_S = 30.0  # default cap on one HTTP load, however slowly the bytes drip in
+ALLOW_ENV = "ORACLE_SOURCE_ALLOW"
+DEFAULT_ALLOW = "bundled,loopback,files"
+_SYSTEM_DIRS = ("/dev", "/proc", "/sys")
+
+
+class SourceRefused(DataError):
+    """A source the allow-policy or the size/time limits refuse; names the spec field (never retried)."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.field_reason = field, reason
+        super().__init__(f"field '{field}': {reason}")
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """What a role may read: bundled data always; then what `ORACLE_SOURCE_ALLOW` lists
+    (comma-separated; unset means `bundled,loopback,files`):
+
+        loopback                 http(s) to 127.0.0.0/8, ::1 or localhost, any port
+        files                    any local regular file
+        /abs/dir                 local regular files under that directory
+        https://host[:port]/p    URLs under that prefix (same scheme, host, port; path prefix)
+        host  or  host:port      http(s) to that host (and port)
+    """
+
+    loopback: bool = True
+    files: bool = True
+    dirs: tuple[Path, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    max_bytes: int = MAX_SOURCE_BYTES
+    deadline_s: float = SOURCE_DEADLINE_S
+    text: str = DEFAULT_ALLOW
+
+    @classmethod
+    def parse(cls, text: str, *, max_bytes: int = MAX_SOURCE_BYTES,
+              deadline_s: float = SOURCE_DEADLINE_S) -> "SourcePolicy":
+        loopback = files = False
+        dirs: list[Path] = []
+        prefixes: list[str] = []
+        hosts: list[str] = []
+        for entry in (e.strip() for e in text.replace("\n", ",").split(",")):
+            if not entry or entry == "bundled":
+                continue
+            if entry == "loopback":
+                loopback = True
+            elif entry == "files":
+                files = True
+            elif entry.startswith("/"):
+                dirs.append(Path(os.path.realpath(entry)))
+            elif entry.startswith(("http://", "https://")):
+                prefixes.append(entry)
+            elif "/" not in entry and " " not in entry:
+                hosts.append(entry.lower())
+            else:
+                raise DataError(f"{ALLOW_ENV}: cannot read entry {entry!r} (expected loopback, files, "
+                                "/abs/dir, an http(s):// prefix, or host[:port])")
+        return cls(loopback, files, tuple(dirs), tuple(prefixes), tuple(hosts), max_bytes, deadline_s, text)
+
+    @classmethod
+    def from_env(cls) -> "SourcePolicy":
+        def number(name: str, default, kind):
+            raw = os.environ.get(name)
+            try:
+                return default if raw is None else kind(raw)
+            except ValueError:
+                raise DataError(f"{name}: not a number: {raw!r}") from None
+
+        return cls.parse(os.environ.get(ALLOW_ENV, DEFAULT_ALLOW),
+                         max_bytes=number("ORACLE_SOURCE_MAX_BYTES", MAX_SOURCE_BYTES, int),
+                         deadline_s=number("ORACLE_SOURCE_DEADLINE_S", SOURCE_DEADLINE_S, float))
+
+    def check_url(self, uri: str, field: str = "source.uri") -> None:
+        parts = _url_parts(uri, field)
+        host, port = parts.hostname or "", parts.port
+        if self.loopback and _is_loopback(host):
+            return
+        if host in self.hosts or f"{host}:{port}" in self.hosts:
+            return
+        for prefix in self.prefixes:
+            pp = urlsplit(prefix)
+            if (pp.scheme, (pp.hostname or "").lower(), pp.port) == (parts.scheme, host, port) \
+                    and parts.path.startswith(pp.path):
+                return
+        raise SourceRefused(field, f"{uri} is outside this role's source allow-policy "
+                                   f"({ALLOW_ENV}={self.text!r})")
+
+    def check_file(self, path: Path, field: str = "source.uri") -> None:
+        if self.files:
+            return
+        real = Path(os.path.realpath(path))
+        if any(real == d or d in real.parents for d in self.dirs):
+            return
+        raise SourceRefused(field, f"{path} is outside this role's source allow-policy "
+                                   f"({ALLOW_ENV}={self.text!r})")
+
+
+def _url_parts(uri: str, field: str):
+    try:
+        parts = urlsplit(uri)
+        parts.port  # raises on a malformed port
+    except ValueError as e:
+        raise SourceRefused(field, f"not a URL: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceRefused(field, f"an http_json source must be an http(s):// URL with a host, got {uri[:200]!r}")
+    if parts.username or parts.password:
+        raise SourceRefused(field, "credentials in a source URL are refused")
+    return parts
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_source_uri(kind: str, uri: str) -> None:
+    """What a spec's `source.uri` must be whatever role reads it (the allow-policy is checked at load
+    time, by each role under its own policy): an http(s) URL for http_json; for a file, no NUL, not
+    under /dev, /proc or /sys, and not an existing non-regular file. SourceRefused otherwise."""
+    field = "source.uri"
+    if "\x00" in uri or len(uri) > 4096:
+        raise SourceRefused(field, "must be at most 4096 characters without NUL")
+    if kind == "http_json":
+        _url_parts(uri, field)
+        return
+    if uri.startswith(BUNDLED_PREFIX):
+        name = uri[len(BUNDLED_PREFIX):]
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise SourceRefused(field, f"bundled data names one file, not {name!r}")
+        return
+    path = resolve_uri(uri)
+    real = os.path.realpath(path)
+    if any(real == d or real.startswith(d + "/") for d in _SYSTEM_DIRS):
+        raise SourceRefused(field, f"{path} is a device or kernel file, not a data file")
+    if path.exists() and not path.is_file():
+        raise SourceRefused(field, f"{path} is not a regular file")
 
 
 def bundled_path(name: str) -> Path:
@@ -36,8 +190,10 @@ def resolve_uri(uri: str) -> Path:
     return Path(uri)
 
 
-def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.0) -> pd.DataFrame:
-    """Load and validate the frame a market's `source` names.
+def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.0,
+                policy: SourcePolicy | None = None) -> pd.DataFrame:
+    """Load and validate the frame a market's `source` names, under `policy` (default: from the
+    environment, `SourcePolicy.from_env()`).
 
     csv / parquet: a file (`bundled:NAME` for data shipped with the oracle).
     http_json: GET `uri` -> [{"Date": "YYYY-MM-DD", "<column>": number}, ...] (or {"data": [...]}).
@@ -45,11 +201,17 @@ def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.
     """
     kind = source.get("kind")
     column = source.get("column", "Close")
+    if kind in ("csv", "parquet", "http_json"):
+        policy = policy or SourcePolicy.from_env()
+        if not isinstance(source.get("uri"), str):
+            raise SourceRefused("source.uri", "must be a string")
+        check_source_uri(kind, source["uri"])
     if kind in ("csv", "parquet"):
-        path = resolve_uri(source["uri"])
-        if not path.exists():
-            raise DataError(f"data file {path} does not exist", retry=True)
-        raw = path.read_bytes()
+        uri = source["uri"]
+        path = resolve_uri(uri)
+        if not uri.startswith(BUNDLED_PREFIX):
+            policy.check_file(path)
+        raw = _read_file(path, policy.max_bytes)
         pinned = source.get("sha3")
         if pinned and keccak_hex(raw) != pinned:
             raise DataError(f"data file {path} does not match its pinned hash {pinned}")
@@ -59,7 +221,9 @@ def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.
             raise DataError(f"{path}: unreadable {kind}: {e}") from None
         return validate_frame(frame, [column], origin=str(path))
     if kind == "http_json":
-        return validate_frame(_http_json(source["uri"], column, http_timeout), [column], origin=source["uri"])
+        policy.check_url(source["uri"])
+        frame = _http_json(source["uri"], column, http_timeout, policy.max_bytes, policy.deadline_s)
+        return validate_frame(frame, [column], origin=source["uri"])
     if kind == "chain":
         if chain is None:
             raise DataError("an on-chain source needs a chain connection")
@@ -68,19 +232,56 @@ def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.
     raise DataError(f"unsupported source kind {kind!r}")
 
 
-def _http_json(uri: str, column: str, timeout: float) -> pd.DataFrame:
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, at most `max_bytes`: opened without blocking (a FIFO), checked on the
+    open descriptor (no swap between check and read), read no further than the cap (a growing file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise DataError(f"data file {path} does not exist", retry=True) from None
+    except OSError as e:
+        raise SourceRefused("source.uri", f"{path} cannot be opened: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceRefused("source.uri", f"{path} is not a regular file")
+        if st.st_size > max_bytes:
+            raise SourceRefused("source.uri", f"{path} is {st.st_size} bytes, over the {max_bytes}-byte limit")
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise SourceRefused("source.uri", f"{path} is over the {max_bytes}-byte limit")
+    return raw
+
+
+def _http_json(uri: str, column: str, timeout: float, max_bytes: int = MAX_SOURCE_BYTES,
+               deadline_s: float = SOURCE_DEADLINE_S) -> pd.DataFrame:
+    """GET `uri` streamed: refused past `max_bytes` or `deadline_s` (a drip-feeding server), redirects
+    not followed (they could leave the allow-policy)."""
+    import json
+
     import httpx
 
+    deadline = time.monotonic() + deadline_s
     try:
-        r = httpx.get(uri, timeout=timeout)
+        with httpx.stream("GET", uri, timeout=timeout, follow_redirects=False) as r:
+            if r.status_code >= 500 or r.status_code == 429:
+                raise DataError(f"data source {uri} answered HTTP {r.status_code}", retry=True)
+            if r.status_code != 200:
+                raise DataError(f"data source {uri} answered HTTP {r.status_code}")
+            declared = r.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise SourceRefused("source.uri", f"{uri} announces {declared} bytes, over the {max_bytes}-byte limit")
+            body = bytearray()
+            for chunk in r.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise SourceRefused("source.uri", f"{uri} sent more than the {max_bytes}-byte limit")
+                if time.monotonic() > deadline:
+                    raise DataError(f"data source {uri} took longer than {deadline_s:g} s", retry=True)
     except httpx.HTTPError as e:
         raise DataError(f"data source {uri} is down: {type(e).__name__}: {e}", retry=True) from None
-    if r.status_code >= 500 or r.status_code == 429:
-        raise DataError(f"data source {uri} answered HTTP {r.status_code}", retry=True)
-    if r.status_code != 200:
-        raise DataError(f"data source {uri} answered HTTP {r.status_code}")
     try:
-        doc = r.json()
+        doc = json.loads(bytes(body))
     except ValueError:
         raise DataError(f"data source {uri} did not return JSON") from None
     rows = doc.get("data") if isinstance(doc, dict) else doc

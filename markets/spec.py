@@ -1,7 +1,8 @@
 """The market spec: a versioned, validated description of an AI-resolved question.
 
-Canonical JSON of the spec -> spec hash (keccak256) -> market id, the same
-derivation `MarketRegistry.marketIdOf` does on-chain.
+Canonical JSON of the spec -> spec hash (keccak256) -> market id, together with every
+on-chain parameter (model, resolve time, outcome count, quorum): the same derivation
+`MarketRegistry.marketIdOf` does on-chain, so other parameters make another market.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pandas as pd
 from eth_utils import keccak
 
-from oracle.canonical import canonical_json, hash_json, is_bytes32, to_bytes32
+from oracle.canonical import NotCanonical, canonical_json, check_canonical, hash_json, is_bytes32, to_bytes32
 from oracle.errors import SpecError
 
 from .features import FeatureSpec
@@ -23,7 +24,7 @@ from .rules import Rule, parse_rule
 
 SPEC_VERSION = 1
 MAX_ROUNDS = 1000
-MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v1")
+MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v2")
 KINDS = ("resolve", "forecast")
 SOURCE_KINDS = ("csv", "parquet", "http_json", "chain")
 
@@ -51,8 +52,14 @@ class Round:
     features: FeatureSpec
 
 
-def market_id_of(spec_hash: str) -> str:
-    return "0x" + keccak(MARKET_ID_DOMAIN + to_bytes32(spec_hash)).hex()
+def market_id_of(spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int) -> str:
+    """`MarketRegistry.marketIdOf`: the id binds the spec and the parameters registered with it."""
+    from eth_abi import encode as abi_encode
+
+    words = abi_encode(["bytes32", "bytes32", "bytes32", "uint64", "uint16", "uint16"],
+                       [MARKET_ID_DOMAIN, to_bytes32(spec_hash), to_bytes32(model_id), resolve_at, outcome_count,
+                        quorum])
+    return "0x" + keccak(words).hex()
 
 
 def _parse_time(value: Any, field: str) -> datetime:
@@ -99,6 +106,14 @@ class MarketSpec:
         for k in sorted(_REQUIRED):
             if k not in d:
                 raise SpecError(k, "missing")
+        # one spec, one hash: no NaN/Infinity (nor 1e400, which parses to Infinity) anywhere, and
+        # a version that is the integer itself (true == 1 == 1.0 in Python, not in the hash)
+        try:
+            check_canonical(d)
+        except NotCanonical as e:
+            raise SpecError(e.field, e.reason) from None
+        if type(d["version"]) is not int:
+            raise SpecError("version", f"must be the integer {SPEC_VERSION}, got {d['version']!r}")
         if d["version"] != SPEC_VERSION:
             raise SpecError("version", f"unsupported spec version {d['version']!r} (this build reads {SPEC_VERSION})")
         q = d["question"]
@@ -124,17 +139,33 @@ class MarketSpec:
         for k in source:
             if k not in SOURCE_FIELDS:
                 raise SpecError(f"source.{k}", "unknown field")
+            if not isinstance(source[k], str):
+                raise SpecError(f"source.{k}", "must be a string")
+        source = dict(source)
         if source["kind"] == "chain":
-            if not isinstance(source.get("address"), str) or not source["address"].startswith("0x") \
-                    or len(source["address"]) != 42:
+            address = source.get("address")
+            if not isinstance(address, str) or not address.startswith("0x") or len(address) != 42:
                 raise SpecError("source.address", "must be a 0x-prefixed 20-byte contract address")
-        elif not isinstance(source.get("uri"), str) or not source["uri"]:
-            raise SpecError("source.uri", "must be a non-empty string")
+            from eth_utils import is_hex_address, to_checksum_address
+
+            if not is_hex_address(address):
+                raise SpecError("source.address", "must be a 0x-prefixed 20-byte contract address")
+            # one address, one spec hash: always its EIP-55 checksum form
+            source["address"] = to_checksum_address(address)
+        else:
+            from .feeds import SourceRefused, check_source_uri
+
+            if not isinstance(source.get("uri"), str) or not source["uri"]:
+                raise SpecError("source.uri", "must be a non-empty string")
+            try:  # /dev/zero, a FIFO, a non-http URL: refused here, whatever reads the spec later
+                check_source_uri(source["kind"], source["uri"])
+            except SourceRefused as e:
+                raise SpecError(e.field, e.field_reason) from None
         column = source.get("column", "Close")
         if not isinstance(column, str):
             raise SpecError("source.column", "must be a string")
-        if "sha3" in source and not is_bytes32(source["sha3"]):
-            raise SpecError("source.sha3", "must be 0x-prefixed 32-byte hex")
+        if "sha3" in source and not (is_bytes32(source["sha3"]) and source["sha3"] == source["sha3"].lower()):
+            raise SpecError("source.sha3", "must be 0x + 64 lowercase hex digits")
         features = FeatureSpec.parse(d["features"], column=column)
         if not is_bytes32(d["model"]):
             raise SpecError("model", "must be a model id (0x-prefixed 32-byte hex)")
@@ -151,6 +182,8 @@ class MarketSpec:
         ctf = d.get("ctf_question_id")
         if ctf is not None and not is_bytes32(ctf):
             raise SpecError("ctf_question_id", "must be 0x-prefixed 32-byte hex or null")
+        if ctf is not None:
+            ctf = ctf.lower()  # one question id, one spec hash (as `model` below)
         forecast = None
         if d["kind"] == "forecast":
             f = d.get("forecast")
@@ -229,7 +262,7 @@ class MarketSpec:
 
     @property
     def market_id(self) -> str:
-        return market_id_of(self.spec_hash)
+        return market_id_of(self.spec_hash, self.model, self.resolve_at_unix, len(self.outcomes), self.quorum)
 
     @property
     def resolve_at_unix(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 
-from .canonical import hash_json, is_bytes32, keccak_hex
+from .canonical import NotCanonical, check_canonical, hash_json, is_bytes32, keccak_hex
 from .errors import BundleError
 
 BUNDLE_VERSION = 1
@@ -127,17 +127,28 @@ class ProofBundle:
         for k in known - {"meta"}:
             if k not in d:
                 raise BundleError(k, "missing")
+        # one bundle, one hash: no NaN/Infinity anywhere, the version and round as integers (not
+        # true or 1.0), ids and hex in the lowercase form the prover writes
+        try:
+            check_canonical(d)
+        except NotCanonical as e:
+            raise BundleError(e.field, e.reason) from None
+        if type(d["version"]) is not int:
+            raise BundleError("version", f"must be the integer {BUNDLE_VERSION}, got {d['version']!r}")
         if d["version"] != BUNDLE_VERSION:
             raise BundleError("version", f"unsupported bundle version {d['version']!r}")
-        for k in ("market_id", "model_id"):
-            if not is_bytes32(d[k]):
-                raise BundleError(k, "must be 0x-prefixed 32-byte hex")
-        if not isinstance(d["round"], int) or not 0 <= d["round"] < 2**32:
+        for k in ("market_id", "model_id", "data_snapshot"):
+            if not is_bytes32(d[k]) or d[k] != d[k].lower():
+                raise BundleError(k, "must be 0x + 64 lowercase hex digits")
+        if type(d["round"]) is not int or not 0 <= d["round"] < 2**32:
             raise BundleError("round", "must be an integer in [0, 2^32)")
         for k in ("inputs", "outputs"):
             v = d[k]
-            if not isinstance(v, list) or not v or not all(isinstance(x, (int, float)) for x in v):
-                raise BundleError(k, "must be a non-empty list of numbers")
+            if not isinstance(v, list) or not v or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                raise BundleError(k, "must be a non-empty list of finite numbers")
+        if not isinstance(d["prover"], str) or not d["prover"].startswith("0x") or len(d["prover"]) != 42:
+            raise BundleError("prover", "must be a 0x-prefixed 20-byte address")
         inst = d["instances"]
         if (
             not isinstance(inst, list)
@@ -151,7 +162,7 @@ class ProofBundle:
         except ValueError:
             raise BundleError("instances", "field elements must be hex") from None
         for k in ("batch_size", "batch_row"):
-            if not isinstance(d[k], int) or isinstance(d[k], bool) or d[k] < 0:
+            if type(d[k]) is not int or d[k] < 0:
                 raise BundleError(k, "must be a non-negative integer")
         if not d["batch_row"] < d["batch_size"]:
             raise BundleError("batch_row", f"{d['batch_row']} is outside a batch of {d['batch_size']}")
@@ -159,8 +170,8 @@ class ProofBundle:
         if not isinstance(pre, list) or not all(isinstance(f, str) and len(f) == 64 for f in pre):
             raise BundleError("input_preimage", "must be a list of 64-hex-char field elements")
         proof = d["proof"]
-        if not isinstance(proof, str) or not proof.startswith("0x") or len(proof) % 2:
-            raise BundleError("proof", "must be 0x-prefixed hex bytes")
+        if not isinstance(proof, str) or not proof.startswith("0x") or len(proof) % 2 or proof != proof.lower():
+            raise BundleError("proof", "must be 0x-prefixed lowercase hex bytes")
         if len(proof) // 2 - 1 > MAX_PROOF_BYTES:
             raise BundleError("proof", f"larger than {MAX_PROOF_BYTES} bytes")
         try:

@@ -7,12 +7,47 @@ keccak256 over canonical JSON: sorted keys, no spaces, UTF-8, no NaN.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from eth_utils import keccak
 
+from .errors import FieldError
+
+
+class NotCanonical(FieldError, ValueError):
+    """A value has no canonical JSON form (a non-finite number, a non-string key, a non-JSON type).
+
+    A ValueError too, so callers that caught json's own refusal still do."""
+
+
+def check_canonical(obj: Any, path: str = "") -> None:
+    """Raise NotCanonical naming the first field (dotted path) that canonical JSON cannot hold:
+    NaN/Infinity (JSON has no such numbers, and 1e400 parses to one), keys that are not strings,
+    values that are not str/int/float/bool/None/list/dict."""
+    where = path or "value"
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise NotCanonical(where, f"{obj!r} is not a finite number (NaN, Infinity or out of range)")
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise NotCanonical(where, f"key {k!r} is not a string")
+            check_canonical(v, f"{path}.{k}" if path else k)
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            check_canonical(v, f"{where}[{i}]")
+        return
+    raise NotCanonical(where, f"a {type(obj).__name__} has no JSON form")
+
 
 def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8; NotCanonical (naming the field) for what JSON cannot hold."""
+    check_canonical(obj)
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -60,3 +60,301 @@ def test_a_reference_pointing_at_a_malformed_id_is_refused(tmp_path):
         store.ref("model", "m1")
     with pytest.raises(NotFound):
         store.ref("model", "m2")
+
+
+# ------------------------------------------------------------ 14: one spec, one hash
+def _spec_doc(**changes):
+    import copy
+
+    from test_spec import GOOD
+
+    d = copy.deepcopy(GOOD)
+    d.update(changes)
+    return d
+
+
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_a_version_that_only_equals_1_is_refused_not_another_market_id(version):
+    from markets.spec import MarketSpec
+    from oracle.errors import SpecError
+
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse(_spec_doc(version=version))
+    assert e.value.field == "version"
+
+
+@pytest.mark.parametrize("text", ["Infinity", "-Infinity", "NaN", "1e400"])
+def test_non_finite_numbers_in_a_spec_are_a_field_error(text):
+    import json
+
+    from markets.spec import MarketSpec
+    from oracle.errors import SpecError
+
+    d = _spec_doc()
+    d["features"]["params"].pop("threshold_ratio")
+    raw = json.dumps(d).replace('"horizon_days"', f'"threshold_price": {text}, "horizon_days"')
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse(json.loads(raw))
+    assert e.value.field == "features.params.threshold_price"
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse(_spec_doc(rule={**_spec_doc()["rule"], "threshold": float("nan")}))
+    assert e.value.field == "rule.threshold"
+
+
+def test_infinity_in_a_spec_file_is_one_cli_line_not_a_traceback(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    d = _spec_doc()
+    d["features"]["params"].pop("threshold_ratio")
+    p = tmp_path / "market.json"
+    p.write_text(json.dumps(d).replace('"horizon_days"', '"threshold_price": 1e400, "horizon_days"'))
+    result = CliRunner().invoke(app, ["market", "validate", str(p)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert "features.params.threshold_price" in lines[0] and "Traceback" not in result.output
+
+
+def test_source_fields_have_one_spelling():
+    from markets.spec import MarketSpec
+    from oracle.errors import SpecError
+
+    base = _spec_doc()
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse({**base, "source": {**base["source"], "sha3": "0x" + "AB" * 32}})
+    assert e.value.field == "source.sha3"
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse({**base, "source": {**base["source"], "column": 1}})
+    assert e.value.field == "source.column"
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse({**base, "source": {**base["source"], "function": True}})
+    assert e.value.field == "source.function"
+    addr = "0x" + "ab" * 20
+    lower = MarketSpec.parse({**base, "source": {"kind": "chain", "address": addr}})
+    checksummed = MarketSpec.parse({**base, "source": {"kind": "chain", "address": lower.source["address"]}})
+    assert lower.market_id == checksummed.market_id
+    ctf = "0x" + "cd" * 32
+    assert MarketSpec.parse({**base, "ctf_question_id": ctf.upper().replace("0X", "0x")}).market_id == \
+        MarketSpec.parse({**base, "ctf_question_id": ctf}).market_id
+
+
+def test_canonical_json_refuses_what_json_cannot_hold_naming_the_field():
+    from oracle.canonical import NotCanonical, canonical_json, hash_json
+
+    for bad, field in [({"a": {"b": [1, float("inf")]}}, "a.b[1]"), ({"x": float("nan")}, "x"),
+                       ({1: "a"}, "value"), ({"s": {1, 2}}, "s")]:
+        with pytest.raises(NotCanonical) as e:
+            canonical_json(bad)
+        assert e.value.field == field
+        with pytest.raises(ValueError):  # still a ValueError for older callers
+            hash_json(bad)
+    assert canonical_json({"b": 1, "a": [True, None, 1.5]}) == b'{"a":[true,null,1.5],"b":1}'
+
+
+def _bundle_doc():
+    return {
+        "version": 1, "market_id": "0x" + "11" * 32, "round": 0, "model_id": "0x" + "22" * 32,
+        "inputs": [0.1, 0.2], "outputs": [0.7], "instances": [["00" * 32]], "proof": "0x" + "ab" * 8,
+        "prover": "0x" + "33" * 20, "prover_signature": "0x" + "44" * 65, "meta": {},
+        "data_snapshot": "0x" + "55" * 32, "batch_size": 1, "batch_row": 0, "input_preimage": [],
+    }
+
+
+@pytest.mark.parametrize("field,value", [
+    ("version", True), ("version", 1.0), ("round", False), ("inputs", [True, 0.2]),
+    ("outputs", [float("inf")]), ("outputs", [float("nan")]), ("meta", {"x": float("inf")}),
+    ("market_id", "0x" + "AB" * 32), ("proof", "0x" + "AB" * 8), ("batch_size", 1.0), ("prover", 7),
+])
+def test_bundle_fields_have_one_spelling(field, value):
+    from oracle.bundle import ProofBundle
+    from oracle.errors import BundleError
+
+    assert ProofBundle.from_json(_bundle_doc()).round == 0
+    with pytest.raises(BundleError) as e:
+        ProofBundle.from_json({**_bundle_doc(), field: value})
+    assert e.value.field.split(".")[0].split("[")[0] == field
+
+
+# ------------------------------------------------------------ 10: hostile data sources
+def test_dev_zero_is_refused_by_validation_and_by_load():
+    from markets.feeds import load_source
+    from markets.spec import MarketSpec
+    from oracle.errors import DataError, SpecError
+
+    for uri in ("/dev/zero", "file:/dev/zero", "/proc/self/environ"):
+        with pytest.raises(SpecError) as e:
+            MarketSpec.parse(_spec_doc(source={"kind": "csv", "uri": uri}))
+        assert e.value.field == "source.uri"
+        with pytest.raises(DataError, match="field 'source.uri'"):
+            load_source({"kind": "csv", "uri": uri})
+
+
+def test_a_fifo_or_directory_is_refused_without_blocking(tmp_path):
+    import os
+
+    from markets.feeds import load_source
+    from oracle.errors import DataError
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        load_source({"kind": "csv", "uri": str(fifo)})
+    with pytest.raises(DataError, match="not a regular file"):
+        load_source({"kind": "csv", "uri": str(tmp_path)})
+
+
+def test_an_oversized_file_is_refused(tmp_path):
+    from markets.feeds import SourcePolicy, load_source
+    from oracle.errors import DataError
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"Date,Close\n" + b"2021-01-01,1\n" * 1000)
+    with pytest.raises(DataError, match="limit"):
+        load_source({"kind": "csv", "uri": str(big)}, policy=SourcePolicy.parse("files", max_bytes=1000))
+
+
+class _Server:
+    """A loopback server: /big sends `size` bytes (chunked, no length); /drip one byte per 0.2 s;
+    /ok a tiny valid body; /redirect points elsewhere."""
+
+    def __init__(self, size: int = 0):
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(h):
+                if h.path == "/redirect":
+                    h.send_response(302)
+                    h.send_header("Location", "http://169.254.169.254/")
+                    h.send_header("Content-Length", "0")
+                    h.end_headers()
+                    return
+                h.send_response(200)
+                h.send_header("Content-Type", "application/json")
+                if h.path == "/ok":
+                    body = b'[{"Date": "2021-01-01", "Close": 1.0}]'
+                    h.send_header("Content-Length", str(len(body)))
+                    h.end_headers()
+                    h.wfile.write(body)
+                    return
+                h.send_header("Transfer-Encoding", "chunked")
+                h.end_headers()
+                try:
+                    if h.path == "/big":
+                        chunk = b"[" + b" " * 65536
+                        for _ in range(size // 65536 + 1):
+                            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    else:  # drip
+                        for _ in range(600):
+                            h.wfile.write(b"1\r\n \r\n")
+                            h.wfile.flush()
+                            time.sleep(0.2)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(h, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_an_oversized_http_body_is_cut_at_the_limit():
+    from markets.feeds import SourcePolicy, load_source
+    from oracle.errors import DataError
+
+    with _Server(size=4 * 1024 * 1024) as s:
+        with pytest.raises(DataError, match="field 'source.uri'.*1048576-byte limit") as e:
+            load_source({"kind": "http_json", "uri": s.url + "/big"},
+                        policy=SourcePolicy.parse("loopback", max_bytes=1024 * 1024))
+        assert not e.value.retry
+
+
+def test_a_url_outside_the_allow_policy_is_refused_naming_the_field(monkeypatch):
+    from markets.feeds import SourcePolicy, load_source
+    from oracle.errors import DataError
+
+    with _Server() as s:
+        for uri in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1:8080/x",
+                    "http://example.com/data.json", "file:///etc/passwd", "gopher://127.0.0.1/x"):
+            with pytest.raises(DataError, match="field 'source.uri'"):
+                load_source({"kind": "http_json", "uri": uri})  # default policy: loopback only
+        # the operator narrows the policy: loopback is then refused too
+        monkeypatch.setenv("ORACLE_SOURCE_ALLOW", "https://data.example.org/v1/, feeds.example.net")
+        with pytest.raises(DataError, match="field 'source.uri'.*allow-policy"):
+            load_source({"kind": "http_json", "uri": s.url + "/ok"})
+        policy = SourcePolicy.from_env()
+        policy.check_url("https://data.example.org/v1/btc")
+        policy.check_url("http://feeds.example.net:8443/x")
+        for uri in ("https://data.example.org/v2/btc", "http://data.example.org/v1/btc",
+                    "https://data.example.org.evil.com/v1/", "https://user:pw@feeds.example.net/"):
+            with pytest.raises(DataError, match="field 'source.uri'"):
+                policy.check_url(uri)
+        monkeypatch.setenv("ORACLE_SOURCE_ALLOW", "loopback")
+        assert len(load_source({"kind": "http_json", "uri": s.url + "/ok"})) == 1
+        with pytest.raises(DataError, match="HTTP 302"):  # a redirect never leaves the policy
+            load_source({"kind": "http_json", "uri": s.url + "/redirect"})
+
+
+def test_local_files_outside_the_allowed_directories_are_refused(tmp_path, monkeypatch):
+    from markets.feeds import load_source
+    from oracle.errors import DataError
+
+    inside, outside = tmp_path / "data", tmp_path / "other"
+    inside.mkdir()
+    outside.mkdir()
+    for d in (inside, outside):
+        (d / "p.csv").write_text("Date,Close\n2021-01-01,1\n")
+    (inside / "link.csv").symlink_to(outside / "p.csv")
+    monkeypatch.setenv("ORACLE_SOURCE_ALLOW", f"loopback,{inside}")
+    assert len(load_source({"kind": "csv", "uri": str(inside / "p.csv")})) == 1
+    assert len(load_source({"kind": "csv", "uri": "bundled:btc_usd_daily.csv"})) > 100
+    for uri in (outside / "p.csv", inside / "link.csv", inside / ".." / "other" / "p.csv"):
+        with pytest.raises(DataError, match="field 'source.uri'.*allow-policy"):
+            load_source({"kind": "csv", "uri": str(uri)})
+
+
+def test_a_slow_source_is_cut_at_its_deadline_and_blocks_no_other_load():
+    import threading
+    import time
+
+    from markets.feeds import SourcePolicy, load_source
+    from oracle.errors import DataError
+
+    policy = SourcePolicy.parse("loopback", deadline_s=2.0)
+    results: dict[str, object] = {}
+
+    def run(name, uri):
+        t0 = time.monotonic()
+        try:
+            results[name] = len(load_source({"kind": "http_json", "uri": uri}, policy=policy))
+        except DataError as e:
+            results[name] = e
+        results[name + "_s"] = time.monotonic() - t0
+
+    with _Server() as s:
+        slow = threading.Thread(target=run, args=("slow", s.url + "/drip"), daemon=True)
+        slow.start()
+        time.sleep(0.3)
+        fast = threading.Thread(target=run, args=("fast", s.url + "/ok"))
+        fast.start()
+        fast.join(5)
+        assert results.get("fast") == 1 and results["fast_s"] < 1.5, results
+        slow.join(10)
+        assert not slow.is_alive(), "a drip-feeding source held its loader past the deadline"
+    assert isinstance(results["slow"], DataError) and "longer than 2 s" in str(results["slow"])
+    assert results["slow_s"] < 5

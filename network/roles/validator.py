@@ -36,7 +36,14 @@ def build_app(home: RoleHome):
                           bls_key=home.bls_key)
     votes = JsonRows(home.home / "votes.sqlite", "votes")
     trusted = home.peers("trusted")
-    lock = threading.Lock()
+    # one lock per (market, round): one vote each, and a slow data source of one market never
+    # stalls the review of another (a global lock here did, issue 12 item 10)
+    locks: dict[tuple[str, int], threading.Lock] = {}
+    locks_guard = threading.Lock()
+
+    def lock_for(key: tuple[str, int]) -> threading.Lock:
+        with locks_guard:
+            return locks.setdefault(key, threading.Lock())
 
     def send(vote_doc: dict) -> list[str]:
         sent = []
@@ -56,7 +63,7 @@ def build_app(home: RoleHome):
     def review(p: dict) -> dict:
         market_id, round_ = field(p, "market_id"), field(p, "round", int)
         artifacts = field(p, "artifacts", list)
-        with lock:
+        with lock_for((market_id, round_)):
             stored = votes.get(market_id, round_, home.key.address)
             if stored is not None:  # one vote per (market, round), whatever is asked again
                 return {"vote": stored, "sent_to": send(stored), "repeated": True}
