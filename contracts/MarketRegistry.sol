@@ -4,8 +4,13 @@ pragma solidity ^0.8.24;
 /// @title MarketRegistry
 /// @notice Records AI-resolved markets. The full market spec lives in a
 /// content-addressed store; on-chain we keep its hash and what settlement needs.
-/// A market id is derived from the spec hash, so nobody can register one spec
-/// under an id of their choosing.
+/// A market id is derived from the spec hash and every on-chain parameter, so nobody
+/// can register one spec under an id of their choosing, nor squat a spec's id with other
+/// parameters (they make another market).
+interface IValidatorSet {
+    function validators() external view returns (address[] memory);
+}
+
 contract MarketRegistry {
     struct Market {
         bytes32 specHash;
@@ -16,10 +21,13 @@ contract MarketRegistry {
         address creator;
     }
 
-    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v1");
+    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v2");
 
     mapping(bytes32 => Market) private _markets;
     uint256 public marketCount;
+    /// The oracle whose validator set must be able to meet a market's quorum (bound once).
+    IValidatorSet public oracle;
+    address private immutable _deployer;
 
     event MarketRegistered(
         bytes32 indexed marketId,
@@ -36,9 +44,24 @@ contract MarketRegistry {
     error InvalidQuorum(uint16 quorum);
     error EmptyField(string field);
     error UnknownMarket(bytes32 marketId);
+    error OracleBinding(address caller);
 
-    function marketIdOf(bytes32 specHash) public pure returns (bytes32) {
-        return keccak256(abi.encodePacked(MARKET_ID_DOMAIN, specHash));
+    constructor() {
+        _deployer = msg.sender;
+    }
+
+    /// Once, by the deployer, before any market: the oracle is deployed after the registry.
+    function bindOracle(IValidatorSet oracle_) external {
+        if (msg.sender != _deployer || address(oracle) != address(0)) revert OracleBinding(msg.sender);
+        oracle = oracle_;
+    }
+
+    function marketIdOf(bytes32 specHash, bytes32 modelId, uint64 resolveAt, uint16 outcomeCount, uint16 quorum)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(MARKET_ID_DOMAIN, specHash, modelId, resolveAt, outcomeCount, quorum));
     }
 
     function register(
@@ -51,8 +74,10 @@ contract MarketRegistry {
         if (specHash == bytes32(0)) revert EmptyField("specHash");
         if (modelId == bytes32(0)) revert EmptyField("modelId");
         if (outcomeCount < 2 || outcomeCount > 256) revert InvalidOutcomeCount(outcomeCount);
-        if (quorum == 0) revert InvalidQuorum(quorum);
-        marketId = marketIdOf(specHash);
+        if (address(oracle) == address(0)) revert OracleBinding(address(0));
+        // a quorum above the set's size could never be met: the market could never resolve
+        if (quorum == 0 || quorum > oracle.validators().length) revert InvalidQuorum(quorum);
+        marketId = marketIdOf(specHash, modelId, resolveAt, outcomeCount, quorum);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
         _markets[marketId] = Market(specHash, modelId, resolveAt, outcomeCount, quorum, msg.sender);
         unchecked {

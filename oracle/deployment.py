@@ -111,6 +111,8 @@ class Deployment:
         # two storage writes and a key-slot read per member: a big set outgrows the fixed default
         oracle = chain.deploy(deployer, "QuorumOracle", registry.address, models.address, list(validators), threshold,
                               gas=max(8_000_000, 5_000_000 + 70_000 * len(validators)))
+        # the registry refuses a quorum the oracle's set can never meet: it reads the set from here on
+        chain.transact(deployer, registry.functions.bindOracle(oracle.address), action="MarketRegistry.bindOracle")
         market = chain.deploy(deployer, "BinaryMarket", oracle.address)
         return cls(chain, {
             "MarketRegistry": registry.address,
@@ -148,9 +150,11 @@ class Deployment:
         return Domain(chain_id=self.chain.chain_id, verifying_contract=self.oracle.address)
 
     # ------------------------------------------------------------ registry
-    def market_id_of(self, spec_hash: str) -> str:
-        return _hex(self.chain.call(self.registry.functions.marketIdOf(to_bytes32(spec_hash)),
-                                    action="MarketRegistry.marketIdOf"))
+    def market_id_of(self, spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int) -> str:
+        """The id `register` gives a market with these parameters (`markets.spec.market_id_of`)."""
+        fn = self.registry.functions.marketIdOf(to_bytes32(spec_hash), to_bytes32(model_id), resolve_at,
+                                                outcome_count, quorum)
+        return _hex(self.chain.call(fn, action="MarketRegistry.marketIdOf"))
 
     def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
                         outcome_count: int, quorum: int) -> tuple[str, Any]:

@@ -203,7 +203,7 @@ def test_ownership_moves_in_two_steps(network):
 def test_registry_records_and_refuses(network):
     spec_hash = keccak_hex(b"spec")
     market_id = _register(network)
-    assert market_id == network.dep.market_id_of(spec_hash)
+    assert market_id == network.dep.market_id_of(spec_hash, MODEL, 1, 2, 1)
     m = network.dep.get_market(market_id)
     assert (m.spec_hash, m.model_id, m.outcome_count, m.creator) == (spec_hash, MODEL, 2, network.creator.address)
     with pytest.raises(ChainError, match="AlreadyRegistered"):
@@ -304,3 +304,27 @@ def test_forecast_signatures_never_settle_the_market(network):
     final = Resolution(market_id, 1, 1, 300_000, MODEL, keccak_hex(b"in1"), keccak_hex(b"p1"))
     network.dep.resolve(network.submitter, final, _sigs(network, final))
     assert network.dep.resolution_of(market_id).resolution == final
+
+
+def test_a_squatter_cannot_register_a_spec_with_other_parameters(network):
+    """Issue 12 item 5: the market id binds the spec hash and every on-chain parameter, so a squatter's
+    parameters make another market, and a quorum the set can never meet is refused."""
+    from markets.spec import market_id_of
+
+    spec_hash, n = keccak_hex(b"victim spec"), len(network.keys)
+    with pytest.raises(ChainError, match=rf"InvalidQuorum\(quorum={n + 1}\)"):
+        network.dep.register_market(network.bob, spec_hash=spec_hash, model_id=MODEL, resolve_at=1, outcome_count=2,
+                                    quorum=n + 1)
+    with pytest.raises(ChainError, match="InvalidQuorum"):
+        network.dep.register_market(network.bob, spec_hash=spec_hash, model_id=MODEL, resolve_at=1, outcome_count=2,
+                                    quorum=65535)
+    squatted, _ = network.dep.register_market(network.bob, spec_hash=spec_hash, model_id=MODEL, resolve_at=2**40,
+                                              outcome_count=2, quorum=n)
+    mine, _ = network.dep.register_market(network.creator, spec_hash=spec_hash, model_id=MODEL, resolve_at=1,
+                                          outcome_count=2, quorum=1)
+    assert mine == market_id_of(spec_hash, MODEL, 1, 2, 1) != squatted
+    m = network.dep.get_market(mine)
+    assert (m.creator, m.quorum, m.resolve_at) == (network.creator.address, 1, 1)
+    r = _resolution(mine)
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    assert network.dep.is_resolved(mine)

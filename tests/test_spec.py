@@ -35,12 +35,14 @@ def test_round_trip_and_hash_are_canonical():
     changed = copy.deepcopy(GOOD)
     changed["quorum"] = 4
     assert MarketSpec.parse(changed).market_id != spec.market_id
-    assert spec.market_id == market_id_of(spec.spec_hash)
+    assert spec.market_id == market_id_of(spec.spec_hash, spec.model, spec.resolve_at_unix, len(spec.outcomes),
+                                          spec.quorum)
 
 
 def test_market_id_matches_registry_contract(network):
     spec = MarketSpec.parse(GOOD)
-    assert network.dep.market_id_of(spec.spec_hash) == spec.market_id
+    assert network.dep.market_id_of(spec.spec_hash, spec.model, spec.resolve_at_unix, len(spec.outcomes),
+                                    spec.quorum) == spec.market_id
 
 
 def _bad(path: str, value, *, delete=False):
