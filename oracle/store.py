@@ -21,7 +21,7 @@ from .errors import ArtifactError, FieldError, NotFound
 # a path (no `..`, no `/`, no uppercase twin of an id naming the same object twice).
 _ARTIFACT_ID = re.compile(r"0x[0-9a-f]{64}")
 # A reference kind or name is one path component of safe characters (model ids, `<proof>-<market>`).
-_REF_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+_REF_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 
 
 def check_artifact_id(artifact_id: object, field: str = "artifact_id") -> str:
@@ -35,7 +35,7 @@ def check_artifact_id(artifact_id: object, field: str = "artifact_id") -> str:
 def _check_ref_part(value: object, field: str) -> str:
     if not (isinstance(value, str) and _REF_PART.fullmatch(value) and ".." not in value):
         raise FieldError(field, f"{str(value)[:80]!r} is not a safe reference name "
-                                "(letters, digits, '_', '-', '.'; no '..' or '/')")
+                                "(letters, digits, '_', '-', '.', ':'; no '..' or '/')")
     return value
 
 
