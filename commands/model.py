@@ -109,3 +109,30 @@ def _render_model(doc: dict[str, Any]) -> None:
                   f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")
     else:
         out.print("[bold]reputation[/bold]: no resolved forecasts yet")
+
+
+@app.command("trust-srs")
+@handles_errors
+def trust_srs_(
+    srs: list[str] = typer.Argument(..., help="SRS file hash(es) (0x + 64 hex) this operator accepts proofs under."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Trust SRS hashes for this home's proof checks (`verify`, in-process validators). A peer's
+    model record can name an SRS but never make it trusted: only its operator does, here or in a
+    role's `trusted_srs`."""
+    from oracle.models import trust_srs, trusted_srs
+
+    s = store()
+    trust_srs(s, sorted({h.lower() for h in srs} | _operator_trusted(s)), source="operator")
+    emit({"trusted_srs": sorted(trusted_srs(s))}, as_json,
+         lambda d: out.print("trusted SRS: " + ", ".join(d["trusted_srs"]), highlight=False))
+
+
+def _operator_trusted(s) -> set[str]:
+    """The hashes this command trusted before (one source's set is replaced as a whole)."""
+    from oracle.models import TRUSTED_SRS
+
+    try:
+        return set(s.get_json(s.ref(TRUSTED_SRS, "operator"))["trusted_srs"])
+    except NotFound:
+        return set()

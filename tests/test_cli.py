@@ -154,3 +154,16 @@ def test_model_compile_never_runs_code_from_a_pickle(tmp_path):
     result = runner.invoke(app, ["model", "compile", str(tmp_path / "evil.pt")])
     assert result.exit_code == 1 and "not a saved torch module" in result.output
     assert not marker.exists()
+
+
+def test_operator_trusts_an_srs_by_hash():
+    from commands.home import store
+    from oracle.models import trusted_srs
+
+    a, b = "0x" + "ab" * 32, "0x" + "cd" * 32
+    first = runner.invoke(app, ["model", "trust-srs", a.upper().replace("0X", "0x"), "--json"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["model", "trust-srs", b, "--json"])
+    assert {a, b} <= set(json.loads(second.stdout)["trusted_srs"]) and {a, b} <= trusted_srs(store())
+    bad = runner.invoke(app, ["model", "trust-srs", "0x1234"])
+    assert bad.exit_code == 1 and "trusted_srs" in bad.output
