@@ -14,7 +14,7 @@ from oracle.chain import Chain
 from oracle.deployment import Deployment
 from oracle.eip712 import Resolution, signable
 from oracle.pipeline import RoundReport, run_round
-from oracle.settlement import FinalOf, Settler, single_round
+from oracle.settlement import Settler
 from oracle.signer import LocalSigner, Signer
 from validators.aggregator import Aggregator
 from validators.validator import Validator
@@ -28,8 +28,7 @@ class LocalNetwork:
     `submitter`, and two bettors `alice` and `bob`."""
 
     def __init__(self, store, *, n: int = 4, t: int = 3, chain: Chain | None = None,
-                 load_data: Callable[[dict], Any] | None = None, fund_wei: int = 50 * 10**18,
-                 final_of: FinalOf = single_round):
+                 load_data: Callable[[dict], Any] | None = None, fund_wei: int = 50 * 10**18):
         from markets.feeds import load_source
 
         self.store = store
@@ -43,7 +42,7 @@ class LocalNetwork:
         self.dep = Deployment.deploy(self.chain, self.deployer, [k.address for k in self.keys], t)
         load = load_data or (lambda source: load_source(source, chain=self.chain))
         self.validators = [Validator(k, store, self.dep.domain, load, registry=self.dep) for k in self.keys]
-        self.settler = Settler(self.dep, self.submitter, final_of=final_of)
+        self.settler = Settler(self.dep, self.submitter)
         self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settler)
 
     @property

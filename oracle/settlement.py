@@ -49,38 +49,28 @@ class Settlement:
         return cls(SETTLED, tx_hash_of(receipt), receipt["gasUsed"])
 
 
-# (market id, round) -> is it the market's final round (a resolution) rather than a forecast?
-FinalOf = Callable[[str, int], bool]
-
-
-def single_round(_market_id: str, _round: int) -> bool:
-    """For markets with one round only (no forecasts): every round is the final one."""
-    return True
-
-
 class Settler:
     """Submits quorum results for one submitter account.
 
-    `final_of` says which rounds resolve a market (the others post forecasts). `bls_final`: final
-    rounds settle by BLS aggregate, so an ECDSA quorum for one is `deferred`. `log(event, **fields)`
-    hears every submission and every round found settled by someone else.
+    A resolution's `final` flag (part of what its signers signed: a final round is an EIP-712
+    `Resolution`, a forecast round a `Forecast`) picks the path: `resolve` or `postForecast`.
+    `bls_final`: final rounds settle by BLS aggregate, so an ECDSA quorum for one is `deferred`.
+    `log(event, **fields)` hears every submission and every round found settled by someone else.
     """
 
-    def __init__(self, deployment, submitter: Signer, *, final_of: FinalOf, bls_final: bool = False,
+    def __init__(self, deployment, submitter: Signer, *, bls_final: bool = False,
                  log: Callable[..., None] = lambda event, **fields: None):
         self.dep = deployment
         self.submitter = submitter
-        self.final_of = final_of
         self.bls_final = bls_final
         self.log = log
 
     # ------------------------------------------------------------- one round
     def __call__(self, resolution: Resolution, signatures: Sequence[bytes]) -> Settlement:
         """Settle one round with t ECDSA signatures (ascending signers)."""
-        final = self.final_of(resolution.market_id, resolution.round)
-        if final and self.bls_final:
+        if resolution.final and self.bls_final:
             return Settlement(DEFERRED, reason="final rounds settle by BLS aggregate")
-        send = self.dep.resolve if final else self.dep.post_forecast
+        send = self.dep.resolve if resolution.final else self.dep.post_forecast
         return self._submit([resolution], lambda: send(self.submitter, resolution, signatures),
                             outcome=resolution.outcome)
 
@@ -127,5 +117,4 @@ class Settler:
         return done
 
     def _on_chain(self, r: Resolution) -> bool:
-        final = self.final_of(r.market_id, r.round)
-        return self.dep.round_result(r.market_id, r.round, final=final) is not None
+        return self.dep.round_result(r.market_id, r.round, final=r.final) is not None

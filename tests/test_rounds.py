@@ -14,7 +14,7 @@ import pytest
 
 from oracle.errors import ChainError, OracleError
 from oracle.rounds import Backoff, Done, RoundDriver
-from oracle.settlement import ALREADY, DEFERRED, SETTLED, Settler, single_round
+from oracle.settlement import ALREADY, DEFERRED, SETTLED, Settler
 from oracle.state import LocalState
 
 
@@ -155,7 +155,7 @@ def test_settler_reports_what_became_of_a_quorum(network, spec, bundle):
     network.register(spec)
     resolution = network.validators[0].review(spec, bundle).vote.resolution
     signatures = network.signatures(resolution)
-    settler = Settler(network.dep, network.submitter, final_of=single_round)
+    settler = Settler(network.dep, network.submitter)
 
     done = settler(resolution, signatures)
     assert done.status == SETTLED and done.on_chain and done.gas_used > 0
@@ -171,7 +171,7 @@ def test_settler_knows_a_competitor_by_the_decoded_error(network, spec, bundle, 
     resolution = network.validators[0].review(spec, bundle).vote.resolution
     signatures = network.signatures(resolution)
     network.settle(resolution, signatures)  # someone else lands it first
-    settler = Settler(network.dep, network.submitter, final_of=single_round)
+    settler = Settler(network.dep, network.submitter)
     monkeypatch.setattr(settler, "_on_chain", lambda r: False)  # the race: our check saw nothing yet
     raced = settler(resolution, signatures)
     assert raced.status == ALREADY and raced.reason.startswith("AlreadyResolved(")
@@ -188,7 +188,7 @@ def test_settler_knows_a_competitor_by_the_decoded_error(network, spec, bundle, 
 def test_final_rounds_wait_for_the_bls_aggregate(network, spec, bundle):
     network.register(spec)
     resolution = network.validators[0].review(spec, bundle).vote.resolution
-    settler = Settler(network.dep, network.submitter, final_of=single_round, bls_final=True)
+    settler = Settler(network.dep, network.submitter, bls_final=True)
     done = settler(resolution, network.signatures(resolution))
     assert done.status == DEFERRED and not done.on_chain and done.tx_hash is None
     assert not network.dep.is_resolved(spec.market_id)

@@ -249,8 +249,7 @@ class _InProcessWork:
         bundles = node.prover.prove_batch([(c.spec, c.round) for c in ready], frame_of)
         validators = node.validators()
         members, threshold = [v.address for v in validators], node.dep.threshold()
-        final = {c.key: c.final for c in ready}
-        settler = Settler(node.dep, node.submitter, final_of=lambda m, i: final[(m, i)])
+        settler = Settler(node.dep, node.submitter)
         for c, bundle in zip(ready, bundles):
             publish_bundle(node.store, bundle)  # anyone can re-verify from the proof hash on-chain
             agg = Aggregator(node.dep.domain, members, threshold, settler)

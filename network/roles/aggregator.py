@@ -39,7 +39,7 @@ class AggregatorService:
         self._last_round: dict[str, int] = {}
         self._evidence_kept = 0
         self.bls_mode = home.cfg.get("scheme") == "bls"
-        self.settler = Settler(self.dep, home.key, final_of=self.is_final, bls_final=self.bls_mode, log=self.log)
+        self.settler = Settler(self.dep, home.key, bls_final=self.bls_mode, log=self.log)
         self.aggregator = Aggregator(self.dep.domain, members, threshold, self.settler)
         self.bls: BlsAggregator | None = None
         self._resolution_of_root: dict[bytes, object] = {}
@@ -71,7 +71,8 @@ class AggregatorService:
 
     # ------------------------------------------------------------- rounds
     def last_round(self, market_id: str) -> int:
-        """The last round resolves; earlier ones are forecasts. The spec (fetched by hash) says which."""
+        """The last round resolves; earlier ones are forecasts. The spec (fetched by the hash the registry
+        holds) says which; a vote's `final` flag must agree."""
         from markets.spec import MarketSpec
 
         if market_id not in self._last_round:
@@ -81,20 +82,20 @@ class AggregatorService:
             self._last_round[market_id] = len(spec.rounds()) - 1
         return self._last_round[market_id]
 
-    def is_final(self, market_id: str, round_: int) -> bool:
-        return round_ >= self.last_round(market_id)
-
     # --------------------------------------------------------------- votes
     def add(self, vote: Vote, persist: bool, bls_signature: bytes | None = None) -> dict:
         """Check and count a vote (and its BLS share); settle when it completes a quorum."""
         r = vote.resolution
         with self._lock:
             required = self._quorum_of(r.market_id)
-            if not isinstance(r.round, int) or not 0 <= r.round <= self.last_round(r.market_id):
-                raise Refused(422, f"resolution.round: market {r.market_id} has rounds "
-                                   f"0..{self.last_round(r.market_id)}, not {r.round!r}")
+            last = self.last_round(r.market_id)
+            if not isinstance(r.round, int) or not 0 <= r.round <= last:
+                raise Refused(422, f"resolution.round: market {r.market_id} has rounds 0..{last}, not {r.round!r}")
+            if r.final != (r.round == last):
+                raise Refused(422, f"resolution.final: round {r.round} of market {r.market_id} is "
+                                   f"{'its final round' if r.round == last else 'a forecast round'}")
             share = index = None
-            if self.bls_mode and self.is_final(r.market_id, r.round):
+            if self.bls_mode and r.final:
                 share, index = self._checked_share(vote, bls_signature)
             try:
                 sub = self.aggregator.add(vote, required=required)
