@@ -187,6 +187,10 @@ class Deployment:
     def threshold(self) -> int:
         return self.chain.call(self.oracle.functions.threshold(), action="QuorumOracle.threshold")
 
+    def validator_epoch(self) -> int:
+        """Counts validator-set changes: a cheap way to notice one."""
+        return self.chain.call(self.oracle.functions.validatorEpoch(), action="QuorumOracle.validatorEpoch")
+
     def propose_validators(self, owner: Signer, validators: Sequence[str], threshold: int) -> Any:
         """Schedule a validator-set change; `execute_validators` applies it after the public delay."""
         fn = self.oracle.functions.proposeValidators(list(validators), threshold)

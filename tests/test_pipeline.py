@@ -210,3 +210,20 @@ def test_validators_bls_sign_only_roots_of_resolutions_they_reviewed(network, sp
     root = leaf(resolution)
     network.dep.claim(network.submitter, resolution, merkle_proof([root], 0), root)
     assert network.dep.resolution_of(spec.market_id).resolution == resolution
+
+
+def test_aggregator_follows_a_validator_set_change(network, spec, bundle):
+    """After the set changes, votes of members who left stop counting and the new threshold holds."""
+    network.register(spec)
+    submitted = []
+    members = [k.address for k in network.keys]
+    agg = Aggregator(network.dep.domain, members, network.t,
+                     lambda r, sigs: submitted.append(sigs) or Settlement(SETTLED, "0xtx"))
+    votes = [v.review(spec, bundle).vote for v in network.validators]
+    assert agg.add(votes[0]) is None and agg.add(votes[1]) is None
+    agg.set_members(members[1:], 3)  # member 0 left; t = 3 of the remaining 3
+    assert agg.add(votes[2]) is None  # 2 countable votes, not 3
+    with pytest.raises(VoteRejected, match="not in the validator set"):
+        agg.add(votes[0])
+    sub = agg.add(votes[3])
+    assert sub is not None and set(sub.signers) == set(members[1:]) and len(submitted) == 1

@@ -69,6 +69,18 @@ class Aggregator:
             return tally.submission
         return None
 
+    def set_members(self, members: Iterable[str], threshold: int) -> None:
+        """The validator set changed on-chain: count only its members from now on; votes of members
+        that left are dropped from every round not submitted yet (the contract would refuse them)."""
+        self.members = {m.lower() for m in members}
+        self.threshold = threshold
+        for tally in self._tallies.values():
+            if tally.submission is not None:
+                continue
+            tally.by_validator = {v: x for v, x in tally.by_validator.items() if v.lower() in self.members}
+            tally.by_digest = {d: {v: x for v, x in votes.items() if v.lower() in self.members}
+                               for d, votes in tally.by_digest.items()}
+
     def submission(self, market_id: str, round: int = 0) -> Submission | None:
         t = self._tallies.get((market_id, round))
         return t.submission if t else None
@@ -104,6 +116,15 @@ class BlsAggregator:
         self.settle = settle
         self._shares: dict[tuple[bytes, int], dict[int, bytes]] = {}
         self._submitted: dict[tuple[bytes, int], BlsSubmission] = {}
+
+    def set_members(self, members: Sequence[str], keys: Sequence[bytes | None], threshold: int) -> None:
+        """The validator set (or a member's key) changed on-chain: shares are counted by member index
+        and signed under the old keys, so every batch not submitted yet starts over."""
+        if len(keys) != len(members):
+            raise ValueError(f"{len(keys)} keys for {len(members)} members")
+        self.index = {m.lower(): i for i, m in enumerate(members)}
+        self.members, self.keys, self.threshold = list(members), list(keys), threshold
+        self._shares = {b: s for b, s in self._shares.items() if b in self._submitted}
 
     def add(self, vote: BlsVote, required: int | None = None) -> BlsSubmission | None:
         """Check and count a share. `required`: the market's own quorum; the larger of it and t applies."""

@@ -33,6 +33,7 @@ class AggregatorService:
         self.log = home.log
         self.dep = home.dep
         members, threshold = self.dep.validators(), self.dep.threshold()
+        self._epoch = self.dep.validator_epoch()
         self.received = JsonRows(home.home / "aggregated.sqlite", "received")
         self.evidence_path = home.home / "evidence.jsonl"
         self._lock = threading.Lock()
@@ -87,6 +88,7 @@ class AggregatorService:
         """Check and count a vote (and its BLS share); settle when it completes a quorum."""
         r = vote.resolution
         with self._lock:
+            self._follow_set()
             required = self._quorum_of(r.market_id)
             last = self.last_round(r.market_id)
             if not isinstance(r.round, int) or not 0 <= r.round <= last:
@@ -119,6 +121,19 @@ class AggregatorService:
         if sub is not None and sub.tx_hash is not None:  # our own transaction landed
             return {"accepted": True, "submitted": sub.tx_hash}
         return {"accepted": True}
+
+    def _follow_set(self) -> None:
+        """Count votes against the set in force now: after a change, members and threshold are
+        read again and votes of members who left stop counting (one cheap read per vote)."""
+        epoch = self.dep.validator_epoch()
+        if epoch == self._epoch:
+            return
+        members, threshold = self.dep.validators(), self.dep.threshold()
+        self.aggregator.set_members(members, threshold)
+        if self.bls is not None:
+            self.bls.set_members(members, bls.keys_of_key_set(self.dep.bls_key_set()), threshold)
+        self._epoch = epoch
+        self.log("validator_set_changed", epoch=epoch, members=len(members), threshold=threshold)
 
     def _quorum_of(self, market_id: str) -> int:
         """The market's own quorum; Refused if the market id is malformed or not registered."""
