@@ -115,7 +115,8 @@ class Coordinator:
                    "artifacts": [self.url]}
         for url in provers[start:] + provers[:start]:
             try:
-                proof = post(f"{url}/v1/prove", sign_envelope(self.home.key, payload), timeout=self.prove_timeout)
+                proof = post(f"{url}/v1/prove", sign_envelope(self.home.key, payload, f"{url}/v1/prove"),
+                             timeout=self.prove_timeout)
                 fetch_artifact([url], proof["bundle"], self.home.store)  # we serve it too, hash-checked
             except OracleError as e:
                 self.log("prover_failed", market_id=spec.market_id, round=index, prover=url, reason=str(e))
@@ -135,12 +136,11 @@ class Coordinator:
             return "no prover answered"
         key = (spec.market_id, index)
         payload = {"market_id": spec.market_id, "round": index, "spec_hash": spec.spec_hash}
-        review = sign_envelope(self.home.key, {**payload, "bundle": chosen["bundle"],
-                                               "artifacts": [self.url, chosen["prover"]]})
+        review = {**payload, "bundle": chosen["bundle"], "artifacts": [self.url, chosen["prover"]]}
 
         def ask(url: str):
-            try:
-                return post(f"{url}/v1/review", review, timeout=60)
+            try:  # an envelope per validator and per try: bound to it, the route and a fresh nonce
+                return post(f"{url}/v1/review", sign_envelope(self.home.key, review, f"{url}/v1/review"), timeout=60)
             except OracleError as e:
                 self.log("validator_failed", market_id=spec.market_id, round=index, validator=url, reason=str(e))
                 return None

@@ -93,6 +93,29 @@ class JsonRows:
             return [json.loads(r[0]) for r in db.execute(f"SELECT doc FROM {self.table} ORDER BY rowid")]
 
 
+class NonceStore:
+    """The nonces of signed envelopes this role accepted, kept (in SQLite, so a restart forgets none)
+    until the envelope expires; past that its expiry refuses it anyway, and the row is pruned."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with closing(sqlite3.connect(path, timeout=30)) as db, db:
+            db.execute("CREATE TABLE IF NOT EXISTS nonces (signer TEXT, nonce TEXT, exp INTEGER, "
+                       "PRIMARY KEY (signer, nonce))")
+
+    def use(self, signer: str, nonce: str, exp: int, *, now: float | None = None) -> bool:
+        """Record (signer, nonce); False if it was recorded before (a replay)."""
+        t = time.time() if now is None else now
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            db.execute("DELETE FROM nonces WHERE exp < ?", (int(t) - 1,))
+            cur = db.execute("INSERT OR IGNORE INTO nonces VALUES (?, ?, ?)", (signer.lower(), nonce, int(exp)))
+            return cur.rowcount == 1
+
+    def count(self) -> int:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            return db.execute("SELECT COUNT(*) FROM nonces").fetchone()[0]
+
+
 class RoleHome:
     """A role's own directory, opened: its configuration (`cfg`), key, log, chain, deployment and store."""
 

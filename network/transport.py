@@ -1,9 +1,10 @@
 """How network roles talk: a versioned JSON API over aiohttp, signed requests, and artifacts
 fetched from peers by hash.
 
-Every request that asks a role to act is an envelope `{"v": 1, "payload": ..., "signer": ...,
-"signature": ...}`: the signature is EIP-191 over the canonical JSON of the payload, and the
-receiver accepts only signers it was configured to trust. Votes carry their own EIP-712
+Every request that asks a role to act is an envelope `{"v": 2, "aud", "exp", "nonce", "payload",
+"signer", "signature"}`: the signature is EIP-191 over the canonical JSON of all but the signer, and the
+receiver accepts only signers it was configured to trust, addressed to itself and the route called,
+unexpired, with a nonce it has not seen (remembered on disk until the envelope expires). Votes carry their own EIP-712
 signatures and need no envelope. Artifacts (specs, bundles, model files) are served at
 `/v1/artifacts/<keccak>`; a receiver re-hashes what it downloads.
 """
@@ -11,7 +12,9 @@ signatures and need no envelope. Artifacts (specs, bundles, model files) are ser
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
 from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
@@ -21,7 +24,7 @@ from eth_account.messages import encode_defunct
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ArtifactError, OracleError
-from oracle.store import ArtifactStore
+from oracle.store import ArtifactStore, check_artifact_id
 
 from .home import EventLog
 
@@ -40,28 +43,70 @@ class Refused(OracleError):
 
 
 # --------------------------------------------------------------- envelopes
-def sign_envelope(signer, payload: dict) -> dict:
-    sig = signer.sign_message(encode_defunct(canonical_json(payload)))
-    return {"v": API_VERSION, "payload": payload, "signer": signer.address, "signature": "0x" + bytes(sig).hex()}
+ENVELOPE_VERSION = 2  # v2: bound to an audience (receiver URL + route), an expiry and a nonce
+ENVELOPE_TTL_S = 120  # how long a signed request stays good
+CLOCK_SKEW_S = 30  # how far a sender's clock may run ahead of the receiver's
 
 
-def open_envelope(body: Any, trusted: Iterable[str]) -> tuple[str, dict]:
-    """(signer, payload) of a well-formed envelope from a trusted signer, else Refused."""
+def _normal_url(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def sign_envelope(signer, payload: dict, audience: str, *, ttl_s: int = ENVELOPE_TTL_S,
+                  now: float | None = None) -> dict:
+    """A request for exactly one receiver and route (`audience`: the full URL it is POSTed to, e.g.
+    `http://127.0.0.1:8601/v1/review`), good for `ttl_s` seconds, with a fresh nonce the receiver
+    remembers: it cannot be replayed, sent to another route, or to another role. A retry signs anew."""
+    exp = int(time.time() if now is None else now) + int(ttl_s)
+    signed = {"aud": _normal_url(audience), "exp": exp, "nonce": "0x" + os.urandom(16).hex(), "payload": payload}
+    sig = signer.sign_message(encode_defunct(canonical_json({"v": ENVELOPE_VERSION, **signed})))
+    return {"v": ENVELOPE_VERSION, **signed, "signer": signer.address, "signature": "0x" + bytes(sig).hex()}
+
+
+def own_audiences(cfg: dict) -> list[str]:
+    """The base URLs a role answers at (what an envelope's audience must start with): role.json's
+    `url`/`urls` if it says, else 127.0.0.1 and localhost at its port (roles serve on loopback)."""
+    if cfg.get("urls") or cfg.get("url"):
+        return [_normal_url(u) for u in (cfg.get("urls") or [cfg["url"]])]
+    return [f"http://127.0.0.1:{cfg['port']}", f"http://localhost:{cfg['port']}"]
+
+
+def open_envelope(body: Any, trusted: Iterable[str], *, bases: Iterable[str], path: str, nonces,
+                  now: float | None = None) -> tuple[str, dict]:
+    """(signer, payload) of a well-formed envelope from a trusted signer, addressed to `path` at one of
+    this role's `bases`, not expired, whose nonce `nonces` (a home.NonceStore) has not seen; else
+    Refused: 400 malformed, 401 bad signature / other audience / expired, 403 untrusted, 409 replay."""
     if not isinstance(body, dict):
         raise Refused(400, "body: expected a JSON object")
-    if body.get("v") != API_VERSION:
-        raise Refused(400, f"v: API version {body.get('v')!r} is not {API_VERSION}")
+    if body.get("v") != ENVELOPE_VERSION:
+        raise Refused(400, f"v: envelope version {body.get('v')!r} is not {ENVELOPE_VERSION} "
+                           "(an envelope carries aud, exp and nonce)")
     payload, signer, signature = body.get("payload"), body.get("signer"), body.get("signature")
+    aud, exp, nonce = body.get("aud"), body.get("exp"), body.get("nonce")
     if not isinstance(payload, dict) or not isinstance(signer, str) or not isinstance(signature, str):
         raise Refused(400, "payload/signer/signature: missing or of the wrong type")
+    if not isinstance(aud, str) or type(exp) is not int or not isinstance(nonce, str) \
+            or not 10 <= len(nonce) <= 130:
+        raise Refused(400, "aud/exp/nonce: missing or of the wrong type")
+    signed = {"v": ENVELOPE_VERSION, "aud": aud, "exp": exp, "nonce": nonce, "payload": payload}
     try:
-        recovered = Account.recover_message(encode_defunct(canonical_json(payload)), signature=signature)
-    except Exception as e:  # malformed signature bytes
+        recovered = Account.recover_message(encode_defunct(canonical_json(signed)), signature=signature)
+    except Exception as e:  # malformed signature bytes, a payload with no canonical form
         raise Refused(401, f"signature: unreadable ({e})") from None
     if recovered.lower() != signer.lower():
         raise Refused(401, f"signature: recovers to {recovered}, not the claimed signer {signer}")
     if recovered.lower() not in {t.lower() for t in trusted}:
         raise Refused(403, f"signer: {recovered} is not trusted by this role")
+    wanted = {_normal_url(b) + path.lower() for b in bases}
+    if aud not in wanted:
+        raise Refused(401, f"aud: the envelope is for {aud}, not {path} at this role")
+    t = time.time() if now is None else now
+    if exp < t:
+        raise Refused(401, f"exp: the envelope expired {int(t - exp)} s ago")
+    if exp > t + ENVELOPE_TTL_S + CLOCK_SKEW_S:
+        raise Refused(401, f"exp: {exp} is further ahead than {ENVELOPE_TTL_S + CLOCK_SKEW_S} s")
+    if not nonces.use(recovered.lower(), nonce, exp, now=t):
+        raise Refused(409, f"nonce: envelope {nonce} was already used (a replay)")
     return recovered, payload
 
 
@@ -151,18 +196,48 @@ async def in_thread(fn: Callable, *args: Any) -> Any:
 
 # --------------------------------------------------------------------- client
 def post(url: str, body: dict, *, timeout: float = 30.0) -> dict:
-    """POST JSON; raise OracleError naming the peer's reason on a non-2xx answer."""
+    """POST JSON; raise OracleError naming the peer's reason on a non-2xx answer. The answer is read
+    streamed and refused past RESPONSE_LIMIT (a peer cannot make us buffer without bound)."""
     try:
-        r = httpx.post(url, json=body, timeout=timeout)
+        with httpx.stream("POST", url, json=body, timeout=timeout) as r:
+            raw = _read_capped(r, RESPONSE_LIMIT, deadline_s=max(timeout, 1.0) * 2)
+    except _TooLarge as e:
+        raise OracleError(f"{url}: answer refused: {e}") from None
     except httpx.HTTPError as e:
         raise OracleError(f"{url}: unreachable ({type(e).__name__}: {e})") from None
     try:
-        doc = r.json()
+        doc = json.loads(raw)
     except ValueError:
-        doc = {"error": r.text[:200]}
+        doc = {"error": raw[:200].decode("utf-8", "replace")}
+    if not isinstance(doc, dict):
+        doc = {"error": str(doc)[:200]}
     if r.status_code >= 300:
         raise Refused(r.status_code, f"{url}: {r.status_code} {doc.get('error', doc)}")
     return doc
+
+
+RESPONSE_LIMIT = 4 * 1024 * 1024  # answers to requests and JSON documents (model records) from peers
+
+
+class _TooLarge(Exception):
+    """A peer's body went past its limit (or its time); the message says which."""
+
+
+def _read_capped(r: httpx.Response, limit: int, *, deadline_s: float) -> bytes:
+    """A streamed response's body, refused as soon as it passes `limit` bytes (or the announced length
+    does), or when it takes longer than `deadline_s` in all (a peer dripping bytes)."""
+    declared = r.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"announces {declared} bytes, over the {limit}-byte limit")
+    deadline = time.monotonic() + deadline_s
+    body = bytearray()
+    for chunk in r.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge(f"sent more than the {limit}-byte limit")
+        if time.monotonic() > deadline:
+            raise _TooLarge(f"took longer than {deadline_s:g} s")
+    return bytes(body)
 
 
 class _PeerRefused(Exception):
@@ -170,21 +245,30 @@ class _PeerRefused(Exception):
 
 
 def _from_peers(bases: Iterable[str], path: str, take: Callable[[str, httpx.Response], Any], *, what: str,
-                timeout: float = 30.0) -> Any:
+                timeout: float = 30.0, limit: int = RESPONSE_LIMIT) -> Any:
     """GET `path` from each peer in turn until `take(base, response)` accepts an answer (it raises
-    _PeerRefused otherwise). ArtifactError naming every peer's failure if none does."""
+    _PeerRefused otherwise). ArtifactError naming every peer's failure if none does. A body is
+    streamed and dropped past `limit` bytes (that peer fails, the next is tried): `take` sees a
+    response already read within the limit."""
     errors = []
     for base in bases:
         try:
-            r = httpx.get(f"{base}{path}", timeout=timeout)
+            with httpx.stream("GET", f"{base}{path}", timeout=timeout) as r:
+                if r.status_code != 200:
+                    errors.append(f"{base}: {r.status_code}")
+                    continue
+                body = _read_capped(r, limit, deadline_s=max(timeout, 1.0) * 4)
         except httpx.HTTPError as e:
             errors.append(f"{base}: {type(e).__name__}")
             continue
-        if r.status_code != 200:
-            errors.append(f"{base}: {r.status_code}")
+        except _TooLarge as e:
+            errors.append(f"{base}: {e}")
             continue
+        headers = {k: v for k, v in r.headers.items() if k.lower() not in ("content-encoding", "content-length",
+                                                                          "transfer-encoding")}
+        read = httpx.Response(r.status_code, headers=headers, content=body, request=r.request)
         try:
-            return take(base, r)
+            return take(base, read)
         except _PeerRefused as e:
             errors.append(f"{base}: {e}")
     raise ArtifactError(f"{what}: not obtained ({'; '.join(errors) or 'no peers'})")
@@ -195,14 +279,17 @@ def fetch_artifact(bases: Iterable[str], artifact_id: str, store: ArtifactStore,
     if store.has(artifact_id):
         return store.get(artifact_id)
 
+    check_artifact_id(artifact_id)  # before it becomes a URL path or a store path
+
     def take(_base: str, r: httpx.Response) -> bytes:
-        data = r.content
-        if len(data) > ARTIFACT_LIMIT or keccak_hex(data) != artifact_id:
+        data = r.content  # already read, at most ARTIFACT_LIMIT bytes (_from_peers stops there)
+        if keccak_hex(data) != artifact_id:
             raise _PeerRefused(f"content does not hash to {artifact_id}")
         store.put(data)
         return data
 
-    return _from_peers(bases, f"/v1/artifacts/{artifact_id}", take, what=f"artifact {artifact_id}", timeout=timeout)
+    return _from_peers(bases, f"/v1/artifacts/{artifact_id}", take, what=f"artifact {artifact_id}", timeout=timeout,
+                       limit=ARTIFACT_LIMIT)
 
 
 def ensure_model(bases: Iterable[str], model_id: str, store: ArtifactStore) -> None:

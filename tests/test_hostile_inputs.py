@@ -358,3 +358,159 @@ def test_a_slow_source_is_cut_at_its_deadline_and_blocks_no_other_load():
         assert not slow.is_alive(), "a drip-feeding source held its loader past the deadline"
     assert isinstance(results["slow"], DataError) and "longer than 2 s" in str(results["slow"])
     assert results["slow_s"] < 5
+
+
+# ------------------------------------------------------------ 16: signed request envelopes
+def _envelope_parts(tmp_path):
+    from network.home import NonceStore
+    from oracle.signer import LocalSigner
+
+    sched = LocalSigner.create()
+    return sched, NonceStore(tmp_path / "nonces.sqlite"), {"market_id": "0x" + "11" * 32, "round": 0}
+
+
+def test_an_envelope_is_good_once_at_one_route_of_one_role(tmp_path):
+    from network.home import NonceStore
+    from network.transport import Refused, open_envelope, sign_envelope
+
+    sched, nonces, payload = _envelope_parts(tmp_path)
+    bases = ["http://127.0.0.1:8601", "http://localhost:8601"]
+
+    def opens(env, path="/v1/review", at=bases, store=nonces, **kw):
+        return open_envelope(env, [sched.address], bases=at, path=path, nonces=store, **kw)
+
+    env = sign_envelope(sched, payload, "http://127.0.0.1:8601/v1/review")
+    assert opens(env) == (sched.address, payload)
+    with pytest.raises(Refused) as e:  # the same envelope again
+        opens(env)
+    assert e.value.status == 409 and "replay" in e.value.reason
+    with pytest.raises(Refused) as e:  # ... after a restart: the nonce is on disk
+        opens(env, store=NonceStore(tmp_path / "nonces.sqlite"))
+    assert e.value.status == 409
+    review = sign_envelope(sched, payload, "http://127.0.0.1:8601/v1/review")
+    with pytest.raises(Refused) as e:  # a review envelope sent to /v1/prove
+        opens(review, path="/v1/prove")
+    assert e.value.status == 401 and e.value.reason.startswith("aud")
+    with pytest.raises(Refused) as e:  # ... or to another role
+        opens(review, at=["http://127.0.0.1:8602"])
+    assert e.value.status == 401
+    retry = sign_envelope(sched, payload, "http://localhost:8601/v1/review")  # a retry signs anew: accepted
+    assert opens(retry)[1] == payload
+
+
+def test_expired_far_future_and_rebound_envelopes_are_refused(tmp_path):
+    import time
+
+    from network.transport import Refused, open_envelope, sign_envelope
+
+    sched, nonces, payload = _envelope_parts(tmp_path)
+    url = "http://127.0.0.1:8601/v1/prove"
+
+    def status(env):
+        with pytest.raises(Refused) as e:
+            open_envelope(env, [sched.address], bases=["http://127.0.0.1:8601"], path="/v1/prove", nonces=nonces)
+        return e.value.status, e.value.reason
+
+    code, reason = status(sign_envelope(sched, payload, url, now=time.time() - 300))
+    assert code == 401 and "expired" in reason
+    assert status(sign_envelope(sched, payload, url, ttl_s=3600))[0] == 401
+    moved = sign_envelope(sched, payload, "http://127.0.0.1:8601/v1/review")
+    moved["aud"] = url  # re-addressed: the signature covers aud
+    assert status(moved)[0] == 401
+    later = sign_envelope(sched, payload, url)
+    later["exp"] += 60  # extended: the signature covers exp
+    assert status(later)[0] == 401
+    old = {"v": 1, "payload": payload, "signer": sched.address, "signature": "0x" + "00" * 65}
+    assert status(old)[0] == 400  # a v1 envelope (no aud, exp, nonce) is refused
+    assert nonces.count() == 0  # nothing refused was remembered
+
+
+def test_nonces_are_pruned_after_expiry(tmp_path):
+    from network.home import NonceStore
+
+    store = NonceStore(tmp_path / "n.sqlite")
+    assert store.use("0xa", "0x01", 100, now=50) and not store.use("0xa", "0x01", 100, now=60)
+    assert store.use("0xb", "0x01", 100, now=60)  # nonces are per signer
+    store.use("0xa", "0x02", 500, now=200)  # prunes what expired before 199
+    assert store.count() == 1
+
+
+# ------------------------------------------------------------ 11: bounded peer downloads
+class _Peer:
+    """A loopback peer: /v1/artifacts/* streams without end (or serves `good`); /v1/models/* a huge record."""
+
+    def __init__(self, good: bytes | None = None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _endless(h):
+                h.send_response(200)
+                h.send_header("Transfer-Encoding", "chunked")
+                h.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    while True:
+                        h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(h):
+                if good is not None:
+                    h.send_response(200)
+                    h.send_header("Content-Length", str(len(good)))
+                    h.end_headers()
+                    h.wfile.write(good)
+                    return
+                h._endless()
+
+            def do_POST(h):
+                h.rfile.read(int(h.headers.get("Content-Length", 0)))
+                h._endless()
+
+            def log_message(h, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def test_an_endless_artifact_is_cut_at_the_limit_and_the_next_peer_tried(tmp_path, monkeypatch):
+    import time
+
+    import network.transport as transport
+    from oracle.canonical import keccak_hex
+
+    monkeypatch.setattr(transport, "ARTIFACT_LIMIT", 1024 * 1024)
+    store = ArtifactStore(tmp_path / "store")
+    data = b"the real artifact"
+    aid = keccak_hex(data)
+    with _Peer() as hostile, _Peer(good=data) as honest:
+        t0 = time.monotonic()
+        with pytest.raises(ArtifactError, match="1048576-byte limit"):
+            transport.fetch_artifact([hostile.url], aid, store)
+        assert transport.fetch_artifact([hostile.url, honest.url], aid, store) == data
+        assert time.monotonic() - t0 < 20
+    with pytest.raises(ArtifactError, match="artifact id"):  # never becomes a URL
+        transport.fetch_artifact([honest.url], "0x../../v1/models/x", store)
+
+
+def test_an_endless_model_record_or_answer_is_refused(tmp_path):
+    from network.transport import RESPONSE_LIMIT, _from_peers, post
+    from oracle.errors import OracleError
+
+    with _Peer() as hostile:
+        with pytest.raises(ArtifactError, match=f"{RESPONSE_LIMIT}-byte limit"):
+            _from_peers([hostile.url], "/v1/models/0x" + "11" * 32, lambda base, r: r.json(), what="model")
+        with pytest.raises(OracleError, match="limit"):
+            post(f"{hostile.url}/v1/prove", {"x": 1}, timeout=10)

@@ -199,14 +199,31 @@ def test_forged_replayed_and_malformed_requests_are_refused_and_change_nothing(d
     payload = {"market_id": market, "round": 0, "spec_hash": spec_hash, "bundle": bundle_id,
                "artifacts": [devnet.doc["scheduler_url"], devnet.roles["prover-0"].url,
                              devnet.roles["prover-1"].url]}
-    stranger = sign_envelope(LocalSigner.create(), payload)
-    assert httpx.post(f"{val.url}/v1/review", json=stranger).status_code == 403
-    tampered = sign_envelope(sched, payload)
+    review_url = f"{val.url}/v1/review"
+    stranger = sign_envelope(LocalSigner.create(), payload, review_url)
+    assert httpx.post(review_url, json=stranger).status_code == 403
+    tampered = sign_envelope(sched, dict(payload), review_url)  # a copy: `payload` is reused below
     tampered["payload"]["round"] = 1
-    assert httpx.post(f"{val.url}/v1/review", json=tampered).status_code == 401
+    assert httpx.post(review_url, json=tampered).status_code == 401
+    # issue 12 item 16: an envelope is good once, at one route of one role, for a short while
+    once = sign_envelope(sched, payload, review_url)
+    first = httpx.post(review_url, json=once, timeout=60)
+    assert first.status_code == 200 and first.json().get("repeated"), first.text  # answered from the stored vote
+    again = httpx.post(review_url, json=once, timeout=60)
+    assert again.status_code == 409 and "replay" in again.json()["error"]
+    prover_url = f"{devnet.roles['prover-0'].url}/v1/prove"
+    assert httpx.post(prover_url, json=sign_envelope(sched, payload, review_url)).status_code == 401  # other route
+    other_val = f"{devnet.roles['validator-1'].url}/v1/review"
+    assert httpx.post(other_val, json=sign_envelope(sched, payload, review_url)).status_code == 401  # other role
+    expired = sign_envelope(sched, payload, review_url, now=time.time() - 600)
+    assert "expired" in httpx.post(review_url, json=expired).json()["error"]
+    far = sign_envelope(sched, payload, review_url, ttl_s=3600)
+    assert httpx.post(review_url, json=far).status_code == 401
+    assert any(e["event"] == "refused" and e.get("status") == 409 for e in devnet.events("validator-0"))
     other = new_market(devnet, ratio=1.5)
-    replay = sign_envelope(sched, {**payload, "market_id": other, "spec_hash": dep.get_market(other).spec_hash})
-    resp = httpx.post(f"{val.url}/v1/review", json=replay)
+    replay = sign_envelope(sched, {**payload, "market_id": other, "spec_hash": dep.get_market(other).spec_hash},
+                           review_url)
+    resp = httpx.post(review_url, json=replay)
     assert resp.status_code == 400 and "not" in resp.json()["error"]
     settled_once(devnet, other)
 

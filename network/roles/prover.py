@@ -14,8 +14,8 @@ import time
 
 from oracle import config
 
-from ..home import RoleHome
-from ..transport import Refused, fetch_artifact, field, in_thread, make_app, open_envelope
+from ..home import NonceStore, RoleHome
+from ..transport import Refused, fetch_artifact, field, in_thread, make_app, open_envelope, own_audiences
 from .hooks import load_hooks
 
 
@@ -31,6 +31,7 @@ def build_app(home: RoleHome):
     circuit = reference_circuit(home.store, config.cache_dir(), batches=(1,), log=lambda m: log("compile", msg=m))
     prover = EzklProver(circuit, home.key, store=home.store)
     trusted = home.peers("trusted")
+    nonces = NonceStore(home.home / "nonces.sqlite")  # envelopes seen: a replay is refused (409), restarts too
     lock = asyncio.Lock()
     proven: dict[tuple[str, int], dict] = {}
 
@@ -41,7 +42,8 @@ def build_app(home: RoleHome):
         return {"bundle": bid, "proof_hash": bundle.proof_hash, "market_id": spec.market_id, "round": round_}
 
     async def handle_prove(request):
-        signer, p = open_envelope(request["body"], trusted)
+        signer, p = open_envelope(request["body"], trusted, bases=own_audiences(home.cfg),
+                                  path=request.path, nonces=nonces)
         market_id, round_, spec_hash = field(p, "market_id"), field(p, "round", int), field(p, "spec_hash")
         artifacts = field(p, "artifacts", list)
         key = (market_id, round_)

@@ -15,8 +15,9 @@ import threading
 
 from oracle.errors import OracleError
 
-from ..home import JsonRows, RoleHome
-from ..transport import Refused, ensure_model, fetch_artifact, field, in_thread, make_app, open_envelope, post
+from ..home import JsonRows, NonceStore, RoleHome
+from ..transport import (Refused, ensure_model, fetch_artifact, field, in_thread, make_app, open_envelope,
+                         own_audiences, post)
 from .hooks import load_hooks
 
 
@@ -36,6 +37,7 @@ def build_app(home: RoleHome):
                           bls_key=home.bls_key)
     votes = JsonRows(home.home / "votes.sqlite", "votes")
     trusted = home.peers("trusted")
+    nonces = NonceStore(home.home / "nonces.sqlite")  # envelopes seen: a replay is refused (409), restarts too
     # one lock per (market, round): one vote each, and a slow data source of one market never
     # stalls the review of another (a global lock here did, issue 12 item 10)
     locks: dict[tuple[str, int], threading.Lock] = {}
@@ -82,7 +84,7 @@ def build_app(home: RoleHome):
             for extra in before:
                 send(extra.to_json())
             doc = vote.to_json()
-            if home.bls_key is not None and vote is result.vote:
+            if home.bls_key is not None and vote is result.vote and vote.resolution.final:
                 # the BLS share over the one-market batch root (what a BLS aggregator adds up), only
                 # ever for the resolution this validator reviewed itself
                 share = validator.sign_batch_bls([vote.resolution])
@@ -93,7 +95,8 @@ def build_app(home: RoleHome):
         return {"vote": doc, "sent_to": send(doc)}
 
     async def handle_review(request):
-        _, p = open_envelope(request["body"], trusted)
+        _, p = open_envelope(request["body"], trusted, bases=own_audiences(home.cfg),
+                             path=request.path, nonces=nonces)
         return await in_thread(review, p)
 
     routes = {"/v1/review": handle_review}
