@@ -157,13 +157,33 @@ def spec_doc(model_id: str, *, as_of: str = "2021-01-12", ratio: float | None = 
 
 
 # ------------------------------------------------------------------ local HTTP (never the internet)
-class JsonServer:
-    """A loopback HTTP server answering GET path -> (status, JSON body) from `routes` (mutable)."""
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (never the internet) serving `handler`, a
+    BaseHTTPRequestHandler class, until the `with` block ends."""
+
+    def __init__(self, handler):
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class JsonServer(LoopbackServer):
+    """Answers GET path -> (status, JSON body) from `routes` (mutable)."""
 
     def __init__(self, routes: dict):
         import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         self.routes = routes
 
@@ -180,13 +200,26 @@ class JsonServer:
             def log_message(handler, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+class RawServer(LoopbackServer):
+    """Answers GET path -> (status, raw bytes) from `routes` (mutable)."""
+
+    def __init__(self, routes: dict):
+        from http.server import BaseHTTPRequestHandler
+
+        self.routes = routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(handler):
+                status, data = routes.get(handler.path, (404, b'{"error": "not found"}'))
+                handler.send_response(status)
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                handler.wfile.write(data)
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(Handler)

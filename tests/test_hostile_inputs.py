@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import LoopbackServer
 
 from oracle.errors import ArtifactError, FieldError, NotFound
 from oracle.store import ArtifactStore
@@ -216,14 +217,13 @@ def test_an_oversized_file_is_refused(tmp_path):
         load_source({"kind": "csv", "uri": str(big)}, policy=SourcePolicy.parse("files", max_bytes=1000))
 
 
-class _Server:
+class _Server(LoopbackServer):
     """A loopback server: /big sends `size` bytes (chunked, no length); /drip one byte per 0.2 s;
     /ok a tiny valid body; /redirect points elsewhere."""
 
     def __init__(self, size: int = 0):
-        import threading
         import time
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -261,16 +261,7 @@ class _Server:
             def log_message(h, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
+        super().__init__(Handler)
 
 
 def test_an_oversized_http_body_is_cut_at_the_limit():
@@ -436,12 +427,11 @@ def test_nonces_are_pruned_after_expiry(tmp_path):
 
 
 # ------------------------------------------------------------ 11: bounded peer downloads
-class _Peer:
+class _Peer(LoopbackServer):
     """A loopback peer: /v1/artifacts/* streams without end (or serves `good`); /v1/models/* a huge record."""
 
     def __init__(self, good: bytes | None = None):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -473,16 +463,7 @@ class _Peer:
             def log_message(h, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
+        super().__init__(Handler)
 
 
 def test_an_endless_artifact_is_cut_at_the_limit_and_the_next_peer_tried(tmp_path, monkeypatch):

@@ -10,45 +10,15 @@ the next peer is asked.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import RawServer
 
 from oracle.canonical import keccak_hex
 from oracle.errors import ArtifactError, CheckFailed
 from oracle.models import Circuit, ModelRecord, load_model, model_id_of, publish_model, trust_srs, trusted_srs
 from oracle.store import ArtifactStore
-
-
-class RawServer:
-    """A loopback HTTP server answering GET path -> (status, raw bytes) from `routes` (mutable)."""
-
-    def __init__(self, routes: dict[str, tuple[int, bytes]]):
-        self.routes = routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler):
-                status, data = routes.get(handler.path, (404, b'{"error": "not found"}'))
-                handler.send_response(status)
-                handler.send_header("Content-Length", str(len(data)))
-                handler.end_headers()
-                handler.wfile.write(data)
-
-            def log_message(handler, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 FILES = {name: f"{name} bytes".encode() for name in ("vk", "settings", "srs", "other-srs")}
