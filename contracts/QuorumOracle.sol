@@ -308,20 +308,42 @@ contract QuorumOracle {
         bytes calldata proof,
         uint256[] calldata instances
     ) external {
-        if (keccak256(proof) != r.proofHash) revert ProofHashMismatch(r.proofHash, keccak256(proof));
-        ModelRegistry.Model memory m = models.modelOf(r.modelId);
+        _checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        _resolve(r, signatures);
+    }
+
+    /// A forecast round of a zk-required market: the same proof checks as `resolveZk`.
+    function postForecastZk(
+        Forecast calldata f,
+        bytes[] calldata signatures,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) external {
+        _checkProof(f.marketId, f.modelId, f.inputsHash, f.proofHash, proof, instances);
+        _postForecast(f, signatures);
+    }
+
+    function _checkProof(
+        bytes32 marketId,
+        bytes32 modelId,
+        bytes32 inputsHash,
+        bytes32 proofHash,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) private {
+        if (keccak256(proof) != proofHash) revert ProofHashMismatch(proofHash, keccak256(proof));
+        ModelRegistry.Model memory m = models.modelOf(modelId);
         uint256[] memory inputs = new uint256[](m.inputCount);
         for (uint256 i = 0; i < m.inputCount; i++) {
             inputs[i] = instances[i];
         }
         bytes32 ih = keccak256(abi.encode(inputs));
-        if (ih != r.inputsHash) revert InputsMismatch(r.inputsHash, ih);
+        if (ih != inputsHash) revert InputsMismatch(inputsHash, ih);
         try IHalo2Verifier(m.verifier).verifyProof(proof, instances) returns (bool ok) {
-            if (!ok) revert ProofRejected(r.marketId);
+            if (!ok) revert ProofRejected(marketId);
         } catch {
-            revert ProofRejected(r.marketId);
+            revert ProofRejected(marketId);
         }
-        _resolve(r, signatures);
     }
 
     function _resolve(Resolution calldata r, bytes[] calldata signatures) private {
@@ -337,6 +359,11 @@ contract QuorumOracle {
     /// A forecast round: the same quorum over the `Forecast` type (never a `Resolution`), recorded
     /// per round (strictly increasing) until the market resolves.
     function postForecast(Forecast calldata f, bytes[] calldata signatures) external {
+        if (zkRequired[f.marketId]) revert ZkProofRequired(f.marketId);
+        _postForecast(f, signatures);
+    }
+
+    function _postForecast(Forecast calldata f, bytes[] calldata signatures) private {
         bytes32 marketId = f.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         uint32 next = _forecastCount[marketId] == 0 ? 0 : _lastForecastRound[marketId] + 1;

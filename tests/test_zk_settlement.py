@@ -79,3 +79,23 @@ def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_networ
         net.dep.require_zk(net.bob, spec.market_id)
     with pytest.raises(ChainError, match="UnknownModel"):
         net.dep.require_zk(net.creator, spec.market_id)
+
+
+def test_a_zk_market_takes_forecasts_only_with_a_proof(zk, bundle):
+    """Issue 12 item 18: on a zk-required market a forecast round needs the same proof as the
+    resolution; a quorum alone posts nothing."""
+    from oracle.eip712 import signable
+
+    net, resolution, _ = zk
+    forecast = replace(resolution, final=False)  # a forecast round over the same proven output
+    signers = sorted(net.keys[: net.t], key=lambda k: int(k.address, 16))
+    sigs = [k.sign_message(signable(net.dep.domain, forecast)) for k in signers]
+    with pytest.raises(ChainError) as e:
+        net.dep.post_forecast(net.submitter, forecast, sigs)
+    assert e.value.error == "ZkProofRequired"
+    raw = bytearray(bundle.proof_bytes)
+    raw[200] ^= 1
+    with pytest.raises(ChainError, match="ProofHashMismatch"):
+        net.dep.post_forecast_zk(net.submitter, forecast, sigs, bytes(raw), _instances(bundle))
+    net.dep.post_forecast_zk(net.submitter, forecast, sigs, bundle.proof_bytes, _instances(bundle))
+    assert net.dep.forecast_of(resolution.market_id, forecast.round) == forecast.probability_ppm
