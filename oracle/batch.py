@@ -52,6 +52,14 @@ def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     return proof
 
 
+def included(leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> bool:
+    """The proof folds `leaf_hash` up to `root`, as `QuorumOracle.verifyInclusion` folds it."""
+    h = bytes(leaf_hash)
+    for sibling in proof:
+        h = _pair(h, bytes(sibling))
+    return h == bytes(root)
+
+
 def batch_signable(domain: Domain, root: bytes, count: int) -> SignableMessage:
     return encode_typed_data(full_message={
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "ResolutionBatch": BATCH_TYPE},

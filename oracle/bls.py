@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 import blspy
 from eth_keyfile import create_keyfile_json, decode_keyfile_json
 from py_ecc.bls import G2ProofOfPossession
-from py_ecc.bls.g2_primitives import G1_to_pubkey, pubkey_to_G1, signature_to_G2
-from py_ecc.optimized_bls12_381 import FQ, normalize
+from py_ecc.bls.g2_primitives import G1_to_pubkey, G2_to_signature, pubkey_to_G1, signature_to_G2
+from py_ecc.optimized_bls12_381 import FQ, FQ2, field_modulus, normalize
 
 from .errors import FieldError, OracleError
 
@@ -63,6 +63,23 @@ def to_eip2537_g2(signature: bytes) -> bytes:
     """96-byte compressed G2 -> 256-byte EIP-2537 encoding (x.c0 || x.c1 || y.c0 || y.c1)."""
     x, y = normalize(signature_to_G2(bytes(signature)))
     return _fp(x.coeffs[0]) + _fp(x.coeffs[1]) + _fp(y.coeffs[0]) + _fp(y.coeffs[1])
+
+
+def from_eip2537_g2(point: bytes) -> bytes:
+    """256-byte EIP-2537 G2 -> 96-byte compressed (what the library verifies). Checks only the
+    length: `verify`/`fast_aggregate_verify` refuse a point off the curve or the subgroup."""
+    if len(point) != G2_SIZE:
+        raise FieldError("signature", f"an EIP-2537 G2 point is {G2_SIZE} bytes, got {len(point)}")
+    if not any(point):  # the point at infinity
+        return bytes([0xC0]) + bytes(95)
+    coords = [int.from_bytes(point[i:i + 64], "big") for i in range(0, G2_SIZE, 64)]
+    if any(c >= field_modulus for c in coords):  # EIP-2537 refuses a non-canonical coordinate
+        raise FieldError("signature", "an EIP-2537 G2 coordinate is not below the field modulus")
+    x0, x1, y0, y1 = coords
+    try:
+        return bytes(G2_to_signature((FQ2([x0, x1]), FQ2([y0, y1]), FQ2.one())))
+    except ValueError as e:
+        raise FieldError("signature", f"not a BLS12-381 G2 point: {e}") from None
 
 
 def _g1(public_key: bytes, field: str = "public_key") -> blspy.G1Element:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from web3.logs import DISCARD
 
 from .canonical import to_bytes32
 from .chain import Chain
-from .eip712 import Domain, Resolution
+from .eip712 import RESOLUTION_TYPE, Domain, Resolution
 from .errors import ChainError, NotFound
 from .signer import Signer
 from .store import atomic_write
@@ -75,6 +75,19 @@ class OracleCall:
     args: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class BatchAcceptedEvent:
+    """One `BatchAccepted` (members' ECDSA signatures) or `BatchAcceptedBls` (one aggregate) log:
+    a batch root accepted by a transaction; `tx_index` orders it within its block."""
+
+    root: str
+    count: int
+    bls: bool
+    tx_hash: str
+    block: int
+    tx_index: int
+
+
 def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
 
@@ -82,6 +95,14 @@ def _hex(b: bytes) -> str:
 def _as_resolution(r: Resolution) -> tuple:
     """The ABI `Resolution` tuple the settling functions take (whatever signed it decides validity)."""
     return replace(r, final=True).as_tuple()
+
+
+def resolution_from_abi(t: Sequence[Any]) -> Resolution:
+    """A `Resolution` from the ABI struct a settlement call carries (decoded calldata: a tuple, or a
+    mapping by the struct's field names)."""
+    if isinstance(t, Mapping):
+        t = [t[f["name"]] for f in RESOLUTION_TYPE]
+    return Resolution(_hex(t[0]), t[1], t[2], t[3], _hex(t[4]), _hex(t[5]), _hex(t[6]))
 
 
 def _resolved_event(log: Any) -> ResolvedEvent:
@@ -265,6 +286,13 @@ class Deployment:
                                              list(instances))
         return self.chain.transact(submitter, fn, action="QuorumOracle.resolveZk")
 
+    def post_forecast_zk(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes], proof: bytes,
+                         instances: Sequence[int]) -> Any:
+        """A forecast round of a zk-required market: posted only with a proof its verifier accepts."""
+        fn = self.oracle.functions.postForecastZk(replace(resolution, final=False).as_tuple(),
+                                                  [bytes(s) for s in signatures], proof, list(instances))
+        return self.chain.transact(submitter, fn, action="QuorumOracle.postForecastZk")
+
     # ------------------------------------------------------------ batches
     def resolve_batch(self, submitter: Signer, resolutions: Sequence[Resolution], signatures: Sequence[bytes]) -> Any:
         fn = self.oracle.functions.resolveBatch([_as_resolution(r) for r in resolutions], [bytes(s) for s in signatures])
@@ -361,6 +389,34 @@ class Deployment:
         logs = self.chain.logs(self.oracle.events.Resolved(), from_block=self.from_block,
                                argument_filters={"marketId": to_bytes32(market_id)})
         return [_resolved_event(log) for log in logs]
+
+    def batch_accepted_events(self, root: str, *, to_block: int | str = "latest") -> list[BatchAcceptedEvent]:
+        """Every acceptance of a batch root (`BatchAccepted` and `BatchAcceptedBls`) since the
+        deployment up to `to_block`, in chain order."""
+        found = []
+        kinds = ((self.oracle.events.BatchAccepted(), False), (self.oracle.events.BatchAcceptedBls(), True))
+        for event, bls in kinds:
+            for log in self.chain.logs(event, from_block=self.from_block, to_block=to_block,
+                                       argument_filters={"root": to_bytes32(root)}):
+                found.append((log["logIndex"], BatchAcceptedEvent(
+                    _hex(log["args"]["root"]), log["args"]["count"], bls, _hex(log["transactionHash"]),
+                    log["blockNumber"], log["transactionIndex"])))
+        return [e for _, e in sorted(found, key=lambda p: (p[1].block, p[1].tx_index, p[0]))]
+
+    def validator_epoch_at(self, block: int) -> int:
+        """`validatorEpoch` at the end of `block`: bumped by every validator-set change."""
+        return self.chain.call(self.oracle.functions.validatorEpoch(), action="QuorumOracle.validatorEpoch",
+                               block=block)
+
+    def bls_keys_hash_at(self, block: int) -> str:
+        """`blsKeysHash` at the end of `block`: keccak of the members' key set a BLS quorum must pass."""
+        return _hex(self.chain.call(self.oracle.functions.blsKeysHash(), action="QuorumOracle.blsKeysHash",
+                                    block=block))
+
+    def transaction_position(self, tx_hash: str) -> tuple[int, int]:
+        """(block, index in block) of a mined transaction; NotFound if the chain knows none."""
+        tx = self.chain.transaction(tx_hash)
+        return tx["blockNumber"], tx["transactionIndex"]
 
     def market_resolved_by(self, tx_hash: str) -> str | None:
         """The market a transaction resolved on this oracle (the first, for a batch), None if it resolved

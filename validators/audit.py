@@ -16,19 +16,26 @@ import pandas as pd
 
 from markets.feeds import validate_frame
 from markets.spec import MarketSpec
+from oracle.batch import leaf, merkle_root
 from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
+from oracle.deployment import resolution_from_abi
 from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import CheckFailed, NotFound, OracleError
 from oracle.models import inputs_hash, load_model
 
-from .checks import (check_features, check_input_opening, check_recorded_decision, check_signatures,
-                     rule_decision)
+from .checks import (check_batch_inclusion, check_batch_signatures, check_bls_aggregate, check_features,
+                     check_input_opening, check_recorded_decision, check_signatures, rule_decision)
 from .verifier import ProofVerifier
 
 __all__ = ["Auditor", "Check", "Verdict", "check_signatures"]
 
 # settlement functions whose `signatures` are EIP-712 signatures over the one resolution
 SIGNED_PER_RESOLUTION = ("resolve", "resolveZk")
+# settlement functions that record a whole batch; the quorum signs ResolutionBatch(root, count)
+BATCH_SETTLEMENTS = ("resolveBatch", "resolveBatchBls")
+# functions that accept a batch root (a `claim` then records one market from it), by quorum kind
+ECDSA_ACCEPTANCES = ("acceptBatchRoot", "resolveBatch")
+BLS_ACCEPTANCES = ("acceptBatchRootBls", "resolveBatchBls")
 
 
 @dataclass
@@ -196,12 +203,104 @@ class Auditor:
 
     def _signatures(self, v: Verdict, ctx: dict) -> str:
         call = self.dep.settlement_call(v.tx_hash)
-        if call.function not in SIGNED_PER_RESOLUTION:
-            # batch and BLS settlements sign a batch root, not this resolution's digest
-            raise CheckFailed("signatures", f"settled by {call.function}: its signatures are not over this "
-                              "resolution alone and are not re-checked here")
-        at = v.block - 1  # the validator set in force when the transaction executed
+        r, quorum = ctx["resolution"], ctx["onchain"].quorum
+        if call.function in SIGNED_PER_RESOLUTION:
+            at = v.block - 1  # the validator set in force when the transaction executed
+            members, t = self.dep.validator_set_at(at)
+            needed = max(t, quorum)
+            signers = check_signatures(self.dep.domain, r, call.args["signatures"], members, needed)
+            return f"{len(signers)} distinct validators of the set at block {at} signed (needed {needed})"
+        if call.function in BATCH_SETTLEMENTS:
+            if r not in [resolution_from_abi(x) for x in call.args["rs"]]:
+                raise CheckFailed("signatures", f"the {call.function} batch of tx {v.tx_hash} holds no resolution "
+                                  "equal to this market's on-chain record")
+            q = self._batch_quorum(call, v.block, quorum)
+            return f"{q.describe()}; this market's resolution is one of the batch's {q.count}"
+        if call.function == "claim":
+            return self._claim(call, v, r, quorum)
+        raise CheckFailed("signatures", f"tx {v.tx_hash} called {call.function}, which settles no market")
+
+    def _batch_quorum(self, call, block: int, needed_quorum: int) -> "BatchQuorum":
+        """Re-check the quorum a root-accepting call (`ECDSA_ACCEPTANCES`, `BLS_ACCEPTANCES`) carried against
+        the set in force when it executed: max(t, `needed_quorum`) distinct members over
+        ResolutionBatch(root, count)."""
+        at = block - 1
         members, t = self.dep.validator_set_at(at)
-        needed = max(t, ctx["onchain"].quorum)
-        signers = check_signatures(self.dep.domain, ctx["resolution"], call.args["signatures"], members, needed)
-        return f"{len(signers)} distinct validators of the set at block {at} signed (needed {needed})"
+        needed = max(t, needed_quorum)
+        if call.function in BATCH_SETTLEMENTS:
+            rs = [resolution_from_abi(x) for x in call.args["rs"]]
+            if not rs:
+                raise CheckFailed("signatures", f"{call.function} carries an empty batch")
+            root, count = merkle_root([leaf(x) for x in rs]), len(rs)
+        else:
+            root, count = bytes(call.args["root"]), call.args["count"]
+        if call.function in BLS_ACCEPTANCES:
+            signers = check_bls_aggregate(self.dep.domain, root, count, call.args["signerBitmap"],
+                                          bytes(call.args["publicKeys"]), bytes(call.args["signature"]), members,
+                                          needed, self.dep.bls_keys_hash_at(at))
+        else:
+            signers = check_batch_signatures(self.dep.domain, root, count, call.args["signatures"], members, needed)
+        return BatchQuorum(call.function, root, count, tuple(signers), needed, at)
+
+    def _claim(self, call, v: Verdict, r, quorum: int) -> str:
+        """A market recorded by `claim` from an accepted root: the inclusion proof, an acceptance of the
+        root under the set still in force at the claim (else `SupersededRoot`), and its quorum."""
+        if resolution_from_abi(call.args["r"]) != r:
+            raise CheckFailed("signatures", f"the claim in tx {v.tx_hash} carries a resolution other than this "
+                              "market's on-chain record")
+        root = bytes(call.args["root"])
+        root_hex = "0x" + root.hex()
+        check_batch_inclusion(r, [bytes(p) for p in call.args["proof"]], root)
+        claimed_at = self.dep.transaction_position(v.tx_hash)
+        earlier = [e for e in self.dep.batch_accepted_events(root_hex, to_block=v.block)
+                   if (e.block, e.tx_index) < claimed_at]
+        if not earlier:
+            raise CheckFailed("signatures", f"no transaction accepted batch root {root_hex} before the claim")
+        # Epochs are read per block: the set in force when each transaction executed.
+        epoch = self.dep.validator_epoch_at(v.block - 1)
+        current = [e for e in earlier if self.dep.validator_epoch_at(e.block - 1) == epoch]
+        if not current:
+            raise CheckFailed("signatures", f"batch root {root_hex} was accepted only by a validator set replaced "
+                              f"before the claim (epoch now {epoch}): the claim is against a superseded root")
+        best: BatchQuorum | None = None
+        for e in current:
+            try:
+                accepting = self.dep.settlement_call(e.tx_hash)
+            except NotFound as err:
+                raise CheckFailed("signatures", f"the acceptance of root {root_hex} in tx {e.tx_hash} cannot be "
+                                  f"decoded: {err}") from None
+            expected = BLS_ACCEPTANCES if e.bls else ECDSA_ACCEPTANCES
+            if accepting.function not in expected:
+                raise CheckFailed("signatures", f"tx {e.tx_hash} logged an acceptance of root {root_hex} but "
+                                  f"called {accepting.function}")
+            # each acceptance met the threshold; the market's quorum counts the best one (the contract keeps it)
+            q = self._batch_quorum(accepting, e.block, 0)
+            if (q.root, q.count) != (root, e.count):
+                raise CheckFailed("signatures", f"tx {e.tx_hash} signs ResolutionBatch(0x{q.root.hex()}, {q.count}), "
+                                  f"not the root {root_hex} it logged accepting")
+            if best is None or len(q.signers) > len(best.signers):
+                best = q
+        needed = max(best.needed, quorum)
+        if len(best.signers) < needed:
+            raise CheckFailed("signatures", f"batch root {root_hex} was accepted by at most {len(best.signers)} "
+                              f"validators, this market's quorum needs {needed}")
+        return (f"claimed by inclusion in batch root {root_hex}; {best.describe(needed)}; "
+                f"the root's validator set (epoch {epoch}) was still in force at the claim")
+
+
+@dataclass(frozen=True)
+class BatchQuorum:
+    """A re-checked quorum over `ResolutionBatch(root, count)`: who signed, under which set."""
+
+    function: str
+    root: bytes
+    count: int
+    signers: tuple[str, ...]
+    needed: int
+    at_block: int
+
+    def describe(self, needed: int | None = None) -> str:
+        how = "a BLS aggregate of" if self.function in BLS_ACCEPTANCES else "ECDSA signatures of"
+        return (f"{self.function}: {how} {len(self.signers)} distinct validators of the set at block "
+                f"{self.at_block} over ResolutionBatch(0x{self.root.hex()}, {self.count}) "
+                f"(needed {self.needed if needed is None else needed})")
