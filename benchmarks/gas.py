@@ -140,8 +140,14 @@ def zk_path(chain, zk) -> dict:
     dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
     dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
                         outcome_count=2, quorum=1)
-    dep.require_zk(creator, spec.market_id)
-    r = Resolution(spec.market_id, 0, 0, 700_000, record.model_id,
+    circuit = record.circuit(1)
+    dep.require_zk(creator, spec.market_id,
+                   spec.rule.zk_rule(spec.outcomes, circuit.output_scale, record.output_transform).as_tuple())
+    from validators.checks import rule_decision
+
+    values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)
+    d = rule_decision(spec, record, circuit, values.outputs)  # the contract accepts only the proven outcome
+    r = Resolution(spec.market_id, 0, d.outcome, d.probability_ppm, record.model_id,
                    inputs_hash(list(bundle.instances[0][: record.n_inputs])), bundle.proof_hash)
     sigs = [k.sign_message(signable(dep.domain, r)) for k in keys[:7]]
     resolve_gas = dep.resolve_zk(submitter, r, sigs, bundle.proof_bytes, instances)["gasUsed"]

@@ -37,6 +37,17 @@ contract QuorumOracle {
         address submitter;
     }
 
+    /// A threshold rule over the proof's first output, as integers of the circuit's fixed point
+    /// (q = output x 2^scale, a signed field element): q >= aboveFrom -> `above`; else
+    /// q >= invalidFrom -> INVALID (the rule's band of indecision); else `below`. Computed off-chain
+    /// from the market's spec and model, and checked against them by every validator.
+    struct ZkRule {
+        int256 invalidFrom;
+        int256 aboveFrom;
+        uint16 above;
+        uint16 below;
+    }
+
     /// Outcome index meaning "invalid": the market pays back every stake.
     uint16 public constant INVALID_OUTCOME = type(uint16).max;
 
@@ -76,6 +87,7 @@ contract QuorumOracle {
     mapping(bytes32 => uint256) private _forecastCount;
     /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
     mapping(bytes32 => bool) public zkRequired;
+    mapping(bytes32 => ZkRule) private _zkRules;
     /// Accepted batch roots: the most distinct validators that signed them, under which validator set.
     struct AcceptedRoot {
         uint64 signers;
@@ -145,6 +157,8 @@ contract QuorumOracle {
     error NoForecast(bytes32 marketId, uint32 round);
     error NotCreator(bytes32 marketId, address caller);
     error ZkProofRequired(bytes32 marketId);
+    error BadZkRule(bytes32 marketId);
+    error OutcomeNotProven(bytes32 marketId, uint16 proven, uint16 claimed);
     error ProofHashMismatch(bytes32 expected, bytes32 got);
     error InputsMismatch(bytes32 expected, bytes32 got);
     error ProofRejected(bytes32 marketId);
@@ -292,12 +306,32 @@ contract QuorumOracle {
     }
 
     /// The creator of a market makes its settlement trustless: from now on it resolves only
-    /// with a proof that its model's on-chain verifier accepts.
-    function requireZk(bytes32 marketId) external {
-        if (registry.getMarket(marketId).creator != msg.sender) revert NotCreator(marketId, msg.sender);
+    /// with a proof that its model's on-chain verifier accepts, and only to the outcome that the
+    /// proof's output gives under `rule`. Set once.
+    function requireZk(bytes32 marketId, ZkRule calldata rule) external {
+        MarketRegistry.Market memory m = registry.getMarket(marketId);
+        if (m.creator != msg.sender) revert NotCreator(marketId, msg.sender);
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
-        models.modelOf(registry.getMarket(marketId).modelId); // reverts UnknownModel: no verifier, no zk
+        if (zkRequired[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
+            || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadZkRule(marketId);
+        models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk
         zkRequired[marketId] = true;
+        _zkRules[marketId] = rule;
+    }
+
+    function zkRuleOf(bytes32 marketId) external view returns (ZkRule memory) {
+        return _zkRules[marketId];
+    }
+
+    /// The outcome a zk market's rule gives for a proven output (a BN254 field element; the upper
+    /// half of the field holds negative numbers).
+    function provenOutcome(bytes32 marketId, uint256 output) public view returns (uint16) {
+        uint256 r = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+        int256 q = output > r / 2 ? -int256(r - output) : int256(output);
+        ZkRule storage rule = _zkRules[marketId];
+        if (q >= rule.aboveFrom) return rule.above;
+        if (q >= rule.invalidFrom) return INVALID_OUTCOME;
+        return rule.below;
     }
 
     /// Quorum as `resolve`, plus: the proof hashes to `proofHash`, its input instances hash to
@@ -308,7 +342,9 @@ contract QuorumOracle {
         bytes calldata proof,
         uint256[] calldata instances
     ) external {
-        _checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        uint256 output = _checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        uint16 proven = provenOutcome(r.marketId, output);
+        if (r.outcome != proven) revert OutcomeNotProven(r.marketId, proven, r.outcome);
         _resolve(r, signatures);
     }
 
@@ -330,7 +366,7 @@ contract QuorumOracle {
         bytes32 proofHash,
         bytes calldata proof,
         uint256[] calldata instances
-    ) private {
+    ) private returns (uint256 output) {
         if (keccak256(proof) != proofHash) revert ProofHashMismatch(proofHash, keccak256(proof));
         ModelRegistry.Model memory m = models.modelOf(modelId);
         uint256[] memory inputs = new uint256[](m.inputCount);
@@ -344,6 +380,7 @@ contract QuorumOracle {
         } catch {
             revert ProofRejected(marketId);
         }
+        output = instances[m.inputCount]; // public inputs first, then the outputs: the first one
     }
 
     function _resolve(Resolution calldata r, bytes[] calldata signatures) private {

@@ -276,9 +276,20 @@ class Deployment:
         fn = self.models.functions.register(to_bytes32(model_id), verifier, to_bytes32(vk_hash), input_count)
         return self.chain.transact(owner, fn, action="ModelRegistry.register")
 
-    def require_zk(self, creator: Signer, market_id: str) -> Any:
-        return self.chain.transact(creator, self.oracle.functions.requireZk(to_bytes32(market_id)),
+    def require_zk(self, creator: Signer, market_id: str, rule: tuple[int, int, int, int]) -> Any:
+        """From now on the market resolves only through `resolveZk`, to the outcome `rule` (the
+        spec's rule as `QuorumOracle.ZkRule` integers: `markets.rules.ThresholdRule.zk_rule`) gives
+        for the proof's output."""
+        return self.chain.transact(creator, self.oracle.functions.requireZk(to_bytes32(market_id), tuple(rule)),
                                    action="QuorumOracle.requireZk")
+
+    def zk_required(self, market_id: str) -> bool:
+        return self.chain.call(self.oracle.functions.zkRequired(to_bytes32(market_id)), action="QuorumOracle.zkRequired")
+
+    def zk_rule_of(self, market_id: str) -> tuple[int, int, int, int]:
+        """The market's on-chain ZkRule (invalidFrom, aboveFrom, above, below); zeros if none."""
+        return tuple(self.chain.call(self.oracle.functions.zkRuleOf(to_bytes32(market_id)),
+                                     action="QuorumOracle.zkRuleOf"))
 
     def resolve_zk(self, submitter: Signer, resolution: Resolution, signatures: Sequence[bytes], proof: bytes,
                    instances: Sequence[int]) -> Any:

@@ -29,11 +29,16 @@ def zk(chain_network, verifier_artifact, circuit, spec, bundle):
     c = circuit.record.circuit(1)
     net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, c.vk, circuit.record.n_inputs)
     net.register(spec)
-    net.dep.require_zk(net.creator, spec.market_id)
+    net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec, circuit))
     votes = [v.review(spec, bundle).vote for v in net.validators]
     assert all(votes)
     sigs = [v.signature for v in sorted(votes, key=lambda v: int(v.validator, 16))][: net.t]
     return net, votes[0].resolution, sigs
+
+
+def _zk_rule(spec, circuit):
+    return spec.rule.zk_rule(spec.outcomes, circuit.record.circuit(1).output_scale,
+                             circuit.record.output_transform).as_tuple()
 
 
 def _instances(bundle):
@@ -72,13 +77,13 @@ def test_a_quorum_cannot_settle_a_zk_market_with_a_bad_proof(zk, bundle):
     assert not net.dep.is_resolved(resolution.market_id)
 
 
-def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_network, spec):
+def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_network, spec, circuit):
     net = chain_network
     net.register(spec)
     with pytest.raises(ChainError, match="NotCreator"):
-        net.dep.require_zk(net.bob, spec.market_id)
+        net.dep.require_zk(net.bob, spec.market_id, _zk_rule(spec, circuit))
     with pytest.raises(ChainError, match="UnknownModel"):
-        net.dep.require_zk(net.creator, spec.market_id)
+        net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec, circuit))
 
 
 def test_a_zk_market_takes_forecasts_only_with_a_proof(zk, bundle):
@@ -99,3 +104,34 @@ def test_a_zk_market_takes_forecasts_only_with_a_proof(zk, bundle):
         net.dep.post_forecast_zk(net.submitter, forecast, sigs, bytes(raw), _instances(bundle))
     net.dep.post_forecast_zk(net.submitter, forecast, sigs, bundle.proof_bytes, _instances(bundle))
     assert net.dep.forecast_of(resolution.market_id, forecast.round) == forecast.probability_ppm
+
+
+def test_a_quorum_cannot_flip_the_outcome_of_a_zk_market(zk, bundle):
+    """Issue 12 item 3: with the honest proof, a quorum-signed resolution naming another outcome
+    than the proof's output gives under the market's rule is refused on-chain."""
+    net, resolution, _ = zk
+    flipped = replace(resolution, outcome=1 - resolution.outcome)
+    signers = sorted(net.keys[: net.t], key=lambda k: int(k.address, 16))
+    sigs = [net.sign(k, flipped) for k in signers]
+    with pytest.raises(ChainError) as e:
+        net.dep.resolve_zk(net.submitter, flipped, sigs, bundle.proof_bytes, _instances(bundle))
+    assert e.value.error == "OutcomeNotProven"
+    assert not net.dep.is_resolved(resolution.market_id)
+
+
+def test_validators_refuse_a_zk_market_whose_onchain_rule_is_not_its_spec(chain_network, verifier_artifact,
+                                                                         circuit, spec, bundle):
+    """A creator who sets another rule on-chain than the spec's (here: outcomes swapped) gets no
+    signature: the contract would otherwise enforce the wrong rule."""
+    net = chain_network
+    verifier = net.chain.deploy(net.deployer, verifier_artifact)
+    c = circuit.record.circuit(1)
+    net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, c.vk, circuit.record.n_inputs)
+    net.register(spec)
+    invalid_from, above_from, above, below = _zk_rule(spec, circuit)
+    with pytest.raises(ChainError) as e:  # malformed rules are refused outright
+        net.dep.require_zk(net.creator, spec.market_id, (above_from + 1, above_from, above, below))
+    assert e.value.error == "BadZkRule"
+    net.dep.require_zk(net.creator, spec.market_id, (invalid_from, above_from, below, above))
+    review = net.validators[0].review(spec, bundle)
+    assert review.vote is None and review.refusal.check == "rule" and "zk rule" in review.refusal.reason

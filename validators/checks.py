@@ -51,6 +51,18 @@ def rule_decision(spec, record: ModelRecord, circuit: Circuit, proven_outputs: S
     return spec.rule.decide(probs, spec.outcomes)
 
 
+def check_zk_rule(spec, record: ModelRecord, circuit: Circuit, onchain: Sequence[int]) -> None:
+    """A zk-required market's on-chain rule (`QuorumOracle.zkRuleOf`) is the spec's rule for this
+    model's output: otherwise the contract would accept another outcome than the spec's rule gives."""
+    try:
+        expected = spec.rule.zk_rule(spec.outcomes, circuit.output_scale, record.output_transform).as_tuple()
+    except OracleError as e:
+        raise CheckFailed("rule", f"the market requires zk settlement, but {e}") from None
+    if tuple(onchain) != expected:
+        raise CheckFailed("rule", f"the market's on-chain zk rule {tuple(onchain)} is not its spec's rule "
+                          f"{expected} (invalidFrom, aboveFrom, above, below)")
+
+
 def check_recorded_decision(decision: Decision, resolution: Resolution) -> None:
     """The rule's decision is the outcome and probability the resolution records."""
     if (decision.outcome, decision.probability_ppm) != (resolution.outcome, resolution.probability_ppm):

@@ -25,7 +25,7 @@ from oracle.models import ModelRecord, inputs_hash, load_model
 from oracle.signer import Signer
 from oracle.store import ArtifactStore
 
-from .checks import check_features, check_input_opening, rule_decision
+from .checks import check_features, check_input_opening, check_zk_rule, rule_decision
 from .verifier import ProofVerifier
 from .votes import BlsVote, Refusal, Review, Vote
 
@@ -175,8 +175,11 @@ class Validator:
         check_features(features, values.inputs, circuit.input_scale)
         passed("inputs")
 
-        # 7. output -> outcome by the market's rule
+        # 7. output -> outcome by the market's rule (for a zk market, the rule the contract enforces
+        # must be the spec's rule)
         decision = rule_decision(spec, record, circuit, values.outputs)
+        if self.registry is not None and self.registry.zk_required(spec.market_id):
+            check_zk_rule(spec, record, circuit, self.registry.zk_rule_of(spec.market_id))
         passed("rule")
         return Resolution(
             market_id=spec.market_id,
