@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from eth_utils import keccak
 
-from oracle.canonical import NotCanonical, canonical_json, check_canonical, hash_json, is_bytes32, to_bytes32
+from oracle.canonical import canonical_json, check_document, hash_json, is_bytes32, to_bytes32
 from oracle.errors import SpecError
 
 from .features import FeatureSpec
@@ -100,22 +100,7 @@ class MarketSpec:
         """Validate a spec object. `now` set: refuse a resolve time already past."""
         if not isinstance(d, dict):
             raise SpecError("spec", "must be a JSON/YAML object")
-        for k in d:
-            if k not in _FIELDS:
-                raise SpecError(k, "unknown field")
-        for k in sorted(_REQUIRED):
-            if k not in d:
-                raise SpecError(k, "missing")
-        # one spec, one hash: no NaN/Infinity (nor 1e400, which parses to Infinity) anywhere, and
-        # a version that is the integer itself (true == 1 == 1.0 in Python, not in the hash)
-        try:
-            check_canonical(d)
-        except NotCanonical as e:
-            raise SpecError(e.field, e.reason) from None
-        if type(d["version"]) is not int:
-            raise SpecError("version", f"must be the integer {SPEC_VERSION}, got {d['version']!r}")
-        if d["version"] != SPEC_VERSION:
-            raise SpecError("version", f"unsupported spec version {d['version']!r} (this build reads {SPEC_VERSION})")
+        check_document(d, fields=_FIELDS, required=_REQUIRED, version=SPEC_VERSION, kind="spec", error=SpecError)
         q = d["question"]
         if not isinstance(q, str) or not q.strip():
             raise SpecError("question", "must be a non-empty string")

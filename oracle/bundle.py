@@ -14,7 +14,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 
-from .canonical import NotCanonical, check_canonical, hash_json, is_bytes32, keccak_hex
+from .canonical import check_document, hash_json, is_bytes32, keccak_hex
 from .errors import BundleError
 
 BUNDLE_VERSION = 1
@@ -121,22 +121,8 @@ class ProofBundle:
             "instances", "proof", "prover", "prover_signature", "meta", "data_snapshot",
             "batch_size", "batch_row", "input_preimage",
         }
-        for k in d:
-            if k not in known:
-                raise BundleError(k, "unknown field")
-        for k in known - {"meta"}:
-            if k not in d:
-                raise BundleError(k, "missing")
-        # one bundle, one hash: no NaN/Infinity anywhere, the version and round as integers (not
-        # true or 1.0), ids and hex in the lowercase form the prover writes
-        try:
-            check_canonical(d)
-        except NotCanonical as e:
-            raise BundleError(e.field, e.reason) from None
-        if type(d["version"]) is not int:
-            raise BundleError("version", f"must be the integer {BUNDLE_VERSION}, got {d['version']!r}")
-        if d["version"] != BUNDLE_VERSION:
-            raise BundleError("version", f"unsupported bundle version {d['version']!r}")
+        check_document(d, fields=known, required=known - {"meta"}, version=BUNDLE_VERSION, kind="bundle",
+                       error=BundleError)
         for k in ("market_id", "model_id", "data_snapshot"):
             if not is_bytes32(d[k]) or d[k] != d[k].lower():
                 raise BundleError(k, "must be 0x + 64 lowercase hex digits")

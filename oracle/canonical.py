@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Iterable
 
 from eth_utils import keccak
 
@@ -19,6 +19,28 @@ class NotCanonical(FieldError, ValueError):
     """A value has no canonical JSON form (a non-finite number, a non-string key, a non-JSON type).
 
     A ValueError too, so callers that caught json's own refusal still do."""
+
+
+def check_document(d: dict, *, fields: Iterable[str], required: Iterable[str], version: int, kind: str,
+                   error: type[FieldError]) -> None:
+    """The shape every versioned document shares (a spec, a bundle), so that it has one hash:
+    only known fields, every required one, a canonical form, and a version that is the integer
+    itself (true == 1 == 1.0 in Python, not in the hash). Raises `error(field, reason)`."""
+    known = set(fields)
+    for k in d:
+        if k not in known:
+            raise error(k, "unknown field")
+    for k in sorted(required):
+        if k not in d:
+            raise error(k, "missing")
+    try:
+        check_canonical(d)
+    except NotCanonical as e:
+        raise error(e.field, e.reason) from None
+    if type(d["version"]) is not int:
+        raise error("version", f"must be the integer {version}, got {d['version']!r}")
+    if d["version"] != version:
+        raise error("version", f"unsupported {kind} version {d['version']!r} (this build reads {version})")
 
 
 def check_canonical(obj: Any, path: str = "") -> None:
