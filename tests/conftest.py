@@ -178,48 +178,46 @@ class LoopbackServer:
         self.server.server_close()
 
 
-class JsonServer(LoopbackServer):
+class RawServer(LoopbackServer):
+    """Answers GET path (query ignored) -> (status, raw bytes) from `routes` (mutable)."""
+
+    content_type = "application/octet-stream"
+    not_found: tuple = (404, b'{"error": "not found"}')
+
+    @staticmethod
+    def encode(body) -> bytes:
+        return body
+
+    def __init__(self, routes: dict):
+        from http.server import BaseHTTPRequestHandler
+
+        self.routes = routes
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(handler):
+                status, body = routes.get(handler.path.split("?")[0], server.not_found)
+                data = server.encode(body)
+                handler.send_response(status)
+                handler.send_header("Content-Type", server.content_type)
+                handler.send_header("Content-Length", str(len(data)))
+                handler.end_headers()
+                handler.wfile.write(data)
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(Handler)
+
+
+class JsonServer(RawServer):
     """Answers GET path -> (status, JSON body) from `routes` (mutable)."""
 
-    def __init__(self, routes: dict):
+    content_type = "application/json"
+    not_found = (404, {"error": "not found"})
+
+    @staticmethod
+    def encode(body) -> bytes:
         import json
-        from http.server import BaseHTTPRequestHandler
 
-        self.routes = routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler):
-                status, body = routes.get(handler.path.split("?")[0], (404, {"error": "not found"}))
-                data = json.dumps(body).encode()
-                handler.send_response(status)
-                handler.send_header("Content-Type", "application/json")
-                handler.send_header("Content-Length", str(len(data)))
-                handler.end_headers()
-                handler.wfile.write(data)
-
-            def log_message(handler, *args):
-                pass
-
-        super().__init__(Handler)
-
-
-class RawServer(LoopbackServer):
-    """Answers GET path -> (status, raw bytes) from `routes` (mutable)."""
-
-    def __init__(self, routes: dict):
-        from http.server import BaseHTTPRequestHandler
-
-        self.routes = routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(handler):
-                status, data = routes.get(handler.path, (404, b'{"error": "not found"}'))
-                handler.send_response(status)
-                handler.send_header("Content-Length", str(len(data)))
-                handler.end_headers()
-                handler.wfile.write(data)
-
-            def log_message(handler, *args):
-                pass
-
-        super().__init__(Handler)
+        return json.dumps(body).encode()
