@@ -6,7 +6,34 @@ and writes benchmarks/results/faults.json.
 Each fault is injected while a fresh market's round is in flight; recovery time is from the end
 of the fault (restart) to the round's settlement on-chain. At the end every market is checked:
 lost (never settled), settled twice (more than one `Resolved` event), or wrong (outcome differs
-from what an honest validator signed). Goals: 0, 0, 0.
+from what an honest validator signed, or a round other than the market's final one). Goals: 0, 0, 0.
+
+The adversaries of issue 12 (rows of `recovery`, each with what happened; `issue_12_checks` says
+whether each was stopped):
+
+- `hostile_prover_record`: prover-0 serves a tampered model record at /v1/models/<id> (same id,
+  output_scale + 3, output_transform identity: plugin `tests.adversaries:TamperedModel` through the
+  `RoleHooks.model_record` hook). To make a validator fetch it, validator-0's model ref
+  (`<home>/store/refs/model/<id>`) is deleted and validator-0 restarted before the round; the
+  scheduler serves no model (404) and prover-0 is the round's chosen prover, so the tampered record
+  is the only one validator-0 is offered. It must refuse it (the content no longer hashes to the id:
+  `validator_refused`, `refusal`) and sign nothing; the other members settle the round. recovery_s:
+  from the market's hand-over to its settlement.
+- `forecast_replay`: a forecast market (3 rounds, resolveAt = now); once round 0 is posted, an
+  attacker account submits round 0's quorum signatures (Forecast-typed, from the members' vote
+  stores) to `resolve()` after resolveAt. It must revert (`replay_result`), and the market settles
+  with its final round (`settled_round` = `final_round`). recovery_s: from the replay to settlement.
+- `registration_squat`: before the victim registers its spec, an attacker registers the same spec
+  hash with quorum 65535 (must revert) and with another resolveAt (must land as another market id,
+  never the victim's); the victim then registers (it stays the creator) and settles.
+- `hostile_source`: a spec whose source is /dev/zero handed to the scheduler (refused with a reason
+  at once), and a spec with an http_json source outside the allow-policy (the cloud-metadata address:
+  an SSRF) registered on-chain and handed to the scheduler: the prover refuses to read it (the
+  scheduler logs the reason), no bundle, vote or settlement follows; the row's market is the next
+  honest one, which must still settle (nothing hangs). Hostile-source markets are not in the
+  lost/double/wrong counts (they must never settle).
+- Batch-signer downgrade does not apply here: network mode settles one market per transaction
+  (`not_applicable` in the JSON).
 """
 
 from __future__ import annotations
@@ -21,6 +48,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PASSWORD = "faults-benchmark"
@@ -30,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--validators", type=int, default=7)
     ap.add_argument("--threshold", type=int, default=5)
+    ap.add_argument("--only-issue-12", action="store_true", help="skip the earlier faults (a quick check)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "faults.json"))
     args = ap.parse_args()
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
@@ -55,6 +85,29 @@ def main() -> None:
         markets.append(m)
         return m
 
+    def model_id() -> str:
+        return httpx.get(f"{net.roles['prover-1'].url}/v1/health", timeout=5).json()["model"]
+
+    def fresh_spec(ratio: float = 0.95):
+        """A fresh demo question's spec, not registered (as `market` would make it)."""
+        from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
+        from markets.feeds import load_source
+
+        d = next(day)
+        return demo_spec(DemoQuestion(f"2021-{1 + d // 28:02d}-{1 + d % 28:02d}", ratio, 7), load_source(BTC_SOURCE),
+                         model_id(), quorum=t)
+
+    def votes_of(m: str, round_: int, names: list[str] | None = None) -> list[dict]:
+        """The votes validators stored for a market's round (the last one each kept)."""
+        from network.home import JsonRows
+
+        out = []
+        for v in names or [f"validator-{i}" for i in range(n)]:
+            for doc in JsonRows(net.roles[v].home / "votes.sqlite", "votes").all():
+                if doc["resolution"]["market_id"] == m and doc["resolution"]["round"] == round_:
+                    out.append(doc)
+        return out
+
     def record(kind: str, m: str, t_end: float, t_fault: float | None = None, **extra) -> None:
         """recovery_s: from the fault's end (restart) to settlement; settled_after_fault_s: from its start."""
         net.wait_settled(m, timeout=240)
@@ -63,11 +116,12 @@ def main() -> None:
                          "settled_after_fault_s": round(now - (t_fault or t_end), 2), **extra})
         faults[kind] += 1
 
+    byz: list[str] = []
     try:
         for _ in range(2):  # baseline
             m = market()
             record("none", m, time.time())
-        for role in ("scheduler", "prover-0", "validator-1", "aggregator-0"):
+        for role in ([] if args.only_issue_12 else ("scheduler", "prover-0", "validator-1", "aggregator-0")):
             m = market()
             time.sleep(1.0)
             t_fault = time.time()
@@ -76,52 +130,189 @@ def main() -> None:
             net.start(role)
             net.wait_healthy([role])
             record(f"sigkill:{role.split('-')[0]}", m, time.time(), t_fault)
-        m = market()
+        if not args.only_issue_12:
+            m = market()
+            t_fault = time.time()
+            net.stop_anvil()
+            time.sleep(6)
+            net.restart_anvil()
+            record("rpc_down_6s", m, time.time(), t_fault)
+            down = [f"validator-{i}" for i in range(n - t + 1)]  # one more than the slack: below t
+            for v in down[:-1]:
+                net.kill(v)
+            m = market()
+            record(f"validators_down_{len(down) - 1}_of_{n}", m, time.time())
+            net.kill(down[-1])
+            m = market()
+            t_fault = time.time()
+            time.sleep(20)  # waits: not enough validators
+            waited = not net.deployment().is_resolved(m)
+            for v in down:
+                net.start(v)
+            net.wait_healthy(down)
+            record(f"quorum_unreachable_{len(down)}_down", m, time.time(), t_fault, waited_while_down=waited)
+            byz = [f"validator-{n - 1 - i}" for i in range(f)]
+            for v in byz:
+                set_adversary(net, v, "equivocate")
+            m = market()
+            record(f"equivocating_{f}_of_{n}", m, time.time())
+            for v in byz:
+                set_adversary(net, v, None)
+            set_adversary(net, "prover-0", "other_inputs")
+            m = market()
+            record("prover_other_inputs", m, time.time())
+            set_adversary(net, "prover-0", "hang")
+            m = market()
+            record("prover_never_answers", m, time.time())
+            set_adversary(net, "prover-0", None)
+
+        # ---- issue 12: hostile prover record, forecast replay, registration squat, hostile source
+        from markets.spec import MarketSpec
+        from network.provision import fund
+        from oracle.eip712 import Resolution
+        from oracle.errors import OracleError
+        from oracle.keystore import KeyStore
+
+        dep = net.deployment()
+        attacker = KeyStore(net.root / "attacker" / "keys").ensure("attacker", PASSWORD)
+        fund(dep.chain, [attacker])
+        final_round: dict[str, int] = {}
+        checks: dict[str, bool] = {}
+
+        # hostile prover record: prover-0 serves a tampered record; validator-0 lost the model from
+        # its store (ref deleted, restarted) so it must fetch the record for this round
+        mid = model_id()
+        set_adversary(net, "prover-0", "tampered_model")
+        net.kill("validator-0")
+        ref = net.roles["validator-0"].home / "store" / "refs" / "model" / mid
+        had_ref = ref.exists()
+        ref.unlink(missing_ok=True)
+        net.start("validator-0")
+        net.wait_healthy(["validator-0"])
         t_fault = time.time()
-        net.stop_anvil()
-        time.sleep(6)
-        net.restart_anvil()
-        record("rpc_down_6s", m, time.time(), t_fault)
-        down = [f"validator-{i}" for i in range(n - t + 1)]  # one more than the slack: below t
-        for v in down[:-1]:
-            net.kill(v)
         m = market()
-        record(f"validators_down_{len(down) - 1}_of_{n}", m, time.time())
-        net.kill(down[-1])
-        m = market()
-        t_fault = time.time()
-        time.sleep(20)  # waits: not enough validators
-        waited = not net.deployment().is_resolved(m)
-        for v in down:
-            net.start(v)
-        net.wait_healthy(down)
-        record(f"quorum_unreachable_{len(down)}_down", m, time.time(), t_fault, waited_while_down=waited)
-        byz = [f"validator-{n - 1 - i}" for i in range(f)]
-        for v in byz:
-            set_adversary(net, v, "equivocate")
-        m = market()
-        record(f"equivocating_{f}_of_{n}", m, time.time())
-        for v in byz:
-            set_adversary(net, v, None)
-        set_adversary(net, "prover-0", "other_inputs")
-        m = market()
-        record("prover_other_inputs", m, time.time())
-        set_adversary(net, "prover-0", "hang")
-        m = market()
-        record("prover_never_answers", m, time.time())
+        net.wait_settled(m, timeout=240)
+        time.sleep(1.0)
+        served = [e for e in net.events("prover-0") if e.get("event") == "served_tampered_model"]
+        refused = [e for e in net.events("validator-0") if e.get("event") == "error" and mid in str(e.get("reason"))]
+        signed_v0 = net.signed_outcome(m, "validator-0")
+        checks["hostile_record_refused"] = bool(served) and (signed_v0 is None or bool(refused))
+        record("hostile_prover_record", m, t_fault, t_fault, tampered_records_served=len(served),
+               validator_had_model_ref=had_ref, validator_refused=bool(refused),
+               refusal=(refused[0].get("reason", "")[:300] if refused else None),
+               validator_signed=signed_v0)
         set_adversary(net, "prover-0", None)
+
+        # forecast replay: round 0's quorum signatures (a Forecast) handed to resolve() after resolveAt
+        from datetime import UTC, datetime
+
+        doc = {"version": 1, "question": "Will BTC close 10 days after 2021-04-10 above 60000?",
+               "outcomes": ["YES", "NO"], "kind": "forecast",
+               "source": {"kind": "csv", "uri": "bundled:btc_usd_daily.csv"},
+               "features": {"recipe": "trailing_returns_v1",
+                            "params": {"as_of": "2021-04-10", "horizon_days": 10, "threshold_price": 60000.0}},
+               "model": mid, "rule": {"kind": "threshold", "threshold": 0.5, "above": "YES", "below": "NO"},
+               "resolve_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "quorum": t,
+               "forecast": {"every_days": 3, "close_at": "2021-04-19T00:00:00Z"}}
+        spec = MarketSpec.parse(doc)
+        t_fault = time.time()
+        m = net.register_market(spec, password=PASSWORD)
+        markets.append(m)
+        final_round[m] = len(spec.rounds()) - 1
+        deadline = time.time() + 180
+        while dep.forecast_of(m, 0) is None:
+            if time.time() > deadline:
+                raise OracleError(f"forecast market {m}: round 0 not posted within 180 s")
+            time.sleep(0.2)
+        posted = Resolution(**votes_of(m, 0)[0]["resolution"])
+        same = sorted((v for v in votes_of(m, 0) if Resolution(**v["resolution"]) == posted),
+                      key=lambda v: int(v["validator"], 16))
+        sigs = [bytes.fromhex(v["signature"][2:]) for v in same][:t]
+        before_final = not dep.is_resolved(m)
+        try:
+            dep.resolve(attacker, posted, sigs)
+            replay = "accepted"
+        except OracleError as e:
+            replay = getattr(e, "error", None) or str(e)[:200]
+        t_replay = time.time()
+        net.wait_settled(m, timeout=240)
+        settled_round = net.resolutions(m)[0]["round"]
+        checks["forecast_replay_reverted"] = replay != "accepted" and settled_round == final_round[m]
+        record("forecast_replay", m, t_replay, t_fault, replayed_round=0, replayed_signatures=len(sigs),
+               replayed_before_final_settled=before_final, replay_result=f"reverted: {replay}"
+               if replay != "accepted" else "accepted", settled_round=settled_round, final_round=final_round[m])
+
+        # registration squat: the attacker registers the victim's spec hash first, with other parameters
+        spec = fresh_spec()
+        squat: dict[str, str] = {}
+        for label, (resolve_at, quorum) in {"quorum_65535": (spec.resolve_at_unix, 65535),
+                                             "other_resolve_at": (spec.resolve_at_unix + 365 * 86400, spec.quorum)}.items():
+            try:
+                sid, _ = dep.register_market(attacker, spec_hash=spec.spec_hash, model_id=spec.model,
+                                             resolve_at=resolve_at, outcome_count=len(spec.outcomes), quorum=quorum)
+                squat[label] = "landed as the victim's market id" if sid == spec.market_id else "landed as another market id"
+            except OracleError as e:
+                squat[label] = f"reverted: {getattr(e, 'error', None) or str(e)[:200]}"
+        t_fault = time.time()
+        m = net.register_market(spec, password=PASSWORD)
+        markets.append(m)
+        creator_ok = dep.get_market(m).creator != attacker.address
+        checks["squat_refused"] = creator_ok and not any("victim" in v for v in squat.values())
+        record("registration_squat", m, t_fault, t_fault, squat_attempts=squat, victim_creator_kept=creator_ok)
+
+        # hostile source: /dev/zero handed to the scheduler; a URL outside the allow-policy registered
+        # on-chain and handed to it (the spec parses; every role's source policy refuses to read it)
+        base = json.loads(fresh_spec().canonical())
+        zero = {**base, "source": {"kind": "csv", "uri": "/dev/zero"}}
+        t0 = time.time()
+        try:
+            from network.transport import post
+
+            post(f"{net.doc['scheduler_url']}/v1/specs", zero, timeout=30)
+            zero_result = "accepted"
+        except OracleError as e:
+            zero_result = f"refused: {str(e)[:300]}"
+        zero_s = round(time.time() - t0, 2)
+        url_spec = MarketSpec.parse({**json.loads(fresh_spec().canonical()),
+                                     "source": {"kind": "http_json", "uri": "http://169.254.169.254/latest/btc.json"}})
+        t0 = time.time()
+        hostile = net.register_market(url_spec, password=PASSWORD)
+        try:
+            refusal = net.wait_event("scheduler", "prover_failed", timeout=60, market_id=hostile)
+            url_result = f"refused: {str(refusal.get('reason'))[:300]}"
+        except OracleError as e:
+            url_result = f"no refusal seen: {e}"
+        url_s = round(time.time() - t0, 2)
+        time.sleep(2)
+        never_started = (not dep.is_resolved(hostile) and not votes_of(hostile, 0)
+                         and not any(e.get("event") == "proved" and e.get("market_id") == hostile
+                                     for e in net.events("scheduler")))
+        t_fault = time.time()
+        m = market()  # the next market still settles: nothing hangs behind the hostile one
+        checks["hostile_source_refused"] = zero_result.startswith("refused") and url_result.startswith("refused") \
+            and never_started
+        record("hostile_source", m, t_fault, t_fault, dev_zero=zero_result, dev_zero_refused_in_s=zero_s,
+               outside_allow_policy=url_result, outside_allow_policy_refused_in_s=url_s,
+               hostile_round_never_started=never_started, counted="next_market_settled")
 
         time.sleep(2)
         lost = [m for m in markets if not net.deployment().is_resolved(m)]
         double = [m for m in markets if len(net.resolutions(m)) > 1]
         honest = [f"validator-{i}" for i in range(n) if f"validator-{i}" not in byz]
 
-        def truth(m: str) -> int | None:
-            # what the honest members signed (a member that was down for the round signed nothing)
-            seen = Counter(o for v in honest if (o := net.signed_outcome(m, v)) is not None)
+        def truth(m: str, round_: int) -> int | None:
+            # what the honest members signed for the settled round (a member that was down signed nothing)
+            seen = Counter(d["resolution"]["outcome"] for d in votes_of(m, round_, honest))
             return seen.most_common(1)[0][0] if seen else None
 
-        wrong = [m for m in markets if net.resolutions(m) and net.resolutions(m)[0]["outcome"] != truth(m)]
+        def is_wrong(m: str) -> bool:
+            events = net.resolutions(m)
+            if not events:
+                return False
+            e = events[0]
+            return e["round"] != final_round.get(m, 0) or e["outcome"] != truth(m, e["round"])
+
+        wrong = [m for m in markets if is_wrong(m)]
         evidence = sum(len((net.roles[a].home / "evidence.jsonl").read_text().splitlines())
                        for a in ("aggregator-0", "aggregator-1") if (net.roles[a].home / "evidence.jsonl").exists())
         result = {
@@ -134,6 +325,10 @@ def main() -> None:
             "double_settlements": len(double),
             "wrong_resolutions": len(wrong),
             "equivocation_evidence_records": evidence,
+            "issue_12_checks": checks,
+            "not_applicable": {"batch_downgrade": "network mode settles one market per transaction (resolve); "
+                               "no batch root is accepted, so no signer set can be downgraded. The contract "
+                               "attack is tested in tests/test_batch_resolution.py and tests/test_bls.py."},
             "recovery": recovery,
             "goals": {"markets_lost": 0, "double_settlements": 0, "wrong_resolutions": 0},
         }

@@ -122,8 +122,9 @@ Handler = Callable[[web.Request], Awaitable[dict]]
 
 
 def make_app(role: str, log: EventLog, store: ArtifactStore | None, routes: dict[str, Handler],
-             health: Callable[[], dict]) -> web.Application:
-    """An aiohttp app: POST routes return JSON; Refused -> its status; oversized bodies -> 413."""
+             health: Callable[[], dict], *, model_record: Callable[[dict], dict] | None = None) -> web.Application:
+    """An aiohttp app: POST routes return JSON; Refused -> its status; oversized bodies -> 413.
+    `model_record` (a role hook, tests only) may alter the record GET /v1/models/<id> serves."""
 
     @web.middleware
     async def errors(request: web.Request, handler):
@@ -171,10 +172,15 @@ def make_app(role: str, log: EventLog, store: ArtifactStore | None, routes: dict
         if store is None:
             raise web.HTTPNotFound()
         try:
-            return web.Response(body=store.get(store.ref("model", request.match_info["mid"])),
-                                content_type="application/json")
+            body = store.get(store.ref("model", request.match_info["mid"]))
         except OracleError:
             raise web.HTTPNotFound()
+        if model_record is not None:
+            doc = json.loads(body)
+            served = model_record(doc)
+            if served is not doc:
+                body = json.dumps(served).encode()
+        return web.Response(body=body, content_type="application/json")
 
     app.router.add_get("/v1/health", get_health)
     app.router.add_get("/v1/artifacts/{aid}", get_artifact)

@@ -45,7 +45,20 @@ class Hang(RoleHooks):
         await asyncio.sleep(3600)
 
 
-ADVERSARIES = {"equivocate": Equivocate, "other_inputs": OtherInputs, "hang": Hang}
+class TamperedModel(RoleHooks):
+    """A prover that serves a tampered record at /v1/models/<id>: the same id, circuits, vk and SRS,
+    but output_scale + 3 and an identity output transform (what once made an honest validator sign
+    another outcome). The record no longer hashes to its id: a validator must refuse it."""
+
+    def model_record(self, doc: dict) -> dict:
+        doc = {**doc, "output_transform": "identity",
+               "circuits": [{**c, "output_scale": c["output_scale"] + 3} for c in doc["circuits"]]}
+        self.home.log("served_tampered_model", model_id=doc.get("model_id"))
+        return doc
+
+
+ADVERSARIES = {"equivocate": Equivocate, "other_inputs": OtherInputs, "hang": Hang,
+               "tampered_model": TamperedModel}
 
 
 def plugin_of(adversary: str) -> str:

@@ -28,6 +28,10 @@ class RoleHooks:
         """The market data a proof is made over (a pandas DataFrame, loaded from the market's source)."""
         return frame
 
+    def model_record(self, doc: dict) -> dict:
+        """The model record (JSON) this prover serves at GET /v1/models/<id>: what is stored."""
+        return doc
+
     # ----------------------------------------------------------- validator
     def votes(self, vote, resign: Callable) -> list:
         """The votes to send for a round, given the one this validator's review signed; the last is the

@@ -67,4 +67,5 @@ def build_app(home: RoleHome):
 
     health = lambda: {"name": home.name, "address": home.key.address, "model": prover.circuit.model_id,
                       "proven": len(proven)}
-    return make_app("prover", log, home.store, {"/v1/prove": handle_prove}, health)
+    return make_app("prover", log, home.store, {"/v1/prove": handle_prove}, health,
+                    model_record=hooks.model_record)
