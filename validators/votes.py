@@ -85,14 +85,7 @@ class BlsVote:
     signature: bytes
 
 
-@dataclass(frozen=True)
-class Submission:
-    """A quorum reached for one resolution, and what became of it on-chain."""
-
-    market_id: str
-    round: int
-    resolution: Resolution
-    signers: tuple[str, ...]
+class _Settled:
     settlement: Settlement
 
     @property
@@ -102,17 +95,26 @@ class Submission:
 
 
 @dataclass(frozen=True)
-class BlsSubmission:
+class Submission(_Settled):
+    """A quorum reached for one resolution, and what became of it on-chain."""
+
+    market_id: str
+    round: int
+    resolution: Resolution
+    signers: tuple[str, ...]
+    settlement: Settlement
+
+
+@dataclass(frozen=True)
+class BlsSubmission(_Settled):
+    """t BLS shares over one batch root added into one aggregate, and what became of it on-chain."""
+
     root: bytes
     count: int
     signer_bitmap: int
     aggregate_signature: bytes
     signers: tuple[str, ...]
     settlement: Settlement
-
-    @property
-    def tx_hash(self) -> str | None:
-        return self.settlement.tx_hash
 
 
 @dataclass(frozen=True)
