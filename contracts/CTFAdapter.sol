@@ -7,23 +7,38 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 
 /// @title CTFAdapter
 /// @notice The `oracle` of Conditional Tokens conditions whose answers come from
-/// QuorumOracle. It prepares a condition per linked market and, once the market's
-/// quorum resolution has landed, reports the payout vector: a unit vector on the
+/// QuorumOracle. A market's creator links it to a condition once; when the market's
+/// quorum resolution has landed, anyone reports the payout vector: a unit vector on the
 /// resolved outcome, or all ones (equal split) for an INVALID resolution.
-/// Reporting is permissionless: the data it reports is already final on-chain.
+///
+/// The condition's CTF question id is derived from the market, never taken as given:
+/// `keccak256(abi.encode(marketId, questionId))`. A condition id is
+/// keccak(oracle, ctfQuestionId, slots) and the oracle is this adapter, so each market owns
+/// its own conditions: another market (another creator) naming the same external question
+/// id reaches a different condition and cannot squat this one. Anyone may prepare that
+/// condition directly on the CTF beforehand (prepareCondition is permissionless); that
+/// only does the adapter's work for it, so a prepared condition is adopted. It cannot be
+/// resolved already: only this adapter reports it, and it reports linked markets only.
 contract CTFAdapter {
     IConditionalTokens public immutable ctf;
     QuorumOracle public immutable oracle;
     MarketRegistry public immutable registry;
 
-    mapping(bytes32 => bytes32) public questionOf; // marketId => CTF questionId
-    mapping(bytes32 => bool) public reported;
+    struct Link {
+        bytes32 questionId; // as the creator gave it (e.g. the venue's question id)
+        bytes32 conditionId; // zero: not linked
+        bool reported;
+    }
 
-    event ConditionPrepared(bytes32 indexed marketId, bytes32 indexed questionId, bytes32 conditionId, uint256 slots);
-    event PayoutsReported(bytes32 indexed marketId, bytes32 indexed questionId, uint256[] payouts);
+    mapping(bytes32 => Link) private _links; // marketId => link
+
+    event ConditionPrepared(bytes32 indexed marketId, bytes32 indexed questionId, bytes32 ctfQuestionId,
+        bytes32 conditionId, uint256 slots, bool adopted);
+    event PayoutsReported(bytes32 indexed marketId, bytes32 indexed conditionId, uint256[] payouts);
 
     error UnregisteredMarket(bytes32 marketId);
-    error AlreadyLinked(bytes32 marketId, bytes32 questionId);
+    error NotCreator(bytes32 marketId, address caller);
+    error AlreadyLinked(bytes32 marketId, bytes32 conditionId);
     error NotLinked(bytes32 marketId);
     error AlreadyReported(bytes32 marketId);
 
@@ -33,14 +48,45 @@ contract CTFAdapter {
         registry = oracle_.registry();
     }
 
+    /// The question id this adapter uses on the CTF for `questionId` linked to `marketId`.
+    function ctfQuestionIdOf(bytes32 marketId, bytes32 questionId) public pure returns (bytes32) {
+        return keccak256(abi.encode(marketId, questionId));
+    }
+
+    /// Link the caller's market to the condition (this adapter, ctfQuestionIdOf(marketId,
+    /// questionId), the market's outcome count): prepared here, or adopted if someone prepared it.
     function prepare(bytes32 marketId, bytes32 questionId) external returns (bytes32 conditionId) {
         if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
-        if (questionOf[marketId] != bytes32(0)) revert AlreadyLinked(marketId, questionOf[marketId]);
-        uint256 slots = registry.getMarket(marketId).outcomeCount;
-        questionOf[marketId] = questionId;
-        ctf.prepareCondition(address(this), questionId, slots);
-        conditionId = ctf.getConditionId(address(this), questionId, slots);
-        emit ConditionPrepared(marketId, questionId, conditionId, slots);
+        MarketRegistry.Market memory m = registry.getMarket(marketId);
+        if (msg.sender != m.creator) revert NotCreator(marketId, msg.sender);
+        Link storage link = _links[marketId];
+        if (link.conditionId != bytes32(0)) revert AlreadyLinked(marketId, link.conditionId);
+        bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, questionId);
+        uint256 slots = m.outcomeCount;
+        conditionId = ctf.getConditionId(address(this), ctfQuestionId, slots);
+        link.questionId = questionId;
+        link.conditionId = conditionId;
+        bool adopted = ctf.getOutcomeSlotCount(conditionId) > 0;
+        if (!adopted) ctf.prepareCondition(address(this), ctfQuestionId, slots);
+        emit ConditionPrepared(marketId, questionId, ctfQuestionId, conditionId, slots, adopted);
+    }
+
+    /// The linked condition of a market; zero when the market is not linked.
+    function conditionIdOf(bytes32 marketId) external view returns (bytes32) {
+        return _links[marketId].conditionId;
+    }
+
+    /// The question id the creator linked the market with; zero when not linked.
+    function questionOf(bytes32 marketId) external view returns (bytes32) {
+        return _links[marketId].questionId;
+    }
+
+    function isLinked(bytes32 marketId) external view returns (bool) {
+        return _links[marketId].conditionId != bytes32(0);
+    }
+
+    function reported(bytes32 marketId) external view returns (bool) {
+        return _links[marketId].reported;
     }
 
     function payoutsFor(bytes32 marketId) public view returns (uint256[] memory payouts) {
@@ -56,13 +102,14 @@ contract CTFAdapter {
         }
     }
 
+    /// Report the market's resolution to its condition (anyone: the data is already final on-chain).
     function report(bytes32 marketId) external {
-        bytes32 questionId = questionOf[marketId];
-        if (questionId == bytes32(0)) revert NotLinked(marketId);
-        if (reported[marketId]) revert AlreadyReported(marketId);
+        Link storage link = _links[marketId];
+        if (link.conditionId == bytes32(0)) revert NotLinked(marketId);
+        if (link.reported) revert AlreadyReported(marketId);
         uint256[] memory payouts = payoutsFor(marketId);
-        reported[marketId] = true;
-        ctf.reportPayouts(questionId, payouts);
-        emit PayoutsReported(marketId, questionId, payouts);
+        link.reported = true;
+        ctf.reportPayouts(ctfQuestionIdOf(marketId, link.questionId), payouts);
+        emit PayoutsReported(marketId, link.conditionId, payouts);
     }
 }

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 from eth_utils import keccak
+from web3.logs import DISCARD
 
 from oracle.canonical import keccak_hex, to_bytes32
 from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import ChainError
-from test_quorum_oracle import _register, _resolution, _sigs
-
+from test_quorum_oracle import MODEL, _register, _resolution, _sigs
 
 
 @pytest.fixture
@@ -25,12 +25,32 @@ def ctf(network):
     return ct, adapter
 
 
+def _ctf_question(market_id: str, question: bytes) -> bytes:
+    """The adapter's CTF question id: keccak256(abi.encode(marketId, questionId))."""
+    return keccak(to_bytes32(market_id) + question)
+
+
+def _condition(adapter, market_id: str, question: bytes, slots: int = 2) -> bytes:
+    return keccak(bytes.fromhex(adapter.address[2:]) + _ctf_question(market_id, question) + slots.to_bytes(32, "big"))
+
+
+def _link(network, adapter, market_id: str, question: bytes, who=None):
+    """`prepare` as the market's creator (or `who`); the ConditionPrepared event's args."""
+    receipt = network.chain.transact(who or network.creator, adapter.functions.prepare(to_bytes32(market_id), question))
+    return adapter.events.ConditionPrepared().process_receipt(receipt, errors=DISCARD)[0]["args"]
+
+
 def _prepare(network, ct, adapter, tag: bytes):
     market_id = _register(network, tag)
     question = keccak(b"question " + tag)
-    network.chain.transact(network.creator, adapter.functions.prepare(to_bytes32(market_id), question))
-    condition = keccak(bytes.fromhex(adapter.address[2:]) + question + (2).to_bytes(32, "big"))
-    assert ct.functions.getConditionId(adapter.address, question, 2).call() == condition
+    event = _link(network, adapter, market_id, question)
+    condition = _condition(adapter, market_id, question)
+    assert event["conditionId"] == condition and event["adopted"] is False
+    assert event["ctfQuestionId"] == _ctf_question(market_id, question)
+    assert adapter.functions.ctfQuestionIdOf(to_bytes32(market_id), question).call() == event["ctfQuestionId"]
+    assert adapter.functions.conditionIdOf(to_bytes32(market_id)).call() == condition
+    assert adapter.functions.questionOf(to_bytes32(market_id)).call() == question
+    assert ct.functions.getConditionId(adapter.address, event["ctfQuestionId"], 2).call() == condition
     assert ct.functions.getOutcomeSlotCount(condition).call() == 2
     return market_id, condition
 
@@ -77,14 +97,78 @@ def test_invalid_resolution_splits_equally(network, ctf):
 
 def test_only_the_adapter_can_report_its_condition(network, ctf):
     ct, adapter = ctf
-    market_id, condition = _prepare(network, ct, adapter, b"m3")
+    market_id, _ = _prepare(network, ct, adapter, b"m3")
     question = keccak(b"question m3")
     # someone else "reporting" reaches a different (unprepared) condition id
     with pytest.raises(ChainError, match="condition not prepared"):
-        network.chain.transact(network.bob, ct.functions.reportPayouts(question, [0, 1]))
+        network.chain.transact(network.bob, ct.functions.reportPayouts(_ctf_question(market_id, question), [0, 1]))
     with pytest.raises(ChainError, match="NotLinked"):
         network.chain.transact(network.bob, adapter.functions.report(to_bytes32(keccak_hex(b"other"))))
     with pytest.raises(ChainError, match="AlreadyLinked"):
         network.chain.transact(network.creator, adapter.functions.prepare(to_bytes32(market_id), question))
     with pytest.raises(ChainError, match="UnregisteredMarket"):
         network.chain.transact(network.creator, adapter.functions.prepare(to_bytes32(keccak_hex(b"x")), question))
+
+
+def _register_as(network, who, tag: bytes) -> str:
+    market_id, _ = network.dep.register_market(who, spec_hash=keccak_hex(tag), model_id=MODEL, resolve_at=1,
+                                               outcome_count=2, quorum=1)
+    return market_id
+
+
+def test_only_the_creator_links_its_market(network, ctf):
+    _, adapter = ctf
+    market_id = _register(network, b"m4")
+    question = keccak(b"question m4")
+    with pytest.raises(ChainError, match="NotCreator"):
+        _link(network, adapter, market_id, question, who=network.alice)
+    assert adapter.functions.isLinked(to_bytes32(market_id)).call() is False
+    assert _link(network, adapter, market_id, question)["conditionId"] == _condition(adapter, market_id, question)
+
+
+def test_another_creator_cannot_squat_a_question_id(network, ctf):
+    """Alice links her own market to the question id the creator will use, first: she reaches her
+    own condition (the id is bound to her market), the creator's link still goes through, and each
+    condition pays its own market's resolution."""
+    ct, adapter = ctf
+    question = keccak(b"venue question 7")
+    squat = _register_as(network, network.alice, b"squat")
+    victim = _register(network, b"victim")
+    squatted = _link(network, adapter, squat, question, who=network.alice)["conditionId"]
+    linked = _link(network, adapter, victim, question)
+    assert linked["conditionId"] == _condition(adapter, victim, question) != squatted
+    assert linked["adopted"] is False
+    for market_id, outcome in ((squat, 1), (victim, 0)):
+        r = _resolution(market_id, outcome=outcome)
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+        network.chain.transact(network.bob, adapter.functions.report(to_bytes32(market_id)))
+    assert [ct.functions.payoutNumerators(squatted, i).call() for i in (0, 1)] == [0, 1]
+    assert [ct.functions.payoutNumerators(linked["conditionId"], i).call() for i in (0, 1)] == [1, 0]
+
+
+@pytest.mark.parametrize("outcome, numerators, alice_gets", [(0, [1, 0], 2 * 10**18),
+                                                             (INVALID_OUTCOME, [1, 1], 10**18)])
+def test_condition_prepared_beforehand_is_adopted(network, ctf, outcome, numerators, alice_gets):
+    """prepareCondition is permissionless: bob prepares the market's condition on the CTF directly
+    (and one with the wrong slot count). The creator's link adopts it; the report still pays."""
+    ct, adapter = ctf
+    market_id = _register(network, b"pre")
+    question = keccak(b"question pre")
+    ctf_question = _ctf_question(market_id, question)
+    network.chain.transact(network.bob, ct.functions.prepareCondition(adapter.address, ctf_question, 2))
+    network.chain.transact(network.bob, ct.functions.prepareCondition(adapter.address, ctf_question, 3))
+    event = _link(network, adapter, market_id, question)
+    condition = _condition(adapter, market_id, question)
+    assert event["conditionId"] == condition and event["adopted"] is True and event["slots"] == 2
+    assert adapter.functions.conditionIdOf(to_bytes32(market_id)).call() == condition
+    with pytest.raises(ChainError, match="AlreadyLinked"):
+        _link(network, adapter, market_id, question)
+    _split_and_trade(network, ct, condition)
+    r = _resolution(market_id, outcome=outcome)
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    receipt = network.chain.transact(network.bob, adapter.functions.report(to_bytes32(market_id)))
+    reported = adapter.events.PayoutsReported().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert reported["conditionId"] == condition and list(reported["payouts"]) == numerators
+    assert [ct.functions.payoutNumerators(condition, i).call() for i in (0, 1)] == numerators
+    assert _redeem(network, ct, network.alice, condition) == alice_gets
+    assert _redeem(network, ct, network.bob, condition) == 2 * 10**18 - alice_gets
