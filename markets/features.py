@@ -136,7 +136,10 @@ class FeatureSpec:
         return replace(self, as_of=as_of, horizon_days=(self.target_date - as_of).days)
 
     def window(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The exact rows the features read (the market's data snapshot)."""
+        """The exact rows the features read (the market's data snapshot): the last `rows_needed`
+        rows up to and including the `as_of` row, which must exist. Rows, not calendar days, so a
+        trading-day series (weekends absent) works; the target day is never read from here."""
+        _require_daily(frame)
         if frame.empty or self.as_of > frame.index[-1]:
             last = frame.index[-1].date() if not frame.empty else "none"
             raise DataError(f"no row for {self.as_of.date()} yet (last row {last})", retry=True)
@@ -157,10 +160,21 @@ class FeatureSpec:
         return self.impl.vector(closes, self.horizon_days, ratio)
 
     def truth(self, frame: pd.DataFrame) -> bool | None:
-        """Did the close on the target date end above the threshold? None if not known yet."""
+        """Did the close on the target date end above the threshold? None if not known yet.
+        Both days are looked up exactly: a missing target row is None, never a neighbouring row."""
+        _require_daily(frame)
         if self.target_date not in frame.index or self.as_of not in frame.index:
             return None
         return float(frame.loc[self.target_date, self.column]) > self.threshold(float(frame.loc[self.as_of, self.column]))
+
+
+def _require_daily(frame: pd.DataFrame) -> None:
+    """Recipes read daily closes: an hourly frame's 00:00 bar must not pass for a day's close."""
+    index = frame.index
+    if len(index) and isinstance(index, pd.DatetimeIndex) and not (index == index.normalize()).all():
+        first = index[index != index.normalize()][0]
+        raise DataError(f"features read daily rows, but the data has an intraday time ({first}); "
+                        "load it with interval 1d")
 
 
 def snapshot_bytes(window: pd.DataFrame, column: str) -> bytes:

@@ -1,8 +1,16 @@
 """Data feeds: load a market's source into a validated pandas frame.
 
-A frame is indexed by day (`Date`), strictly increasing, without duplicates;
-the columns a recipe reads must be finite. Anything else is a DataError that
-says what is wrong, never a silent fix.
+One loader, `load_source`, reads every provider's file the same way; the source names its time
+column, its bar interval and its price columns (`SOURCE_FIELDS`). The frame it returns:
+
+    index    `Date`: tz-naive UTC timestamps, strictly increasing; for "1d" the day at 00:00,
+             for "1h" the bar's opening hour
+    columns  "close" (float, finite), the close column also under its own name (`column`, e.g.
+             "Close"), and "open"/"high"/"low" when the source names them; nothing else
+
+Rows that repeat a timestamp with identical values are one row; anything else that is wrong
+(conflicting repeats, times out of order or off the interval, a missing or non-numeric value) is a
+DataError naming origin, column and time, never a silent fix. A gap is never filled.
 
 Sources are named by market creators, so every load is bounded and policed: a local file must be a
 regular file of at most `ORACLE_SOURCE_MAX_BYTES` (/dev/zero, FIFOs, directories are refused), an
@@ -36,6 +44,14 @@ SOURCE_DEADLINE_S = 30.0  # default cap on one HTTP load, however slowly the byt
 ALLOW_ENV = "ORACLE_SOURCE_ALLOW"
 DEFAULT_ALLOW = "bundled,loopback,files"
 _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
+
+# The fields a spec's `source` object may carry, all strings. `column` names the close column;
+# `time`, `interval`, `open`, `high`, `low` say how to read a provider's own layout.
+SOURCE_FIELDS = frozenset({"kind", "uri", "column", "sha3", "address", "function",
+                           "time", "interval", "open", "high", "low"})
+INTERVALS = {"1d": pd.Timedelta(days=1), "1h": pd.Timedelta(hours=1)}
+PRICE_FIELDS = ("open", "high", "low")  # optional; "close" is always read (from `column`)
+_TIME_TEXT = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
 
 
 class SourceRefused(DataError):
@@ -190,17 +206,58 @@ def resolve_uri(uri: str) -> Path:
     return Path(uri)
 
 
+@dataclass(frozen=True)
+class SeriesLayout:
+    """How to read one provider's rows: its time column, bar interval, and which of its columns hold
+    the close (`column`) and, optionally, open/high/low."""
+
+    time: str = "Date"
+    interval: str = "1d"
+    close: str = "Close"
+    prices: tuple[tuple[str, str], ...] = ()  # (canonical name, provider's column) for open/high/low
+
+    @classmethod
+    def of(cls, source: dict[str, Any]) -> "SeriesLayout":
+        for field in ("time", "interval", "column", *PRICE_FIELDS):
+            if field in source and (not isinstance(source[field], str) or not source[field]):
+                raise DataError(f"source.{field}: must be a non-empty string")
+        interval = source.get("interval", "1d")
+        if interval not in INTERVALS:
+            raise DataError(f"source.interval: must be one of {sorted(INTERVALS)}, got {interval!r}")
+        layout = cls(source.get("time", "Date"), interval, source.get("column", "Close"),
+                     tuple((f, source[f]) for f in PRICE_FIELDS if f in source))
+        if layout.time in layout.columns:
+            raise DataError(f"source.time: {layout.time!r} is also named as a price column")
+        return layout
+
+    @property
+    def columns(self) -> list[str]:
+        """The provider's columns this layout reads, close first, each once."""
+        return list(dict.fromkeys([self.close, *(c for _, c in self.prices)]))
+
+    def canonical(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` (validated, provider's names) -> "close", the close under its own name, open/high/low."""
+        out = pd.DataFrame({"close": frame[self.close]}, index=frame.index)
+        out[self.close] = frame[self.close]
+        for name, c in self.prices:
+            out[name] = frame[c]
+        return out
+
+
 def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.0,
                 policy: SourcePolicy | None = None) -> pd.DataFrame:
     """Load and validate the frame a market's `source` names, under `policy` (default: from the
-    environment, `SourcePolicy.from_env()`).
+    environment, `SourcePolicy.from_env()`). The frame's contract is in this module's docstring.
 
     csv / parquet: a file (`bundled:NAME` for data shipped with the oracle).
     http_json: GET `uri` -> [{"Date": "YYYY-MM-DD", "<column>": number}, ...] (or {"data": [...]}).
-    chain: a `PriceFeed` contract's `series()` at `address` (needs `chain`).
+    chain: a `PriceFeed` contract's `series()` at `address` (needs `chain`); daily closes.
+
+    `time` (default "Date") holds "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS" (UTC), or, as an integer
+    column, unix seconds; `interval` is "1d" (default) or "1h".
     """
     kind = source.get("kind")
-    column = source.get("column", "Close")
+    layout = SeriesLayout.of(source)
     if kind in ("csv", "parquet", "http_json"):
         policy = policy or SourcePolicy.from_env()
         if not isinstance(source.get("uri"), str):
@@ -219,17 +276,22 @@ def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.
             frame = pd.read_csv(io.BytesIO(raw)) if kind == "csv" else pd.read_parquet(io.BytesIO(raw))
         except Exception as e:
             raise DataError(f"{path}: unreadable {kind}: {e}") from None
-        return validate_frame(frame, [column], origin=str(path))
-    if kind == "http_json":
+        origin = str(path)
+    elif kind == "http_json":
         policy.check_url(source["uri"])
-        frame = _http_json(source["uri"], column, http_timeout, policy.max_bytes, policy.deadline_s)
-        return validate_frame(frame, [column], origin=source["uri"])
-    if kind == "chain":
+        frame = _http_json(source["uri"], layout.close, http_timeout, policy.max_bytes, policy.deadline_s)
+        origin = source["uri"]
+    elif kind == "chain":
         if chain is None:
             raise DataError("an on-chain source needs a chain connection")
-        return validate_frame(_chain_series(chain, source["address"], column), [column],
-                              origin=f"PriceFeed {source['address']}")
-    raise DataError(f"unsupported source kind {kind!r}")
+        if layout != SeriesLayout(close=layout.close):
+            raise DataError("an on-chain PriceFeed is daily closes: source.time/interval/open/high/low do not apply")
+        frame = _chain_series(chain, source["address"], layout.close)
+        origin = f"PriceFeed {source['address']}"
+    else:
+        raise DataError(f"unsupported source kind {kind!r}")
+    valid = validate_frame(frame, layout.columns, origin=origin, time=layout.time, interval=layout.interval)
+    return layout.canonical(valid)
 
 
 def _read_file(path: Path, max_bytes: int) -> bytes:
@@ -305,27 +367,79 @@ def _chain_series(chain, address: str, column: str) -> pd.DataFrame:
     return pd.DataFrame({"Date": dates, column: [v / 10**decimals for v in values]})
 
 
-def validate_frame(frame: pd.DataFrame, columns: list[str], *, origin: str) -> pd.DataFrame:
-    if "Date" not in frame.columns:
-        raise DataError(f"{origin}: no 'Date' column")
+def validate_frame(frame: pd.DataFrame, columns: list[str], *, origin: str, time: str = "Date",
+                   interval: str = "1d") -> pd.DataFrame:
+    """`frame`'s `columns` as finite floats, indexed `Date` by the parsed `time` column (see
+    `parse_times`), in increasing order. Repeats of a timestamp with identical values are merged;
+    conflicting repeats, times out of order, and missing or non-numeric values are DataErrors naming
+    `origin`, the column and the time. Other columns are dropped; gaps stay gaps."""
+    if time not in frame.columns:
+        raise DataError(f"{origin}: no {time!r} column")
     for c in columns:
         if c not in frame.columns:
             raise DataError(f"{origin}: no {c!r} column")
-    try:
-        dates = pd.to_datetime(frame["Date"], format="%Y-%m-%d")
-    except (ValueError, TypeError) as e:
-        raise DataError(f"{origin}: unparseable date ({e})") from None
-    if dates.duplicated().any():
-        raise DataError(f"{origin}: duplicated dates, e.g. {dates[dates.duplicated()].iloc[0].date()}")
-    if not dates.is_monotonic_increasing:
-        bad = int(np.argmax(np.diff(dates.values.astype("int64")) < 0)) + 1
-        raise DataError(f"{origin}: dates not increasing at row {bad} ({dates.iloc[bad].date()})")
-    out = frame.set_index(dates).drop(columns=["Date"])
-    out.index.name = "Date"
+    stamps = parse_times(frame[time], interval, origin=origin, column=time)
+    out = pd.DataFrame(index=pd.DatetimeIndex(stamps, name="Date"))
     for c in columns:
-        values = pd.to_numeric(out[c], errors="coerce")
-        if not np.isfinite(values.to_numpy(dtype=float)).all():
-            first = values[~np.isfinite(values.to_numpy(dtype=float))].index[0].date()
-            raise DataError(f"{origin}: column {c!r} has a missing or non-numeric value on {first}")
-        out[c] = values.astype(float)
+        values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{origin}: column {c!r} has a missing or non-numeric value on "
+                            f"{_stamp(stamps.iloc[i], interval)} (row {i + 1})")
+        out[c] = values
+    if len(out) > 1:
+        step = np.diff(out.index.asi8)
+        if (step < 0).any():
+            i = int(np.argmax(step < 0)) + 1
+            raise DataError(f"{origin}: times not increasing at row {i + 1} "
+                            f"({_stamp(out.index[i], interval)} after {_stamp(out.index[i - 1], interval)})")
+    repeated = out.index.duplicated(keep=False)
+    if repeated.any():
+        rows = out[repeated]
+        conflicting = rows.groupby(level=0).nunique(dropna=False).max(axis=1) > 1
+        if conflicting.any():
+            when = conflicting.index[int(np.argmax(conflicting.to_numpy()))]
+            values = ", ".join(f"{c}={sorted(set(rows.loc[when, c]))}" for c in columns
+                               if rows.loc[when, c].nunique() > 1)
+            raise DataError(f"{origin}: {_stamp(when, interval)} appears more than once with conflicting "
+                            f"values ({values})")
+        out = out[~out.index.duplicated(keep="first")]
     return out
+
+
+def parse_times(values: pd.Series, interval: str, *, origin: str, column: str = "Date") -> pd.Series:
+    """A time column -> tz-naive UTC timestamps. Text is "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS"; an
+    integer column is unix seconds. Each time must start a bar of `interval`: midnight for "1d",
+    a whole hour for "1h". DataError naming the (1-based) row otherwise."""
+    if interval not in INTERVALS:
+        raise DataError(f"{origin}: unknown interval {interval!r} (known: {sorted(INTERVALS)})")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):  # e.g. parquet timestamps with a zone
+        stamps = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(values.dtype):  # parquet timestamps without one: UTC
+        stamps = values
+    elif pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        try:
+            stamps = pd.to_datetime(values, unit="s")
+        except (ValueError, OverflowError) as e:
+            raise DataError(f"{origin}: column {column!r} has a unix time out of range ({e})") from None
+    else:
+        text = values.astype("string")
+        ok = text.str.fullmatch(_TIME_TEXT).fillna(False).to_numpy(dtype=bool)
+        stamps = pd.to_datetime(text.where(ok), format="ISO8601", errors="coerce")
+        bad = ~ok | stamps.isna().to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{origin}: column {column!r} row {i + 1}: unparseable time {values.iloc[i]!r} "
+                            "(expected YYYY-MM-DD, YYYY-MM-DD HH:MM:SS, or integer unix seconds)")
+    stamps = stamps.reset_index(drop=True)
+    off = (stamps != stamps.dt.floor(INTERVALS[interval])).to_numpy()
+    if off.any():
+        i = int(np.argmax(off))
+        unit = "midnight (a daily bar)" if interval == "1d" else "a whole hour (an hourly bar)"
+        raise DataError(f"{origin}: column {column!r} row {i + 1}: time {stamps.iloc[i]} is not at {unit}")
+    return stamps
+
+
+def _stamp(t: pd.Timestamp, interval: str) -> str:
+    return t.strftime("%Y-%m-%d") if interval == "1d" else t.strftime("%Y-%m-%d %H:%M")

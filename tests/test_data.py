@@ -24,16 +24,31 @@ def test_bundled_btc_loads(frame):
 @pytest.mark.parametrize(
     "rows, match",
     [
-        ([("2021-01-01", 1.0), ("2021-01-01", 2.0)], "duplicated dates"),
-        ([("2021-01-02", 1.0), ("2021-01-01", 2.0)], "not increasing"),
-        ([("2021-01-01", 1.0), ("2021-01-02", float("nan"))], "missing or non-numeric value on 2021-01-02"),
+        ([("2021-01-01", 1.0), ("2021-01-01", 2.0)], r"test: 2021-01-01 appears more than once with conflicting"),
+        ([("2021-01-02", 1.0), ("2021-01-01", 2.0)], "not increasing at row 2 \\(2021-01-01 after 2021-01-02\\)"),
+        ([("2021-01-01", 1.0), ("2021-01-02", 3.0), ("2021-01-01", 1.0)], "not increasing"),
+        ([("2021-01-01", 1.0), ("2021-01-02", float("nan"))], "column 'Close' has a missing or non-numeric value on 2021-01-02"),
         ([("2021-01-01", 1.0), ("2021-01-02", "n/a")], "missing or non-numeric"),
-        ([("01/02/2021", 1.0)], "unparseable date"),
+        ([("01/02/2021", 1.0)], "row 1: unparseable time '01/02/2021'"),
+        ([("2021-01-01 13:00:00", 1.0)], "row 1: time 2021-01-01 13:00:00 is not at midnight"),
     ],
 )
 def test_bad_frames_are_refused(rows, match):
     with pytest.raises(DataError, match=match):
         validate_frame(_frame(rows), ["Close"], origin="test")
+
+
+def test_identical_repeats_merge_and_gaps_stay():
+    rows = [("2021-01-01", 1.0), ("2021-01-01", 1.0), ("2021-01-02", 2.0), ("2021-01-04", 4.0)]
+    got = validate_frame(_frame(rows), ["Close"], origin="test")
+    assert list(got.index.strftime("%Y-%m-%d")) == ["2021-01-01", "2021-01-02", "2021-01-04"]
+    assert list(got["Close"]) == [1.0, 2.0, 4.0]
+
+
+def test_the_frame_contract(frame):
+    assert frame.index.name == "Date" and frame.index.tz is None and frame.index.is_unique
+    assert list(frame.columns) == ["close", "Close"] and (frame["close"] == frame["Close"]).all()
+    assert all(t == t.normalize() for t in frame.index[:5])
 
 
 def test_missing_file_is_retryable(tmp_path):
@@ -69,6 +84,34 @@ def test_features_refuse_future_and_gaps(frame):
         FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-28"), 7, 1.05).compute(gap)
     with pytest.raises(DataError, match="needs 31 rows"):
         FeatureSpec("trailing_returns_v1", pd.Timestamp("2014-09-20"), 7, 1.05).compute(frame)
+
+
+def test_a_gap_never_moves_the_target_day(frame):
+    fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-01-10"), 7, 1.05)
+    assert fs.truth(frame) is not None
+    gap = frame.drop(fs.target_date)
+    # the next day (2021-01-18) is there, but the question is about 2021-01-17: unknown, not guessed
+    assert pd.Timestamp("2021-01-18") in gap.index and fs.truth(gap) is None
+    # the window only reads up to as_of, so the gap after it changes nothing there
+    assert fs.compute(gap) == fs.compute(frame)
+    with pytest.raises(DataError, match="no row for 2021-01-10: the data has a gap"):
+        fs.compute(frame.drop(fs.as_of))
+    assert fs.truth(frame.drop(fs.as_of)) is None
+
+
+def test_window_counts_trading_days_on_an_index():
+    index = load_source({"kind": "csv", "uri": "bundled:nasdaq100_daily.csv"})
+    fs = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-03-01"), 4, 1.01)  # a Monday
+    window = fs.window(index)
+    assert len(window) == 31 and window.index[-1] == fs.as_of
+    # 31 trading days: weekends and the two holidays (2021-01-18, 2021-02-15) are absent, not filled
+    assert window.index[0] == pd.Timestamp("2021-01-14")
+    assert len(pd.bdate_range("2021-01-14", "2021-03-01")) == 31 + 2
+    assert fs.truth(index) is not None  # target 2021-03-05, a Friday
+    weekend = FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-02-27"), 4, 1.01)  # a Saturday
+    with pytest.raises(DataError, match="gap"):
+        weekend.window(index)
+    assert FeatureSpec("trailing_returns_v1", pd.Timestamp("2021-03-01"), 5, 1.01).truth(index) is None
 
 
 # ------------------------------------------------------------------ other feeds
