@@ -138,8 +138,7 @@ def zk_path(chain, zk) -> dict:
     verify_gas = verifier.functions.verifyProof(bundle.proof_bytes, instances).estimate_gas(
         {"from": deployer.address}) - 21_000
     dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
-    dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
-                        outcome_count=2, quorum=1)
+    dep.register_market(creator, **{**spec.onchain(), "quorum": 1})
     circuit = record.circuit(1)
     dep.require_zk(creator, spec.market_id,
                    spec.rule.zk_rule(spec.outcomes, circuit.output_scale, record.output_transform).as_tuple())

@@ -6,7 +6,8 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 
 /// @title BinaryMarket
 /// @notice A parimutuel two-outcome market in native ETH. Stakes go on an
-/// outcome index (0 or 1) until the oracle resolves; then winners split the
+/// outcome index (0 or 1) until the market's trading close (registered with it, before its
+/// observation window); then winners split the
 /// whole pot pro rata. An invalid resolution, or nobody on the winning side,
 /// refunds every stake. A market still unresolved `RESOLUTION_GRACE` after its
 /// resolve time (or after its first stake, if that came later) never locks funds:
@@ -32,6 +33,7 @@ contract BinaryMarket {
     error InvalidOutcome(uint16 outcome);
     error ZeroDeposit();
     error MarketClosed(bytes32 marketId);
+    error TradingClosed(bytes32 marketId);
     error NotResolved(bytes32 marketId);
     error NothingToRedeem(bytes32 marketId, address account);
     error TransferFailed(address to, uint256 amount);
@@ -55,6 +57,8 @@ contract BinaryMarket {
         if (count != 2) revert NotBinary(marketId, count);
         if (outcome > 1) revert InvalidOutcome(outcome);
         if (msg.value == 0) revert ZeroDeposit();
+        // positions close before the observation window: nobody bets once the evidence exists
+        if (block.timestamp >= registry.getMarket(marketId).closeAt) revert TradingClosed(marketId);
         if (oracle.isResolved(marketId)) revert MarketClosed(marketId);
         if (openedAt[marketId] == 0) openedAt[marketId] = uint64(block.timestamp);
         else if (block.timestamp >= refundableAt(marketId)) revert MarketClosed(marketId);

@@ -12,16 +12,21 @@ interface IValidatorSet {
 }
 
 contract MarketRegistry {
+    /// `modelId` is the market's resolver: the registered program that turns post-event evidence
+    /// into the outcome. `forecasterId` is the model whose proven forecasts the market posts during
+    /// its life (zero: none). Positions close at `closeAt`, before any evidence exists.
     struct Market {
         bytes32 specHash;
         bytes32 modelId;
+        bytes32 forecasterId;
+        uint64 closeAt;
         uint64 resolveAt;
         uint16 outcomeCount;
         uint16 quorum;
         address creator;
     }
 
-    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v2");
+    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v3");
 
     mapping(bytes32 => Market) private _markets;
     uint256 public marketCount;
@@ -33,6 +38,8 @@ contract MarketRegistry {
         bytes32 indexed marketId,
         bytes32 specHash,
         bytes32 indexed modelId,
+        bytes32 forecasterId,
+        uint64 closeAt,
         uint64 resolveAt,
         uint16 outcomeCount,
         uint16 quorum,
@@ -42,6 +49,7 @@ contract MarketRegistry {
     error AlreadyRegistered(bytes32 marketId);
     error InvalidOutcomeCount(uint16 outcomeCount);
     error InvalidQuorum(uint16 quorum);
+    error CloseAfterResolve(uint64 closeAt, uint64 resolveAt);
     error EmptyField(string field);
     error UnknownMarket(bytes32 marketId);
     error OracleBinding(address caller);
@@ -56,34 +64,46 @@ contract MarketRegistry {
         oracle = oracle_;
     }
 
-    function marketIdOf(bytes32 specHash, bytes32 modelId, uint64 resolveAt, uint16 outcomeCount, uint16 quorum)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(MARKET_ID_DOMAIN, specHash, modelId, resolveAt, outcomeCount, quorum));
+    function marketIdOf(
+        bytes32 specHash,
+        bytes32 modelId,
+        bytes32 forecasterId,
+        uint64 closeAt,
+        uint64 resolveAt,
+        uint16 outcomeCount,
+        uint16 quorum
+    ) public pure returns (bytes32) {
+        return keccak256(
+            abi.encode(MARKET_ID_DOMAIN, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum)
+        );
     }
 
     function register(
         bytes32 specHash,
         bytes32 modelId,
+        bytes32 forecasterId,
+        uint64 closeAt,
         uint64 resolveAt,
         uint16 outcomeCount,
         uint16 quorum
     ) external returns (bytes32 marketId) {
         if (specHash == bytes32(0)) revert EmptyField("specHash");
         if (modelId == bytes32(0)) revert EmptyField("modelId");
+        if (closeAt > resolveAt) revert CloseAfterResolve(closeAt, resolveAt);
         if (outcomeCount < 2 || outcomeCount > 256) revert InvalidOutcomeCount(outcomeCount);
         if (address(oracle) == address(0)) revert OracleBinding(address(0));
         // a quorum above the set's size could never be met: the market could never resolve
         if (quorum == 0 || quorum > oracle.validators().length) revert InvalidQuorum(quorum);
-        marketId = marketIdOf(specHash, modelId, resolveAt, outcomeCount, quorum);
+        marketId = marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
-        _markets[marketId] = Market(specHash, modelId, resolveAt, outcomeCount, quorum, msg.sender);
+        _markets[marketId] =
+            Market(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender);
         unchecked {
             marketCount += 1;
         }
-        emit MarketRegistered(marketId, specHash, modelId, resolveAt, outcomeCount, quorum, msg.sender);
+        emit MarketRegistered(
+            marketId, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender
+        );
     }
 
     function isRegistered(bytes32 marketId) external view returns (bool) {

@@ -405,7 +405,7 @@ contract QuorumOracle {
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         uint32 next = _forecastCount[marketId] == 0 ? 0 : _lastForecastRound[marketId] + 1;
         if (f.round < next) revert StaleRound(marketId, f.round, next);
-        MarketRegistry.Market memory m = _checkMarket(marketId, f.modelId, 0, f.probabilityPpm);
+        MarketRegistry.Market memory m = _checkForecastMarket(marketId, f.modelId, f.probabilityPpm);
         uint256 needed = threshold > m.quorum ? threshold : m.quorum;
         if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
         address[] memory signers = _recoverMembers(forecastDigest(f), signatures);
@@ -533,6 +533,18 @@ contract QuorumOracle {
 
     function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory) {
         return _checkMarket(r.marketId, r.modelId, r.outcome, r.probabilityPpm);
+    }
+
+    /// A forecast is the market's forecaster's, never its resolver's (a market without one has none).
+    function _checkForecastMarket(bytes32 marketId, bytes32 modelId, uint32 probabilityPpm)
+        private
+        view
+        returns (MarketRegistry.Market memory m)
+    {
+        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
+        m = registry.getMarket(marketId);
+        if (modelId == bytes32(0) || modelId != m.forecasterId) revert ModelMismatch(m.forecasterId, modelId);
+        if (probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(probabilityPpm);
     }
 
     function _checkMarket(bytes32 marketId, bytes32 modelId, uint16 outcome, uint32 probabilityPpm)

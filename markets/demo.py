@@ -1,68 +1,108 @@
-"""The demo's markets: real dates from the BTC data the reference model never trained on.
+"""The demo's markets: real questions of every shape on real dates, resolved from several providers'
+bundled data (see markets/data/SOURCE.md), each registered before its event on a replay chain.
 
-Each asks "will BTC close h days later above k x the close on `as_of`?". The
-actual answer, read from the same data, is shown next to the oracle's.
+The dates were picked for the data they exercise, not for any model being right: March 2019 is when
+Yahoo ran ~1 % above the exchanges and Coinbase's feed was stale, so the median has work to do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-
-import pandas as pd
+from datetime import datetime, timezone
+from typing import Any, Callable
 
 from .spec import MarketSpec
 
+# The forecaster's data (the reference model trained on it) and the markets' evidence sources.
 BTC_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close"}
+_OHLC = {"open": "Open", "high": "High", "low": "Low"}
+_ohlc = {"open": "open", "high": "high", "low": "low"}
+SOURCES: dict[str, dict[str, str]] = {
+    "btc-yahoo": {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close", **_OHLC},
+    "btc-bitstamp": {"kind": "csv", "uri": "bundled:btc_usd_daily_bitstamp.csv", "column": "close", **_ohlc},
+    "btc-coinbase": {"kind": "csv", "uri": "bundled:btc_usd_daily_coinbase.csv", "column": "Close", **_OHLC},
+    "btc-binance": {"kind": "csv", "uri": "bundled:btc_usdt_daily_binance.csv", "column": "close", **_ohlc},
+    "ndx-yahoo": {"kind": "csv", "uri": "bundled:nasdaq100_daily.csv", "column": "Close", **_OHLC},
+    "ndx-stooq": {"kind": "csv", "uri": "bundled:nasdaq100_daily_stooq.csv", "column": "Close", **_OHLC},
+    "btc-bitstamp-1h": {"kind": "csv", "uri": "bundled:btc_usd_hourly_bitstamp.csv", "column": "close",
+                        "interval": "1h", **_ohlc},
+}
+BTC_2019 = ("btc-yahoo", "btc-bitstamp", "btc-coinbase", "btc-binance")
+BTC_2021 = ("btc-yahoo", "btc-bitstamp", "btc-binance")  # Coinbase's file ends 2020-11-20
+NDX = ("ndx-yahoo", "ndx-stooq")  # one official print, two vendors: not independent, still two reads
+
+# The replay chain starts here: every demo market is registered before its event.
+REPLAY_START = datetime(2019, 3, 10, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
-class DemoQuestion:
-    as_of: str
-    threshold_ratio: float
-    horizon_days: int = 7
+class DemoMarket:
+    question: str
+    outcomes: tuple[str, ...]
+    observe: dict[str, Any]
+    shape: dict[str, Any]
+    close_at: str
+    resolve_at: str
+    forecast: dict[str, Any] | None = None  # reference-model forecast schedule (its model id added)
+
+    @property
+    def width(self) -> int:
+        return len(self.shape.get("bounds", [0]))
 
 
-# Dates where the reference model is confident (|p - 0.5| > 0.3), two that went each
-# way. Its overall held-out quality, against baselines, is what `oracle evaluate` reports.
-DEMO_QUESTIONS = (
-    DemoQuestion("2021-01-12", 0.95),
-    DemoQuestion("2021-01-20", 1.05),
-    DemoQuestion("2021-01-18", 1.10),
-    DemoQuestion("2021-01-28", 0.95),
+def _observe(names, **extra) -> dict[str, Any]:
+    return {"sources": [SOURCES[n] for n in names], "min_sources": 2, "tolerance": 0.01, **extra}
+
+
+DEMO_MARKETS = (
+    DemoMarket(
+        "Will BTC close above $4,000 on March 23, 2019 (UTC day)?", ("YES", "NO"),
+        _observe(BTC_2019), {"kind": "above", "at": "2019-03-23", "value": 4000, "above": "YES", "below": "NO"},
+        close_at="2019-03-23T00:00:00Z", resolve_at="2019-03-24T00:00:00Z",
+        forecast={"source": BTC_SOURCE, "every_days": 2,
+                  "features": {"recipe": "trailing_returns_v1",
+                               "params": {"as_of": "2019-03-17", "horizon_days": 6, "threshold_price": 4000}}}),
+    DemoMarket(
+        "Bitcoin up or down in the week of January 25, 2021 (Mon open to Sun close, UTC)?", ("Up", "Down"),
+        _observe(BTC_2021), {"kind": "up_down", "from": "2021-01-25", "to": "2021-01-31", "up": "Up", "down": "Down"},
+        close_at="2021-01-25T00:00:00Z", resolve_at="2021-02-01T00:00:00Z"),
+    DemoMarket(
+        "Where will the NASDAQ-100 close on January 29, 2021?",
+        ("below 12,500", "12,500-13,000", "13,000-13,500", "13,500 or above"),
+        _observe(NDX, timezone="America/New_York"), {"kind": "range", "at": "2021-01-29",
+                                                      "bounds": [12500, 13000, 13500]},
+        close_at="2021-01-29T05:00:00Z", resolve_at="2021-01-30T05:00:00Z"),
+    DemoMarket(
+        "Will Bitcoin reach $40,000 between January 25 and February 14, 2021 (UTC)?", ("YES", "NO"),
+        _observe(BTC_2021), {"kind": "touch", "from": "2021-01-25", "to": "2021-02-14", "level": 40000,
+                             "direction": "up", "yes": "YES", "no": "NO"},
+        close_at="2021-01-25T00:00:00Z", resolve_at="2021-01-26T00:00:00Z"),
+    DemoMarket(
+        "Which gains more in February 2021 (Feb 1 open to Feb 26 close): Bitcoin or the NASDAQ-100?",
+        ("Bitcoin", "NASDAQ-100"),
+        _observe(BTC_2021), {"kind": "versus", "from": "2021-02-01", "to": "2021-02-26", "a": "Bitcoin",
+                             "b": "NASDAQ-100", "other": {"sources": [SOURCES[n] for n in NDX],
+                                                          "timezone": "America/New_York"}},
+        close_at="2021-02-01T00:00:00Z", resolve_at="2021-02-27T05:00:00Z"),
 )
 
 
-def demo_spec(q: DemoQuestion, frame: pd.DataFrame, model_id: str, quorum: int) -> MarketSpec:
-    as_of = pd.Timestamp(q.as_of)
-    close = float(frame.loc[as_of, "Close"])
-    target_day = as_of + timedelta(days=q.horizon_days)
-    resolve_at = (target_day + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
-    question = (
-        f"Will BTC-USD close above ${q.threshold_ratio * close:,.0f} ({q.threshold_ratio:.2f} x the "
-        f"{as_of.date()} close of ${close:,.0f}) on {target_day.date()}?"
-    )
-    return MarketSpec.parse({
-        "version": 1,
-        "question": question,
-        "description": "Resolved by the reference BTC forecaster's proven probability (>= 0.5 is YES).",
-        "outcomes": ["YES", "NO"],
-        "kind": "resolve",
-        "source": BTC_SOURCE,
-        "features": {
-            "recipe": "trailing_returns_v1",
-            "params": {"as_of": q.as_of, "horizon_days": q.horizon_days, "threshold_ratio": q.threshold_ratio},
-        },
-        "model": model_id,
-        "rule": {"kind": "threshold", "threshold": 0.5, "above": "YES", "below": "NO"},
-        "resolve_at": resolve_at,
+def demo_spec(m: DemoMarket, resolver_of: Callable[[int], str], forecaster: str | None, quorum: int) -> MarketSpec:
+    """The market's spec with this node's resolver (over the shape's comparisons) and forecaster."""
+    doc: dict[str, Any] = {
+        "version": 2,
+        "question": m.question,
+        "description": "Resolved from the listed sources' data after the event: the median of the sources "
+                       "that have it, a source more than 1 % off the median reported and not counted.",
+        "outcomes": list(m.outcomes),
+        "kind": "forecast" if m.forecast else "resolve",
+        "observe": m.observe,
+        "shape": m.shape,
+        "resolver": resolver_of(m.width),
+        "close_at": m.close_at,
+        "resolve_at": m.resolve_at,
         "quorum": quorum,
-    })
-
-
-def actual_outcome(spec: MarketSpec, frame: pd.DataFrame) -> str | None:
-    """What really happened, from the data (None if the data ends before the target day)."""
-    truth = spec.features.truth(frame)
-    if truth is None:
-        return None
-    return spec.rule.above if truth else spec.rule.below
+    }
+    if m.forecast:
+        doc["forecast"] = {"model": forecaster, **m.forecast}
+    return MarketSpec.parse(doc)

@@ -1,4 +1,4 @@
-"""The market spec: a versioned, validated description of an AI-resolved question.
+"""The market spec: a versioned, validated description of a question resolved from evidence.
 
 Canonical JSON of the spec -> spec hash (keccak256) -> market id, together with every
 on-chain parameter (model, resolve time, outcome count, quorum): the same derivation
@@ -9,97 +9,124 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from eth_utils import keccak
 
-from oracle.canonical import canonical_json, check_document, hash_json, is_bytes32, to_bytes32
+from oracle.canonical import (
+    canonical_json,
+    check_document,
+    hash_json,
+    is_bytes32,
+    to_bytes32,
+)
 from oracle.errors import SpecError
 
 from .features import FeatureSpec
-from .rules import Rule, parse_rule
+from .fields import _iso, _parse_time, parse_source
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 MAX_ROUNDS = 1000
-MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v2")
+MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v3")
 KINDS = ("resolve", "forecast")
-SOURCE_KINDS = ("csv", "parquet", "http_json", "chain")
+from .fields import SOURCE_KINDS  # noqa: E402,F401  (one list, re-exported)
+ZERO_ID = "0x" + "00" * 32
 
 _FIELDS = {
-    "version", "question", "description", "outcomes", "kind", "source", "features",
-    "model", "rule", "resolve_at", "quorum", "ctf_question_id", "forecast",
+    "version", "question", "description", "outcomes", "kind", "observe", "shape", "resolver", "close_at",
+    "resolve_at", "quorum", "ctf_question_id", "forecast",
 }
 _REQUIRED = _FIELDS - {"description", "ctf_question_id", "forecast"}
-SOURCE_FIELDS = {"kind", "uri", "column", "sha3", "address", "function"}
+_FORECAST_FIELDS = {"model", "source", "features", "every_days"}
 
 
 @dataclass(frozen=True)
 class ForecastSchedule:
-    """A forecast market posts a probability every `every_days` until `close_at`."""
+    """A forecast market posts its forecaster's probability of the shape's first answer every
+    `every_days` from the features' as_of until trading closes."""
 
+    model: str
+    source: dict[str, Any]
+    features: FeatureSpec
     every_days: int
-    close_at: datetime
 
 
 @dataclass(frozen=True)
 class Round:
     index: int
     due_at: int  # unix seconds: when the round's data exists
-    final: bool  # the final round is the market's resolution
-    features: FeatureSpec
+    final: bool  # the final round is the market's resolution, from the evidence
+    features: FeatureSpec | None  # a forecast round's features; None for the evidence round
+    model: str  # the model that answers this round: the forecaster, or the resolver for the final round
+
+    @property
+    def recipe(self) -> str:
+        from .evidence import RECIPE
+
+        return self.features.recipe if self.features is not None else RECIPE
 
 
-def market_id_of(spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int) -> str:
+def market_id_of(spec_hash: str, model_id: str, forecaster_id: str, close_at: int, resolve_at: int,
+                 outcome_count: int, quorum: int) -> str:
     """`MarketRegistry.marketIdOf`: the id binds the spec and the parameters registered with it."""
     from eth_abi import encode as abi_encode
 
-    words = abi_encode(["bytes32", "bytes32", "bytes32", "uint64", "uint16", "uint16"],
-                       [MARKET_ID_DOMAIN, to_bytes32(spec_hash), to_bytes32(model_id), resolve_at, outcome_count,
-                        quorum])
+    words = abi_encode(["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint64", "uint16", "uint16"],
+                       [MARKET_ID_DOMAIN, to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
+                        close_at, resolve_at, outcome_count, quorum])
     return "0x" + keccak(words).hex()
 
 
-def _parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise SpecError(field, "must be an ISO-8601 time string such as 2021-06-08T00:00:00Z")
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SpecError(field, f"not an ISO-8601 time: {value!r}") from None
-    if t.tzinfo is None:
-        raise SpecError(field, "must carry a timezone (e.g. trailing Z for UTC)")
-    return t.astimezone(timezone.utc)
+def _model_id(v: Any, field: str) -> str:
+    if not is_bytes32(v) or int(v, 16) == 0:
+        raise SpecError(field, "must be a model id (0x-prefixed 32-byte hex, not zero)")
+    return v.lower()
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _window(observe, other, shape) -> tuple[datetime, datetime, datetime]:
+    """(when the first observed bar opens, when the earliest deciding bar ends, when the last ends),
+    over both series of a versus market."""
+    obs = [observe] + ([other] if other is not None else [])
+    return (min(o.bar_open(shape.first_bar()) for o in obs), max(o.bar_end(shape.earliest_bar()) for o in obs),
+            max(o.bar_end(shape.last_bar()) for o in obs))
 
 
 @dataclass(frozen=True)
 class MarketSpec:
+    """A market: a question whose outcome is read from post-event evidence (`observe`, `shape`) by a
+    registered resolver; a `forecast` market also posts proven forecasts while trading is open."""
+
     question: str
     outcomes: tuple[str, ...]
     kind: str
-    source: dict[str, Any]
-    features: FeatureSpec
-    model: str
-    rule: Rule
+    observe: Any  # markets.evidence.Observe
+    shape: Any  # markets.evidence.Shape
+    resolver: str
+    close_at: datetime
     resolve_at: datetime
     quorum: int
     description: str = ""
     ctf_question_id: str | None = None
     version: int = SPEC_VERSION
     forecast: ForecastSchedule | None = None
+    other: Any = None  # markets.evidence.Observe of a versus market's second series
 
     # ------------------------------------------------------------ parsing
     @classmethod
     def parse(cls, d: Any, *, now: datetime | None = None) -> "MarketSpec":
-        """Validate a spec object. `now` set: refuse a resolve time already past."""
+        """Validate a spec object. `now` set (registration): refuse a market whose trading has
+        closed, hence whose outcome could already be known from its evidence."""
+        from .evidence import Observe, parse_shape
+
         if not isinstance(d, dict):
             raise SpecError("spec", "must be a JSON/YAML object")
+        if d.get("version") == 1:
+            raise SpecError("version", "version 1 specs resolved markets from a model's forecast; a market now "
+                            "resolves from post-event evidence: write version 2 with `observe`, `shape`, "
+                            "`resolver` and `close_at` (see README)")
         check_document(d, fields=_FIELDS, required=_REQUIRED, version=SPEC_VERSION, kind="spec", error=SpecError)
         q = d["question"]
         if not isinstance(q, str) or not q.strip():
@@ -118,49 +145,32 @@ class MarketSpec:
             raise SpecError("outcomes", "names must be unique")
         if d["kind"] not in KINDS:
             raise SpecError("kind", f"must be one of {list(KINDS)}, got {d['kind']!r}")
-        source = d["source"]
-        if not isinstance(source, dict) or source.get("kind") not in SOURCE_KINDS:
-            raise SpecError("source.kind", f"must be one of {list(SOURCE_KINDS)}")
-        for k in source:
-            if k not in SOURCE_FIELDS:
-                raise SpecError(f"source.{k}", "unknown field")
-            if not isinstance(source[k], str):
-                raise SpecError(f"source.{k}", "must be a string")
-        source = dict(source)
-        if source["kind"] == "chain":
-            address = source.get("address")
-            if not isinstance(address, str) or not address.startswith("0x") or len(address) != 42:
-                raise SpecError("source.address", "must be a 0x-prefixed 20-byte contract address")
-            from eth_utils import is_hex_address, to_checksum_address
-
-            if not is_hex_address(address):
-                raise SpecError("source.address", "must be a 0x-prefixed 20-byte contract address")
-            # one address, one spec hash: always its EIP-55 checksum form
-            source["address"] = to_checksum_address(address)
-        else:
-            from .feeds import SourceRefused, check_source_uri
-
-            if not isinstance(source.get("uri"), str) or not source["uri"]:
-                raise SpecError("source.uri", "must be a non-empty string")
-            try:  # /dev/zero, a FIFO, a non-http URL: refused here, whatever reads the spec later
-                check_source_uri(source["kind"], source["uri"])
-            except SourceRefused as e:
-                raise SpecError(e.field, e.field_reason) from None
-        column = source.get("column", "Close")
-        if not isinstance(column, str):
-            raise SpecError("source.column", "must be a string")
-        if "sha3" in source and not (is_bytes32(source["sha3"]) and source["sha3"] == source["sha3"].lower()):
-            raise SpecError("source.sha3", "must be 0x + 64 lowercase hex digits")
-        features = FeatureSpec.parse(d["features"], column=column)
-        if not is_bytes32(d["model"]):
-            raise SpecError("model", "must be a model id (0x-prefixed 32-byte hex)")
-        rule = parse_rule(d["rule"], outcomes)
+        observe = Observe.parse(d["observe"])
+        other = None
+        shape_doc = d["shape"]
+        if isinstance(shape_doc, dict) and "other" in shape_doc:
+            o = shape_doc["other"]
+            if not isinstance(o, dict) or "sources" not in o or any(k not in ("sources", "timezone") for k in o):
+                raise SpecError("shape.other", "must be an object {sources, timezone}")
+            try:
+                other = Observe.parse({**observe.to_json(), **o})
+            except SpecError as e:
+                raise SpecError("shape.other" + e.field[len("observe"):], e.reason) from None
+        shape = parse_shape(shape_doc, outcomes, observe, other=other)
+        resolver = _model_id(d["resolver"], "resolver")
+        close_at = _parse_time(d["close_at"], "close_at")
         resolve_at = _parse_time(d["resolve_at"], "resolve_at")
-        as_of = features.as_of.tz_localize("UTC").to_pydatetime()
-        if resolve_at < as_of:
-            raise SpecError("resolve_at", f"is before the features' as_of date {features.as_of.date()}")
-        if now is not None and resolve_at < now:
-            raise SpecError("resolve_at", f"{_iso(resolve_at)} is in the past (now {_iso(now)})")
+        window_open, earliest, last_end = _window(observe, other, shape)
+        if close_at > window_open:
+            raise SpecError("close_at", f"{_iso(close_at)} is after the observation window opens "
+                            f"({_iso(window_open)}): positions must close before any evidence exists")
+        if resolve_at < earliest:
+            raise SpecError("resolve_at", f"{_iso(resolve_at)} is before the evidence can exist ({_iso(earliest)})")
+        if observe.deadline is not None and observe.deadline < last_end:
+            raise SpecError("observe.deadline", f"is before the observation window ends ({_iso(last_end)})")
+        if now is not None and close_at <= now:
+            raise SpecError("close_at", f"{_iso(close_at)} is not in the future (now {_iso(now)}): a market must "
+                            "open before anything about its outcome can be known")
         quorum = d["quorum"]
         if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= 1000:
             raise SpecError("quorum", "must be an integer in [1, 1000]")
@@ -168,33 +178,40 @@ class MarketSpec:
         if ctf is not None and not is_bytes32(ctf):
             raise SpecError("ctf_question_id", "must be 0x-prefixed 32-byte hex or null")
         if ctf is not None:
-            ctf = ctf.lower()  # one question id, one spec hash (as `model` below)
+            ctf = ctf.lower()  # one question id, one spec hash (as `resolver` above)
         forecast = None
         if d["kind"] == "forecast":
             f = d.get("forecast")
             if not isinstance(f, dict):
-                raise SpecError("forecast", "a forecast market needs {every_days, close_at}")
+                raise SpecError("forecast", "a forecast market needs {model, source, features, every_days}")
             for k in f:
-                if k not in ("every_days", "close_at"):
+                if k not in _FORECAST_FIELDS:
                     raise SpecError(f"forecast.{k}", "unknown field")
-            every = f.get("every_days")
+            for k in sorted(_FORECAST_FIELDS):
+                if k not in f:
+                    raise SpecError(f"forecast.{k}", "is required")
+            if len(outcomes) != 2:
+                raise SpecError("kind", "forecasts are posted for binary markets only")
+            model = _model_id(f["model"], "forecast.model")
+            if model == resolver:
+                raise SpecError("forecast.model", "a forecaster is not the market's resolver")
+            source = parse_source(f["source"], "forecast.source")
+            features = FeatureSpec.parse(f["features"], column=source.get("column", "Close"))
+            every = f["every_days"]
             if not isinstance(every, int) or isinstance(every, bool) or not 1 <= every <= 365:
                 raise SpecError("forecast.every_days", "must be an integer in [1, 365]")
-            close_at = _parse_time(f.get("close_at"), "forecast.close_at")
-            if close_at > resolve_at:
-                raise SpecError("forecast.close_at", "must not be after resolve_at")
-            first_due = as_of + timedelta(days=1)
+            first_due = features.as_of.tz_localize("UTC").to_pydatetime() + timedelta(days=1)
             if close_at < first_due:
-                raise SpecError("forecast.close_at", f"is before the first round is due ({_iso(first_due)})")
-            forecast = ForecastSchedule(every, close_at)
+                raise SpecError("close_at", f"is before the first forecast is due ({_iso(first_due)})")
+            forecast = ForecastSchedule(model, source, features, every)
         elif "forecast" in d:
             raise SpecError("forecast", "only a market of kind 'forecast' has a forecast schedule")
         spec = cls(
-            question=q, outcomes=tuple(outcomes), kind=d["kind"], source=dict(source),
-            features=features, model=d["model"].lower(), rule=rule, resolve_at=resolve_at,
-            quorum=quorum, description=desc, ctf_question_id=ctf, version=d["version"], forecast=forecast,
+            question=q, outcomes=tuple(outcomes), kind=d["kind"], observe=observe, shape=shape,
+            resolver=resolver, close_at=close_at, resolve_at=resolve_at, quorum=quorum, description=desc,
+            ctf_question_id=ctf, version=d["version"], forecast=forecast, other=other,
         )
-        if spec.kind == "forecast" and len(spec.rounds()) > MAX_ROUNDS:
+        if len(spec.rounds()) > MAX_ROUNDS:
             raise SpecError("forecast.every_days", f"schedule has more than {MAX_ROUNDS} rounds")
         return spec
 
@@ -219,23 +236,27 @@ class MarketSpec:
 
     # -------------------------------------------------------------- codec
     def to_json(self) -> dict[str, Any]:
+        from .evidence import public_params
+
         d: dict[str, Any] = {
             "version": self.version,
             "question": self.question,
             "description": self.description,
             "outcomes": list(self.outcomes),
             "kind": self.kind,
-            "source": self.source,
-            "features": self.features.to_json(),
-            "model": self.model,
-            "rule": self.rule.to_json(),
+            "observe": self.observe.to_json(),
+            "shape": {"kind": self.shape.kind, **public_params(self.shape)},
+            "resolver": self.resolver,
+            "close_at": _iso(self.close_at),
             "resolve_at": _iso(self.resolve_at),
             "quorum": self.quorum,
         }
         if self.ctf_question_id:
             d["ctf_question_id"] = self.ctf_question_id
         if self.forecast:
-            d["forecast"] = {"every_days": self.forecast.every_days, "close_at": _iso(self.forecast.close_at)}
+            f = self.forecast
+            d["forecast"] = {"model": f.model, "source": f.source, "features": f.features.to_json(),
+                             "every_days": f.every_days}
         return d
 
     def canonical(self) -> bytes:
@@ -246,31 +267,66 @@ class MarketSpec:
         return hash_json(self.to_json())
 
     @property
+    def model(self) -> str:
+        """The model registered with the market on-chain: its resolver."""
+        return self.resolver
+
+    @property
+    def forecaster(self) -> str:
+        return self.forecast.model if self.forecast else ZERO_ID
+
+    @property
     def market_id(self) -> str:
-        return market_id_of(self.spec_hash, self.model, self.resolve_at_unix, len(self.outcomes), self.quorum)
+        return market_id_of(self.spec_hash, self.resolver, self.forecaster, self.close_at_unix, self.resolve_at_unix,
+                            len(self.outcomes), self.quorum)
+
+    def onchain(self) -> dict[str, Any]:
+        """`Deployment.register_market` keyword arguments for this market."""
+        return {"spec_hash": self.spec_hash, "model_id": self.resolver, "forecaster_id": self.forecaster,
+                "close_at": self.close_at_unix, "resolve_at": self.resolve_at_unix,
+                "outcome_count": len(self.outcomes), "quorum": self.quorum}
 
     @property
     def resolve_at_unix(self) -> int:
         return int(self.resolve_at.timestamp())
 
-    def rounds(self) -> list[Round]:
-        """Round 0 only for a `resolve` market; one per `every_days` until close_at for a forecast.
+    @property
+    def close_at_unix(self) -> int:
+        return int(self.close_at.timestamp())
 
-        A forecast round r asks the same question from as_of + r x every_days
-        (same target date, shorter horizon). Its last round is the resolution.
-        """
-        if self.forecast is None:
-            return [Round(0, self.resolve_at_unix, True, self.features)]
+    @property
+    def window_open(self) -> datetime:
+        """When the observation window opens: nothing about the outcome exists before."""
+        return _window(self.observe, self.other, self.shape)[0]
+
+    @property
+    def deadline(self) -> datetime:
+        """After this, missing evidence makes the market INVALID."""
+        from .evidence import DEFAULT_DEADLINE
+
+        end = _window(self.observe, self.other, self.shape)[2]
+        return self.observe.deadline or max(end + DEFAULT_DEADLINE, self.resolve_at)
+
+    @property
+    def yes(self) -> str:
+        """The answer a forecast's probability is about (the shape's first outcome)."""
+        return self.outcomes[0]
+
+    def rounds(self) -> list[Round]:
+        """A forecast market's forecast rounds (one per `every_days` from the features' as_of while
+        trading is open; same target date, shorter horizon), then the final round: the resolution
+        from the evidence, by the resolver, due at resolve_at."""
         out: list[Round] = []
-        day = self.features.as_of
-        while True:
-            due = day.tz_localize("UTC").to_pydatetime() + timedelta(days=1)
-            if due > self.forecast.close_at or (self.features.target_date - day).days < 1:
-                break
-            out.append(Round(len(out), int(due.timestamp()), False, self.features.at(day)))
-            day = day + pd.Timedelta(days=self.forecast.every_days)
-        last = out[-1]
-        out[-1] = Round(last.index, max(last.due_at, self.resolve_at_unix), True, last.features)
+        if self.forecast is not None:
+            fs = self.forecast.features
+            day = fs.as_of
+            while True:
+                due = day.tz_localize("UTC").to_pydatetime() + timedelta(days=1)
+                if due > self.close_at or (fs.target_date - day).days < 1:
+                    break
+                out.append(Round(len(out), int(due.timestamp()), False, fs.at(day), self.forecast.model))
+                day = day + pd.Timedelta(days=self.forecast.every_days)
+        out.append(Round(len(out), self.resolve_at_unix, True, None, self.resolver))
         return out
 
     def round(self, index: int) -> Round:
@@ -279,15 +335,27 @@ class MarketSpec:
             raise SpecError("round", f"market has rounds 0..{len(rounds) - 1}, not {index}")
         return rounds[index]
 
-    def compute_features(self, frame: pd.DataFrame, round: int = 0) -> list[float]:
-        return self.round(round).features.compute(frame)
+    @property
+    def final_round(self) -> int:
+        return len(self.rounds()) - 1
 
     def check_model(self, record) -> None:
-        """Refuse a spec whose model cannot answer it (outputs, recipe)."""
-        if record.recipe != self.features.recipe:
-            raise SpecError("features.recipe", f"model {record.model_id[:10]}… reads recipe {record.recipe}, "
-                            f"not {self.features.recipe}")
-        needed = 1 if self.rule.kind == "threshold" else len(self.outcomes)
-        if record.n_outputs != needed:
-            raise SpecError("outcomes", f"rule '{self.rule.kind}' over {len(self.outcomes)} outcomes needs "
-                            f"{needed} model output(s); model {record.model_id[:10]}… gives {record.n_outputs}")
+        """Refuse a spec whose resolver (or forecaster) cannot answer it."""
+        from .evidence import RECIPE
+
+        if record.model_id == self.resolver:
+            width = self.shape.n_constants
+            if record.recipe != RECIPE or record.n_inputs != width + 1 or record.n_outputs != width:
+                raise SpecError("resolver", f"model {record.model_id[:10]}… is not a {RECIPE} resolver over "
+                                f"{width} comparison(s) (it reads {record.recipe}, {record.n_inputs} inputs, "
+                                f"{record.n_outputs} outputs)")
+            return
+        if self.forecast is not None and record.model_id == self.forecast.model:
+            if record.recipe != self.forecast.features.recipe:
+                raise SpecError("forecast.features.recipe", f"model {record.model_id[:10]}… reads recipe "
+                                f"{record.recipe}, not {self.forecast.features.recipe}")
+            if record.n_outputs != 1:
+                raise SpecError("forecast.model", f"a forecaster gives 1 output (a probability); model "
+                                f"{record.model_id[:10]}… gives {record.n_outputs}")
+            return
+        raise SpecError("resolver", f"model {record.model_id[:10]}… is neither this market's resolver nor its forecaster")

@@ -259,9 +259,7 @@ class Devnet:
         creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
         dep = self.deployment()
         if not dep.is_registered(spec.market_id):
-            dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model,
-                                resolve_at=spec.resolve_at_unix, outcome_count=len(spec.outcomes),
-                                quorum=spec.quorum)
+            dep.register_market(creator, **spec.onchain())
         post(f"{self.doc['scheduler_url']}/v1/specs", json.loads(spec.canonical()))
         return spec.market_id
 

@@ -28,11 +28,13 @@ class LocalNetwork:
     `submitter`, and two bettors `alice` and `bob`."""
 
     def __init__(self, store, *, n: int = 4, t: int = 3, chain: Chain | None = None,
-                 load_data: Callable[[dict], Any] | None = None, fund_wei: int = 50 * 10**18):
+                 load_data: Callable[[dict], Any] | None = None, fund_wei: int = 50 * 10**18,
+                 start: int | None = None):
+        """`start`: a replay chain starting at that unix time (markets on historical data)."""
         from markets.feeds import load_source
 
         self.store = store
-        self.chain = chain or Chain.embedded()
+        self.chain = chain or Chain.embedded(start=start)
         self.t = t
         for name in ACCOUNTS:
             signer = LocalSigner.create()
@@ -51,13 +53,15 @@ class LocalNetwork:
 
     def register(self, spec) -> str:
         """Register a market from its spec (as the creator); the on-chain id must be the spec's."""
-        market_id, _ = self.dep.register_market(
-            self.creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
-            outcome_count=len(spec.outcomes), quorum=spec.quorum,
-        )
+        market_id, _ = self.dep.register_market(self.creator, **spec.onchain())
         if market_id != spec.market_id:
             raise AssertionError(f"on-chain market id {market_id} is not the spec's {spec.market_id}")
         return market_id
+
+    def advance_to(self, when: int) -> int:
+        """Move the chain's clock to `when` (unix seconds) if it is behind: time passes."""
+        now = self.chain.timestamp()
+        return self.chain.advance_time(when - now) if when > now else now
 
     def run_round(self, spec, frame, prover, **kwargs) -> RoundReport:
         """Prove (unless `bundle=` is given), have every validator review, aggregate and settle."""

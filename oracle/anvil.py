@@ -98,8 +98,9 @@ class AnvilNode:
 
 
 def start_anvil(*, port: int | None = None, log_dir: Path, block_time: float | None = None,
-                state_file: Path | None = None, timeout: float = 20.0) -> AnvilNode:
-    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC."""
+                state_file: Path | None = None, timeout: float = 20.0, timestamp: int | None = None) -> AnvilNode:
+    """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC. `timestamp`: the genesis block's
+    time (a replay chain for markets on historical data; the clock runs on from there)."""
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"anvil-{port}.log"
@@ -109,6 +110,8 @@ def start_anvil(*, port: int | None = None, log_dir: Path, block_time: float | N
         cmd += ["--block-time", str(block_time)]
     if state_file:
         cmd += ["--state", str(state_file)]
+    if timestamp is not None:
+        cmd += ["--timestamp", str(int(timestamp))]
     with open(log, "ab") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
     node = AnvilNode(proc.pid, port, log, proc)

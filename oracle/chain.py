@@ -156,10 +156,19 @@ class Chain:
                 delay = min(delay * 2, 5.0)
 
     @classmethod
-    def embedded(cls) -> "Chain":
+    def embedded(cls, *, start: int | None = None) -> "Chain":
+        """The in-process py-evm chain. `start` (unix seconds): a replay chain whose genesis is at
+        that time and whose clock moves only by blocks (1 s each) and `advance_time`, so markets on
+        historical data run through their life in order (register, close, the event, resolution)."""
         from web3 import EthereumTesterProvider
 
-        return cls(Web3(EthereumTesterProvider()), label="embedded", explicit_gas=True)
+        if start is None:
+            return cls(Web3(EthereumTesterProvider()), label="embedded", explicit_gas=True)
+        from eth_tester import EthereumTester, PyEVMBackend
+
+        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": int(start)})
+        tester = EthereumTester(backend=PyEVMBackend(genesis_parameters=params, vm_configuration=((0, _replay_vm()),)))
+        return cls(Web3(EthereumTesterProvider(tester)), label="embedded-replay", explicit_gas=True)
 
     @classmethod
     def rpc(cls, url: str, *, timeout: float = 30.0, retries: int = 6, on_retry=None) -> "Chain":
@@ -319,7 +328,7 @@ class Chain:
         provider = self.w3.provider
         tester = getattr(provider, "ethereum_tester", None)
         if tester is not None:
-            tester.time_travel(self.timestamp() + int(seconds))
+            tester.time_travel(self.timestamp() + int(seconds) + 1)  # it mines at (target - 1)
         else:
             self._retry("evm_increaseTime", lambda: provider.make_request("evm_increaseTime", [int(seconds)]))
             self._retry("evm_mine", lambda: provider.make_request("evm_mine", []))
@@ -327,3 +336,18 @@ class Chain:
 
     def timestamp(self) -> int:
         return self._retry("timestamp", lambda: self.w3.eth.get_block("latest")["timestamp"])
+
+
+def _replay_vm():
+    """py-evm's Prague VM with a clock of its own: each block 1 s after its parent (py-evm's default
+    is the wall clock, which would jump a replay chain to today)."""
+    from eth.vm.forks.prague import PragueVM
+
+    class ReplayPragueVM(PragueVM):
+        @classmethod
+        def create_header_from_parent(cls, parent_header, **params):
+            if parent_header is not None:
+                params.setdefault("timestamp", parent_header.timestamp + 1)
+            return super().create_header_from_parent(parent_header, **params)
+
+    return ReplayPragueVM

@@ -16,6 +16,8 @@ from .errors import ChainError, NotFound
 from .signer import Signer
 from .store import atomic_write
 
+ZERO32 = "0x" + "00" * 32
+
 
 @dataclass(frozen=True)
 class MarketRecord:
@@ -23,11 +25,13 @@ class MarketRecord:
 
     market_id: str
     spec_hash: str
-    model_id: str
+    model_id: str  # the resolver
     resolve_at: int
     outcome_count: int
     quorum: int
     creator: str
+    forecaster_id: str = "0x" + "00" * 32
+    close_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,16 +175,23 @@ class Deployment:
         return Domain(chain_id=self.chain.chain_id, verifying_contract=self.oracle.address)
 
     # ------------------------------------------------------------ registry
-    def market_id_of(self, spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int) -> str:
+    def market_id_of(self, spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int, *,
+                     forecaster_id: str = ZERO32, close_at: int | None = None) -> str:
         """The id `register` gives a market with these parameters (`markets.spec.market_id_of`)."""
-        fn = self.registry.functions.marketIdOf(to_bytes32(spec_hash), to_bytes32(model_id), resolve_at,
+        fn = self.registry.functions.marketIdOf(to_bytes32(spec_hash), to_bytes32(model_id),
+                                                to_bytes32(forecaster_id),
+                                                resolve_at if close_at is None else close_at, resolve_at,
                                                 outcome_count, quorum)
         return _hex(self.chain.call(fn, action="MarketRegistry.marketIdOf"))
 
     def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
-                        outcome_count: int, quorum: int) -> tuple[str, Any]:
+                        outcome_count: int, quorum: int, forecaster_id: str = ZERO32,
+                        close_at: int | None = None) -> tuple[str, Any]:
+        """`model_id` is the market's resolver; `forecaster_id` the model of its forecasts (zero:
+        none); positions close at `close_at` (default: the resolve time)."""
         fn = self.registry.functions.register(
-            to_bytes32(spec_hash), to_bytes32(model_id), resolve_at, outcome_count, quorum
+            to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
+            resolve_at if close_at is None else close_at, resolve_at, outcome_count, quorum
         )
         receipt = self.chain.transact(creator, fn, action="MarketRegistry.register")
         event = self.registry.events.MarketRegistered().process_receipt(receipt)[0]
@@ -193,13 +204,22 @@ class Deployment:
                                 _hex(log["args"]["modelId"]), log["args"]["creator"], log["blockNumber"])
                 for log in logs]
 
+    def registered_at(self, market_id: str) -> int:
+        """The timestamp of the block that registered the market (NotFound if none did)."""
+        logs = self.chain.logs(self.registry.events.MarketRegistered(), from_block=self.from_block,
+                               argument_filters={"marketId": to_bytes32(market_id)})
+        if not logs:
+            raise NotFound(f"no MarketRegistered event for {market_id}")
+        block = logs[0]["blockNumber"]
+        return self.chain.read("registration block", lambda: self.chain.w3.eth.get_block(block)["timestamp"])
+
     def is_registered(self, market_id: str) -> bool:
         return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),
                                action="MarketRegistry.isRegistered")
 
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
-        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[2], m[3], m[4], m[5])
+        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3])
 
     # -------------------------------------------------------------- oracle
     def validators(self) -> list[str]:

@@ -116,8 +116,8 @@ def _ezkl(what: str, fn, *args, **kwargs):
 
 
 def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.ndarray, extremes: np.ndarray,
-                 run_args: dict, scales: Sequence[int], cache: Path, log, srs_file: Path | None = None
-                 ) -> tuple[Path, dict]:
+                 run_args: dict, scales: Sequence[int], cache: Path, log, srs_file: Path | None = None,
+                 prove_check: bool = False) -> tuple[Path, dict]:
     circuits = cache / "circuits"
     circuits.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
@@ -138,15 +138,16 @@ def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.nd
                 setattr(ra, k, v)
             m, s = str(staging / "model.onnx"), str(staging / "settings.json")
             _ezkl("gen_settings", ezkl.gen_settings, m, s, py_run_args=ra)
-            _ezkl("calibrate_settings", ezkl.calibrate_settings, str(staging / "calibration.json"), m, s,
-                  "resources", scales=list(scales))
+            if scales:  # no scales: the run args fix them (integer circuits)
+                _ezkl("calibrate_settings", ezkl.calibrate_settings, str(staging / "calibration.json"), m, s,
+                      "resources", scales=list(scales))
             _ezkl("compile_circuit", ezkl.compile_circuit, m, str(staging / "model.compiled"), s)
             logrows = json.loads((staging / "settings.json").read_text())["run_args"]["logrows"]
             srs = _srs(cache, logrows, srs_file)
             log(f"setup {name} batch {batch}: logrows {logrows}")
             _ezkl("setup", ezkl.setup, str(staging / "model.compiled"), str(staging / "vk.key"),
                   str(staging / "pk.key"), str(srs))
-            params_hash = _self_check(staging, extremes, batch, n_inputs)
+            params_hash = _self_check(staging, extremes, batch, n_inputs, srs if prove_check else None)
             (staging / "calibration.json").unlink()
             meta = {"logrows": logrows, "srs": str(srs if srs_file else srs.relative_to(cache)),
                     "params_hash": params_hash}
@@ -200,12 +201,24 @@ def compile_model(
     samples = np.concatenate([np.asarray(calibration, dtype=float), box, extremes]).astype(np.float32)
     run_args = {"input_visibility": input_visibility, "output_visibility": "public",
                 "param_visibility": param_visibility}
+    return _compile_and_publish(
+        module, name=name, family=family, n_inputs=n_inputs, recipe=recipe, samples=samples, extremes=extremes,
+        run_args=run_args, scales=scales, cache=cache, store=store, batches=batches, srs_file=srs_file, log=log,
+        output_transform=output_transform)
+
+
+def _compile_and_publish(module, *, name: str, family: str, n_inputs: int, recipe: str, samples: np.ndarray,
+                         extremes: np.ndarray, run_args: dict, scales: Sequence[int], cache: Path,
+                         store: ArtifactStore, batches: Sequence[int], srs_file: Path | None, log,
+                         output_transform: str, prove_check: bool = False) -> CompiledModel:
+    """One circuit per batch size, then the model's public record into the store."""
+    input_visibility, param_visibility = run_args["input_visibility"], run_args["param_visibility"]
     directories, srs_paths, circuits = {}, {}, []
     n_outputs = None
     for batch in sorted(set(batches)):
         directory, meta = _compile_one(module, name=name, batch=batch, n_inputs=n_inputs, samples=samples,
                                        extremes=extremes, run_args=run_args, scales=scales, cache=cache, log=log,
-                                       srs_file=srs_file)
+                                       srs_file=srs_file, prove_check=prove_check)
         settings = json.loads((directory / "settings.json").read_text())
         n_outputs = int(np.prod(settings["model_instance_shapes"][-1])) // batch
         directories[batch], srs_paths[batch] = directory, meta["srs_path"]
@@ -228,8 +241,11 @@ def compile_model(
     return CompiledModel(record, directories, srs_paths)
 
 
-def _self_check(directory: Path, extremes: np.ndarray, batch: int, n_inputs: int) -> str | None:
+def _self_check(directory: Path, extremes: np.ndarray, batch: int, n_inputs: int,
+                srs: Path | None = None) -> str | None:
     """Witness + mock on the extreme inputs: a calibration that misses them fails here, not in prove.
+    With `srs`, the first extreme is also proven and verified: ezkl 23 can pass mock yet make a proof
+    its own verifier refuses (seen with integer circuits at 2^10 rows).
 
     Returns the Poseidon commitment to the parameters when they are hashed.
     """
@@ -246,6 +262,13 @@ def _self_check(directory: Path, extremes: np.ndarray, batch: int, n_inputs: int
             pp = w.get("processed_params")
             if pp:
                 params_hash = pp["poseidon_hash"][0]
+            if srs is not None and i == 0:
+                proof = directory / "check.proof.json"
+                _ezkl("prove on an extreme input", ezkl.prove, str(wit), str(directory / "model.compiled"),
+                      str(directory / "pk.key"), str(proof), str(srs))
+                _ezkl("verify of the self-check proof (ezkl made a proof its verifier refuses)", ezkl.verify,
+                      str(proof), str(directory / "settings.json"), str(directory / "vk.key"), str(srs))
+                proof.unlink(missing_ok=True)
         finally:
             inp.unlink(missing_ok=True)
             wit.unlink(missing_ok=True)

@@ -13,12 +13,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 import ezkl
-import pandas as pd
 
+from markets.evidence import gather
 from markets.features import snapshot_bytes
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
@@ -55,9 +56,11 @@ class EzklProver:
     """Proves with a compiled model; signs what it proves."""
 
     def __init__(self, circuit: CompiledModel, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S,
-                 store=None):
-        """`store`, when given, receives each round's data snapshot (content-addressed)."""
+                 store=None, clock=None):
+        """`store`, when given, receives each round's data snapshot (content-addressed). `clock()`: the
+        oracle's time (the chain's, in a node), which decides whether evidence exists yet."""
         self.circuit = circuit
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.signer = signer
         self.timeout_s = timeout_s
         self.store = store
@@ -66,26 +69,36 @@ class EzklProver:
     def address(self) -> str:
         return self.signer.address
 
-    def job(self, spec, frame: pd.DataFrame, round: int = 0) -> Job:
+    def job(self, spec, data, round: int = 0) -> Job:
+        """One round's row. `data`: a loader (source dict -> frame), or one frame for a forecast round.
+        The final round reads the evidence from every source of the spec (as of `clock()`); a
+        forecast round reads its features from the forecast's source."""
         rec = self.circuit.record
-        if spec.model != rec.model_id:
-            raise ProvingError(f"market {spec.market_id} names model {spec.model}, this prover has {rec.model_id}")
-        fs = spec.round(round).features
-        features = fs.compute(frame)
+        r = spec.round(round)
+        if r.model != rec.model_id:
+            raise ProvingError(f"round {round} of market {spec.market_id} is answered by model {r.model}, this "
+                               f"prover has {rec.model_id}")
+        load = data if callable(data) else (lambda source: data)
+        if r.final:
+            evidence = gather(spec, load, self.clock())
+            features, snapshot = evidence.features, evidence.snapshot()
+        else:
+            frame = load(spec.forecast.source)
+            features = r.features.compute(frame)
+            snapshot = snapshot_bytes(r.features.window(frame), r.features.column)
         if len(features) != rec.n_inputs:
-            raise ProvingError(f"recipe gave {len(features)} features, model takes {rec.n_inputs}")
-        snapshot = snapshot_bytes(fs.window(frame), fs.column)
+            raise ProvingError(f"round {round} gives {len(features)} inputs, model takes {rec.n_inputs}")
         if self.store is not None:
             self.store.put(snapshot)
         return Job(spec.market_id, round, features, keccak_hex(snapshot))
 
-    def prove(self, spec, frame: pd.DataFrame, *, round: int = 0) -> ProofBundle:
-        """One market: build its features from `frame` and return its signed bundle."""
-        return self.prove_jobs([self.job(spec, frame, round)])[0]
+    def prove(self, spec, data, *, round: int = 0) -> ProofBundle:
+        """One market round: build its inputs from `data` (a loader or a frame) and return its signed bundle."""
+        return self.prove_jobs([self.job(spec, data, round)])[0]
 
-    def prove_batch(self, items: Sequence[tuple], frame_of) -> list[ProofBundle]:
-        """Several markets `(spec, round)` in as few proofs as the compiled batches allow."""
-        jobs = [self.job(spec, frame_of(spec), r) for spec, r in items]
+    def prove_batch(self, items: Sequence[tuple], load) -> list[ProofBundle]:
+        """Several market rounds `(spec, round)` in as few proofs as the compiled batches allow."""
+        jobs = [self.job(spec, load, r) for spec, r in items]
         out: list[ProofBundle] = []
         biggest = max(self.circuit.record.batches)
         for i in range(0, len(jobs), biggest):

@@ -39,7 +39,25 @@ def frame():
 
 
 @pytest.fixture(scope="session")
+def load():
+    """The loader every role uses: a source dict -> its validated frame."""
+    from markets.feeds import load_source
+
+    return load_source
+
+
+@pytest.fixture(scope="session")
 def circuit(store):
+    """The resolver over one comparison: the model that settles binary markets from evidence."""
+    from oracle import config
+    from provers.resolvers import compile_resolver
+
+    return compile_resolver(store, config.cache_dir(), 1)
+
+
+@pytest.fixture(scope="session")
+def forecaster(store):
+    """The reference BTC forecaster (the model forecast rounds prove)."""
     from oracle import config
     from provers.reference import reference_circuit
 
@@ -55,23 +73,41 @@ def prover(circuit):
 
 
 @pytest.fixture(scope="session")
-def spec(circuit, frame):
-    from markets.demo import DEMO_QUESTIONS, demo_spec
+def forecast_prover(forecaster):
+    from oracle.signer import LocalSigner
+    from provers.prover import EzklProver
 
-    return demo_spec(DEMO_QUESTIONS[0], frame, circuit.model_id, quorum=3)
+    return EzklProver(forecaster, LocalSigner.create())
 
 
 @pytest.fixture(scope="session")
-def bundle(prover, spec, frame):
+def spec(circuit):
+    """"Will BTC close above $4,000 on 2019-03-23?" from four providers (resolves NO: the median
+    3,994.25 outvotes Yahoo's 4,035.8)."""
+    from markets.spec import MarketSpec
+
+    return MarketSpec.parse(spec_doc(circuit.model_id))
+
+
+@pytest.fixture(scope="session")
+def bundle(prover, spec, load):
     """One real proof for `spec`, shared by the session."""
-    return prover.prove(spec, frame)
+    return prover.prove(spec, load)
 
 
 class Network(LocalNetwork):
-    """The in-process local network (network/local.py), on a fresh embedded chain or on `chain`."""
+    """The in-process local network (network/local.py), on a fresh embedded replay chain starting at
+    REPLAY_START (before every test market's event), or on `chain`."""
 
     def __init__(self, store, n: int = 4, t: int = 3, chain=None):
-        super().__init__(store, n=n, t=t, chain=chain)
+        super().__init__(store, n=n, t=t, chain=chain, start=None if chain else REPLAY_START)
+
+    def register(self, spec, *, advance: bool = True) -> str:
+        """Register (as the creator) and, with `advance`, let time pass to the market's resolve time."""
+        market_id = super().register(spec)
+        if advance:
+            self.advance_to(spec.resolve_at_unix)
+        return market_id
 
     def settle(self, resolution, signatures) -> str:
         """Straight to the contract, no Settler in between: tests show what the chain refuses."""
@@ -103,12 +139,13 @@ def make_network(store):
 PASSWORD = "test-password"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def anvil(tmp_path_factory):
-    """anvil from the pinned npm package, started and stopped by the tests."""
+    """anvil from the pinned npm package, started (genesis at REPLAY_START: the test markets' events
+    are ahead of it) and stopped per test: a chain's clock only moves forward."""
     from oracle.anvil import start_anvil
 
-    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-logs"))
+    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-logs"), timestamp=REPLAY_START)
     yield node
     node.stop()
     assert not node.alive()
@@ -132,26 +169,55 @@ def node_home(tmp_path, monkeypatch, anvil, circuit):
     return home
 
 
-def spec_doc(model_id: str, *, as_of: str = "2021-01-12", ratio: float | None = 1.05, price: float | None = None,
-             resolve_in_s: int = 0, quorum: int = 3, **extra) -> dict:
-    """A market spec dict on the bundled BTC data resolving `resolve_in_s` from now."""
+REPLAY_START = 1552176000  # 2019-03-10T00:00:00Z: test chains start before every test market's event
+BTC_2019 = ("btc-yahoo", "btc-bitstamp", "btc-coinbase", "btc-binance")
+
+
+def day_after(ts: int, days: int = 1) -> str:
+    """The UTC day `days` after the day holding unix time `ts`, as YYYY-MM-DD."""
     from datetime import datetime, timedelta, timezone
 
-    params = {"as_of": as_of, "horizon_days": 7}
-    params.update({"threshold_ratio": ratio} if price is None else {"threshold_price": price})
-    resolve_at = datetime.now(timezone.utc) + timedelta(seconds=resolve_in_s)
+    return (datetime.fromtimestamp(ts, timezone.utc) + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def spec_doc(resolver: str, *, at: str = "2019-03-23", value: float = 4000, quorum: int = 3,
+             sources=BTC_2019, resolve_delay_s: int = 0, **extra) -> dict:
+    """A version-2 "BTC close above `value` on `at` (UTC)?" market on the bundled providers' data:
+    trading closes when the day opens, resolvable once it is over (+ `resolve_delay_s`)."""
+    from datetime import datetime, timedelta, timezone
+
+    from markets.demo import SOURCES
+
+    day = datetime.strptime(at, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     d = {
-        "version": 1,
-        "question": f"Will BTC close a week after {as_of} above the threshold?",
+        "version": 2,
+        "question": f"Will BTC close above ${value:,} on {at} (UTC)?",
         "outcomes": ["YES", "NO"],
         "kind": "resolve",
-        "source": {"kind": "csv", "uri": "bundled:btc_usd_daily.csv"},
-        "features": {"recipe": "trailing_returns_v1", "params": params},
-        "model": model_id,
-        "rule": {"kind": "threshold", "threshold": 0.5, "above": "YES", "below": "NO"},
-        "resolve_at": resolve_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "observe": {"sources": [SOURCES[n] for n in sources], "min_sources": min(2, len(sources)),
+                    "tolerance": 0.01},
+        "shape": {"kind": "above", "at": at, "value": value, "above": "YES", "below": "NO"},
+        "resolver": resolver,
+        "close_at": day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resolve_at": (day + timedelta(days=1, seconds=resolve_delay_s)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "quorum": quorum,
     }
+    d.update(extra)
+    return d
+
+
+def forecast_doc(resolver: str, forecaster: str, *, as_of: str = "2019-03-17", at: str = "2019-03-23",
+                 value: float = 4000, every_days: int = 2, **extra) -> dict:
+    """`spec_doc` as a forecast market: the reference forecaster's probability every `every_days`."""
+    from datetime import datetime
+
+    from markets.demo import BTC_SOURCE
+
+    horizon = (datetime.strptime(at, "%Y-%m-%d") - datetime.strptime(as_of, "%Y-%m-%d")).days
+    d = spec_doc(resolver, at=at, value=value, kind="forecast", forecast={
+        "model": forecaster, "source": BTC_SOURCE, "every_days": every_days,
+        "features": {"recipe": "trailing_returns_v1",
+                     "params": {"as_of": as_of, "horizon_days": horizon, "threshold_price": value}}})
     d.update(extra)
     return d
 

@@ -7,14 +7,12 @@ verify. Every check is listed with its verdict; the first failures say why.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
-import pandas as pd
-
-from markets.feeds import validate_frame
+from markets.evidence import gather
 from markets.spec import MarketSpec
 from oracle.batch import leaf, merkle_root
 from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
@@ -66,7 +64,7 @@ class Verdict:
 
 
 class Auditor:
-    def __init__(self, deployment, store, load_data: Callable[[dict], pd.DataFrame] | None = None):
+    def __init__(self, deployment, store, load_data: Callable[[dict], Any] | None = None):
         self.dep = deployment
         self.store = store
         self.load_data = load_data
@@ -163,32 +161,34 @@ class Auditor:
         return f"bundle {bundle.bundle_hash[:12]}… matches proofHash and inputsHash"
 
     def _snapshot(self, v: Verdict, ctx: dict) -> str:
-        bundle, spec, circuit, values = ctx["bundle"], ctx["spec"], ctx["circuit"], ctx["values"]
+        bundle, circuit, values = ctx["bundle"], ctx["circuit"], ctx["values"]
         try:
             raw = self.store.get(bundle.data_snapshot)
         except NotFound:
             raise CheckFailed("data-snapshot", f"snapshot {bundle.data_snapshot} is not in the store") from None
         except OracleError as e:
             raise CheckFailed("data-snapshot", str(e)) from None
-        fs = spec.round(bundle.round).features
-        frame = validate_frame(pd.read_csv(io.BytesIO(raw)), [fs.column], origin="snapshot")
-        ctx["snapshot_frame"] = frame
-        check_features(fs.compute(frame), values.inputs, circuit.input_scale, source="the snapshot")
-        return f"{len(frame)} rows {frame.index[0].date()}..{frame.index[-1].date()} re-derive the proven inputs"
+        try:
+            doc = json.loads(raw)
+            inputs, bars = [float(x) for x in doc["inputs"]], doc["bars"]
+        except (ValueError, KeyError, TypeError):
+            raise CheckFailed("data-snapshot", "the snapshot is not an evidence record") from None
+        ctx["snapshot"] = raw
+        check_features(inputs, values.inputs, circuit.input_scale, source="the snapshot")
+        return f"the evidence record (bars {', '.join(bars)}) gives the proven inputs"
 
     def _source(self, v: Verdict, ctx: dict) -> Check:
         if self.load_data is None:
-            return Check("source", None, "live source not consulted (offline audit)")
-        spec, bundle = ctx["spec"], ctx["bundle"]
-        fs = spec.round(bundle.round).features
+            return Check("source", None, "live sources not consulted (offline audit)")
         try:
-            live = fs.window(self.load_data(spec.source))
+            evidence = gather(ctx["spec"], self.load_data, datetime.now(timezone.utc))
         except OracleError as e:
-            return Check("source", None, f"live source unavailable: {e}")
-        snap = ctx["snapshot_frame"][fs.column]
-        if list(live.index) != list(snap.index) or any(abs(a - b) > 1e-9 for a, b in zip(live[fs.column], snap)):
-            raise CheckFailed("source", "the market's data source no longer matches the snapshot")
-        return Check("source", True, "the market's data source still has the snapshot's rows")
+            return Check("source", None, f"live evidence unavailable: {e}")
+        if evidence.snapshot() != ctx["snapshot"]:
+            raise CheckFailed("source", "the market's sources no longer give the evidence the proof used")
+        off = "; ".join(f"{d['source']} {d['value']} vs median {d['median']}" for d in evidence.deviants)
+        return Check("source", True, "the market's sources still give the proven evidence"
+                     + (f" (off the median, not counted: {off})" if off else ""))
 
     def _proof(self, v: Verdict, ctx: dict) -> str:
         ProofVerifier(self.store).verify(ctx["bundle"], ctx["circuit"])
@@ -196,10 +196,10 @@ class Auditor:
 
     def _rule(self, v: Verdict, ctx: dict) -> str:
         record, spec, r, circuit = ctx["record"], ctx["spec"], ctx["resolution"], ctx["circuit"]
-        d = rule_decision(spec, record, circuit, ctx["values"].outputs)
+        d = rule_decision(spec, spec.round(r.round), record, circuit, ctx["values"].outputs)
         check_recorded_decision(d, r)
         name = "INVALID" if r.outcome == INVALID_OUTCOME else spec.outcomes[r.outcome]
-        return f"p = {d.probability:.6f} -> {name}, as recorded"
+        return f"{spec.shape.kind} over the evidence -> {name}, as recorded"
 
     def _signatures(self, v: Verdict, ctx: dict) -> str:
         call = self.dep.settlement_call(v.tx_hash)

@@ -13,7 +13,7 @@ import ezkl
 from eth_account import Account
 from eth_utils import keccak
 
-from markets.rules import Decision
+from markets.rules import Decision, ThresholdRule
 from oracle.batch import batch_digest, batch_signable, included, leaf
 from oracle.bls import G1_SIZE, fast_aggregate_verify, from_eip2537_g2, keys_of_key_set
 from oracle.eip712 import Domain, Resolution, recover
@@ -41,21 +41,25 @@ def check_features(features: Sequence[float], proven_inputs: Sequence[str], inpu
                               f"{source} gives {x:.6f}")
 
 
-def rule_decision(spec, record: ModelRecord, circuit: Circuit, proven_outputs: Sequence[str]) -> Decision:
-    """Proven outputs -> probabilities (the model's output transform) -> the market's rule."""
+def rule_decision(spec, market_round, record: ModelRecord, circuit: Circuit,
+                  proven_outputs: Sequence[str]) -> Decision:
+    """Proven outputs -> the outcome. The final round: the resolver's integer differences, decided by
+    the market's shape. A forecast round: the forecaster's probability of the market's first answer."""
+    if market_round.final:
+        return spec.shape.decide([int(ezkl.felt_to_int(f)) for f in proven_outputs])
     try:
         probs = [float(output_probability(int(ezkl.felt_to_int(f)), circuit.output_scale, record.output_transform))
                  for f in proven_outputs]
     except OracleError as e:
         raise CheckFailed("rule", str(e)) from None
-    return spec.rule.decide(probs, spec.outcomes)
+    return ThresholdRule(0.5, spec.outcomes[0], spec.outcomes[1]).decide(probs, spec.outcomes)
 
 
-def check_zk_rule(spec, record: ModelRecord, circuit: Circuit, onchain: Sequence[int]) -> None:
-    """A zk-required market's on-chain rule (`QuorumOracle.zkRuleOf`) is the spec's rule for this
-    model's output: otherwise the contract would accept another outcome than the spec's rule gives."""
+def check_zk_rule(spec, onchain: Sequence[int]) -> None:
+    """A zk-required market's on-chain rule (`QuorumOracle.zkRuleOf`) is the spec's shape over the
+    resolver's output: otherwise the contract would accept another outcome than the evidence gives."""
     try:
-        expected = spec.rule.zk_rule(spec.outcomes, circuit.output_scale, record.output_transform).as_tuple()
+        expected = spec.shape.zk_rule(spec.outcomes).as_tuple()
     except OracleError as e:
         raise CheckFailed("rule", f"the market requires zk settlement, but {e}") from None
     if tuple(onchain) != expected:

@@ -10,11 +10,13 @@ nothing is signed.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 import ezkl
 import pandas as pd
 
+from markets.evidence import gather
 from markets.features import snapshot_bytes
 from oracle.batch import leaf
 from oracle.bundle import ProofBundle
@@ -40,6 +42,7 @@ class Validator:
         *,
         registry=None,
         bls_key=None,
+        clock=None,
     ):
         """`load_data(source)` fetches the market's data independently of any prover.
 
@@ -54,6 +57,10 @@ class Validator:
         self.verifier = ProofVerifier(store)
         self.refusals: list[Refusal] = []
         self.bls_key = bls_key  # oracle.bls.BlsKey: signs batch roots for aggregate settlement
+        # the oracle's clock, which decides whether evidence exists yet: the chain's when there is one
+        self.clock = clock or ((lambda: datetime.fromtimestamp(registry.chain.timestamp(), timezone.utc))
+                               if registry is not None else (lambda: datetime.now(timezone.utc)))
+        self.deviations: list[dict] = []  # sources off the median, per reviewed round (reported, not counted)
         self._endorsed: set[bytes] = set()  # leaves (struct hashes) of resolutions this validator signed
 
     @property
@@ -113,29 +120,40 @@ class Validator:
             raise CheckFailed("prover-signature", f"signed by {prover}, bundle claims {bundle.prover}")
         passed("prover-signature")
 
-        # 2. the bundle is about this market, and the market is the registered one
+        # 2. the bundle is about this market, and the market is the registered one, registered
+        # before anything about its outcome existed
         if bundle.market_id != spec.market_id:
             raise CheckFailed("market", f"bundle is for {bundle.market_id}, spec hashes to {spec.market_id}")
+        try:
+            market_round = spec.round(bundle.round)
+        except OracleError as e:
+            raise CheckFailed("market", str(e)) from None
         if self.registry is not None:
             if not self.registry.is_registered(spec.market_id):
                 raise CheckFailed("market", f"market {spec.market_id} is not registered on-chain")
             onchain = self.registry.get_market(spec.market_id)
             if onchain.spec_hash != spec.spec_hash or onchain.model_id != spec.model:
                 raise CheckFailed("market", "on-chain registration does not match the spec")
+            registered = self.registry.registered_at(spec.market_id)
+            if registered >= spec.window_open.timestamp():
+                raise CheckFailed("market", f"registered at {registered}, after its observation window opened "
+                                  f"({int(spec.window_open.timestamp())}): its outcome could be known at registration")
         passed("market")
 
-        # 3. the model is the market's model, its artifacts hash to its id, the bundle fits it
-        if bundle.model_id != spec.model:
-            raise CheckFailed("model", f"bundle claims model {bundle.model_id}, market requires {spec.model}")
+        # 3. the model is the round's model (the forecaster, or the resolver for the final round),
+        # its artifacts hash to its id, the bundle fits it
+        if bundle.model_id != market_round.model:
+            raise CheckFailed("model", f"bundle claims model {bundle.model_id}, round {bundle.round} requires "
+                              f"{market_round.model}")
         try:
-            record: ModelRecord = load_model(self.store, spec.model)
+            record: ModelRecord = load_model(self.store, market_round.model)
             circuit = record.circuit(bundle.batch_size)
             values = record.row(list(bundle.instances[0]), list(bundle.input_preimage),
                                 bundle.batch_size, bundle.batch_row)
         except OracleError as e:
             raise CheckFailed("model", str(e)) from None
-        if record.recipe != spec.features.recipe:
-            raise CheckFailed("model", f"model expects recipe {record.recipe}, market uses {spec.features.recipe}")
+        if record.recipe != market_round.recipe:
+            raise CheckFailed("model", f"model expects recipe {record.recipe}, the round uses {market_round.recipe}")
         if len(bundle.inputs) != record.n_inputs or len(bundle.outputs) != record.n_outputs:
             raise CheckFailed("model", f"bundle has {len(bundle.inputs)}+{len(bundle.outputs)} values, model "
                               f"takes {record.n_inputs} inputs and gives {record.n_outputs} outputs")
@@ -155,31 +173,36 @@ class Validator:
                 raise CheckFailed("instances", f"value {i} reads {v}, the proof says {ezkl.felt_to_float(f, scale)}")
         passed("instances")
 
-        # 6. the proven inputs are this market's data, recomputed here
+        # 6. the proven inputs are this market's data (the evidence from every source, for the final
+        # round), recomputed here
         try:
-            market_round = spec.round(bundle.round)
-            fs = market_round.features
-        except OracleError as e:
-            raise CheckFailed("market", str(e)) from None
-        try:
-            frame = self.load_data(spec.source)
-            window = fs.window(frame)
-            features = fs.compute(frame)
+            if market_round.final:
+                evidence = gather(spec, self.load_data, self.clock())
+                features, snapshot, rows = evidence.features, evidence.snapshot(), f"evidence {evidence.bars}"
+                if evidence.deviants:
+                    self.deviations.append({"market": spec.market_id, "round": bundle.round,
+                                            "sources": evidence.deviants})
+            else:
+                fs = market_round.features
+                frame = self.load_data(spec.forecast.source)
+                window = fs.window(frame)
+                features, snapshot = fs.compute(frame), snapshot_bytes(window, fs.column)
+                rows = f"rows {window.index[0].date()}..{window.index[-1].date()}"
         except DataError as e:
-            raise CheckFailed("inputs", f"cannot recompute features: {e}") from None
-        mine = keccak_hex(snapshot_bytes(window, fs.column))
+            raise CheckFailed("inputs", f"cannot recompute the inputs: {e}") from None
+        mine = keccak_hex(snapshot)
         if mine != bundle.data_snapshot:
-            raise CheckFailed("data-snapshot", f"prover's rows hash to {bundle.data_snapshot}, "
-                              f"this validator's rows ({window.index[0].date()}..{window.index[-1].date()}) to {mine}")
+            raise CheckFailed("data-snapshot", f"prover's data hashes to {bundle.data_snapshot}, "
+                              f"this validator's {rows} to {mine}")
         passed("data-snapshot")
         check_features(features, values.inputs, circuit.input_scale)
         passed("inputs")
 
-        # 7. output -> outcome by the market's rule (for a zk market, the rule the contract enforces
-        # must be the spec's rule)
-        decision = rule_decision(spec, record, circuit, values.outputs)
-        if self.registry is not None and self.registry.zk_required(spec.market_id):
-            check_zk_rule(spec, record, circuit, self.registry.zk_rule_of(spec.market_id))
+        # 7. output -> outcome by the market's shape (a forecast: the probability of its first answer);
+        # for a zk market, the rule the contract enforces must be the spec's
+        decision = rule_decision(spec, market_round, record, circuit, values.outputs)
+        if market_round.final and self.registry is not None and self.registry.zk_required(spec.market_id):
+            check_zk_rule(spec, self.registry.zk_rule_of(spec.market_id))
         passed("rule")
         return Resolution(
             market_id=spec.market_id,

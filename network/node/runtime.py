@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -50,31 +49,73 @@ class Node:
         self.validator_keys = [keys.load(n, pw) for n in self.cfg.validators]
         self.load_data = lambda source: load_source(source, chain=self.chain)
         self._prover = None
+        self._provers: dict[str, Any] = {}
+        self._resolvers: dict[int, Any] = {}
         self._specs: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.driver = RoundDriver(self.state, self.dep, self.spec_of, _InProcessWork(self),
                                   on_done=self._done, log=self._log_event)
 
     # ------------------------------------------------------------- roles
+    def clock(self):
+        """The oracle's time: the chain's latest block."""
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(self.chain.timestamp(), timezone.utc)
+
+    def _make_prover(self, circuit):
+        from provers.prover import EzklProver
+
+        prover = EzklProver(circuit, self.prover_key, store=self.store, clock=self.clock)
+        self._provers[circuit.model_id] = prover
+        return prover
+
     @property
     def prover(self):
+        """The forecaster's prover (the reference model)."""
         if self._prover is None:
-            from provers.prover import EzklProver
             from provers.reference import reference_circuit
 
             circuit = reference_circuit(self.store, config.cache_dir(), batches=tuple(self.cfg.batches),
                                         log=self.on_log)
-            self._prover = EzklProver(circuit, self.prover_key, store=self.store)
+            self._prover = self._make_prover(circuit)
         return self._prover
 
     @property
     def model_id(self) -> str:
         return self.prover.circuit.model_id
 
+    def resolver_id(self, width: int = 1) -> str:
+        """The node's resolver over `width` comparisons (compiled on first use, then cached)."""
+        return self.resolver(width).circuit.model_id
+
+    def resolver(self, width: int = 1):
+        if width not in self._resolvers:
+            from provers.resolvers import compile_resolver
+
+            circuit = compile_resolver(self.store, config.cache_dir(), width, batches=tuple(self.cfg.batches),
+                                       log=self.on_log)
+            self._resolvers[width] = self._make_prover(circuit)
+        return self._resolvers[width]
+
+    def prover_for(self, model_id: str):
+        """The prover of a model this node compiled: its forecaster or one of its resolvers."""
+        from oracle.models import load_model
+
+        self.prover
+        if model_id not in self._provers:
+            record = load_model(self.store, model_id)
+            if record.family == "resolver":
+                self.resolver(record.n_outputs)
+        if model_id not in self._provers:
+            raise SpecError("model", f"{model_id} is not a model this node proves with "
+                            f"(known: {sorted(self._provers)})")
+        return self._provers[model_id]
+
     def validators(self):
         from validators.validator import Validator
 
-        return [Validator(k, self.store, self.dep.domain, self.load_data, registry=self.dep)
+        return [Validator(k, self.store, self.dep.domain, self.load_data, registry=self.dep, clock=self.clock)
                 for k in self.validator_keys]
 
     def spec_of(self, market_id: str):
@@ -93,32 +134,24 @@ class Node:
         """Store the spec, register it on-chain, record it locally: all or nothing."""
         from oracle.models import load_model
 
-        self.prover  # publishes the node's model records into the store
-        if not self._has_model(spec.model):
-            raise SpecError("model", f"{spec.model} is not a model this node knows (known: {self.model_id})")
-        spec.check_model(load_model(self.store, spec.model))
+        for model_id in {r.model for r in spec.rounds()}:
+            self.prover_for(model_id)  # compiles and publishes the node's model records into the store
+            spec.check_model(load_model(self.store, model_id))
+        if spec.close_at <= self.clock():
+            raise SpecError("close_at", f"trading closed at {spec.close_at:%Y-%m-%dT%H:%M:%SZ}, before this "
+                            "registration: the outcome could already be known")
         existed = self.store.has(spec.spec_hash)
         stored = self.store.put(spec.canonical())
         assert stored == spec.spec_hash
         if not self.dep.is_registered(spec.market_id):
             try:
-                self.dep.register_market(
-                    self.creator, spec_hash=spec.spec_hash, model_id=spec.model, resolve_at=spec.resolve_at_unix,
-                    outcome_count=len(spec.outcomes), quorum=spec.quorum,
-                )
+                self.dep.register_market(self.creator, **spec.onchain())
             except OracleError:
                 if not existed:
                     self.store.delete(spec.spec_hash)
                 raise
         self.track(spec, origin)
         return spec.market_id
-
-    def _has_model(self, model_id: str) -> bool:
-        try:
-            self.store.ref("model", model_id)
-            return True
-        except NotFound:
-            return False
 
     def track(self, spec, origin: str) -> bool:
         return self.state.add_market(spec, origin, [(r.index, r.due_at) for r in spec.rounds()])
@@ -180,23 +213,25 @@ class Node:
             self._score(c.spec)
 
     def _score(self, spec) -> None:
-        """Score the market's posted probabilities against what happened (once the data shows it)."""
+        """Score the market's posted forecasts against its resolution (what the evidence showed)."""
         from markets.scoring import accuracy, brier, log_loss
+        from oracle.eip712 import INVALID_OUTCOME
 
-        truth = spec.features.truth(self.load_data(spec.source))
-        if truth is None:
+        rounds = spec.rounds()[:-1]
+        if not rounds:
             return
-        rounds = spec.rounds()
-        probs = [self.dep.forecast_of(spec.market_id, x.index) for x in rounds[:-1]]
-        probs.append(self.dep.resolution_of(spec.market_id).resolution.probability_ppm)
+        outcome = self.dep.resolution_of(spec.market_id).resolution.outcome
+        if outcome == INVALID_OUTCOME:
+            return
+        probs = [self.dep.forecast_of(spec.market_id, x.index) for x in rounds]
         if any(p is None for p in probs):
             return
         ps = [p / 1e6 for p in probs]
-        ys = [int(truth)] * len(ps)
+        ys = [int(outcome == 0)] * len(ps)  # a forecast is the probability of the first outcome
         detail = [{"round": x.index, "as_of": str(x.features.as_of.date()), "probability": p}
                   for x, p in zip(rounds, ps)]
         self.state.set_score(spec.market_id, n=len(ps), brier=brier(ps, ys), log_loss=log_loss(ps, ys),
-                             accuracy=accuracy(ps, ys), model_id=spec.model, detail=detail)
+                             accuracy=accuracy(ps, ys), model_id=spec.forecaster, detail=detail)
 
 
 class _InProcessWork:
@@ -207,8 +242,9 @@ class _InProcessWork:
         self.node = node
 
     def companions(self, first: Claimed) -> Iterable[tuple[str, int]]:
-        room = max(self.node.prover.circuit.record.batches) - 1
-        now = int(time.time())
+        model = first.spec.round(first.round).model
+        room = max(self.node.prover_for(model).circuit.record.batches) - 1
+        now = self.node.chain.timestamp()
         found = []
         for other in self.node.state.rounds():
             if len(found) >= room:
@@ -216,7 +252,7 @@ class _InProcessWork:
             if other.status not in ("pending", "retry") or other.due_at > now or \
                     (other.market_id, other.round) == first.key:
                 continue
-            if self.node.spec_of(other.market_id).model == first.spec.model:
+            if self.node.spec_of(other.market_id).round(other.round).model == model:
                 found.append((other.market_id, other.round))
         return found
 
@@ -229,24 +265,26 @@ class _InProcessWork:
         node = self.node
         frames: dict[str, Any] = {}  # one load of each source for this run
 
-        def frame_of(spec):
-            key = json.dumps(spec.source, sort_keys=True)
+        def load(source):
+            key = json.dumps(source, sort_keys=True)
             if key not in frames:
-                frames[key] = node.load_data(spec.source)
+                frames[key] = node.load_data(source)
             return frames[key]
 
         results: dict[tuple[str, int], Done] = {}
-        ready = []
+        prover = node.prover_for(rounds[0].spec.round(rounds[0].round).model)
+        ready, jobs = [], []
         for c in rounds:
             try:
-                c.spec.round(c.round).features.compute(frame_of(c.spec))
+                jobs.append(prover.job(c.spec, load, c.round))
             except DataError as e:
                 results[c.key] = Done("retry" if e.retry else "failed", str(e))
                 continue
             ready.append(c)
         if not ready:
             return results
-        bundles = node.prover.prove_batch([(c.spec, c.round) for c in ready], frame_of)
+        biggest = max(prover.circuit.record.batches)
+        bundles = [b for i in range(0, len(jobs), biggest) for b in prover.prove_jobs(jobs[i:i + biggest])]
         validators = node.validators()
         members, threshold = [v.address for v in validators], node.dep.threshold()
         settler = Settler(node.dep, node.submitter)
@@ -254,7 +292,7 @@ class _InProcessWork:
             publish_bundle(node.store, bundle)  # anyone can re-verify from the proof hash on-chain
             agg = Aggregator(node.dep.domain, members, threshold, settler)
             try:
-                report = run_round(c.spec, None, node.prover, validators, agg, round=c.round, bundle=bundle)
+                report = run_round(c.spec, None, prover, validators, agg, round=c.round, bundle=bundle)
             except OracleError as e:
                 results[c.key] = Done("retry", str(e))
                 continue
