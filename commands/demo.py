@@ -17,7 +17,7 @@ def demo(
     validators: int = typer.Option(5, min=1, max=64, help="Number of validators (each its own key)."),
     threshold: int = typer.Option(4, min=1, help="Signatures needed to settle (t of n)."),
 ) -> None:
-    """Resolve real BTC markets end to end on the embedded chain: prove, validate, settle, pay out."""
+    """Resolve real markets of every shape from several providers' post-event data on the embedded chain."""
     check_quorum(threshold, validators)
     from network.demo import run_demo
 
@@ -40,19 +40,25 @@ def _render(result: dict[str, Any]) -> None:
     out.print(f"\nEmbedded chain {chain['chain_id']} · QuorumOracle {chain['contracts']['QuorumOracle']} · "
               f"{result['validators']} validators, t = {result['threshold']}")
     model = result["model"]
-    out.print(f"Model {model['model_id'][:18]}… ({model['name']}, logrows {model['logrows']}, "
-              f"SRS: {srs_label(model['srs_kind'])})\n")
-    table = Table(title="Resolved markets", show_lines=True)
-    for col in ("market", "question", "P(yes)", "oracle", "actual", "proof", "signed", "on-chain", "payout (ETH)", "tx"):
+    out.print(f"Resolver {model['model_id'][:18]}… ({model['name']}, logrows {model['logrows']}, "
+              f"SRS: {srs_label(model['srs_kind'])}) · forecaster {result['forecaster']['name']} · "
+              f"replay from {chain['replay_start']}")
+    out.print(f"A bet after trading closed: {result['late_bet']}\n")
+    table = Table(title="Markets resolved from post-event evidence", show_lines=True)
+    for col in ("market", "question", "shape", "forecast P(first)", "resolution", "what the data shows", "off median",
+                "signed", "on-chain", "payout (ETH)", "tx"):
         table.add_column(col, overflow="fold")
     for m in result["markets"]:
+        posted = [f["probability"] for f in m.get("forecasts", []) if f["probability"] is not None]
+        off = m["evidence"]["off_median"]
         table.add_row(
             m["market_id"][:10] + "…",
             m["question"],
-            f"{m['probability']:.3f}",
-            m["outcome"],
+            m["shape"],
+            " → ".join(f"{p:.2f}" for p in posted) or "-",
+            (m["outcome"] or "-") + ("" if m["proof_verified"] else " [red](proof refused)[/red]"),
             m["actual_outcome"] or "?",
-            "verified" if m["proof_verified"] else "[red]refused[/red]",
+            "; ".join(f"{d['source'].split(':')[-1]} {float(d['value']):,.2f}" for d in off) or "-",
             f"{m['validators_signed']}/{m['validators']} (t={m['quorum']})",
             m["onchain_outcome"] or "-",
             f"{m['payout_wei'] / 1e18:.4f}",
