@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from markets.evidence import EvidenceMissing
 from oracle import config
-from oracle.errors import DataError, NotFound, OracleError, SpecError
+from oracle.errors import ChainError, DataError, NotFound, OracleError, SpecError
 from oracle.rounds import Claimed, Done, RoundDriver
 
 from .config import NodeConfig
@@ -53,8 +54,41 @@ class Node:
         self._resolvers: dict[int, Any] = {}
         self._specs: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.ctf = self._ctf_linker()
         self.driver = RoundDriver(self.state, self.dep, self.spec_of, _InProcessWork(self),
                                   on_done=self._done, log=self._log_event)
+
+    def _ctf_linker(self):
+        """Conditional Tokens links, when this node's deployment has a CTFAdapter."""
+        adapter = self.dep.addresses.get("CTFAdapter")
+        if not adapter:
+            return None
+        from .ctf import CtfLinker
+
+        return CtfLinker(self.dep, self.creator, self._log_event, adapter=adapter,
+                         ctf=self.dep.addresses.get("ConditionalTokens"))
+
+    def _ctf(self, what: str, fn, *args) -> None:
+        """A CTF step; a chain error is logged and the step retried on the next pass (both are idempotent)."""
+        if self.ctf is None:
+            return
+        try:
+            fn(*args)
+        except ChainError as e:
+            self._log_event("ctf_error", step=what, reason=str(e))
+
+    def sweep_ctf(self) -> None:
+        """Link every tracked market with a ctf_question_id, report every resolved one (a restart, or
+        a market settled by someone else, is caught up here)."""
+        if self.ctf is None:
+            return
+        for market in self.state.markets():
+            spec = self.spec_of(market["market_id"])
+            if not spec.ctf_question_id:
+                continue
+            self._ctf("link", self.ctf.link, spec)
+            if self.dep.is_resolved(spec.market_id):
+                self._ctf("report", self.ctf.report, spec.market_id)
 
     # ------------------------------------------------------------- roles
     def clock(self):
@@ -151,6 +185,8 @@ class Node:
                     self.store.delete(spec.spec_hash)
                 raise
         self.track(spec, origin)
+        if spec.ctf_question_id and self.ctf is not None:
+            self._ctf("link", self.ctf.link, spec)
         return spec.market_id
 
     def track(self, spec, origin: str) -> bool:
@@ -191,6 +227,7 @@ class Node:
             for s in result.skipped:
                 self.state.skip(s.origin, s.external_id, s.reason)
                 counts["skipped"] += 1
+        self.sweep_ctf()
         return counts
 
     # ----------------------------------------------------------- dispatch
@@ -204,6 +241,8 @@ class Node:
         if event == "round_settled":
             self.on_log(f"{fields['market_id'][:10]} round {fields['round']}: settled {fields.get('tx') or ''}"
                         f" ({fields.get('detail')})")
+        elif event in ("ctf_linked", "ctf_reported", "ctf_error", "sources_off_median"):
+            self.on_log(f"{event}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
         elif event == "round_waiting":
             self.on_log(f"{fields['market_id'][:10]} round {fields['round']}: retry in {fields['retry_in_s']} s: "
                         f"{fields['reason']}")
@@ -211,6 +250,8 @@ class Node:
     def _done(self, c: Claimed, done: Done) -> None:
         if done.status == "settled" and c.final:
             self._score(c.spec)
+            if c.spec.ctf_question_id and self.ctf is not None:
+                self._ctf("report", self.ctf.report, c.spec.market_id)
 
     def _score(self, spec) -> None:
         """Score the market's posted forecasts against its resolution (what the evidence showed)."""
@@ -277,6 +318,9 @@ class _InProcessWork:
         for c in rounds:
             try:
                 jobs.append(prover.job(c.spec, load, c.round))
+            except EvidenceMissing as e:
+                results[c.key] = self._absent(c) if e.invalid and c.final else Done("retry", str(e))
+                continue
             except DataError as e:
                 results[c.key] = Done("retry" if e.retry else "failed", str(e))
                 continue
@@ -296,6 +340,10 @@ class _InProcessWork:
             except OracleError as e:
                 results[c.key] = Done("retry", str(e))
                 continue
+            off = [d for v in validators for d in v.deviations if d["market"] == c.spec.market_id]
+            if off:  # a source off the median: outvoted, not counted, and the operator should know
+                node._log_event("sources_off_median", market_id=c.spec.market_id, round=c.round,
+                                sources=sorted({x["source"] for d in off for x in d["sources"]}))
             sub = report.submission
             if sub is None or not sub.settlement.on_chain:
                 reasons = "; ".join(f"{x.check}: {x.reason}" for x in report.refusals)
@@ -305,6 +353,29 @@ class _InProcessWork:
             results[c.key] = Done("settled", f"batch of {bundle.meta.get('markets_in_proof', 1)}", res.outcome,
                                   res.probability_ppm, sub.tx_hash)
         return results
+
+    def _absent(self, c: Claimed) -> Done:
+        """The deadline passed without the evidence: every validator checks that for itself and signs
+        INVALID (no proof can show an absence); the quorum settles it."""
+        from oracle.eip712 import INVALID_OUTCOME
+        from oracle.settlement import Settler
+        from validators.absence import review_absence
+        from validators.aggregator import Aggregator
+
+        node = self.node
+        validators = node.validators()
+        agg = Aggregator(node.dep.domain, [v.address for v in validators], node.dep.threshold(),
+                         Settler(node.dep, node.submitter))
+        submission, refusals = None, []
+        for v in validators:
+            review = review_absence(v, c.spec)
+            if review.vote is None:
+                refusals.append(f"{review.refusal.check}: {review.refusal.reason}")
+                continue
+            submission = agg.add(review.vote, required=c.spec.quorum) or submission
+        if submission is None or not submission.settlement.on_chain:
+            return Done("retry", "no quorum for INVALID by absence: " + "; ".join(refusals))
+        return Done("settled", "INVALID: no evidence by the deadline", INVALID_OUTCOME, 0, submission.tx_hash)
 
 
 __all__ = ["Node"]
