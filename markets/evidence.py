@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +47,7 @@ MAX_BARS = 24 * 31  # a touch window: at most 31 days of hourly bars
 INTERVALS = {"1d": timedelta(days=1), "1h": timedelta(hours=1)}
 DEFAULT_DEADLINE = timedelta(days=7)
 SHAPES = ("above", "up_down", "range", "touch", "versus")
+NO_BAR = "no bar"  # the source has later bars but not this one
 
 
 class EvidenceMissing(DataError):
@@ -104,9 +106,13 @@ def parse_sources(d: Any, where: str) -> tuple[dict, ...]:
     if len(d) > 16:
         raise SpecError(where, "at most 16 sources")
     out = tuple(parse_source(s, f"{where}[{i}]") for i, s in enumerate(d))
-    keys = [json.dumps(s, sort_keys=True) for s in out]
-    if len(set(keys)) != len(keys):
-        raise SpecError(where, "names the same source twice (a median needs independent sources)")
+    seen: dict[str, int] = {}
+    for i, s in enumerate(out):  # one file read twice (even through other columns) is not a second source
+        label = source_label(s)
+        if label in seen:
+            raise SpecError(f"{where}[{i}]", f"names the same source as {where}[{seen[label]}] ({label}): a "
+                            "median needs independent sources")
+        seen[label] = i
     return out
 
 
@@ -213,9 +219,24 @@ class Need:
     field: str
 
 
-def _ticks(value: Decimal, decimals: int) -> int:
-    t = int((value * (Decimal(10) ** decimals)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+def _clip(t: int) -> int:
     return max(-MAX_TICKS, min(MAX_TICKS, t))  # clipping keeps the order against in-range constants
+
+
+def _floor_ticks(value: Decimal | Fraction, decimals: int) -> int:
+    """The largest tick at or below `value`: `x >= c` holds exactly when floor(x) >= c, for every
+    tick-exact constant c (a median of two readings often falls between ticks)."""
+    return _clip(math.floor(Fraction(value) * 10**decimals))
+
+
+def _ceil_ticks(value: Decimal | Fraction, decimals: int) -> int:
+    """The smallest tick at or above `value`: `x > c` holds exactly when ceil(x) > c."""
+    return _clip(math.ceil(Fraction(value) * 10**decimals))
+
+
+def _signed_ticks(value: Fraction) -> int:
+    """A difference as whole ticks with its sign kept: 0 only when it is exactly 0."""
+    return math.ceil(value) if value > 0 else math.floor(value)
 
 
 @dataclass(frozen=True)
@@ -227,6 +248,15 @@ class Shape:
     params: dict = field(compare=False)
 
     n_constants = 1  # m: the resolver circuit's comparisons
+
+    def _key(self) -> tuple:
+        return (self.kind, self.outcomes, json.dumps(public_params(self), sort_keys=True))
+
+    def __eq__(self, other: object) -> bool:  # the params decide the outcome: they are the shape
+        return isinstance(other, Shape) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def resolver_width(self) -> int:
@@ -463,6 +493,11 @@ class Evidence:
     def features(self) -> list[float]:
         return [float(x) for x in self.inputs]
 
+    @property
+    def outputs(self) -> list[int]:
+        """What the resolver circuit computes from these inputs: x - c_i (the shape decides on them)."""
+        return [self.inputs[0] - c for c in self.inputs[1:]]
+
     def snapshot(self) -> bytes:
         """What the proof's inputs were computed from, canonical: the bars and combined medians.
         Every validator that agrees on the medians has the same bytes (per-source readings may
@@ -504,7 +539,9 @@ class Reader:
                 self._frames[key] = f"unavailable: {e}"
         return self._frames[key]
 
-    def read(self, need: Need) -> Observation:
+    def read(self, need: Need, *, closed_ok: bool = False) -> Observation | None:
+        """The observation for `need`. With `closed_ok`, None when every source has published later
+        bars but none this one (the market was closed)."""
         ob = self.observes[need.series]
         end = ob.bar_end(need.bar)
         if self.now < end:
@@ -521,13 +558,17 @@ class Reader:
             if column not in f.columns:
                 readings[label] = f"source has no {need.field} column"
             elif need.bar not in f.index:
-                readings[label] = "no bar" if (len(f) and f.index[-1] > need.bar) else "not published yet"
+                readings[label] = NO_BAR if (len(f) and f.index[-1] > need.bar) else "not published yet"
             elif f.index[-1] <= need.bar:
                 readings[label] = "last bar (may be partial): not final until the next bar is published"
             else:
                 v = float(f.at[need.bar, column])
-                readings[label] = Decimal(repr(v)) if math.isfinite(v) and v > 0 else f"bad value {v!r}"
+                # a reading is a price in ticks: 12925.379883 (a float32 artefact) is 12925.38
+                readings[label] = (Decimal(repr(v)).quantize(Decimal(1).scaleb(-ob.decimals), ROUND_HALF_EVEN)
+                                   if math.isfinite(v) and v > 0 else f"bad value {v!r}")
         values = {k: v for k, v in readings.items() if isinstance(v, Decimal)}
+        if closed_ok and all(v == NO_BAR for v in readings.values()):
+            return None
         if not values:
             raise self._missing(need, "no source has it", readings)
         mid = median(list(values.values()))
@@ -550,6 +591,10 @@ class Reader:
 def gather(spec, load: Callable[[dict], pd.DataFrame], now: datetime) -> Evidence:
     """The evidence for `spec`'s resolution as of `now` (the oracle's clock: the chain's time).
 
+    Each input is a whole number of ticks, rounded so that the circuit's integer comparison gives
+    what the exact median gives against the spec's tick-exact constants (`x > c` rounds x up,
+    `x >= c` rounds it down; a difference keeps its sign and is 0 only when exactly 0).
+
     Raises EvidenceMissing: too early (retry) or, past the deadline, INVALID."""
     ob: Observe = spec.observe
     shape: Shape = spec.shape
@@ -558,41 +603,59 @@ def gather(spec, load: Callable[[dict], pd.DataFrame], now: datetime) -> Evidenc
     p = shape.params
     if isinstance(shape, Above):
         o = reader.read(Need(0, p["_at"], "close"))
-        return Evidence([_ticks(o.median, dec), _ticks_of(p["_value"], dec, "shape.value")], [o],
-                        (ob.bar_text(p["_at"]),))
+        x = (_ceil_ticks if shape._from_q() else _floor_ticks)(o.median, dec)
+        return Evidence([x, _ticks_of(p["_value"], dec, "shape.value")], [o], (ob.bar_text(p["_at"]),))
     if isinstance(shape, Range):
-        o = reader.read(Need(0, p["_at"], "close"))
-        return Evidence([_ticks(o.median, dec)] + [_ticks_of(b, dec, "shape.bounds") for b in p["_bounds"]], [o],
-                        (ob.bar_text(p["_at"]),))
+        o = reader.read(Need(0, p["_at"], "close"))  # bucket i: x >= b_i and not x >= b_{i+1}
+        return Evidence([_floor_ticks(o.median, dec)] + [_ticks_of(b, dec, "shape.bounds") for b in p["_bounds"]],
+                        [o], (ob.bar_text(p["_at"]),))
     if isinstance(shape, UpDown):
         start, end = reader.read(Need(0, p["_from"], "open")), reader.read(Need(0, p["_to"], "close"))
-        return Evidence([_ticks(end.median, dec), _ticks(start.median, dec)], [start, end],
+        diff = (Fraction(end.median) - Fraction(start.median)) * 10**dec
+        opened = _clip(round(Fraction(start.median) * 10**dec))
+        moved = math.floor(diff) if shape._from_q() == 0 else math.ceil(diff)  # >= 0, or > 0: exact
+        return Evidence([_clip(opened + moved), opened], [start, end],
                         (ob.bar_text(p["_from"]), ob.bar_text(p["_to"])))
     if isinstance(shape, Versus):
         obs, gains = [], []
         for s in (0, 1):
             start, end = reader.read(Need(s, p["_from"], "open")), reader.read(Need(s, p["_to"], "close"))
             obs += [start, end]
-            gains.append(_ticks((end.median / start.median - 1) * PPM, 0))  # gain in ppm
-        return Evidence(gains, obs, (ob.bar_text(p["_from"]), ob.bar_text(p["_to"])))
-    # touch: bars in order up to the first one that reaches the level (so every reader agrees
-    # whenever it reads), or the whole window
+            gains.append((Fraction(end.median) / Fraction(start.median) - 1) * PPM)  # exact gain in ppm
+        b = round(gains[1])
+        return Evidence([b + _signed_ticks(gains[0] - gains[1]), b], obs,
+                        (ob.bar_text(p["_from"]), ob.bar_text(p["_to"])))
+    return _touch(spec, reader, now)
+
+
+def _touch(spec, reader: Reader, now: datetime) -> Evidence:
+    """Bars in order up to the first one that reaches the level (so every reader agrees whenever it
+    reads), or the whole window. A bar that every source has passed over without a row (a weekend
+    or holiday of an exchange-traded series) is a closed session, not missing evidence."""
+    ob: Observe = spec.observe
+    p = spec.shape.params
+    dec = ob.decimals
     up = p["direction"] == "up"
     level = _ticks_of(p["_level"], dec, "shape.level")
     extreme: int | None = None
-    obs = []
+    obs: list[Observation] = []
     bar = p["_from"]
     while bar <= p["_to"]:
         if now < ob.bar_end(bar):
-            raise EvidenceMissing(f"too early: the level {p['level']} has not been reached by "
-                                  f"{ob.bar_text(bar - ob.step())}, and bar {ob.bar_text(bar)} is not over")
-        o = reader.read(Need(0, bar, "high" if up else "low"))
-        obs.append(o)
-        t = _ticks(o.median, dec)
-        extreme = t if extreme is None else (max(extreme, t) if up else min(extreme, t))
-        if (extreme >= level) if up else (extreme <= level):
-            break
+            seen = f"by {ob.bar_text(obs[-1].need.bar)}" if obs else "yet"
+            raise EvidenceMissing(f"too early: the level {p['level']} has not been reached {seen}, and bar "
+                                  f"{ob.bar_text(bar)} is not over")
+        o = reader.read(Need(0, bar, "high" if up else "low"), closed_ok=True)
+        if o is not None:
+            obs.append(o)
+            t = _floor_ticks(o.median, dec) if up else _ceil_ticks(o.median, dec)  # reaches: exact
+            extreme = t if extreme is None else (max(extreme, t) if up else min(extreme, t))
+            if (extreme >= level) if up else (extreme <= level):
+                break
         bar = bar + ob.step()
-    last = obs[-1].need.bar
+    if extreme is None:
+        past = now >= reader.deadline
+        raise EvidenceMissing(f"{'INVALID: deadline passed' if past else 'too early'}: no source has a bar in "
+                              f"{p['from']} .. {p['to']}", invalid=past)
     inputs = [extreme, level] if up else [level, extreme]
-    return Evidence(inputs, obs, (ob.bar_text(p["_from"]), ob.bar_text(last)))
+    return Evidence(inputs, obs, (ob.bar_text(p["_from"]), ob.bar_text(obs[-1].need.bar)))

@@ -168,6 +168,9 @@ class MarketSpec:
             raise SpecError("resolve_at", f"{_iso(resolve_at)} is before the evidence can exist ({_iso(earliest)})")
         if observe.deadline is not None and observe.deadline < last_end:
             raise SpecError("observe.deadline", f"is before the observation window ends ({_iso(last_end)})")
+        if observe.deadline is not None and observe.deadline < resolve_at:
+            raise SpecError("observe.deadline", f"is before resolve_at ({_iso(resolve_at)}): the market would be "
+                            "INVALID before anyone may resolve it")
         if now is not None and close_at <= now:
             raise SpecError("close_at", f"{_iso(close_at)} is not in the future (now {_iso(now)}): a market must "
                             "open before anything about its outcome can be known")
