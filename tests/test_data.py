@@ -180,18 +180,16 @@ def test_snapshot_is_canonical_and_covers_exactly_the_window(frame):
     assert snapshot_bytes(fs.window(frame), "Close") == snapshot_bytes(fs.window(frame.copy()), "Close")
 
 
-def test_forecast_rounds_share_the_target(frame):
+def test_forecast_rounds_share_the_target():
+    from conftest import forecast_doc
     from markets.spec import MarketSpec
-    from conftest import spec_doc
 
-    doc = spec_doc("0x" + "ab" * 32, as_of="2021-01-10", price=40000.0)
-    doc.update(kind="forecast", resolve_at="2021-01-20T00:00:00Z",
-               forecast={"every_days": 3, "close_at": "2021-01-19T00:00:00Z"})
-    doc["features"]["params"]["horizon_days"] = 10
-    spec = MarketSpec.parse(doc)
+    spec = MarketSpec.parse(forecast_doc("0x" + "ab" * 32, "0x" + "cd" * 32, as_of="2021-01-10", at="2021-01-20",
+                                         value=40000, every_days=3))
     rounds = spec.rounds()
-    assert [str(r.features.as_of.date()) for r in rounds] == ["2021-01-10", "2021-01-13", "2021-01-16"]
-    assert [r.features.horizon_days for r in rounds] == [10, 7, 4]
-    assert {r.features.target_date for r in rounds} == {pd.Timestamp("2021-01-20")}
-    assert [r.final for r in rounds] == [False, False, True]
-    assert rounds[-1].due_at == spec.resolve_at_unix
+    assert [str(r.features.as_of.date()) for r in rounds[:-1]] == ["2021-01-10", "2021-01-13", "2021-01-16",
+                                                                   "2021-01-19"]
+    assert [r.features.horizon_days for r in rounds[:-1]] == [10, 7, 4, 1]
+    assert {r.features.target_date for r in rounds[:-1]} == {pd.Timestamp("2021-01-20")}
+    assert [r.final for r in rounds] == [False] * 4 + [True]
+    assert rounds[-1].due_at == spec.resolve_at_unix and rounds[-1].features is None
