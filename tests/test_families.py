@@ -22,12 +22,15 @@ def family_prover(request, store):
     return request.param, EzklProver(circuit, LocalSigner.create(), store=store)
 
 
-def _spec(model_id, as_of="2021-01-12", ratio=0.95):
-    from markets.demo import DemoQuestion, demo_spec
-    from markets.demo import BTC_SOURCE
-    from markets.feeds import load_source
+RESOLVER = "0x" + "ee" * 32  # forecast rounds are answered by the forecaster: the resolver is never asked here
 
-    return demo_spec(DemoQuestion(as_of, ratio), load_source(BTC_SOURCE), model_id, quorum=3)
+
+def _spec(model_id, as_of="2019-03-17", at="2019-03-23", value=4000):
+    """A forecast market whose forecaster is `model_id`: its round 0 is the forecaster's proof."""
+    from conftest import forecast_doc
+    from markets.spec import MarketSpec
+
+    return MarketSpec.parse(forecast_doc(RESOLVER, model_id, as_of=as_of, at=at, value=value))
 
 
 def test_every_family_proves_and_verifies(family_prover, make_network, frame):
@@ -55,9 +58,11 @@ def batch_prover(store):
 
 
 def _three_registered(net, model_id):
-    specs = [_spec(model_id, d, k) for d, k in (("2021-01-12", 0.95), ("2021-01-20", 1.05), ("2021-01-18", 1.10))]
-    for s in specs:
-        net.register(s)
+    specs = [_spec(model_id, *q) for q in (("2019-03-17", "2019-03-23", 4000), ("2019-03-18", "2019-03-24", 3900),
+                                           ("2019-03-16", "2019-03-22", 4100))]
+    for s in specs:  # all before their days (a chain's clock only moves forward), then time passes
+        net.register(s, advance=False)
+    net.advance_to(max(s.resolve_at_unix for s in specs))
     return specs
 
 
@@ -71,10 +76,12 @@ def test_batch_proof_resolves_each_market(batch_prover, make_network, frame):
     assert len({b.proof_hash for b in bundles}) == 1  # one proof for the batch
     for spec, bundle in zip(specs, bundles):
         report = run_round(spec, frame, batch_prover, net.validators, net.aggregator, bundle=bundle)
-        assert report.signed == 4 and net.dep.is_resolved(spec.market_id)
+        assert report.signed == 4
         single = batch_prover.job(spec, frame)
-        r = net.dep.resolution_of(spec.market_id).resolution
-        assert (r.probability_ppm >= 500_000) == (spec.outcomes[r.outcome] == "YES")
+        posted = report.submission.resolution
+        assert not posted.final and posted.model_id == spec.forecaster
+        assert net.dep.forecast_of(spec.market_id, 0) == posted.probability_ppm  # a forecast, never a settlement
+        assert not net.dep.is_resolved(spec.market_id)
         assert single.features  # the market's own features, recomputed by every validator
     # each validator ran ezkl verify once for the three markets
     assert [v.verifier.verifications for v in net.validators] == [1, 1, 1, 1]
