@@ -182,13 +182,21 @@ class BlsNet:
 
 
 @pytest.fixture(scope="module", params=["embedded", "anvil"])
-def blsnet(request, store):
-    """One BLS-keyed network per chain for the module (py-evm runs each pairing in pure Python)."""
-    from conftest import Network
+def blsnet(request, store, tmp_path_factory):
+    """One BLS-keyed network per chain for the module (py-evm runs each pairing in pure Python); its
+    own anvil node, since the shared one is per test."""
+    from conftest import REPLAY_START, Network
+    from oracle.anvil import start_anvil
     from oracle.chain import Chain
 
-    chain = Chain.rpc(request.getfixturevalue("anvil").url) if request.param == "anvil" else None
-    return BlsNet(Network(store, chain=chain))
+    if request.param == "embedded":
+        yield BlsNet(Network(store))
+        return
+    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-bls-logs"), timestamp=REPLAY_START)
+    try:
+        yield BlsNet(Network(store, chain=Chain.rpc(node.url)))
+    finally:
+        node.stop()
 
 
 def test_resolve_batch_bls_is_rechecked(blsnet, monkeypatch):
