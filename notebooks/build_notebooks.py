@@ -7,47 +7,78 @@ def save(name, cells):
     nbf.write(nb, f"notebooks/{name}")
 
 save("01_quickstart.ipynb", [
-md("""# Quickstart: one AI-resolved market, end to end
+md("""# Quickstart: one market, resolved from what happened
 
-Register a market on the embedded chain, prove the reference model's answer with ezkl,
-have four validators check and sign it, settle on `QuorumOracle`, and read the result
-back from the chain. Everything here is real: the proof, the signatures, the contracts."""),
+"Will BTC close above $4,000 on March 23, 2019?" is registered on a replay chain that starts on
+2019-03-10, before the event. While trading is open the reference model posts a proven forecast; once
+the day is over, the outcome comes from the **evidence**: four providers' closes, their median, a
+provider more than 1 % off the median reported and not counted. A resolver circuit proves the
+comparison, four validators recompute the evidence from every source and sign, `QuorumOracle`
+settles. Everything here is real: the data, the proofs, the signatures, the contracts."""),
 code("""import os, sys
 sys.path.insert(0, os.path.abspath(".."))  # run from a clone without installing
+from datetime import datetime, timezone
 from oracle import config
 from oracle.store import ArtifactStore
-from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec, actual_outcome
+from markets.demo import DEMO_MARKETS, REPLAY_START, demo_spec
 from markets.feeds import load_source
 from provers.reference import reference_circuit
+from provers.resolvers import compile_resolver
 
 store = ArtifactStore(config.home() / "store")
-circuit = reference_circuit(store, config.cache_dir())   # trained + compiled once, then cached
-frame = load_source(BTC_SOURCE)                          # real BTC-USD daily closes
-print("model", circuit.model_id, "logrows", circuit.record.circuit(1).logrows, "SRS:", circuit.record.srs_kind)"""),
-md("## A market: will BTC close a week after 2021-01-12 above 95% of that day's close?"),
-code("""spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, circuit.model_id, quorum=3)
+resolver = compile_resolver(store, config.cache_dir(), 1)    # x - c over integer ticks, compiled once
+forecaster = reference_circuit(store, config.cache_dir())     # trained + compiled once, then cached
+market = DEMO_MARKETS[0]
+spec = demo_spec(market, lambda width: resolver.model_id, forecaster.model_id, quorum=3)
 print(spec.question)
-print("market id", spec.market_id)"""),
-md("## The chain: contracts deployed, four validators with their own keys, t = 3"),
+print("sources:", [s["uri"] for s in spec.observe.sources])
+print("trading closes", spec.close_at, "- resolvable from", spec.resolve_at)"""),
+md("## The chain starts before the event: register, bet"),
 code("""from network.local import LocalNetwork
-from oracle.signer import LocalSigner
+
+net = LocalNetwork(store, n=4, t=3, load_data=load_source, start=int(REPLAY_START.timestamp()))
+market_id = net.register(spec)
+net.dep.deposit(net.alice, market_id, 0, 10**18)      # YES
+net.dep.deposit(net.bob, market_id, 1, 2 * 10**18)    # NO
+chain_now = lambda: datetime.fromtimestamp(net.chain.timestamp(), timezone.utc)
+print("registered at", chain_now(), "market", market_id)"""),
+md("## While trading is open: a proven forecast (it never settles the market)"),
+code("""from oracle.signer import LocalSigner
 from provers.prover import EzklProver
 
-net = LocalNetwork(store, n=4, t=3, load_data=load_source)   # embedded chain, contracts, keys, aggregator
-dep = net.dep
-market_id = net.register(spec)
-print("QuorumOracle", dep.addresses["QuorumOracle"], "validators", net.members)"""),
-md("## Prove, validate, settle"),
-code("""prover = EzklProver(circuit, LocalSigner.create())
-report = net.run_round(spec, frame, prover)
+signer = LocalSigner.create()
+forecast_prover = EzklProver(forecaster, signer, clock=chain_now)
+first = spec.round(0)
+net.advance_to(first.due_at)
+report = net.run_round(spec, load_source, forecast_prover, round=first.index)
+print(f"forecast as of {first.features.as_of.date()}: P(YES) = {net.dep.forecast_of(market_id, 0) / 1e6:.3f}",
+      f"({report.signed} validators signed)")
+assert not net.dep.is_resolved(market_id)"""),
+md("## After the day: the evidence from four providers"),
+code("""from markets.evidence import gather
+
+final = spec.round(spec.final_round)
+net.advance_to(final.due_at)
+evidence = gather(spec, load_source, chain_now())
+(obs,) = evidence.observations
+for source, value in obs.readings.items():
+    print(f"{source:45} {value}{'   <- off the median, not counted' if source in obs.deviants else ''}")
+print("median", obs.median, "-> resolver inputs (ticks)", evidence.inputs)"""),
+md("## Prove the comparison, validate, settle"),
+code("""resolver_prover = EzklProver(resolver, signer, clock=chain_now)
+report = net.run_round(spec, load_source, resolver_prover, round=final.index)
 print(f"proved in {report.prove_s:.1f} s; {report.signed} of {len(net.validators)} validators signed")
 print("checks:", report.reviews[0].checks)
 print("tx", report.submission.tx_hash)"""),
 md("## Read the result from the chain"),
-code("""onchain = dep.resolution_of(market_id).resolution
-print("outcome:", spec.outcomes[onchain.outcome], "probability:", onchain.probability_ppm / 1e6)
-print("what actually happened:", actual_outcome(spec, frame))
-assert onchain.outcome == report.submission.resolution.outcome"""),
+code("""onchain = net.dep.resolution_of(market_id).resolution
+print("outcome:", spec.outcomes[onchain.outcome])
+print("what the evidence says:", spec.shape.decide(evidence.outputs).outcome_name)
+yahoo_alone = max(v for v in obs.readings.values())
+print(f"Yahoo alone ({yahoo_alone}) would have said YES; the median says NO")
+assert spec.outcomes[onchain.outcome] == "NO" == spec.shape.decide(evidence.outputs).outcome_name
+payout, _ = net.dep.redeem(net.bob, market_id)
+print("the NO bettor redeems", payout / 1e18, "ETH")"""),
 ])
 
 save("02_forecast_quality.ipynb", [
