@@ -56,5 +56,7 @@ def pull(as_json: bool = JsonOption) -> None:
 
     node = Node(password=password())
     counts = node.pull()
+    errors = "".join(f"\nerror: {e}" for e in counts["errors"])
     emit({**counts, "skipped_detail": node.state.skipped()}, as_json,
-         say(f"{counts['new']} new market(s), {counts['skipped']} skipped"))
+         say(f"{counts['new']} new market(s), {counts['skipped']} skipped, {len(counts['errors'])} source "
+             f"error(s){errors}"))

@@ -168,6 +168,7 @@ class Node:
         """Store the spec, register it on-chain, record it locally: all or nothing."""
         from oracle.models import load_model
 
+        self.resolver(spec.shape.n_constants)  # this node's resolver for the shape, compiled before the check
         for model_id in {r.model for r in spec.rounds()}:
             self.prover_for(model_id)  # compiles and publishes the node's model records into the store
             spec.check_model(load_model(self.store, model_id))
@@ -196,7 +197,7 @@ class Node:
         """Read every configured source once; register imported markets; track new ones."""
         from markets.sources import LocalFolderSource, ManifoldSource, PolymarketSource, follow_registry
 
-        counts = {"new": 0, "skipped": 0}
+        counts: dict[str, Any] = {"new": 0, "skipped": 0, "errors": []}
         src = self.cfg.sources
         quorum = self.cfg.quorum or self.cfg.threshold
         if src.get("registry", True):
@@ -206,15 +207,23 @@ class Node:
         importers = []
         if src.get("local_dir"):
             importers.append(LocalFolderSource(src["local_dir"]))
-        if src.get("polymarket"):
-            importers.append(PolymarketSource(src["polymarket"], model_id=self.model_id, quorum=quorum))
-        if src.get("manifold"):
-            importers.append(ManifoldSource(src["manifold"], model_id=self.model_id, quorum=quorum))
+        if src.get("polymarket") or src.get("manifold"):
+            from markets.questions import default_assets
+
+            platform = {"resolver_of": self.resolver_id, "quorum": quorum, "assets": default_assets(),
+                        "now": self.clock}
+            if src.get("polymarket"):
+                importers.append(PolymarketSource(src["polymarket"], **platform))
+            if src.get("manifold"):
+                importers.append(ManifoldSource(src["manifold"], **platform))
         for importer in importers:
             try:
                 result = importer.pull()
-            except DataError as e:
-                self.state.skip(importer.origin, "*", f"source unavailable: {e}")
+            except DataError as e:  # down, or the wrong shape: an error the operator sees, never "0 skipped"
+                reason = f"source unavailable: {e}"
+                self.state.skip(importer.origin, "*", reason)
+                counts["errors"].append(f"{importer.origin}: {reason}")
+                self.on_log(f"{importer.origin}: {reason}")
                 continue
             for d in result.found:
                 if self.state.market(d.spec.market_id) is None:
