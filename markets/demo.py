@@ -69,7 +69,7 @@ DEMO_MARKETS = (
     DemoMarket(
         "Where will the NASDAQ-100 close on January 29, 2021?",
         ("below 12,500", "12,500-13,000", "13,000-13,500", "13,500 or above"),
-        _observe(NDX, timezone="America/New_York"), {"kind": "range", "at": "2021-01-29",
+        _observe(NDX, timezone="America/New_York", tolerance=0.001), {"kind": "range", "at": "2021-01-29",
                                                       "bounds": [12500, 13000, 13500]},
         close_at="2021-01-29T05:00:00Z", resolve_at="2021-01-30T05:00:00Z"),
     DemoMarket(

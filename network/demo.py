@@ -112,7 +112,7 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, store: ArtifactStore 
                 log(f"{spec.question[:40]}…: winner redeems")
                 payout, _ = net.dep.redeem(winner, market_id)
         evidence = gather(spec, load_source, datetime.now(timezone.utc))  # what the data shows today
-        actual = spec.shape.decide([evidence.inputs[0] - c for c in evidence.inputs[1:]]).outcome_name
+        actual = spec.shape.decide(evidence.outputs).outcome_name
         decided = vote.outcome if vote else None
         row = {
             "market_id": market_id,
