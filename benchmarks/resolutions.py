@@ -346,6 +346,7 @@ def run(args) -> dict:
     hostile["wrong"] = bad[:50]
 
     latency = anvil_latency(args, store, resolvers[1]) if args.anvil_markets else None
+    platforms = platform_mapping()
     return {
         "benchmark": "resolutions",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -361,6 +362,7 @@ def run(args) -> dict:
         "proving": {"proved": not args.no_prove, "proofs": proofs, "batch": 64, "prove_s": round(prove_s, 1),
                     "verify_and_decide_s": round(verify_s, 1), "gather_s": round(gather_s, 1)},
         "evidence_to_chain_anvil": latency,
+        "platform_questions": platforms,
         "elapsed_s": round(time.perf_counter() - t0, 1),
         "ezkl": ezkl.__version__,
     }
@@ -401,6 +403,43 @@ def anvil_latency(args, store, resolver) -> dict:
                 "max_s": round(max(times), 2), "goal_median_s": 10.0}
     finally:
         node.stop()
+
+
+def platform_mapping() -> dict:
+    """The importers on the fixtured sample of real platform questions (tests/data, origins in its
+    SOURCE.md): mapped vs skipped, per reason. Served through httpx's transport, as the node reads them."""
+    import re
+
+    import httpx
+
+    from markets.questions import default_assets
+    from markets.sources import ManifoldSource, PolymarketSource
+
+    data = ROOT / "tests" / "data"
+    docs = {"/gamma/events": json.loads((data / "polymarket_events.json").read_text()),
+            "/manifold/v0/markets": json.loads((data / "manifold_markets.json").read_text())}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = docs.get(request.url.path)
+        if body is None:
+            return httpx.Response(404, json={"error": "not found"})
+        offset = int(request.url.params.get("offset", 0) or 0)
+        return httpx.Response(200, json=body if offset == 0 or not isinstance(body, list) else [])
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    out = {}
+    for name, cls, now in (("polymarket", PolymarketSource, datetime(2025, 2, 27, tzinfo=timezone.utc)),
+                           ("manifold", ManifoldSource, datetime(2024, 12, 20, tzinfo=timezone.utc))):
+        base = "http://platform/gamma" if name == "polymarket" else "http://platform/manifold"
+        result = cls(base, resolver_of=lambda w: "0x" + f"{w:02x}" * 32, quorum=3, assets=default_assets(),
+                     now=now, client=client).pull()
+        reasons = Counter(re.sub(r"[\d$,.:]+", "#", x.reason)[:90] for x in result.skipped)
+        shapes = Counter(d.spec.shape.kind for d in result.found)
+        total = len(result.found) + len(result.skipped)
+        out[name] = {"questions": total, "mapped": len(result.found), "skipped": len(result.skipped),
+                     "mapped_share": round(len(result.found) / total, 3) if total else None,
+                     "mapped_by_shape": dict(shapes), "skipped_by_reason": dict(reasons)}
+    return out
 
 
 def main() -> None:
