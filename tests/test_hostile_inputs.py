@@ -64,18 +64,25 @@ def test_a_reference_pointing_at_a_malformed_id_is_refused(tmp_path):
 
 
 # ------------------------------------------------------------ 14: one spec, one hash
+RESOLVER = "0x" + "ab" * 32
+FORECASTER = "0x" + "cd" * 32
+
+
 def _spec_doc(**changes):
-    import copy
+    from conftest import spec_doc
 
-    from test_spec import GOOD
+    return {**spec_doc(RESOLVER), **changes}
 
-    d = copy.deepcopy(GOOD)
-    d.update(changes)
+
+def _with_source(**fields):
+    """The spec with its first evidence source changed."""
+    d = _spec_doc()
+    d["observe"]["sources"][0] = {**d["observe"]["sources"][0], **fields}
     return d
 
 
-@pytest.mark.parametrize("version", [True, 1.0])
-def test_a_version_that_only_equals_1_is_refused_not_another_market_id(version):
+@pytest.mark.parametrize("version", [True, 2.0])
+def test_a_version_that_only_equals_an_integer_is_refused_not_another_market_id(version):
     from markets.spec import MarketSpec
     from oracle.errors import SpecError
 
@@ -88,18 +95,24 @@ def test_a_version_that_only_equals_1_is_refused_not_another_market_id(version):
 def test_non_finite_numbers_in_a_spec_are_a_field_error(text):
     import json
 
+    from conftest import forecast_doc
+
     from markets.spec import MarketSpec
     from oracle.errors import SpecError
 
-    d = _spec_doc()
-    d["features"]["params"].pop("threshold_ratio")
-    raw = json.dumps(d).replace('"horizon_days"', f'"threshold_price": {text}, "horizon_days"')
+    raw = json.dumps(_spec_doc()).replace('"value": 4000', f'"value": {text}')
     with pytest.raises(SpecError) as e:
         MarketSpec.parse(json.loads(raw))
-    assert e.value.field == "features.params.threshold_price"
+    assert e.value.field == "shape.value"
+    d = _spec_doc()
     with pytest.raises(SpecError) as e:
-        MarketSpec.parse(_spec_doc(rule={**_spec_doc()["rule"], "threshold": float("nan")}))
-    assert e.value.field == "rule.threshold"
+        MarketSpec.parse({**d, "observe": {**d["observe"], "tolerance": float("nan")}})
+    assert e.value.field == "observe.tolerance"
+    raw = json.dumps(forecast_doc(RESOLVER, FORECASTER)).replace('"threshold_price": 4000',
+                                                                 f'"threshold_price": {text}')
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse(json.loads(raw))
+    assert e.value.field.endswith("features.params.threshold_price")
 
 
 def test_infinity_in_a_spec_file_is_one_cli_line_not_a_traceback(tmp_path):
@@ -109,37 +122,54 @@ def test_infinity_in_a_spec_file_is_one_cli_line_not_a_traceback(tmp_path):
 
     from cli import app
 
-    d = _spec_doc()
-    d["features"]["params"].pop("threshold_ratio")
     p = tmp_path / "market.json"
-    p.write_text(json.dumps(d).replace('"horizon_days"', '"threshold_price": 1e400, "horizon_days"'))
+    p.write_text(json.dumps(_spec_doc()).replace('"value": 4000', '"value": 1e400'))
     result = CliRunner().invoke(app, ["market", "validate", str(p)])
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and len(lines) == 1, result.output
-    assert "features.params.threshold_price" in lines[0] and "Traceback" not in result.output
+    assert "shape.value" in lines[0] and "Traceback" not in result.output
 
 
 def test_source_fields_have_one_spelling():
     from markets.spec import MarketSpec
     from oracle.errors import SpecError
 
-    base = _spec_doc()
+    where = "observe.sources[0]"
     with pytest.raises(SpecError) as e:
-        MarketSpec.parse({**base, "source": {**base["source"], "sha3": "0x" + "AB" * 32}})
-    assert e.value.field == "source.sha3"
+        MarketSpec.parse(_with_source(sha3="0x" + "AB" * 32))
+    assert e.value.field == f"{where}.sha3"
     with pytest.raises(SpecError) as e:
-        MarketSpec.parse({**base, "source": {**base["source"], "column": 1}})
-    assert e.value.field == "source.column"
+        MarketSpec.parse(_with_source(column=1))
+    assert e.value.field == f"{where}.column"
     with pytest.raises(SpecError) as e:
-        MarketSpec.parse({**base, "source": {**base["source"], "function": True}})
-    assert e.value.field == "source.function"
+        MarketSpec.parse(_with_source(function=True))
+    assert e.value.field == f"{where}.function"
     addr = "0x" + "ab" * 20
-    lower = MarketSpec.parse({**base, "source": {"kind": "chain", "address": addr}})
-    checksummed = MarketSpec.parse({**base, "source": {"kind": "chain", "address": lower.source["address"]}})
-    assert lower.market_id == checksummed.market_id
+    d = _spec_doc()
+    d["observe"]["sources"][0] = {"kind": "chain", "address": addr}
+    lower = MarketSpec.parse(d)
+    d["observe"]["sources"][0] = {"kind": "chain", "address": lower.observe.sources[0]["address"]}
+    checksummed = MarketSpec.parse(d)
+    assert lower.observe.sources[0]["address"] != addr and lower.market_id == checksummed.market_id
+    assert MarketSpec.parse(_spec_doc(resolver=RESOLVER.upper().replace("0X", "0x"))).market_id == \
+        MarketSpec.parse(_spec_doc()).market_id
     ctf = "0x" + "cd" * 32
-    assert MarketSpec.parse({**base, "ctf_question_id": ctf.upper().replace("0X", "0x")}).market_id == \
-        MarketSpec.parse({**base, "ctf_question_id": ctf}).market_id
+    assert MarketSpec.parse(_spec_doc(ctf_question_id=ctf.upper().replace("0X", "0x"))).market_id == \
+        MarketSpec.parse(_spec_doc(ctf_question_id=ctf)).market_id
+
+
+def test_one_provider_named_twice_is_not_two_sources():
+    """A median over the same file read twice (even through another column) would let one provider
+    outvote the others."""
+    from markets.spec import MarketSpec
+    from oracle.errors import SpecError
+
+    d = _spec_doc()
+    first = d["observe"]["sources"][0]
+    d["observe"]["sources"].append({**first, "column": "Open"})
+    with pytest.raises(SpecError) as e:
+        MarketSpec.parse(d)
+    assert e.value.field == f"observe.sources[{len(d['observe']['sources']) - 1}]" and "same source" in e.value.reason
 
 
 def test_canonical_json_refuses_what_json_cannot_hold_naming_the_field():
@@ -181,14 +211,21 @@ def test_bundle_fields_have_one_spelling(field, value):
 
 # ------------------------------------------------------------ 10: hostile data sources
 def test_dev_zero_is_refused_by_validation_and_by_load():
+    from markets.demo import SOURCES
     from markets.feeds import load_source
     from markets.spec import MarketSpec
     from oracle.errors import DataError, SpecError
 
     for uri in ("/dev/zero", "file:/dev/zero", "/proc/self/environ"):
         with pytest.raises(SpecError) as e:
-            MarketSpec.parse(_spec_doc(source={"kind": "csv", "uri": uri}))
-        assert e.value.field == "source.uri"
+            MarketSpec.parse(_with_source(kind="csv", uri=uri))
+        assert e.value.field == "observe.sources[0].uri"
+        versus = _spec_doc(outcomes=["BTC", "other"], shape={
+            "kind": "versus", "from": "2019-03-23", "to": "2019-03-23", "a": "BTC", "b": "other",
+            "other": {"sources": [{"kind": "csv", "uri": uri}, SOURCES["ndx-stooq"]]}})
+        with pytest.raises(SpecError) as e:  # the second series of a versus market too
+            MarketSpec.parse(versus)
+        assert e.value.field == "shape.other.sources[0].uri"
         with pytest.raises(DataError, match="field 'source.uri'"):
             load_source({"kind": "csv", "uri": uri})
 
