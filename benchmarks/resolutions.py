@@ -433,7 +433,7 @@ def platform_mapping() -> dict:
         base = "http://platform/gamma" if name == "polymarket" else "http://platform/manifold"
         result = cls(base, resolver_of=lambda w: "0x" + f"{w:02x}" * 32, quorum=3, assets=default_assets(),
                      now=now, client=client).pull()
-        reasons = Counter(re.sub(r"[\d$,.:]+", "#", x.reason)[:90] for x in result.skipped)
+        reasons = Counter(re.sub(r"\$?\d[\d,.:TZ-]*", "#", x.reason)[:90] for x in result.skipped)
         shapes = Counter(d.spec.shape.kind for d in result.found)
         total = len(result.found) + len(result.skipped)
         out[name] = {"questions": total, "mapped": len(result.found), "skipped": len(result.skipped),
