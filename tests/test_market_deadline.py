@@ -1,6 +1,7 @@
 """No market locks funds forever (issue 12 item 6): a market the quorum has not resolved within
-`RESOLUTION_GRACE` of its resolve time (or of its first stake, if later) refunds every stake, and a
-resolution landing after that deadline changes no payout. On both chains."""
+`RESOLUTION_GRACE` of its resolve time refunds every stake, and a resolution landing after that
+deadline changes no payout. On both chains (conftest's `chain_network`: a fresh chain per test, since
+these tests move the clock 30 days)."""
 
 from __future__ import annotations
 
@@ -14,29 +15,12 @@ from oracle.errors import ChainError
 ETH = 10**18
 
 
-@pytest.fixture(params=["embedded", "anvil"])
-def chain_network(request, store, tmp_path_factory):
-    """Its own chain per test: these tests move the clock 30 days, which the session's shared
-    anvil must not see."""
-    from conftest import Network
-    from oracle.anvil import start_anvil
-    from oracle.chain import Chain
-
-    if request.param == "embedded":
-        yield Network(store)
-        return
-    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-deadline"))
-    try:
-        yield Network(store, chain=Chain.rpc(node.url))
-    finally:
-        node.stop()
-
-
 def _market(network):
+    """Trading closes in 50 s, the market resolves in 100 s."""
     now = network.chain.timestamp()
     spec_hash, model_id = "0x" + os.urandom(32).hex(), "0x" + os.urandom(32).hex()
     market_id, _ = network.dep.register_market(network.creator, spec_hash=spec_hash, model_id=model_id,
-                                               resolve_at=now + 100, outcome_count=2, quorum=3)
+                                               close_at=now + 50, resolve_at=now + 100, outcome_count=2, quorum=3)
     return market_id, model_id
 
 
@@ -54,7 +38,7 @@ def test_an_unresolved_market_refunds_after_its_deadline(chain_network):
     assert network.dep.expired(market_id)
     with pytest.raises(ChainError) as e:  # a closed market takes no new stakes
         network.dep.deposit(network.alice, market_id, 1, ETH)
-    assert e.value.error == "MarketClosed"
+    assert e.value.error == "TradingClosed"
 
     # the quorum resolves late: payouts stay refunds, whoever "won"
     late = Resolution(market_id, 0, 1, 900_000, model_id, "0x" + "11" * 32, "0x" + "22" * 32)

@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 
 from oracle.canonical import keccak_hex
-from oracle.deployment import Deployment
+from oracle.deployment import ZERO32, Deployment
 from oracle.eip712 import INVALID_OUTCOME, Domain, Resolution, digest, signable
 from oracle.errors import ChainError
 from oracle.signer import LocalSigner
 
-MODEL = keccak_hex(b"model")
-
+MODEL = keccak_hex(b"model")  # the markets' resolver
+FORECASTER = keccak_hex(b"forecaster")  # the model whose forecasts a forecast market posts
 
 
 @pytest.fixture
@@ -21,11 +21,30 @@ def network(chain_network):
     """This module's suite runs on every chain backend: embedded py-evm and anvil."""
     return chain_network
 
-def _register(net, tag: bytes = b"spec", resolve_at: int = 1) -> str:
+
+def _register(net, tag: bytes = b"spec", resolve_at: int = 1, *, close_at: int | None = None,
+              forecaster: str = ZERO32) -> str:
     market_id, _ = net.dep.register_market(
-        net.creator, spec_hash=keccak_hex(tag), model_id=MODEL, resolve_at=resolve_at, outcome_count=2, quorum=1
+        net.creator, spec_hash=keccak_hex(tag), model_id=MODEL, resolve_at=resolve_at, outcome_count=2, quorum=1,
+        forecaster_id=forecaster, close_at=close_at,
     )
     return market_id
+
+
+def _open_market(net, tag: bytes = b"bets") -> str:
+    """A market still taking positions: trading closes in 100 s, it resolves 100 s after that."""
+    now = net.chain.timestamp()
+    return _register(net, tag, resolve_at=now + 200, close_at=now + 100)
+
+
+def _resolve_when_due(net, resolution: Resolution) -> None:
+    net.advance_to(net.dep.get_market(resolution.market_id).resolve_at)
+    net.dep.resolve(net.submitter, resolution, _sigs(net, resolution))
+
+
+def _forecast(market_id: str, round: int, ppm: int, model: str = FORECASTER) -> Resolution:
+    return Resolution(market_id, round, 0, ppm, model, keccak_hex(b"in%d" % round), keccak_hex(b"p%d" % round),
+                      final=False)
 
 
 def _resolution(market_id: str, outcome: int = 0, model: str = MODEL) -> Resolution:
@@ -215,19 +234,55 @@ def test_registry_records_and_refuses(network):
         network.dep.get_market(keccak_hex(b"missing"))
 
 
+def test_registry_refuses_a_trading_close_after_the_resolve_time(network):
+    """Positions must close before the market can resolve: bets placed once the outcome is settled
+    (or knowable) would be free money."""
+    with pytest.raises(ChainError) as e:
+        _register(network, b"late close", resolve_at=1000, close_at=1001)
+    assert e.value.error == "CloseAfterResolve"
+    market_id = _register(network, b"late close", resolve_at=1000, close_at=1000)  # closing as it resolves: allowed
+    m = network.dep.get_market(market_id)
+    assert (m.close_at, m.resolve_at) == (1000, 1000)
+
+
+def test_market_id_binds_the_forecaster_and_the_trading_close(network):
+    """Issue 11: the same spec hash with another forecaster or another close is another market, so
+    nobody registers a look-alike that takes the forecasts of a model its spec never named, or that
+    keeps trading open into the observation window."""
+    from markets.spec import market_id_of
+
+    spec_hash, close, resolve = keccak_hex(b"bound"), 5_000, 9_000
+    ids = {}
+    for forecaster in (ZERO32, FORECASTER, keccak_hex(b"another forecaster")):
+        for close_at in (close, close + 1):
+            market_id, _ = network.dep.register_market(
+                network.creator, spec_hash=spec_hash, model_id=MODEL, forecaster_id=forecaster, close_at=close_at,
+                resolve_at=resolve, outcome_count=2, quorum=1)
+            assert market_id == market_id_of(spec_hash, MODEL, forecaster, close_at, resolve, 2, 1)
+            assert market_id == network.dep.market_id_of(spec_hash, MODEL, resolve, 2, 1, forecaster_id=forecaster,
+                                                         close_at=close_at)
+            m = network.dep.get_market(market_id)
+            assert (m.forecaster_id, m.close_at, m.model_id) == (forecaster, close_at, MODEL)
+            ids[(forecaster, close_at)] = market_id
+    assert len(set(ids.values())) == 6
+    with pytest.raises(ChainError, match="AlreadyRegistered"):
+        network.dep.register_market(network.bob, spec_hash=spec_hash, model_id=MODEL, forecaster_id=FORECASTER,
+                                    close_at=close, resolve_at=resolve, outcome_count=2, quorum=1)
+
+
 def test_binary_market_pays_winners_pro_rata(network):
     carol = LocalSigner.create()
     network.chain.fund(carol.address, 10**19)
-    market_id = _register(network)
+    market_id = _open_market(network)
     network.dep.deposit(network.alice, market_id, 0, 10**18)
     network.dep.deposit(carol, market_id, 0, 3 * 10**18)
     network.dep.deposit(network.bob, market_id, 1, 4 * 10**18)
     with pytest.raises(ChainError, match="NotResolved"):
         network.dep.redeem(network.alice, market_id)
-    r = _resolution(market_id, outcome=0)
-    network.dep.resolve(network.submitter, r, _sigs(network, r))
-    with pytest.raises(ChainError, match="MarketClosed"):
+    _resolve_when_due(network, _resolution(market_id, outcome=0))
+    with pytest.raises(ChainError) as e:  # a resolved market takes no stake on the known winner
         network.dep.deposit(network.bob, market_id, 1, 10**18)
+    assert e.value.error == "TradingClosed"
     before = network.chain.balance(network.alice.address)
     paid, receipt = network.dep.redeem(network.alice, market_id)
     assert paid == 2 * 10**18  # 1/4 of the winning side takes 1/4 of 8 ETH
@@ -242,17 +297,16 @@ def test_binary_market_pays_winners_pro_rata(network):
 
 
 def test_binary_market_refunds_on_invalid(network):
-    market_id = _register(network)
+    market_id = _open_market(network)
     network.dep.deposit(network.alice, market_id, 0, 10**18)
     network.dep.deposit(network.bob, market_id, 1, 2 * 10**18)
-    r = _resolution(market_id, outcome=INVALID_OUTCOME)
-    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    _resolve_when_due(network, _resolution(market_id, outcome=INVALID_OUTCOME))
     assert network.dep.redeem(network.alice, market_id)[0] == 10**18
     assert network.dep.redeem(network.bob, market_id)[0] == 2 * 10**18
 
 
 def test_binary_market_refuses_bad_deposits(network):
-    market_id = _register(network)
+    market_id = _open_market(network)
     with pytest.raises(ChainError, match="ZeroDeposit"):
         network.dep.deposit(network.alice, market_id, 0, 0)
     with pytest.raises(ChainError, match="InvalidOutcome"):
@@ -261,10 +315,47 @@ def test_binary_market_refuses_bad_deposits(network):
         network.dep.deposit(network.alice, keccak_hex(b"none"), 0, 1)
 
 
+def test_binary_market_closes_trading_at_close_at(network):
+    """Issue 11: positions close at the market's registered trading close, before its observation
+    window opens: from closeAt on (resolved or not, resolvable or not) a deposit reverts."""
+    now = network.chain.timestamp()
+    close_at, resolve_at = now + 60, now + 120
+    market_id = _register(network, b"closing", resolve_at=resolve_at, close_at=close_at)
+    receipt = network.dep.deposit(network.alice, market_id, 0, 10**18)
+    assert network.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] < close_at
+    for when in (close_at, resolve_at):  # the chain's latest block at closeAt, then at resolveAt
+        network.advance_to(when)
+        for outcome, account in ((0, network.alice), (1, network.bob)):
+            with pytest.raises(ChainError) as e:
+                network.dep.deposit(account, market_id, outcome, 10**18)
+            assert e.value.error == "TradingClosed"
+    assert network.dep.market.functions.pools(market_id).call() == [10**18, 0]
+
+
+def test_trading_closes_at_the_exact_second(store):
+    """The last accepted stake is in a block before closeAt; a block at closeAt takes none. On the
+    embedded replay chain, whose clock is exact (each block one second after its parent)."""
+    from conftest import Network
+
+    network = Network(store)
+    close_at = network.chain.timestamp() + 30
+    market_id = _register(network, b"exact close", resolve_at=close_at + 30, close_at=close_at)
+    network.advance_to(close_at - 2)
+    receipt = network.dep.deposit(network.alice, market_id, 0, 10**18)  # mined at closeAt - 1
+    assert network.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == close_at - 1
+    # the dry run sees the latest block (closeAt - 1); the transaction is mined at closeAt and reverts there
+    with pytest.raises(ChainError, match="failed on-chain"):
+        network.dep.deposit(network.alice, market_id, 0, 10**18)
+    assert network.chain.timestamp() == close_at
+    with pytest.raises(ChainError) as e:
+        network.dep.deposit(network.alice, market_id, 0, 10**18)
+    assert e.value.error == "TradingClosed"
+    assert network.dep.market.functions.pools(market_id).call() == [10**18, 0]
+
+
 def test_forecast_rounds_are_quorum_checked_and_ordered(network):
-    market_id = _register(network)
-    r0, r2 = (Resolution(market_id, i, 0, 600_000 + i, MODEL, keccak_hex(b"in"), keccak_hex(b"p"), final=False)
-              for i in (0, 2))
+    market_id = _register(network, forecaster=FORECASTER)
+    r0, r2 = (_forecast(market_id, i, 600_000 + i) for i in (0, 2))
     with pytest.raises(ChainError, match="NotEnoughSignatures"):
         network.dep.post_forecast(network.submitter, r0, _sigs(network, r0)[:2])
     network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
@@ -275,29 +366,56 @@ def test_forecast_rounds_are_quorum_checked_and_ordered(network):
     network.dep.post_forecast(network.submitter, r2, _sigs(network, r2))  # rounds may be skipped, never reordered
     final = _resolution(market_id)
     network.dep.resolve(network.submitter, final, _sigs(network, final))
-    r3 = Resolution(market_id, 3, 0, 1, MODEL, keccak_hex(b"in"), keccak_hex(b"p"), final=False)
+    r3 = _forecast(market_id, 3, 1)
     with pytest.raises(ChainError, match="AlreadyResolved"):
         network.dep.post_forecast(network.submitter, r3, _sigs(network, r3))
 
 
+def test_forecasts_come_from_the_market_forecaster_only(network):
+    """Issue 11: a forecast is the registered forecaster's; a quorum cannot post one under the
+    resolver's id (or any other model's), and a market registered without a forecaster takes none."""
+    market_id = _register(network, b"forecast market", forecaster=FORECASTER)
+    for model in (MODEL, keccak_hex(b"other model")):
+        f = _forecast(market_id, 0, 700_000, model=model)
+        with pytest.raises(ChainError) as e:
+            network.dep.post_forecast(network.submitter, f, _sigs(network, f))
+        assert e.value.error == "ModelMismatch"
+    assert network.dep.forecast_of(market_id, 0) is None
+    ok = _forecast(market_id, 0, 700_000)
+    network.dep.post_forecast(network.submitter, ok, _sigs(network, ok))
+    assert network.dep.forecast_of(market_id, 0) == 700_000
+
+    plain = _register(network, b"resolve market")  # forecasterId = 0
+    for model in (FORECASTER, MODEL, ZERO32):
+        f = _forecast(plain, 0, 700_000, model=model)
+        with pytest.raises(ChainError) as e:
+            network.dep.post_forecast(network.submitter, f, _sigs(network, f))
+        assert e.value.error == "ModelMismatch"
+    assert network.dep.forecast_of(plain, 0) is None
+
+
 def test_forecast_signatures_never_settle_the_market(network):
     """Issue 12 item 2: a quorum-signed round-0 forecast, replayed into every settling path after
-    resolveAt, is refused (its signatures are over a `Forecast`); the real final round then settles."""
+    resolveAt, is refused (its signatures are over a `Forecast`); the real final round then settles.
+    Forecasts carry the forecaster's id, which no resolution may; the replay is also tried with
+    `Forecast` signatures over the resolver's id, so the type alone has to stop it."""
     from oracle.batch import leaf
 
-    market_id = _register(network)  # resolveAt = 1: long past
-    forecast = Resolution(market_id, 0, 0, 900_000, MODEL, keccak_hex(b"in0"), keccak_hex(b"p0"), final=False)
-    stolen = _sigs(network, forecast)
-    network.dep.post_forecast(network.submitter, forecast, stolen)
+    market_id = _register(network, forecaster=FORECASTER)  # resolveAt = 1: long past
+    forecast = _forecast(market_id, 0, 900_000)
+    network.dep.post_forecast(network.submitter, forecast, _sigs(network, forecast))
     assert network.dep.forecast_of(market_id, 0) == 900_000
-    for outcome in (0, 1, INVALID_OUTCOME):
-        replayed = replace(forecast, outcome=outcome, final=True)
-        with pytest.raises(ChainError, match="UnknownSigner"):
-            network.dep.resolve(network.submitter, replayed, stolen)
-        with pytest.raises(ChainError, match="UnknownSigner"):
-            network.dep.resolve_batch(network.submitter, [replayed], stolen)
-        with pytest.raises(ChainError, match="UnknownSigner"):
-            network.dep.accept_batch_root(network.submitter, leaf(replayed), 1, stolen)
+    as_resolver = replace(forecast, model_id=MODEL)
+    for signed, refused in ((forecast, ("ModelMismatch", "UnknownSigner")), (as_resolver, ("UnknownSigner",))):
+        stolen = _sigs(network, signed)
+        for outcome in (0, 1, INVALID_OUTCOME):
+            replayed = replace(signed, outcome=outcome, final=True)
+            for settle in (lambda: network.dep.resolve(network.submitter, replayed, stolen),
+                           lambda: network.dep.resolve_batch(network.submitter, [replayed], stolen),
+                           lambda: network.dep.accept_batch_root(network.submitter, leaf(replayed), 1, stolen)):
+                with pytest.raises(ChainError) as e:
+                    settle()
+                assert e.value.error in refused
     with pytest.raises(ValueError, match="forecast"):
         leaf(forecast)  # no batch (ECDSA or BLS) is ever built over a forecast round
     assert not network.dep.is_resolved(market_id)
@@ -322,9 +440,9 @@ def test_a_squatter_cannot_register_a_spec_with_other_parameters(network):
                                               outcome_count=2, quorum=n)
     mine, _ = network.dep.register_market(network.creator, spec_hash=spec_hash, model_id=MODEL, resolve_at=1,
                                           outcome_count=2, quorum=1)
-    assert mine == market_id_of(spec_hash, MODEL, 1, 2, 1) != squatted
+    assert mine == market_id_of(spec_hash, MODEL, ZERO32, 1, 1, 2, 1) != squatted
     m = network.dep.get_market(mine)
-    assert (m.creator, m.quorum, m.resolve_at) == (network.creator.address, 1, 1)
+    assert (m.creator, m.quorum, m.resolve_at, m.close_at) == (network.creator.address, 1, 1, 1)
     r = _resolution(mine)
     network.dep.resolve(network.submitter, r, _sigs(network, r))
     assert network.dep.is_resolved(mine)
