@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from conftest import PASSWORD, ROOT, spec_doc
+from conftest import PASSWORD, ROOT, forecast_doc, spec_doc
 from markets.spec import MarketSpec
 from oracle.errors import CheckFailed
 
@@ -19,13 +19,23 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 
 
+def _advance(node, when: int) -> None:
+    """Let the chain's time pass to `when` (the node's clock is the chain's)."""
+    now = node.chain.timestamp()
+    if when > now:
+        node.chain.advance_time(when - now)
+
+
 @pytest.fixture
-def resolved(node_home, circuit):
+def resolved(node_home):
+    """"BTC above $4,000 on 2019-03-23?" registered on the node's replay chain before the day and
+    resolved (NO, from four providers) once the day is over by the chain's clock."""
     from network.node import Node
 
     node = Node(password=PASSWORD)
-    spec = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-20", ratio=1.05))
+    spec = MarketSpec.parse(spec_doc(node.resolver_id()))
     node.register(spec)
+    _advance(node, spec.resolve_at_unix)
     assert node.dispatch(spec.market_id, 0) == "settled"
     return node, spec
 
@@ -99,8 +109,8 @@ def test_tampered_artifact_is_named(resolved):
 
 
 def test_tampered_model_record_is_named(resolved):
-    """A stored record changed after its id was made (here output_scale + 3, which turned a YES at
-    0.867 into a NO at 0.558) no longer loads: the audit stops at the model check."""
+    """A stored record changed after its id was made (here output_scale + 3, which would read the
+    resolver's integer difference 8x smaller) no longer loads: the audit stops at the model check."""
     node, spec = resolved
     from oracle.models import load_model
 
@@ -163,12 +173,28 @@ except SystemExit as e:
     assert json.loads(done.stdout)["ok"] is True
 
 
-def test_resolved_markets_build_model_reputation(resolved):
-    node, spec = resolved
-    result = runner.invoke(app, ["model", "show", spec.model, "--json"])
+def test_resolved_forecast_markets_build_the_forecasters_reputation(node_home):
+    """A forecast market: its forecaster's posted forecasts are scored against what the evidence showed
+    (NO: the probability of YES was the error); the resolver is not a forecaster and has no score."""
+    from network.node import Node
+
+    node = Node(password=PASSWORD)
+    spec = MarketSpec.parse(forecast_doc(node.resolver_id(), node.model_id))
+    node.register(spec)
+    _advance(node, spec.resolve_at_unix)
+    for r in spec.rounds():
+        node.dispatch(spec.market_id, r.index)  # a round settled with an earlier one's proof is skipped
+    assert [row.status for row in node.state.rounds(spec.market_id)] == ["settled"] * len(spec.rounds())
+    r = node.dep.resolution_of(spec.market_id).resolution
+    assert r.round == spec.rounds()[-1].index and r.model_id == spec.resolver and spec.outcomes[r.outcome] == "NO"
+    code, verdict = _verify(spec.market_id)
+    assert code == 0 and verdict["ok"], verdict
+
+    result = runner.invoke(app, ["model", "show", spec.forecaster, "--json"])
     assert result.exit_code == 0, result.output
     rep = json.loads(result.stdout)["reputation"]
-    assert rep["markets"] == 1 and rep["forecasts"] == 1
-    truth = int(spec.features.truth(node.load_data(spec.source)))
-    p = node.dep.resolution_of(spec.market_id).resolution.probability_ppm / 1e6
-    assert rep["brier"] == pytest.approx((p - truth) ** 2)
+    forecasts = [node.dep.forecast_of(spec.market_id, x.index) / 1e6 for x in spec.rounds()[:-1]]
+    assert rep["markets"] == 1 and rep["forecasts"] == len(forecasts) == 3
+    assert rep["brier"] == pytest.approx(sum(p ** 2 for p in forecasts) / len(forecasts))  # YES did not happen
+    result = runner.invoke(app, ["model", "show", spec.resolver, "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["reputation"]["forecasts"] == 0
