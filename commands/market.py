@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -24,16 +24,28 @@ def _tracked() -> dict[str, dict[str, Any]]:
     return tracked_markets(config.home())
 
 
+def _info(spec) -> dict[str, Any]:
+    doc = spec.to_json()
+    return {"market_id": spec.market_id, "spec_hash": spec.spec_hash, "question": spec.question,
+            "outcomes": list(spec.outcomes), "kind": spec.kind, "shape": spec.shape.kind,
+            "sources": len(spec.observe.sources), "resolver": spec.resolver, "forecaster": spec.forecaster,
+            "close_at": doc["close_at"], "resolve_at": doc["resolve_at"], "rounds": len(spec.rounds())}
+
+
 @app.command("validate")
 @handles_errors
-def validate(path: str = typer.Argument(..., help="Market spec file (.json, .yaml)."),
+def validate(path: str = typer.Argument(..., help="Market spec file (.json, .yaml), version 2."),
+             now: Optional[str] = typer.Option(None, "--now", help="Check trading is still open at this "
+                                               "ISO-8601 time (default: the wall clock); e.g. a replay "
+                                               "chain's time, 2019-03-10T00:00:00Z."),
              as_json: bool = JsonOption) -> None:
-    """Check a spec file; print its spec hash and market id."""
+    """Check a spec file (and that its trading has not closed by now); print its spec hash and market id."""
+    from markets.fields import _parse_time
     from markets.spec import MarketSpec
 
-    spec = MarketSpec.load(path)
-    info = {"market_id": spec.market_id, "spec_hash": spec.spec_hash, "question": spec.question,
-            "outcomes": list(spec.outcomes), "model": spec.model, "resolve_at": spec.to_json()["resolve_at"]}
+    at = datetime.now(timezone.utc) if now is None else _parse_time(now, "--now")
+    spec = MarketSpec.load(path, now=at)
+    info = _info(spec)
 
     def human(info: dict) -> None:
         for k, v in info.items():
@@ -46,15 +58,17 @@ def validate(path: str = typer.Argument(..., help="Market spec file (.json, .yam
 @handles_errors
 def register(path: str = typer.Argument(..., help="Market spec file (.json, .yaml)."),
              as_json: bool = JsonOption) -> None:
-    """Register a market: spec into the artifact store, entry on-chain, job for its resolve time."""
+    """Register a market: spec into the artifact store, entry on-chain, a job for each round. Refused
+    once its trading has closed by the chain's clock (its outcome could already be known)."""
     from markets.spec import MarketSpec
     from network.node import Node
 
-    spec = MarketSpec.load(path, now=datetime.now(timezone.utc))
-    market_id = Node(password=password()).register(spec)
-    info = {"market_id": market_id, "spec_hash": spec.spec_hash, "rounds": len(spec.rounds()),
-            "resolve_at": spec.to_json()["resolve_at"]}
-    emit(info, as_json, say(f"registered {market_id} ({info['rounds']} round(s), resolves at {info['resolve_at']})"))
+    node = Node(password=password())
+    spec = MarketSpec.load(path, now=node.clock())
+    market_id = node.register(spec)
+    info = {**_info(spec), "market_id": market_id}
+    emit(info, as_json, say(f"registered {market_id} ({info['rounds']} round(s), trading closes at "
+                            f"{info['close_at']}, resolves at {info['resolve_at']})"))
 
 
 @app.command("list")

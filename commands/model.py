@@ -36,6 +36,43 @@ def _render_list(records: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
+@app.command("resolvers")
+@handles_errors
+def resolvers(
+    width: list[int] = typer.Option([1], "--width", help="Comparisons: 1 for above, up_down, touch and versus "
+                                    "markets; k for a range market with k bounds (repeat)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """This node's resolver model ids, the `resolver` a market spec names (compiled on first use with
+    the node's batch sizes, then cached)."""
+    from markets.evidence import MAX_BOUNDS
+    from network.node import NodeConfig
+    from provers.resolvers import compile_resolver
+
+    if any(not 1 <= w <= MAX_BOUNDS for w in width):
+        raise typer.BadParameter(f"widths are 1..{MAX_BOUNDS}", param_hint="--width")
+    try:
+        batches = tuple(NodeConfig.load().batches)
+    except NotFound:  # no node here yet: what `oracle node init` configures by default
+        batches = (1,)
+    rows = []
+    for w in sorted(set(width)):
+        compiled = compile_resolver(store(), config.cache_dir(), w, batches=batches, log=lambda m: err.print(m))
+        rows.append({"width": w, "model_id": compiled.model_id, "name": compiled.record.name,
+                     "shapes": "above, up_down, touch, versus" if w == 1 else f"range with {w} bounds",
+                     "batches": list(batches)})
+    emit(rows, as_json, _render_resolvers)
+
+
+def _render_resolvers(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Resolvers (a spec's `resolver`)")
+    for col in ("resolver model id", "comparisons", "for shapes"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["model_id"], str(r["width"]), r["shapes"])
+    out.print(table)
+
+
 @app.command("compile")
 @handles_errors
 def compile_(

@@ -25,18 +25,25 @@ def test_demo_json_end_to_end(circuit):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["validators"] == 5 and doc["threshold"] == 4
+    assert doc["late_bet"] == "reverted: TradingClosed"  # trading closed before the evidence existed
     markets = doc["markets"]
-    assert len(markets) >= 3
-    outcomes = {m["actual_outcome"] for m in markets}
-    assert outcomes == {"YES", "NO"}, "demo must include markets that really went each way"
+    assert {m["shape"] for m in markets} == {"above", "up_down", "range", "touch", "versus"}
+    binary = [m for m in markets if m["shape"] != "range"]
+    outcomes = {(m["question"], m["outcome"]) for m in binary}
+    assert ("Will BTC close above $4,000 on March 23, 2019 (UTC day)?", "NO") in outcomes
+    assert any(o in ("YES", "Up") for _, o in outcomes), "demo must include markets that really went each way"
     for m in markets:
-        assert set(m) >= {"market_id", "question", "outcome", "probability", "proof_verified",
+        assert set(m) >= {"market_id", "question", "outcome", "actual_outcome", "evidence", "proof_verified",
                           "validators_signed", "quorum", "tx_hash", "onchain_outcome", "payout_wei"}
         assert m["proof_verified"] is True and m["validators_signed"] == 5 and m["quorum"] == 4
-        assert m["onchain_outcome"] == m["outcome"] and m["tx_hash"].startswith("0x")
-        assert (m["probability"] >= 0.5) == (m["outcome"] == "YES")
-        # 1 ETH on YES, 2 ETH on NO: the winning side takes the 3 ETH pot
+        # the outcome the quorum settled is what the providers' data shows
+        assert m["onchain_outcome"] == m["outcome"] == m["actual_outcome"] and m["tx_hash"].startswith("0x")
+        assert len(m["evidence"]["sources"]) >= 2
+    for m in binary:  # 1 ETH on the first outcome, 2 ETH on the second: the winning side takes the 3 ETH pot
         assert m["payout_wei"] == 3 * 10**18
+    above = next(m for m in markets if m["shape"] == "above")
+    assert [f["posted"] for f in above["forecasts"]] == [True] * 3  # forecasts beside the resolution
+    assert doc["resolvers"]["1"] == doc["model"]["model_id"] == circuit.model_id
     t = doc["timings"]
     assert t["prove_s"] > 0 and 0 < t["verify_s_median"] < t["prove_s"] and t["end_to_end_s"] > 0
 
@@ -48,15 +55,16 @@ def test_demo_json_end_to_end(circuit):
     assert shown.exit_code == 0
     entry = json.loads(shown.stdout)
     assert entry["resolution"]["onchain_outcome"] == markets[0]["onchain_outcome"]
-    models = runner.invoke(app, ["model", "list", "--json"])
-    assert doc["model"]["model_id"] in {r["model_id"] for r in json.loads(models.stdout)}
+    models = {r["model_id"]: r for r in json.loads(runner.invoke(app, ["model", "list", "--json"]).stdout)}
+    assert set(doc["resolvers"].values()) | {doc["forecaster"]["model_id"]} <= set(models)
+    assert models[circuit.model_id]["family"] == "resolver"
 
 
 @pytest.mark.slow
 def test_demo_renders_tables(circuit):
     result = runner.invoke(app, ["demo", "--validators", "3", "--threshold", "2"])
     assert result.exit_code == 0, result.output
-    assert "Resolved markets" in result.output and "verified" in result.output
+    assert "Markets resolved from post-event evidence" in result.output and "TradingClosed" in result.output
 
 
 def test_unknown_market_is_one_clear_line():
@@ -75,24 +83,52 @@ def test_malformed_spec_file_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and "field 'file'" in lines[0] and "not valid JSON" in lines[0]
 
 
-def test_invalid_spec_field_is_named(tmp_path):
-    from test_spec import GOOD
+RESOLVER = "0x" + "ab" * 32  # any model id: `validate` checks the spec, not the node's models
 
-    bad = tmp_path / "market.json"
-    bad.write_text(json.dumps({**GOOD, "quorum": -1}))
-    result = runner.invoke(app, ["market", "validate", str(bad)])
+
+def _spec_file(tmp_path, **changes):
+    from conftest import spec_doc
+
+    p = tmp_path / "market.json"
+    p.write_text(json.dumps({**spec_doc(RESOLVER), **changes}))
+    return p
+
+
+def test_invalid_spec_field_is_named(tmp_path):
+    result = runner.invoke(app, ["market", "validate", str(_spec_file(tmp_path, quorum=-1)),
+                                 "--now", "2019-03-10T00:00:00Z"])
     assert result.exit_code == 1 and "field 'quorum'" in result.output
 
 
-def test_validate_good_spec(tmp_path):
-    from markets.spec import MarketSpec
-    from test_spec import GOOD
+def test_version_1_spec_is_refused_naming_the_version(tmp_path):
+    result = runner.invoke(app, ["market", "validate", str(_spec_file(tmp_path, version=1))])
+    assert result.exit_code == 1 and "field 'version'" in result.output and "version 2" in result.output
 
-    p = tmp_path / "market.json"
-    p.write_text(json.dumps(GOOD))
-    result = runner.invoke(app, ["market", "validate", str(p), "--json"])
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["market_id"] == MarketSpec.parse(GOOD).market_id
+
+def test_validate_good_spec(tmp_path):
+    from conftest import spec_doc
+    from markets.spec import MarketSpec
+
+    result = runner.invoke(app, ["market", "validate", str(_spec_file(tmp_path)), "--now", "2019-03-10T00:00:00Z",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    spec = MarketSpec.parse(spec_doc(RESOLVER))
+    assert doc["market_id"] == spec.market_id and doc["resolver"] == RESOLVER
+    assert (doc["shape"], doc["sources"], doc["close_at"], doc["rounds"]) == ("above", 4, "2019-03-23T00:00:00Z", 1)
+
+
+def test_validate_refuses_a_market_whose_trading_has_closed(tmp_path):
+    """March 2019 is over by the wall clock (the default `now`), and by 2019-03-23T00:00Z on a replay."""
+    spec = str(_spec_file(tmp_path))
+    for now in ([], ["--now", "2019-03-23T00:00:00Z"], ["--now", "2019-03-24T12:00:00+00:00"]):
+        result = runner.invoke(app, ["market", "validate", spec, *now])
+        assert result.exit_code == 1, (now, result.output)
+        assert "field 'close_at'" in result.output and "not in the future" in result.output
+    ok = runner.invoke(app, ["market", "validate", spec, "--now", "2019-03-22T23:59:59Z"])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["market", "validate", spec, "--now", "yesterday"])
+    assert bad.exit_code == 1 and "field '--now'" in bad.output
 
 
 def test_threshold_above_validators_is_refused():

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from conftest import PASSWORD, spec_doc
+from conftest import PASSWORD, forecast_doc, spec_doc
 from markets.spec import MarketSpec
-from oracle.errors import ChainError, SpecError
+from oracle.errors import ChainError, OracleError, SpecError
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -37,8 +37,20 @@ def _write(tmp_path: Path, name: str, doc: dict) -> Path:
     return p
 
 
+def _advance_to(node, when: int) -> None:
+    now = node.chain.timestamp()
+    if when > now:
+        node.chain.advance_time(when - now)
+
+
 def test_registration_round_trip(node_home, circuit, tmp_path):
-    doc = spec_doc(circuit.model_id, resolve_in_s=3600)
+    """A creator asks the node for its resolver id, writes a version-2 spec with it, registers it from
+    the CLI before the event; once trading has closed by the chain's clock, a spec is refused."""
+    resolvers = runner.invoke(app, ["model", "resolvers", "--json"])
+    assert resolvers.exit_code == 0, resolvers.output
+    [row] = json.loads(resolvers.stdout)
+    assert row["width"] == 1 and row["model_id"] == circuit.model_id and "above" in row["shapes"]
+    doc = spec_doc(row["model_id"])  # BTC above $4,000 on 2019-03-23; the chain is at 2019-03-10
     result = runner.invoke(app, ["market", "register", str(_write(tmp_path, "m.json", doc)), "--json"])
     assert result.exit_code == 0, result.output
     market_id = json.loads(result.stdout)["market_id"]
@@ -47,21 +59,26 @@ def test_registration_round_trip(node_home, circuit, tmp_path):
 
     node = _node()
     onchain = node.dep.get_market(market_id)
-    assert (onchain.spec_hash, onchain.model_id, onchain.resolve_at, onchain.outcome_count, onchain.quorum) == (
-        spec.spec_hash, spec.model, spec.resolve_at_unix, 2, 3)
+    assert (onchain.spec_hash, onchain.model_id, onchain.close_at, onchain.resolve_at, onchain.outcome_count,
+            onchain.quorum) == (spec.spec_hash, spec.resolver, spec.close_at_unix, spec.resolve_at_unix, 2, 3)
     assert onchain.creator == node.creator.address
     assert MarketSpec.parse(json.loads(node.store.get(spec.spec_hash))) == spec  # content-addressed
     assert [r.status for r in node.state.rounds(market_id)] == ["pending"]
     shown = runner.invoke(app, ["market", "show", market_id, "--json"])
     assert json.loads(shown.stdout)["spec"]["question"] == doc["question"]
 
-    past = runner.invoke(app, ["market", "register", str(_write(tmp_path, "p.json", spec_doc(circuit.model_id)))])
-    assert past.exit_code == 1 and "field 'resolve_at'" in past.output and "in the past" in past.output
+    # the chain's clock reaches the day: trading is closed, the outcome could be known
+    _advance_to(node, spec.close_at_unix)
+    late = _write(tmp_path, "late.json", spec_doc(row["model_id"], value=4100))
+    closed = runner.invoke(app, ["market", "register", str(late)])
+    assert closed.exit_code == 1, closed.output
+    assert "field 'close_at'" in closed.output and "not in the future (now 2019-03-23" in closed.output
+    assert not node.dep.is_registered(MarketSpec.parse(spec_doc(row["model_id"], value=4100)).market_id)
 
 
 def test_registration_is_all_or_nothing(node_home, circuit, monkeypatch):
     node = _node()
-    spec = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-09", resolve_in_s=3600))
+    spec = MarketSpec.parse(spec_doc(circuit.model_id, at="2019-03-20"))
 
     def broken(*a, **k):
         raise ChainError("MarketRegistry.register", "connection dropped")
@@ -74,16 +91,20 @@ def test_registration_is_all_or_nothing(node_home, circuit, monkeypatch):
     assert not node.dep.is_registered(spec.market_id)
 
 
-def test_spec_must_fit_the_model(node_home, circuit):
+def test_spec_must_fit_the_resolver(node_home, circuit):
+    """Three bounds need a resolver over three comparisons; a model the node does not have is refused."""
     node = _node()
-    three = spec_doc(circuit.model_id, resolve_in_s=3600, outcomes=["UP", "FLAT", "DOWN"],
-                     rule={"kind": "argmax"})
+    assert node.resolver_id(1) == circuit.model_id
+    buckets = spec_doc(circuit.model_id, outcomes=["<3,900", "3,900-4,000", "4,000-4,100", ">=4,100"],
+                       shape={"kind": "range", "at": "2019-03-23", "bounds": [3900, 4000, 4100]})
     with pytest.raises(SpecError) as e:
-        node.register(MarketSpec.parse(three))
-    assert e.value.field == "outcomes" and "gives 1" in e.value.reason
-    with pytest.raises(SpecError) as e:
-        node.register(MarketSpec.parse(spec_doc("0x" + "99" * 32, resolve_in_s=3600)))
-    assert e.value.field == "model"
+        node.register(MarketSpec.parse(buckets))
+    assert e.value.field == "resolver" and "over 3 comparison(s)" in e.value.reason
+    wide = node.resolver_id(3)  # the node's own resolver for the shape: accepted
+    assert node.register(MarketSpec.parse({**buckets, "resolver": wide})) == MarketSpec.parse(
+        {**buckets, "resolver": wide}).market_id
+    with pytest.raises(OracleError, match="0x9999"):
+        node.register(MarketSpec.parse(spec_doc("0x" + "99" * 32)))
 
 
 def test_markets_of_other_creators_are_picked_up_from_chain(node_home, circuit):
@@ -94,14 +115,12 @@ def test_markets_of_other_creators_are_picked_up_from_chain(node_home, circuit):
     ids = []
     for i, creator in enumerate(others):
         node.chain.fund(creator.address, 10**19)
-        spec = MarketSpec.parse(spec_doc(circuit.model_id, as_of=f"2021-01-1{i}", resolve_in_s=3600))
+        spec = MarketSpec.parse(spec_doc(circuit.model_id, at=f"2019-03-1{i + 5}"))
         node.store.put(spec.canonical())  # they publish the spec to the shared artifact store
-        node.dep.register_market(creator, spec_hash=spec.spec_hash, model_id=spec.model,
-                                 resolve_at=spec.resolve_at_unix, outcome_count=2, quorum=3)
+        node.dep.register_market(creator, **spec.onchain())
         ids.append(spec.market_id)
-    hidden = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-15", resolve_in_s=3600))
-    node.dep.register_market(others[0], spec_hash=hidden.spec_hash, model_id=hidden.model,
-                             resolve_at=hidden.resolve_at_unix, outcome_count=2, quorum=3)
+    hidden = MarketSpec.parse(spec_doc(circuit.model_id, at="2019-03-20"))
+    node.dep.register_market(others[0], **hidden.onchain())
 
     counts = node.pull()
     assert counts["new"] == 2
@@ -112,34 +131,51 @@ def test_markets_of_other_creators_are_picked_up_from_chain(node_home, circuit):
     assert node.pull()["new"] == 0  # the cursor moved on: nothing counted twice
 
 
-def test_forecast_market_posts_rounds_and_is_scored(node_home, circuit, frame):
+def test_forecast_market_posts_rounds_and_resolves_from_evidence_then_is_scored(node_home, circuit, forecaster):
+    """Forecasts by the forecaster while trading is open, then the resolver's outcome from the evidence
+    of four providers (NO: the median close 3,994.25 is under $4,000); the forecasts are scored on it."""
     from markets.scoring import brier, log_loss
+    from oracle.eip712 import Resolution
 
     node = _node()
-    doc = spec_doc(circuit.model_id, as_of="2021-01-10", price=40000.0, resolve_in_s=0)
-    doc["features"]["params"]["horizon_days"] = 10
-    doc.update(kind="forecast", forecast={"every_days": 3, "close_at": "2021-01-19T00:00:00Z"})
-    spec = MarketSpec.parse(doc)
+    assert node.model_id == forecaster.model_id
+    spec = MarketSpec.parse(forecast_doc(circuit.model_id, forecaster.model_id))  # 2019-03-17 .. 23, every 2 days
+    rounds = spec.rounds()
+    assert [(r.final, r.model) for r in rounds] == [(False, forecaster.model_id)] * 3 + [(True, circuit.model_id)]
     node.register(spec)
-    statuses = [node.dispatch(spec.market_id, r.index) for r in spec.rounds()]
-    assert statuses == ["settled"] * 3
+    statuses = []
+    for r in rounds:
+        _advance_to(node, r.due_at)
+        statuses.append(node.dispatch(spec.market_id, r.index))
+    assert statuses == ["settled"] * 4
 
-    posted = [node.dep.forecast_of(spec.market_id, i) for i in (0, 1)]
+    posted = [node.dep.forecast_of(spec.market_id, i) for i in (0, 1, 2)]
     final = node.dep.resolution_of(spec.market_id).resolution
-    assert None not in posted and final.round == 2
-    assert node.dep.oracle.functions.forecastCount(bytes.fromhex(spec.market_id[2:])).call() == 2
+    assert None not in posted and final.round == 3 and final.model_id == circuit.model_id
+    assert spec.outcomes[final.outcome] == "NO"
+    assert node.dep.oracle.functions.forecastCount(bytes.fromhex(spec.market_id[2:])).call() == 3
     with pytest.raises(ChainError, match="AlreadyResolved"):
-        node.dep.post_forecast(node.submitter, final, [])
+        node.dep.post_forecast(node.submitter, Resolution(**{**final.to_json(), "round": 0, "final": False}), [])
 
-    truth = spec.features.truth(frame)
-    assert truth is not None
-    probs = [p / 1e6 for p in posted + [final.probability_ppm]]
+    probs = [p / 1e6 for p in posted]
     score = node.state.score(spec.market_id)
-    assert score["n"] == 3
-    assert score["brier"] == pytest.approx(brier(probs, [int(truth)] * 3))
-    assert score["log_loss"] == pytest.approx(log_loss(probs, [int(truth)] * 3))
-    assert [d["as_of"] for d in score["detail"]] == ["2021-01-10", "2021-01-13", "2021-01-16"]
+    assert score["n"] == 3 and score["model_id"] == forecaster.model_id
+    assert score["brier"] == pytest.approx(brier(probs, [0] * 3))
+    assert score["log_loss"] == pytest.approx(log_loss(probs, [0] * 3))
+    assert [d["as_of"] for d in score["detail"]] == ["2019-03-17", "2019-03-19", "2019-03-21"]
     assert node.dispatch(spec.market_id, 0) == "skipped"  # settled rounds never run again
+
+
+def test_a_round_before_its_evidence_exists_waits(node_home, circuit):
+    """Due by the wall clock, not by the chain's: the day's close is not final on the chain's clock yet."""
+    node = _node()
+    spec = MarketSpec.parse(spec_doc(circuit.model_id, at="2019-03-12"))
+    node.register(spec)
+    _advance_to(node, spec.resolve_at_unix - 3600)
+    assert node.dispatch(spec.market_id, 0) == "retry"
+    assert not node.dep.is_resolved(spec.market_id)
+    _advance_to(node, spec.resolve_at_unix)
+    assert node.dispatch(spec.market_id, 0) == "settled"
 
 
 def _scheduler(home: Path) -> subprocess.Popen:
@@ -165,10 +201,10 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     from oracle.state import LocalState
 
     node = _node()
-    specs = [MarketSpec.parse(spec_doc(circuit.model_id, as_of=d, resolve_in_s=2))
-             for d in ("2021-01-05", "2021-01-06", "2021-01-07")]
+    specs = [MarketSpec.parse(spec_doc(circuit.model_id, at=d)) for d in ("2019-03-11", "2019-03-12", "2019-03-13")]
     for s in specs:
         node.register(s)
+    _advance_to(node, max(s.resolve_at_unix for s in specs))
     state = LocalState(node_home / "state.sqlite")
 
     first = _scheduler(node_home)
@@ -184,10 +220,10 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     before = {(r.market_id, r.round): r for r in state.rounds()}
     assert any(r.status == "running" for r in before.values())
 
-    # a market registered while the scheduler is down, already due: a missed job
-    late = MarketSpec.parse(spec_doc(circuit.model_id, as_of="2021-01-08", resolve_in_s=1))
+    # a market registered while the scheduler is down (before its day), due by the time it is back
+    late = MarketSpec.parse(spec_doc(circuit.model_id, at="2019-03-15"))
     node.register(late)
-    time.sleep(1.5)
+    _advance_to(node, late.resolve_at_unix)
 
     second = _scheduler(node_home)
     try:
@@ -201,9 +237,7 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     for key, r in before.items():
         if r.status == "settled":
             assert after[key].attempts == 1  # settled before the kill: never dispatched again
-    logs = node.dep.oracle.events.Resolved().get_logs(from_block=node.dep.from_block)
-    resolved = [("0x" + bytes(e["args"]["marketId"]).hex()) for e in logs]
-    assert sorted(resolved) == sorted(s.market_id for s in specs + [late])  # each exactly once
+    assert all(len(node.dep.resolved_events(s.market_id)) == 1 for s in specs + [late])  # each exactly once
     for s in specs + [late]:
         assert after[(s.market_id, 0)].tx_hash or after[(s.market_id, 0)].detail == "found on-chain"
     status = runner.invoke(app, ["scheduler", "status", "--json"])
@@ -218,10 +252,12 @@ def test_due_rounds_of_one_model_share_a_proof(node_home, circuit):
     cfg.batches = [1, 4]
     cfg.save(node_home)
     node = _node()
-    specs = [MarketSpec.parse(spec_doc(node.model_id, as_of=d, resolve_in_s=0))
-             for d in ("2021-02-01", "2021-02-02", "2021-02-03")]
+    resolver = node.resolver_id(1)  # compiled with batches 1 and 4: another model id than `circuit`'s
+    assert resolver != circuit.model_id
+    specs = [MarketSpec.parse(spec_doc(resolver, at=d)) for d in ("2019-03-12", "2019-03-13", "2019-03-14")]
     for s in specs:
         node.register(s)
+    _advance_to(node, max(s.resolve_at_unix for s in specs))
     assert node.dispatch(specs[0].market_id, 0) == "settled"
     rows = [node.state.rounds(s.market_id)[0] for s in specs]
     assert [r.status for r in rows] == ["settled"] * 3 and all(r.detail == "batch of 3" for r in rows)
