@@ -52,14 +52,22 @@ class BlsNet:
 
 
 @pytest.fixture(scope="module", params=["embedded", "anvil"])
-def blsnet(request, store):
+def blsnet(request, store, tmp_path_factory):
     """One BLS-keyed network per chain for the module: key registration runs pairings, which
-    py-evm computes in pure Python (seconds each). Tests use their own markets."""
-    from conftest import Network
+    py-evm computes in pure Python (seconds each). Tests use their own markets (resolvable at once:
+    resolveAt = 1), so one chain (and one anvil, started here: conftest's is per test) serves them all."""
+    from conftest import REPLAY_START, Network
+    from oracle.anvil import start_anvil
     from oracle.chain import Chain
 
-    chain = Chain.rpc(request.getfixturevalue("anvil").url) if request.param == "anvil" else None
-    return BlsNet(Network(store, chain=chain))
+    if request.param == "embedded":
+        yield BlsNet(Network(store))
+        return
+    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-bls"), timestamp=REPLAY_START)
+    try:
+        yield BlsNet(Network(store, chain=Chain.rpc(node.url)))
+    finally:
+        node.stop()
 
 
 def test_hash_to_curve_matches_rfc9380_and_the_library(chain_network):
