@@ -1,5 +1,5 @@
 """`pip install .[validator]` gives a working validator without torch: build that environment
-and run a real verification in it."""
+and run a real verification in it (a resolver's proof over evidence it gathers from every source)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ try:
 except ImportError:
     has_torch = False
 print(json.dumps({"signed": review.signed, "checks": review.checks, "torch": has_torch,
+                  "off_median": sorted({d["source"] for x in v.deviations for d in x["sources"]}),
                   "refusal": review.refusal.to_json() if review.refusal else None}))
 """
 
@@ -58,3 +59,5 @@ def test_validator_extra_installs_without_torch_and_verifies(tmp_path, store, sp
     assert result["torch"] is False
     assert result["signed"] is True, result["refusal"]
     assert "proof" in result["checks"] and "inputs" in result["checks"]
+    # it read the evidence from every provider itself: Yahoo's March 2019 close is off the median
+    assert result["off_median"] == ["bundled:btc_usd_daily.csv"]
