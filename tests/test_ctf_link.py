@@ -47,7 +47,7 @@ def linker(network, ctf, events):
 
 def _spec(question: str | None = QUESTION, tag: str = "a") -> MarketSpec:
     extra = {"ctf_question_id": question} if question else {}
-    return MarketSpec.parse(spec_doc(MODEL, resolve_in_s=-3600, description=tag, **extra))
+    return MarketSpec.parse(spec_doc(MODEL, description=tag, **extra))
 
 
 def _condition(adapter, market_id: str, question: str, slots: int = 2) -> str:
@@ -77,12 +77,11 @@ def test_links_a_registered_market_once(network, ctf, linker, events):
 
 def test_nothing_to_link(network, linker, events):
     plain = _spec(question=None)
-    network.register(plain)
+    network.register(plain, advance=False)
     assert linker.link(plain) is None
     # a market another creator registered (a node following the registry): theirs to link
     theirs = _spec(tag="theirs")
-    network.dep.register_market(network.alice, spec_hash=theirs.spec_hash, model_id=theirs.model,
-                                resolve_at=theirs.resolve_at_unix, outcome_count=2, quorum=theirs.quorum)
+    network.dep.register_market(network.alice, **theirs.onchain())
     assert linker.link(theirs) is None
     assert events == [] and linker.condition_id_of(plain.market_id) is None
     assert linker.condition_id_of(theirs.market_id) is None
