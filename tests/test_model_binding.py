@@ -1,9 +1,10 @@
 """A model id binds the whole model record, and the SRS is pinned by the validator, not by a peer.
 
 The attacks (security review, issue 12 item 1): a peer serves the record of a registered model id
-with `output_scale + 3` (an honest validator signed NO at 0.558 instead of YES at 0.867), with
-`output_transform: identity` (it signed 1.0), or naming another SRS (one whose secret the prover
-knows forges KZG openings). Item 17: a malformed record from one peer is that peer's failure, and
+with `output_scale + 3` (an honest validator read a forecaster's YES at 0.867 as NO at 0.558; a
+resolver's evidence difference would read 8x smaller), with `output_transform: identity` (it signed
+1.0), or naming another SRS (one whose secret the prover knows forges KZG openings). The real-proof
+tests below use the resolver that settles markets from evidence. Item 17: a malformed record from one peer is that peer's failure, and
 the next peer is asked.
 """
 
