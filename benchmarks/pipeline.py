@@ -1,6 +1,12 @@
-"""End-to-end latency and sustained throughput: market due -> proof -> 7 validators -> on-chain.
+"""End-to-end latency and sustained throughput: market due -> evidence -> proof -> 7 validators -> on-chain.
 
     .venv/bin/python -m benchmarks.pipeline [--markets 200] [--batch 16] [--chains embedded,anvil]
+
+The markets are version-2 "BTC close above X on day D?" questions over three bundled providers
+(2021-01 .. 2022-02), registered on a replay chain that starts before their days, which then moves
+past their resolve times. Each round: the prover gathers the evidence (the median of the providers'
+final closes, as of the chain's clock) and proves it with the resolver over one comparison; every
+validator gathers it again itself, checks the proof and decides; the quorum settles on-chain.
 
 Prints JSON (and writes benchmarks/results/pipeline.json): for each chain, the median
 end-to-end latency of single markets (batch 1), and the throughput over `--markets`
@@ -26,17 +32,24 @@ sys.path.insert(0, str(ROOT))
 GOALS = {"markets_per_s": 20.0, "end_to_end_s_median": 10.0}
 
 
-def questions(frame, n: int):
-    from markets.demo import DemoQuestion
+def questions(frame, n: int, quorum: int, resolver: str):
+    """n "BTC above X on D?" specs: X the previous day's close times 0.9 .. 1.1 (both answers occur)."""
+    from network.devnet import btc_above_spec
 
-    dates = [d.strftime("%Y-%m-%d") for d in frame.loc["2021-01-01":"2022-02-20"].index]
+    closes = frame.loc["2020-12-31":"2022-02-20", "close"]
     ratios = (0.9, 0.95, 1.0, 1.05, 1.1)
-    out = [DemoQuestion(d, k) for d in dates for k in ratios]
-    return out[:: max(1, len(out) // n)][:n]
+    out = [(d.strftime("%Y-%m-%d"), round(float(prev) * k)) for (d, _), prev in zip(closes.iloc[1:].items(), closes)
+           for k in ratios]
+    picked = out[:: max(1, len(out) // n)][:n]
+    return [btc_above_spec(d, v, resolver=resolver, quorum=quorum) for d, v in picked]
+
+
+REPLAY_START = 1609286400  # 2020-12-30T00:00:00Z: before every question's day
 
 
 def run_chain(kind: str, args, store, compiled, frame) -> dict:
-    from markets.demo import demo_spec
+    from datetime import datetime, timezone
+
     from markets.feeds import load_source
     from oracle.anvil import start_anvil
     from network.local import LocalNetwork
@@ -46,29 +59,31 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
 
     node = None
     if kind == "anvil":
-        node = start_anvil(log_dir=Path(tempfile.mkdtemp()))
+        node = start_anvil(log_dir=Path(tempfile.mkdtemp()), timestamp=REPLAY_START)
         chain = Chain.rpc(node.url)
     else:
-        chain = Chain.embedded()
+        chain = Chain.embedded(start=REPLAY_START)
     try:
         cached = {}
 
-        def data(source):  # each validator fetches the source itself; the file read is cached per process
-            if "frame" not in cached:
-                cached["frame"] = load_source(source)
-            return cached["frame"]
+        def data(source):  # each validator reads every source itself; the file read is cached per process
+            key = json.dumps(source, sort_keys=True)
+            if key not in cached:
+                cached[key] = load_source(source)
+            return cached[key]
 
         net = LocalNetwork(store, n=args.validators, t=args.threshold, chain=chain, load_data=data, fund_wei=10**20)
         dep, validators, agg = net.dep, net.validators, net.aggregator
-        prover = EzklProver(compiled, LocalSigner.create())
-        specs = [demo_spec(q, frame, compiled.model_id, quorum=args.threshold)
-                 for q in questions(frame, args.markets + args.singles)]
+        prover = EzklProver(compiled, LocalSigner.create(),
+                            clock=lambda: datetime.fromtimestamp(chain.timestamp(), timezone.utc))
+        specs = questions(frame, args.markets + args.singles, args.threshold, compiled.model_id)
         for s in specs:
             net.register(s)
+        net.advance_to(max(s.resolve_at_unix for s in specs))  # every question's day is over
 
         def settle_batch(batch_specs) -> dict:
             t0 = time.perf_counter()
-            bundles = prover.prove_batch([(s, 0) for s in batch_specs], lambda s: frame)
+            bundles = prover.prove_batch([(s, 0) for s in batch_specs], data)
             t1 = time.perf_counter()
             verify_s = 0.0
             settle_s = 0.0
@@ -122,20 +137,22 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
     args = ap.parse_args()
 
-    from markets.demo import BTC_SOURCE
+    from markets.demo import SOURCES
     from markets.feeds import load_source
     from oracle import config
     from oracle.store import ArtifactStore
-    from provers.reference import reference_circuit
+    from provers.resolvers import compile_resolver
 
     store = ArtifactStore(Path(tempfile.mkdtemp(prefix="bench-home-")) / "store")
-    compiled = reference_circuit(store, config.cache_dir(), batches=(1, args.batch))
-    frame = load_source(BTC_SOURCE)
+    compiled = compile_resolver(store, config.cache_dir(), 1, batches=(1, args.batch))
+    frame = load_source(SOURCES["btc-bitstamp"])
     runs = [run_chain(kind, args, store, compiled, frame) for kind in args.chains.split(",")]
     for r in runs:
         r["goals"] = {k: {"goal": g, "measured": r[k], "ratio": round(r[k] / g, 3)} for k, g in GOALS.items()}
     result = {"benchmark": "pipeline", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "model": compiled.record.name, "srs": "dev (local gen_srs)", "runs": runs}
+              "model": compiled.record.name, "spec_version": 2,
+              "evidence": "median of 3 bundled providers' daily closes (Yahoo, Bitstamp, Binance)",
+              "srs": "dev (local gen_srs)", "runs": runs}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
