@@ -1,5 +1,7 @@
-"""Trustless settlement: a market that requires zk resolves only with a proof that its model's
-on-chain ezkl verifier accepts, even if a quorum signs something else. On both chains."""
+"""Trustless settlement: a market that requires zk resolves only with a proof that its resolver's
+on-chain ezkl verifier accepts over the evidence, and only to the outcome the market's shape gives
+for the proven output, even if a quorum signs something else. Its forecasts post only with a proof
+of its forecaster's. On both chains."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 
 from oracle.bundle import felt_to_uint
 from oracle.canonical import keccak_hex
+from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import ChainError
 
 pytestmark = pytest.mark.slow
@@ -16,29 +19,60 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def verifier_artifact(circuit, store):
+    """The resolver's Solidity verifier (the model a zk market settles with)."""
     from provers.evm import evm_verifier
 
     _, art = evm_verifier(circuit, store)
     return art
 
 
+@pytest.fixture(scope="session")
+def forecaster_verifier(forecaster, store):
+    """The reference forecaster's Solidity verifier (the model a zk forecast market posts with)."""
+    from provers.evm import evm_verifier
+
+    _, art = evm_verifier(forecaster, store)
+    return art
+
+
+@pytest.fixture(scope="session")
+def forecast_spec(circuit, forecaster):
+    from conftest import forecast_doc
+    from markets.spec import MarketSpec
+
+    return MarketSpec.parse(forecast_doc(circuit.model_id, forecaster.model_id))
+
+
+@pytest.fixture(scope="session")
+def forecast_bundle(forecast_prover, forecast_spec, load):
+    """The forecaster's real proof of round 0 of `forecast_spec`."""
+    return forecast_prover.prove(forecast_spec, load, round=0)
+
+
+def _register_verifier(net, model, artifact) -> None:
+    verifier = net.chain.deploy(net.deployer, artifact)
+    c = model.record.circuit(1)
+    net.dep.register_verifier(net.deployer, model.model_id, verifier.address, c.vk, model.record.n_inputs)
+
+
+def _quorum(net, votes) -> list[bytes]:
+    assert all(votes)
+    return [v.signature for v in sorted(votes, key=lambda v: int(v.validator, 16))][: net.t]
+
+
 @pytest.fixture
 def zk(chain_network, verifier_artifact, circuit, spec, bundle):
     net = chain_network
-    verifier = net.chain.deploy(net.deployer, verifier_artifact)
-    c = circuit.record.circuit(1)
-    net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, c.vk, circuit.record.n_inputs)
+    _register_verifier(net, circuit, verifier_artifact)
     net.register(spec)
-    net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec, circuit))
+    net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec))
     votes = [v.review(spec, bundle).vote for v in net.validators]
-    assert all(votes)
-    sigs = [v.signature for v in sorted(votes, key=lambda v: int(v.validator, 16))][: net.t]
-    return net, votes[0].resolution, sigs
+    return net, votes[0].resolution, _quorum(net, votes)
 
 
-def _zk_rule(spec, circuit):
-    return spec.rule.zk_rule(spec.outcomes, circuit.record.circuit(1).output_scale,
-                             circuit.record.output_transform).as_tuple()
+def _zk_rule(spec):
+    """The rule the contract enforces: the market's shape over the resolver's output (x - c, ticks)."""
+    return spec.shape.zk_rule(spec.outcomes).as_tuple()
 
 
 def _instances(bundle):
@@ -49,7 +83,7 @@ def test_verifier_fits_the_contract_limit(verifier_artifact):
     assert (len(verifier_artifact["deployedBytecode"]) - 2) // 2 < 24_576
 
 
-def test_zk_market_settles_only_with_a_valid_proof(zk, bundle, spec):
+def test_zk_market_settles_only_with_a_valid_proof(zk, bundle, spec, circuit):
     net, resolution, sigs = zk
     with pytest.raises(ChainError, match="ZkProofRequired"):
         net.dep.resolve(net.submitter, resolution, sigs)
@@ -59,7 +93,11 @@ def test_zk_market_settles_only_with_a_valid_proof(zk, bundle, spec):
         net.dep.resolve_zk(net.submitter, resolution, sigs, bundle.proof_bytes, wrong_inputs)
     receipt = net.dep.resolve_zk(net.submitter, resolution, sigs, bundle.proof_bytes, _instances(bundle))
     assert net.dep.resolution_of(spec.market_id).resolution == resolution
-    assert 400_000 < receipt["gasUsed"] < 1_500_000  # ~550k of it is the pairing-based verifier
+    # the evidence's median close 3,994.25 is below 4,000: NO, and that is what the proof gives on-chain
+    assert resolution.outcome == spec.outcomes.index("NO") and resolution.model_id == spec.resolver
+    output = _instances(bundle)[circuit.record.n_inputs]  # the proven x - c, in ticks
+    assert net.dep.oracle.functions.provenOutcome(spec.market_id, output).call() == resolution.outcome
+    assert 300_000 < receipt["gasUsed"] < 1_500_000  # most of it is the pairing-based verifier
 
 
 def test_a_quorum_cannot_settle_a_zk_market_with_a_bad_proof(zk, bundle):
@@ -77,45 +115,62 @@ def test_a_quorum_cannot_settle_a_zk_market_with_a_bad_proof(zk, bundle):
     assert not net.dep.is_resolved(resolution.market_id)
 
 
-def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_network, spec, circuit):
+def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_network, spec):
     net = chain_network
     net.register(spec)
     with pytest.raises(ChainError, match="NotCreator"):
-        net.dep.require_zk(net.bob, spec.market_id, _zk_rule(spec, circuit))
+        net.dep.require_zk(net.bob, spec.market_id, _zk_rule(spec))
     with pytest.raises(ChainError, match="UnknownModel"):
-        net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec, circuit))
+        net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec))
 
 
-def test_a_zk_market_takes_forecasts_only_with_a_proof(zk, bundle):
-    """Issue 12 item 18: on a zk-required market a forecast round needs the same proof as the
-    resolution; a quorum alone posts nothing."""
-    from oracle.eip712 import signable
+def test_a_zk_market_takes_forecasts_only_with_a_proof(chain_network, verifier_artifact, forecaster_verifier,
+                                                      circuit, forecaster, forecast_spec, forecast_bundle, bundle):
+    """Issue 12 item 18: on a zk-required market a forecast round needs a proof too, here the
+    forecaster's; a quorum alone posts nothing, and the resolver's valid proof is no forecast."""
+    from oracle.eip712 import Resolution
+    from oracle.models import inputs_hash
 
-    net, resolution, _ = zk
-    forecast = replace(resolution, final=False)  # a forecast round over the same proven output
-    signers = sorted(net.keys[: net.t], key=lambda k: int(k.address, 16))
-    sigs = [k.sign_message(signable(net.dep.domain, forecast)) for k in signers]
+    net = chain_network
+    _register_verifier(net, circuit, verifier_artifact)
+    _register_verifier(net, forecaster, forecaster_verifier)
+    market_id = net.register(forecast_spec, advance=False)
+    net.dep.require_zk(net.creator, market_id, _zk_rule(forecast_spec))
+    net.advance_to(forecast_spec.round(0).due_at)
+    forecast = net.validators[0].review(forecast_spec, forecast_bundle).vote.resolution
+    assert not forecast.final and forecast.model_id == forecaster.model_id
+    sigs = _quorum(net, [v.review(forecast_spec, forecast_bundle).vote for v in net.validators])
     with pytest.raises(ChainError) as e:
         net.dep.post_forecast(net.submitter, forecast, sigs)
     assert e.value.error == "ZkProofRequired"
-    raw = bytearray(bundle.proof_bytes)
+    raw = bytearray(forecast_bundle.proof_bytes)
     raw[200] ^= 1
     with pytest.raises(ChainError, match="ProofHashMismatch"):
-        net.dep.post_forecast_zk(net.submitter, forecast, sigs, bytes(raw), _instances(bundle))
-    net.dep.post_forecast_zk(net.submitter, forecast, sigs, bundle.proof_bytes, _instances(bundle))
-    assert net.dep.forecast_of(resolution.market_id, forecast.round) == forecast.probability_ppm
+        net.dep.post_forecast_zk(net.submitter, forecast, sigs, bytes(raw), _instances(forecast_bundle))
+    # a quorum signs the resolver's (valid) proof as this market's forecast: not the forecaster's model
+    as_resolver = Resolution(market_id, 0, 0, 900_000, circuit.model_id,
+                             inputs_hash(list(bundle.instances[0][: circuit.record.n_inputs])), bundle.proof_hash,
+                             final=False)
+    with pytest.raises(ChainError) as e:
+        net.dep.post_forecast_zk(net.submitter, as_resolver, [net.sign(k, as_resolver) for k in net.keys[: net.t]],
+                                 bundle.proof_bytes, _instances(bundle))
+    assert e.value.error == "ModelMismatch"
+    assert net.dep.forecast_of(market_id, 0) is None
+    net.dep.post_forecast_zk(net.submitter, forecast, sigs, forecast_bundle.proof_bytes, _instances(forecast_bundle))
+    assert net.dep.forecast_of(market_id, forecast.round) == forecast.probability_ppm
 
 
 def test_a_quorum_cannot_flip_the_outcome_of_a_zk_market(zk, bundle):
     """Issue 12 item 3: with the honest proof, a quorum-signed resolution naming another outcome
     than the proof's output gives under the market's rule is refused on-chain."""
     net, resolution, _ = zk
-    flipped = replace(resolution, outcome=1 - resolution.outcome)
     signers = sorted(net.keys[: net.t], key=lambda k: int(k.address, 16))
-    sigs = [net.sign(k, flipped) for k in signers]
-    with pytest.raises(ChainError) as e:
-        net.dep.resolve_zk(net.submitter, flipped, sigs, bundle.proof_bytes, _instances(bundle))
-    assert e.value.error == "OutcomeNotProven"
+    for outcome in (1 - resolution.outcome, INVALID_OUTCOME):
+        flipped = replace(resolution, outcome=outcome)
+        sigs = [net.sign(k, flipped) for k in signers]
+        with pytest.raises(ChainError) as e:
+            net.dep.resolve_zk(net.submitter, flipped, sigs, bundle.proof_bytes, _instances(bundle))
+        assert e.value.error == "OutcomeNotProven"
     assert not net.dep.is_resolved(resolution.market_id)
 
 
@@ -124,11 +179,9 @@ def test_validators_refuse_a_zk_market_whose_onchain_rule_is_not_its_spec(chain_
     """A creator who sets another rule on-chain than the spec's (here: outcomes swapped) gets no
     signature: the contract would otherwise enforce the wrong rule."""
     net = chain_network
-    verifier = net.chain.deploy(net.deployer, verifier_artifact)
-    c = circuit.record.circuit(1)
-    net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, c.vk, circuit.record.n_inputs)
+    _register_verifier(net, circuit, verifier_artifact)
     net.register(spec)
-    invalid_from, above_from, above, below = _zk_rule(spec, circuit)
+    invalid_from, above_from, above, below = _zk_rule(spec)
     with pytest.raises(ChainError) as e:  # malformed rules are refused outright
         net.dep.require_zk(net.creator, spec.market_id, (above_from + 1, above_from, above, below))
     assert e.value.error == "BadZkRule"
