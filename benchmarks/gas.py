@@ -7,8 +7,9 @@ benchmarks/results/gas.json).
   gas per extra signer.
 - Batches of 1, 8, 64 with 7-of-10 ECDSA: per market, (a) `resolveBatch` storing every
   market's record, (b) `acceptBatchRoot` once plus a consumer's inclusion check per market.
-- ZK path: the generated ezkl verifier's deploy gas and size, one on-chain verification,
-  and a whole `resolveZk` (quorum + proof + inputs check).
+- ZK path: the resolver's generated ezkl verifier (deploy gas and size), one on-chain verification,
+  and a whole `resolveZk` (quorum + proof + inputs check + the outcome the market's shape gives for
+  the proven output) for "BTC above $4,000 on 2019-03-23?" resolved from the bundled providers.
 - BLS aggregate quorum: gas of one single-market `resolveBatchBls` for the same (t, n) as ECDSA;
   the marginal gas per extra signer with the member set fixed (n = 100: 67 vs 100 signers) and
   per extra member (the key set travels in calldata); batches of 1, 8, 64 with 7-of-10 by root
@@ -129,6 +130,8 @@ def zk_path(chain, zk) -> dict:
     from oracle.eip712 import Resolution, signable
     from oracle.models import inputs_hash
 
+    if "error" in zk:  # no verifier to deploy: say why instead of a number
+        return zk
     record, spec, bundle, art = zk
     dep, keys, creator, submitter, deployer = setup(chain, 10, 7, with_deployer=True)
     # gas of the bare creation transaction, measured on the node directly (nothing is deployed here)
@@ -138,15 +141,15 @@ def zk_path(chain, zk) -> dict:
     verify_gas = verifier.functions.verifyProof(bundle.proof_bytes, instances).estimate_gas(
         {"from": deployer.address}) - 21_000
     dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
-    dep.register_market(creator, **{**spec.onchain(), "quorum": 1})
+    dep.register_market(creator, **spec.onchain())
     circuit = record.circuit(1)
-    dep.require_zk(creator, spec.market_id,
-                   spec.rule.zk_rule(spec.outcomes, circuit.output_scale, record.output_transform).as_tuple())
+    dep.require_zk(creator, spec.market_id, spec.shape.zk_rule(spec.outcomes).as_tuple())
     from validators.checks import rule_decision
 
     values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)
-    d = rule_decision(spec, record, circuit, values.outputs)  # the contract accepts only the proven outcome
-    r = Resolution(spec.market_id, 0, d.outcome, d.probability_ppm, record.model_id,
+    final = spec.round(spec.final_round)
+    d = rule_decision(spec, final, record, circuit, values.outputs)  # the contract accepts only the proven outcome
+    r = Resolution(spec.market_id, final.index, d.outcome, d.probability_ppm, record.model_id,
                    inputs_hash(list(bundle.instances[0][: record.n_inputs])), bundle.proof_hash)
     sigs = [k.sign_message(signable(dep.domain, r)) for k in keys[:7]]
     resolve_gas = dep.resolve_zk(submitter, r, sigs, bundle.proof_bytes, instances)["gasUsed"]
@@ -226,23 +229,30 @@ def main() -> None:
     ap.add_argument("--chains", default="embedded,anvil")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gas.json"))
     args = ap.parse_args()
-    from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
+    from dataclasses import replace
+
+    from markets.demo import DEMO_MARKETS, demo_spec
     from markets.feeds import load_source
     from oracle import config
     from oracle.anvil import start_anvil
     from oracle.chain import Chain
+    from oracle.errors import ProvingError
     from oracle.signer import LocalSigner
     from oracle.store import ArtifactStore
     from provers.evm import evm_verifier
     from provers.prover import EzklProver
-    from provers.reference import reference_circuit
+    from provers.resolvers import compile_resolver
 
     store = ArtifactStore(Path(tempfile.mkdtemp(prefix="gas-")) / "store")
-    circuit = reference_circuit(store, config.cache_dir())
-    frame = load_source(BTC_SOURCE)
-    spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, circuit.model_id, quorum=1)
-    bundle = EzklProver(circuit, LocalSigner.create()).prove(spec, frame)
-    zk = (circuit.record, spec, bundle, evm_verifier(circuit, store)[1])
+    # "BTC above $4,000 on 2019-03-23?" as a plain resolve market (no forecasts), quorum 1
+    above = replace(DEMO_MARKETS[0], forecast=None)
+    circuit = compile_resolver(store, config.cache_dir(), above.width)
+    spec = demo_spec(above, lambda width: circuit.model_id, None, quorum=1)
+    bundle = EzklProver(circuit, LocalSigner.create()).prove(spec, load_source)
+    try:
+        zk = (circuit.record, spec, bundle, evm_verifier(circuit, store)[1])
+    except ProvingError as e:
+        zk = {"error": f"resolver {circuit.model_id}: {e}"}
     result = {"benchmark": "gas", "chains": {}}
     for kind in args.chains.split(","):
         if kind == "anvil":
