@@ -31,6 +31,8 @@ def up(
     validator_aggregators: int = typer.Option(0, min=0, help="Validators that also aggregate (any validator can)."),
     bls: bool = typer.Option(False, "--bls", help="Validators hold BLS keys; aggregators settle final rounds "
                              "with one BLS12-381 aggregate."),
+    start: str = typer.Option("2019-03-10", "--start", help="The chain's genesis day (UTC), or 'now': a replay "
+                              "chain starts before the bundled data's events, and `devnet market` moves it on."),
 ) -> None:
     """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
     from network.devnet import Devnet
@@ -39,21 +41,49 @@ def up(
         raise typer.BadParameter("someone must aggregate", param_hint="--aggregators")
     net = Devnet.up(_root(), validators=validators, threshold=threshold, provers=provers,
                     aggregators=aggregators, validator_aggregators=validator_aggregators, bls=bls,
-                    password=password())
-    out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}")
+                    password=password(), start=None if start == "now" else _day(start, "--start"))
+    out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}, "
+              f"chain time {_iso(net.now())}")
+
+
+def _day(text: str, hint: str) -> int:
+    from datetime import datetime, timezone
+
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {text!r}", param_hint=hint) from None
+
+
+def _iso(ts: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @app.command("market")
 @handles_errors
 def market(
-    as_of: str = typer.Option("2021-01-12", help="Question date (the demo's BTC data)."),
-    ratio: float = typer.Option(0.95, help="Close above ratio x close on the question date?"),
-    horizon: int = typer.Option(7),
+    at: str = typer.Option(None, "--at", help="The day whose BTC close decides (YYYY-MM-DD, UTC; default: the "
+                           "day after the chain's clock). The chain's clock must be before it."),
+    value: float = typer.Option(4000.0, "--value", help="Close above this (USD)?"),
+    advance: bool = typer.Option(True, "--advance/--no-advance", help="Then move the chain's clock to the "
+                                 "market's resolve time (a replay chain: the day's evidence now exists)."),
 ) -> None:
-    """Register a BTC question as the devnet's market creator and hand its spec to the scheduler."""
+    """Register "Will BTC close above VALUE on AT?" (resolved from the bundled providers' data) as the
+    devnet's market creator, hand its spec to the scheduler; print its market id."""
+    from datetime import datetime, timedelta, timezone
+
     from network.devnet import Devnet
 
-    out.print(Devnet(_root()).demo_market(as_of, ratio, horizon=horizon, password=password()))
+    net = Devnet(_root())
+    if at is None:
+        at = (datetime.fromtimestamp(net.now(), timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
+    _day(at, "--at")
+    market_id = net.demo_market(at, value, password=password())
+    if advance:
+        net.advance_to(net.deployment().get_market(market_id).resolve_at)
+    out.print(market_id)
 
 
 @app.command("status")

@@ -2,7 +2,10 @@
 
 It follows MarketRegistry events, keeps round state in its own SQLite, and drives each due round:
 ask a prover (the next one if the first does not answer by the deadline), hand the bundle's hash
-to every validator, and watch the chain until an aggregator has settled the round. The chain is the
+to every validator, and watch the chain until an aggregator has settled the round. A round is due by
+the chain's clock (the oracle's time: a replay chain runs in the past), and a retried one also waits
+out its backoff on the wall clock; a prover that says the evidence is not there yet (425) is asked
+again later. The chain is the
 source of truth: a round found settled on-chain is never driven again, and a round that did not
 settle (prover down, quorum unreachable, RPC down) waits and is retried with backoff: the same
 `oracle.rounds.RoundDriver` and retry policy as node mode, with the work done over HTTP.
@@ -101,9 +104,10 @@ class Coordinator:
             self.last = ([{"market_id": c.market_id, "round": c.round, "outcome": done.outcome,
                            "probability_ppm": done.probability_ppm, "at": time.time()}] + self.last)[:20]
 
-    def _prove(self, spec, index: int) -> dict | None:
+    def _prove(self, spec, index: int) -> dict | str:
         """The round's bundle: the one chosen before, else a new one from the first prover that
-        answers by the deadline (starting after any whose bundle the validators refused)."""
+        answers by the deadline (starting after any whose bundle the validators refused). Else the
+        reason none did."""
         key = (spec.market_id, index)
         chosen = self.bundles.get(*key, "chosen")
         if chosen is not None:
@@ -113,6 +117,7 @@ class Coordinator:
         start = skip % len(provers)
         payload = {"market_id": spec.market_id, "round": index, "spec_hash": spec.spec_hash,
                    "artifacts": [self.url]}
+        reason = "no prover answered"
         for url in provers[start:] + provers[:start]:
             try:
                 proof = post(f"{url}/v1/prove", sign_envelope(self.home.key, payload, f"{url}/v1/prove"),
@@ -120,20 +125,23 @@ class Coordinator:
                 fetch_artifact([url], proof["bundle"], self.home.store)  # we serve it too, hash-checked
             except OracleError as e:
                 self.log("prover_failed", market_id=spec.market_id, round=index, prover=url, reason=str(e))
+                if isinstance(e, Refused) and e.status == 425:
+                    return f"too early: {e.reason}"  # the evidence is not there yet, for any prover
+                reason = f"no prover answered (last: {e})"
                 continue
             chosen = {"bundle": proof["bundle"], "prover": url}
             self.bundles.replace(*key, "chosen", chosen)
             self.log("proved", market_id=spec.market_id, round=index, prover=url, bundle=proof["bundle"])
             return chosen
-        return None
+        return reason
 
     def _run(self, spec, index: int, attempt: int) -> str | None:
         """Prove and hand out for review. Returns a reason when the round cannot progress now."""
         if not self.home.peers("provers"):
             return "no prover configured"
         chosen = self._prove(spec, index)
-        if chosen is None:
-            return "no prover answered"
+        if isinstance(chosen, str):
+            return chosen
         key = (spec.market_id, index)
         payload = {"market_id": spec.market_id, "round": index, "spec_hash": spec.spec_hash}
         review = {**payload, "bundle": chosen["bundle"], "artifacts": [self.url, chosen["prover"]]}
@@ -160,14 +168,22 @@ class Coordinator:
             return f"bundle from {chosen['prover']} refused: {refusals[0].get('check')}: {refusals[0].get('reason')}"
         return None
 
+    def due(self, row, chain_now: int, wall_now: float) -> bool:
+        """The round's time has come on the chain's clock, and a retried round waited its backoff
+        (the round driver sets a retry's due time on the wall clock)."""
+        if row.status not in ("pending", "retry", "running"):
+            return False
+        if self.spec_of(row.market_id).round(row.round).due_at > chain_now:
+            return False
+        return row.status != "retry" or row.due_at <= wall_now
+
     def tick(self) -> None:
         self.pull()
-        now = time.time()
+        chain_now, wall_now = self.home.chain.timestamp(), time.time()
         for row in self.state.rounds():
             if self._stop.is_set():
                 return
-            # a retried round is due again when the round driver's backoff says
-            if row.status in ("pending", "retry", "running") and row.due_at <= now:
+            if self.due(row, chain_now, wall_now):
                 self.drive(row.market_id, row.round)
 
     def loop(self) -> None:

@@ -1,7 +1,9 @@
 """`oracle devnet up|status|down|market`: every role its own process on 127.0.0.1, on anvil.
 
-`up` starts anvil (state kept in a file, so a restart resumes the chain), creates one key per
-role in that role's own home, deploys, and starts: the scheduler, the provers, n validators and
+`up` starts anvil (state kept in a file, so a restart resumes the chain; genesis at `start`, by
+default the demo's replay start in March 2019, so that markets on the bundled historical data can be
+registered before their events and time then moved on with `advance_to`), creates one key per role
+in that role's own home, deploys, and starts: the scheduler, the provers, n validators and
 the aggregators (`--aggregators`, default 2: any validator operator can run one). Everything
 started is recorded in `devnet.json` by PID and process group; `down` stops exactly those.
 """
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from oracle.errors import OracleError
 from oracle.store import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
+REPLAY_START = 1552176000  # 2019-03-10T00:00:00Z (markets.demo.REPLAY_START): before the bundled markets' events
 SERVE = {"prover": ["prover", "serve"], "validator": ["validator", "serve"],
          "aggregator": ["aggregator", "serve"], "scheduler": ["scheduler", "run"]}
 
@@ -86,7 +90,9 @@ class Devnet:
     # -------------------------------------------------------------------- up
     @classmethod
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
-           validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None, timeout: float = 120.0) -> "Devnet":
+           validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None,
+           timeout: float = 120.0, start: int | None = REPLAY_START) -> "Devnet":
+        """`start`: the chain's genesis time (unix; None: now)."""
         from oracle.chain import Chain
         from oracle.keystore import KeyStore
 
@@ -99,8 +105,8 @@ class Devnet:
             raise OracleError(f"threshold {threshold} of {validators}: needs a strict majority, at most n")
         root.mkdir(parents=True, exist_ok=True)
         net = cls(root, password=password)
-        node = start_anvil(log_dir=root / "anvil", state_file=root / "anvil" / "state.json")
-        net.doc = {"anvil": node.to_json(), "state_file": str(root / "anvil" / "state.json"),
+        node = start_anvil(log_dir=root / "anvil", state_file=root / "anvil" / "state.json", timestamp=start)
+        net.doc = {"anvil": node.to_json(), "state_file": str(root / "anvil" / "state.json"), "start": start,
                    "validators": validators, "threshold": threshold, "started": time.time()}
         net.roles = {}
         chain = Chain.rpc(node.url)
@@ -233,8 +239,11 @@ class Devnet:
         self.anvil().stop()
 
     def restart_anvil(self) -> None:
-        node = start_anvil(port=self.doc["anvil"]["port"], log_dir=self.root / "anvil",
-                           state_file=Path(self.doc["state_file"]))
+        """Start anvil again on its port from its state file. A replay chain's clock goes on from its
+        last block (anvil would jump a reloaded chain to the wall clock)."""
+        state_file = Path(self.doc["state_file"])
+        node = start_anvil(port=self.doc["anvil"]["port"], log_dir=self.root / "anvil", state_file=state_file,
+                           timestamp=_last_block_time(state_file) if self.doc.get("start") else None)
         self.doc["anvil"] = node.to_json()
         self.save()
 
@@ -256,8 +265,12 @@ class Devnet:
         from oracle.keystore import KeyStore
         from .transport import post
 
+        from markets.spec import MarketSpec
+
         creator = KeyStore(self.root / "creator" / "keys").load("creator", password)
         dep = self.deployment()
+        now = datetime.fromtimestamp(dep.chain.timestamp(), timezone.utc)
+        MarketSpec.parse(spec.to_json(), now=now)  # refused once trading has closed by the chain's clock
         if not dep.is_registered(spec.market_id):
             dep.register_market(creator, **spec.onchain())
         post(f"{self.doc['scheduler_url']}/v1/specs", json.loads(spec.canonical()))
@@ -299,24 +312,42 @@ class Devnet:
 
         return read_events(self.roles[name].home / "events.jsonl")
 
-    def demo_market(self, as_of: str, ratio: float, *, horizon: int = 7, password: str) -> str:
-        """A BTC close-above question on the bundled data, for the provers' model (tests, benchmarks, CLI)."""
-        from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
-        from markets.feeds import load_source
+    # ----------------------------------------------------------------- time
+    def now(self) -> int:
+        """The oracle's time: the chain's latest block (unix seconds)."""
+        return self.deployment().chain.timestamp()
 
+    def advance_to(self, when: int) -> int:
+        """Move the chain's clock on to `when` (unix seconds) if it is behind: time passes, rounds fall due."""
+        chain = self.deployment().chain
+        now = chain.timestamp()
+        return chain.advance_time(when - now) if when > now else now
+
+    def prover_models(self) -> dict:
+        """The first prover's models: {"forecaster": id, "resolvers": {width: id}} (from its health)."""
         prover = next(r for r in self.roles.values() if r.role == "prover")
-        model = httpx.get(f"{prover.url}/v1/health", timeout=5).json()["model"]
-        spec = demo_spec(DemoQuestion(as_of, ratio, horizon), load_source(BTC_SOURCE), model,
-                         quorum=self.doc["threshold"])
+        doc = httpx.get(f"{prover.url}/v1/health", timeout=5).json()
+        return {"forecaster": doc["forecaster"], "resolvers": doc["resolvers"]}
+
+    def demo_market(self, at: str, value: float, *, password: str, forecast_from: str | None = None,
+                    every_days: int = 2) -> str:
+        """"Will BTC close above `value` on `at` (UTC)?" from the bundled providers, resolved by the
+        provers' resolver; with `forecast_from` (a date before `at`) the reference forecaster also posts
+        a forecast every `every_days`. Registered as the creator, handed to the scheduler; the chain's
+        clock must be before `at` (tests, benchmarks, CLI)."""
+        models = self.prover_models()
+        spec = btc_above_spec(at, value, resolver=models["resolvers"]["1"], quorum=self.doc["threshold"],
+                              forecaster=models["forecaster"] if forecast_from else None,
+                              forecast_from=forecast_from, every_days=every_days)
         return self.register_market(spec, password=password)
 
     def signed_outcome(self, market_id: str, validator: str = "validator-0") -> int | None:
-        """The outcome `validator` signed for the market (None if it has not)."""
+        """The outcome `validator` signed for the market's final round (None if it has not)."""
         from .home import JsonRows
 
         rows = JsonRows(self.roles[validator].home / "votes.sqlite", "votes")
         for doc in rows.all():
-            if doc["resolution"]["market_id"] == market_id:
+            if doc["resolution"]["market_id"] == market_id and doc["resolution"]["final"]:
                 return doc["resolution"]["outcome"]
         return None
 
@@ -341,3 +372,38 @@ class Devnet:
             except subprocess.TimeoutExpired:
                 pass
         self._procs.clear()
+
+
+def _last_block_time(state_file: Path) -> int | None:
+    """The latest block's time in an anvil state file (None if there is none yet)."""
+    try:
+        blocks = json.loads(state_file.read_text()).get("blocks") or []
+        return max(int(b["header"]["timestamp"], 16) for b in blocks) + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def btc_above_spec(at: str, value: float, *, resolver: str, quorum: int, forecaster: str | None = None,
+                   forecast_from: str | None = None, every_days: int = 2):
+    """A version-2 "BTC close above `value` on `at`?" market over the bundled providers that have the
+    day (Coinbase's file ends in November 2020): trading closes when the day opens, it resolves when
+    the day is over."""
+    from datetime import timedelta
+
+    from markets.demo import BTC_2019, BTC_2021, BTC_SOURCE, SOURCES, DemoMarket, demo_spec
+
+    day = datetime.strptime(at, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    names = BTC_2019 if at < "2020-11-01" else BTC_2021
+    forecast = None
+    if forecast_from is not None:
+        horizon = (day - datetime.strptime(forecast_from, "%Y-%m-%d").replace(tzinfo=timezone.utc)).days
+        forecast = {"source": BTC_SOURCE, "every_days": every_days,
+                    "features": {"recipe": "trailing_returns_v1", "params": {
+                        "as_of": forecast_from, "horizon_days": horizon, "threshold_price": value}}}
+    market = DemoMarket(
+        f"Will BTC close above ${value:,} on {at} (UTC day)?", ("YES", "NO"),
+        {"sources": [SOURCES[n] for n in names], "min_sources": 2, "tolerance": 0.01},
+        {"kind": "above", "at": at, "value": value, "above": "YES", "below": "NO"},
+        close_at=day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        resolve_at=(day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), forecast=forecast)
+    return demo_spec(market, lambda width: resolver, forecaster, quorum)

@@ -29,11 +29,13 @@ class Equivocate(RoleHooks):
 
 
 class OtherInputs(RoleHooks):
-    """A prover that makes a valid proof over data that is not the market's."""
+    """A prover that makes a valid proof over data that is not the market's: every source's prices 7 % up
+    (the canonical columns the evidence reads, and the named close column the features read)."""
 
     def frame(self, frame):
         frame = frame.copy()
-        frame["Close"] = frame["Close"] * 1.07
+        for column in {"close", "open", "high", "low", "Close"} & set(frame.columns):
+            frame[column] = frame[column] * 1.07
         return frame
 
 

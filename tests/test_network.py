@@ -1,13 +1,14 @@
 """Network mode with real processes: every role its own process over HTTP on 127.0.0.1, on anvil.
 
-One devnet per module (4 validators, t = 3, 2 provers, 2 aggregators); each test uses its own
-markets. Faults are real: SIGKILL, anvil stopped and restarted, validators down; adversaries are
+One devnet per module (4 validators, t = 3, 2 provers, 2 aggregators) on a replay chain that starts
+at REPLAY_START (March 2019); each test registers its own version-2 markets before their day, then
+moves the chain's clock past their resolve time: the provers prove the outcome from the evidence of
+every source the spec observes, the validators recompute it as of the chain's clock. Faults are real: SIGKILL, anvil stopped and restarted, validators down; adversaries are
 real processes misbehaving (a plugin their role.json names: tests/adversaries.py) or forged HTTP requests.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import signal
 import sqlite3
@@ -17,10 +18,9 @@ import httpx
 import pytest
 
 from adversaries import plugin_of, set_adversary
-from conftest import PASSWORD
+from conftest import PASSWORD, REPLAY_START, day_after
 
 pytestmark = pytest.mark.slow
-_dates = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def devnet(tmp_path_factory, circuit):
     home = tmp_path_factory.mktemp("home")  # the CLI finds the devnet at $ORACLE_HOME/devnet
     # two aggregators: a dedicated process, and validator-0 acting as one too
     net = Devnet.up(home / "devnet", validators=4, threshold=3, provers=2, aggregators=1, validator_aggregators=1,
-                    password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}})
+                    password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}},
+                    start=REPLAY_START)
     net.home = home
     yield net
     from typer.testing import CliRunner
@@ -47,9 +48,13 @@ def devnet(tmp_path_factory, circuit):
     assert not any(r.alive() for r in net.roles.values()) and not net.anvil().alive()
 
 
-def new_market(net, *, ratio: float = 0.95) -> str:
-    """A fresh BTC question (its own spec hash), registered by the creator and handed to the scheduler."""
-    return net.demo_market(f"2021-02-{5 + next(_dates):02d}", ratio, password=PASSWORD)
+def new_market(net, *, value: float = 4000, advance: bool = True) -> str:
+    """"BTC above `value` on the chain's next day?" (its own spec hash), registered by the creator before
+    the day and handed to the scheduler; with `advance`, the chain's clock then moves to its resolve time."""
+    market = net.demo_market(day_after(net.now()), value, password=PASSWORD)
+    if advance:
+        net.advance_to(net.deployment().get_market(market).resolve_at)
+    return market
 
 
 def honest_outcome(net, market_id: str) -> int:
@@ -65,11 +70,27 @@ def settled_once(net, market_id: str, timeout: float = 150) -> dict:
     return events[0]
 
 
-def test_a_market_resolves_over_http_and_two_aggregators_settle_once(devnet):
-    """One of the two aggregators is a validator: any validator can aggregate."""
-    market = new_market(devnet)
+def test_a_market_resolves_from_the_evidence_over_http_and_two_aggregators_settle_once(devnet):
+    """"BTC above $4,000 on 2019-03-23?" from four providers: NO (the median 3,994.25 outvotes Yahoo's
+    4,035.8, reported off the median). Registered on 2019-03-10, due once the chain's clock passes the
+    day; the resolver proves, every validator recomputes the evidence. One of the two aggregators is a
+    validator: any validator can aggregate."""
+    from conftest import spec_doc
+    from markets.spec import MarketSpec
+
+    spec = MarketSpec.parse(spec_doc(devnet.prover_models()["resolvers"]["1"], quorum=3))
+    assert devnet.now() < spec.close_at_unix
+    market = devnet.register_market(spec, password=PASSWORD)
+    time.sleep(3)
+    assert not devnet.deployment().is_resolved(market)  # not before the chain's clock reaches the evidence
+    assert not any(e.get("market_id") == market for e in devnet.events("scheduler") if e["event"] == "proved")
+    devnet.advance_to(spec.resolve_at_unix)
     event = settled_once(devnet, market)
-    assert event["outcome"] == honest_outcome(devnet, market)
+    assert event["outcome"] == honest_outcome(devnet, market) == spec.outcomes.index("NO")
+    resolution = devnet.deployment().resolution_of(market).resolution
+    assert resolution.model_id == spec.resolver and resolution.final
+    off = [e for e in devnet.events("validator-0") if e["event"] == "sources_off_median" and e["market_id"] == market]
+    assert off and any("btc_usd_daily.csv" in json.dumps(e["sources"]) for e in off)  # Yahoo, reported
     deadline = time.time() + 30  # the submitter's log line may trail the chain
     while True:
         settled = [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
@@ -220,7 +241,7 @@ def test_forged_replayed_and_malformed_requests_are_refused_and_change_nothing(d
     far = sign_envelope(sched, payload, review_url, ttl_s=3600)
     assert httpx.post(review_url, json=far).status_code == 401
     assert any(e["event"] == "refused" and e.get("status") == 409 for e in devnet.events("validator-0"))
-    other = new_market(devnet, ratio=1.5)
+    other = new_market(devnet, value=6000)
     replay = sign_envelope(sched, {**payload, "market_id": other, "spec_hash": dep.get_market(other).spec_hash},
                            review_url)
     resp = httpx.post(review_url, json=replay)
@@ -263,10 +284,14 @@ def test_cli_market_and_status_dashboard(devnet):
     from cli import app
 
     env = {"ORACLE_HOME": str(devnet.home), "ORACLE_KEYSTORE_PASSWORD": PASSWORD}
-    made = CliRunner().invoke(app, ["devnet", "market", "--as-of", "2021-03-03", "--ratio", "1.02"], env=env)
+    at = day_after(devnet.now())
+    made = CliRunner().invoke(app, ["devnet", "market", "--at", at, "--value", "4000"], env=env)
     assert made.exit_code == 0, made.output
     market = made.output.strip()
     settled_once(devnet, market)
+    assert devnet.now() >= devnet.deployment().get_market(market).resolve_at  # --advance moved the chain's clock
+    closed = CliRunner().invoke(app, ["devnet", "market", "--at", at], env=env)  # that day has begun
+    assert closed.exit_code == 1 and "field 'close_at'" in closed.output
     status = CliRunner().invoke(app, ["devnet", "status", "--json"], env=env)
     doc = json.loads(status.stdout)
     assert doc["anvil"]["alive"] and all(r["alive"] and r["health"] for r in doc["roles"])
@@ -305,18 +330,17 @@ def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
 
 
 def test_a_forecast_market_posts_its_rounds_then_resolves(devnet):
-    from conftest import spec_doc
-    from markets.spec import MarketSpec
-
-    model = httpx.get(f"{devnet.roles['prover-0'].url}/v1/health", timeout=5).json()["model"]
-    doc = spec_doc(model, as_of="2021-04-10", price=60000.0, resolve_in_s=0)
-    doc["features"]["params"]["horizon_days"] = 10
-    doc.update(kind="forecast", forecast={"every_days": 3, "close_at": "2021-04-19T00:00:00Z"})
-    spec = MarketSpec.parse(doc)
-    assert len(spec.rounds()) == 3
-    market = devnet.register_market(spec, password=PASSWORD)
-    event = settled_once(devnet, market, timeout=180)
+    """The forecaster's rounds while trading is open, then the resolver's outcome from the evidence."""
+    models = devnet.prover_models()
+    start = devnet.now()
+    market = devnet.demo_market(day_after(start, 8), 4000, password=PASSWORD, forecast_from=day_after(start, 1),
+                                every_days=3)
     dep = devnet.deployment()
-    assert event["round"] == 2
-    assert [dep.forecast_of(market, i) is not None for i in (0, 1)] == [True, True]
-    assert dep.oracle.functions.forecastCount(bytes.fromhex(market[2:])).call() == 2
+    record = dep.get_market(market)
+    assert record.model_id == models["resolvers"]["1"] and record.forecaster_id == models["forecaster"]
+    devnet.advance_to(record.resolve_at)
+    event = settled_once(devnet, market, timeout=240)
+    assert event["round"] == 3 and event["outcome"] == honest_outcome(devnet, market)
+    assert [dep.forecast_of(market, i) is not None for i in (0, 1, 2)] == [True, True, True]
+    assert dep.oracle.functions.forecastCount(bytes.fromhex(market[2:])).call() == 3
+    assert dep.resolution_of(market).resolution.model_id == models["resolvers"]["1"]

@@ -25,7 +25,8 @@ class RoleHooks:
         """Called once a prove request is authenticated, before any work on it."""
 
     def frame(self, frame):
-        """The market data a proof is made over (a pandas DataFrame, loaded from the market's source)."""
+        """The market data a proof is made over: each source's frame (a pandas DataFrame, loaded from
+        one of the sources the spec observes, or its forecast source) on its way to the prover."""
         return frame
 
     def model_record(self, doc: dict) -> dict:

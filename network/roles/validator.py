@@ -1,8 +1,9 @@
 """`oracle validator serve`: POST /v1/review {market_id, round, spec_hash, bundle, artifacts} (signed
 envelope from a trusted scheduler).
 
-The validator downloads the spec, the bundle and (once) the model by hash, reviews the bundle with
-every check, signs a vote, stores it, and sends it to every aggregator it knows. For one (market,
+The validator downloads the spec, the bundle and (once) the round's model by hash (the market's
+resolver for the final round, its forecaster for a forecast round), reviews the bundle with every
+check as of the chain's clock (the evidence from every source the spec observes), signs a vote, stores it, and sends it to every aggregator it knows. For one (market,
 round) it signs at most one vote: a repeated request answers the stored vote. A validator whose
 role.json says "aggregate" serves the aggregator's API too (`network.roles.aggregator`), paying gas
 with its own key.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timezone
 
 from oracle.errors import OracleError
 
@@ -34,7 +36,8 @@ def build_app(home: RoleHome):
     domain = home.dep.domain
     validator = Validator(home.key, home.store, domain,
                           lambda source: load_source(source, chain=home.chain), registry=home.dep,
-                          bls_key=home.bls_key)
+                          bls_key=home.bls_key, clock=lambda: datetime.fromtimestamp(home.chain.timestamp(),
+                                                                                      timezone.utc))
     votes = JsonRows(home.home / "votes.sqlite", "votes")
     trusted = home.peers("trusted")
     nonces = NonceStore(home.home / "nonces.sqlite")  # envelopes seen: a replay is refused (409), restarts too
@@ -74,8 +77,16 @@ def build_app(home: RoleHome):
             if spec.market_id != market_id or bundle.market_id != market_id or bundle.round != round_:
                 raise Refused(400, f"bundle/spec: for market {bundle.market_id} round {bundle.round} "
                                    f"(spec of {spec.market_id}), not {market_id} round {round_}")
-            ensure_model(artifacts, spec.model, home.store)
+            try:
+                model = spec.round(round_).model
+            except OracleError as e:
+                raise Refused(422, str(e)) from None
+            ensure_model(artifacts, model, home.store)
             result = validator.review(spec, bundle)
+            off = [d for d in list(validator.deviations) if (d["market"], d["round"]) == (market_id, round_)]
+            for d in off:  # reported, not counted: a source off the median
+                validator.deviations.remove(d)
+                log("sources_off_median", market_id=market_id, round=round_, sources=d["sources"])
             if result.vote is None:
                 log("refused_bundle", market_id=market_id, round=round_, check=result.refusal.check,
                     reason=result.refusal.reason)
