@@ -1,5 +1,7 @@
 """Network mode with BLS settlement: validators (own processes) send a BLS share with each vote; the
-aggregator adds t shares into one signature and settles with `resolveBatchBls`."""
+aggregator adds t shares into one signature and settles with `resolveBatchBls`. The devnet runs on a
+replay chain from REPLAY_START: each market ("BTC above $X on the chain's next day?") is registered
+before its day, then the chain's clock moves past its resolve time and the evidence decides it."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from conftest import PASSWORD
+from conftest import PASSWORD, REPLAY_START, day_after
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +20,15 @@ def test_devnet_settles_with_one_bls_aggregate(tmp_path, circuit, monkeypatch):
 
     monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
     net = Devnet.up(tmp_path / "devnet", validators=4, threshold=3, provers=1, aggregators=1, bls=True,
-                    password=PASSWORD)
+                    password=PASSWORD, start=REPLAY_START)
+
+    def new_market(value: float) -> str:
+        market = net.demo_market(day_after(net.now()), value, password=PASSWORD)
+        net.advance_to(net.deployment().get_market(market).resolve_at)
+        return market
+
     try:
-        market = net.demo_market("2021-01-12", 0.95, password=PASSWORD)
+        market = new_market(4000)
         net.wait_settled(market, timeout=120)
         dep = net.deployment()
         net.wait_event("aggregator-0", "settled", market_id=market)
@@ -33,7 +41,7 @@ def test_devnet_settles_with_one_bls_aggregate(tmp_path, circuit, monkeypatch):
         assert len(net.resolutions(market)) == 1
         # a vote without its BLS share is refused by a BLS aggregator, and nothing is stored
         agg = net.roles["aggregator-0"]
-        other = net.demo_market("2021-01-20", 1.05, password=PASSWORD)
+        other = new_market(6000)
         net.wait_settled(other, timeout=120)
         time.sleep(2)  # the fourth vote may trail the quorum
         before = httpx.get(f"{agg.url}/v1/health").json()["votes"]
