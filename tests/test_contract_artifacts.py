@@ -29,3 +29,12 @@ def test_pinned_compiler_and_evm():
     art = json.loads((ROOT / "oracle" / "contracts" / "QuorumOracle.json").read_text())
     assert art["compiler"].startswith("0.8.37")
     assert art["settings"]["evmVersion"] == "prague"
+
+
+def test_every_contract_fits_the_eip170_size_limit():
+    """A contract over 24,576 bytes of runtime code cannot be deployed on any mainnet-rules chain
+    (QuorumOracle is the one near it)."""
+    sizes = {p.stem: (len(json.loads(p.read_text())["deployedBytecode"]) - 2) // 2
+             for p in (ROOT / "oracle" / "contracts").glob("*.json")}
+    assert sizes["QuorumOracle"] > 0 and sizes["MarketRegistry"] > 0
+    assert {name: size for name, size in sizes.items() if size >= 24_576} == {}
