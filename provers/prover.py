@@ -23,7 +23,7 @@ from markets.evidence import gather
 from markets.features import snapshot_bytes
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
-from oracle.errors import ProvingError
+from oracle.errors import DataError, ProvingError
 from oracle.signer import Signer
 
 from .circuit import CompiledModel
@@ -83,6 +83,9 @@ class EzklProver:
             evidence = gather(spec, load, self.clock())
             features, snapshot = evidence.features, evidence.snapshot()
         else:
+            if self.clock().timestamp() < r.due_at:
+                raise DataError(f"too early: forecast round {round} is due at {r.due_at} (its as_of day is not over)",
+                                retry=True)
             frame = load(spec.forecast.source)
             features = r.features.compute(frame)
             snapshot = snapshot_bytes(r.features.window(frame), r.features.column)

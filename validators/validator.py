@@ -183,6 +183,10 @@ class Validator:
                     self.deviations.append({"market": spec.market_id, "round": bundle.round,
                                             "sources": evidence.deviants})
             else:
+                now = self.clock()
+                if now.timestamp() < market_round.due_at:  # its as_of day is not over: no look-ahead
+                    raise CheckFailed("inputs", f"too early: forecast round {bundle.round} is due at "
+                                      f"{market_round.due_at}, the chain's clock reads {int(now.timestamp())}")
                 fs = market_round.features
                 frame = self.load_data(spec.forecast.source)
                 window = fs.window(frame)
