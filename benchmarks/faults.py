@@ -3,7 +3,9 @@ and writes benchmarks/results/faults.json.
 
     .venv/bin/python -m benchmarks.faults [--validators 7 --threshold 5]
 
-Each fault is injected while a fresh market's round is in flight; recovery time is from the end
+The devnet runs on a replay chain (anvil, genesis in March 2019); each market is a version-2 "BTC close
+above $4,000 on the chain's next day?" over the bundled providers, registered before its day, after
+which the chain's clock moves past its resolve time. Each fault is injected while a fresh market's round is in flight; recovery time is from the end
 of the fault (restart) to the round's settlement on-chain. At the end every market is checked:
 lost (never settled), settled twice (more than one `Resolved` event), or wrong (outcome differs
 from what an honest validator signed, or a round other than the market's final one). Goals: 0, 0, 0.
@@ -19,17 +21,17 @@ whether each was stopped):
   is the only one validator-0 is offered. It must refuse it (the content no longer hashes to the id:
   `validator_refused`, `refusal`) and sign nothing; the other members settle the round. recovery_s:
   from the market's hand-over to its settlement.
-- `forecast_replay`: a forecast market (3 rounds, resolveAt = now); once round 0 is posted, an
+- `forecast_replay`: a forecast market (3 forecast rounds and the final one, all due); once round 0 is posted, an
   attacker account submits round 0's quorum signatures (Forecast-typed, from the members' vote
   stores) to `resolve()` after resolveAt. It must revert (`replay_result`), and the market settles
   with its final round (`settled_round` = `final_round`). recovery_s: from the replay to settlement.
 - `registration_squat`: before the victim registers its spec, an attacker registers the same spec
   hash with quorum 65535 (must revert) and with another resolveAt (must land as another market id,
   never the victim's); the victim then registers (it stays the creator) and settles.
-- `hostile_source`: a spec whose source is /dev/zero handed to the scheduler (refused with a reason
-  at once), and a spec with an http_json source outside the allow-policy (the cloud-metadata address:
-  an SSRF) registered on-chain and handed to the scheduler: the prover refuses to read it (the
-  scheduler logs the reason), no bundle, vote or settlement follows; the row's market is the next
+- `hostile_source`: a spec observing /dev/zero handed to the scheduler (refused with a reason
+  at once), and a spec whose one source is an http_json URL outside the allow-policy (the cloud-metadata
+  address: an SSRF) registered on-chain and handed to the scheduler: the prover refuses to read it (no
+  evidence: the scheduler logs the reason), no bundle, vote or settlement follows; the row's market is the next
   honest one, which must still settle (nothing hangs). Hostile-source markets are not in the
   lost/double/wrong counts (they must never settle).
 - Batch-signer downgrade does not apply here: network mode settles one market per transaction
@@ -64,38 +66,47 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
     from oracle import config
-    from network.devnet import Devnet
+    from network.devnet import Devnet, btc_above_spec
     from tests.adversaries import set_adversary
     from oracle.store import ArtifactStore
     from provers.reference import reference_circuit
+    from provers.resolvers import compile_resolver
 
-    reference_circuit(ArtifactStore(Path(tempfile.mkdtemp()) / "store"), config.cache_dir())  # warm the cache
+    warm = ArtifactStore(Path(tempfile.mkdtemp()) / "store")  # warm the cache: the provers load, not compile
+    reference_circuit(warm, config.cache_dir())
+    compile_resolver(warm, config.cache_dir(), 1)
     n, t = args.validators, args.threshold
     f = (n - 1) // 3
     net = Devnet.up(Path(tempfile.mkdtemp(prefix="faults-")), validators=n, threshold=t, provers=2, aggregators=2,
                     password=PASSWORD, overrides={"scheduler": {"prove_timeout_s": 20, "settle_wait_s": 15}})
-    day = iter(range(1, 400))
     markets: list[str] = []
     faults: Counter = Counter()
     recovery: list[dict] = []
 
-    def market(ratio: float = 0.95) -> str:
-        d = next(day)
-        m = net.demo_market(f"2021-{1 + d // 28:02d}-{1 + d % 28:02d}", ratio, password=PASSWORD)
+    def next_day(days: int = 1) -> str:
+        from datetime import UTC, datetime, timedelta
+
+        return (datetime.fromtimestamp(net.now(), UTC) + timedelta(days=days)).strftime("%Y-%m-%d")
+
+    def due(m: str) -> None:
+        """Time passes: the chain's clock moves to the market's resolve time (its evidence exists)."""
+        net.advance_to(net.deployment().get_market(m).resolve_at)
+
+    def market(value: float = 4000) -> str:
+        m = net.demo_market(next_day(), value, password=PASSWORD)
         markets.append(m)
+        due(m)
         return m
 
     def model_id() -> str:
-        return httpx.get(f"{net.roles['prover-1'].url}/v1/health", timeout=5).json()["model"]
+        """The resolver binary markets name (what prover-1 proves their final round with)."""
+        return httpx.get(f"{net.roles['prover-1'].url}/v1/health", timeout=5).json()["resolvers"]["1"]
 
-    def fresh_spec(ratio: float = 0.95):
-        """A fresh demo question's spec, not registered (as `market` would make it)."""
-        from markets.demo import BTC_SOURCE, DemoQuestion, demo_spec
-        from markets.feeds import load_source
-
-        d = next(day)
-        return demo_spec(DemoQuestion(f"2021-{1 + d // 28:02d}-{1 + d % 28:02d}", ratio, 7), load_source(BTC_SOURCE),
-                         model_id(), quorum=t)
+    def fresh_spec(value: float = 4000, **forecast):
+        """A fresh question's spec for the chain's next day, not registered (as `market` would make it)."""
+        models = net.prover_models()
+        return btc_above_spec(next_day(forecast.pop("days", 1)), value, resolver=models["resolvers"]["1"], quorum=t,
+                              forecaster=models["forecaster"] if forecast else None, **forecast)
 
     def votes_of(m: str, round_: int, names: list[str] | None = None) -> list[dict]:
         """The votes validators stored for a market's round (the last one each kept)."""
@@ -204,21 +215,12 @@ def main() -> None:
         set_adversary(net, "prover-0", None)
 
         # forecast replay: round 0's quorum signatures (a Forecast) handed to resolve() after resolveAt
-        from datetime import UTC, datetime
-
-        doc = {"version": 1, "question": "Will BTC close 10 days after 2021-04-10 above 60000?",
-               "outcomes": ["YES", "NO"], "kind": "forecast",
-               "source": {"kind": "csv", "uri": "bundled:btc_usd_daily.csv"},
-               "features": {"recipe": "trailing_returns_v1",
-                            "params": {"as_of": "2021-04-10", "horizon_days": 10, "threshold_price": 60000.0}},
-               "model": mid, "rule": {"kind": "threshold", "threshold": 0.5, "above": "YES", "below": "NO"},
-               "resolve_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "quorum": t,
-               "forecast": {"every_days": 3, "close_at": "2021-04-19T00:00:00Z"}}
-        spec = MarketSpec.parse(doc)
+        spec = fresh_spec(days=8, forecast_from=next_day(1), every_days=3)
         t_fault = time.time()
         m = net.register_market(spec, password=PASSWORD)
         markets.append(m)
         final_round[m] = len(spec.rounds()) - 1
+        due(m)  # every round is due: the forecasts, then the resolution
         deadline = time.time() + 180
         while dep.forecast_of(m, 0) is None:
             if time.time() > deadline:
@@ -248,14 +250,15 @@ def main() -> None:
         for label, (resolve_at, quorum) in {"quorum_65535": (spec.resolve_at_unix, 65535),
                                              "other_resolve_at": (spec.resolve_at_unix + 365 * 86400, spec.quorum)}.items():
             try:
-                sid, _ = dep.register_market(attacker, spec_hash=spec.spec_hash, model_id=spec.model,
-                                             resolve_at=resolve_at, outcome_count=len(spec.outcomes), quorum=quorum)
+                sid, _ = dep.register_market(attacker, **{**spec.onchain(), "resolve_at": resolve_at,
+                                                          "quorum": quorum})
                 squat[label] = "landed as the victim's market id" if sid == spec.market_id else "landed as another market id"
             except OracleError as e:
                 squat[label] = f"reverted: {getattr(e, 'error', None) or str(e)[:200]}"
         t_fault = time.time()
         m = net.register_market(spec, password=PASSWORD)
         markets.append(m)
+        due(m)
         creator_ok = dep.get_market(m).creator != attacker.address
         checks["squat_refused"] = creator_ok and not any("victim" in v for v in squat.values())
         record("registration_squat", m, t_fault, t_fault, squat_attempts=squat, victim_creator_kept=creator_ok)
@@ -263,7 +266,8 @@ def main() -> None:
         # hostile source: /dev/zero handed to the scheduler; a URL outside the allow-policy registered
         # on-chain and handed to it (the spec parses; every role's source policy refuses to read it)
         base = json.loads(fresh_spec().canonical())
-        zero = {**base, "source": {"kind": "csv", "uri": "/dev/zero"}}
+        zero = {**base, "observe": {**base["observe"], "sources": [{"kind": "csv", "uri": "/dev/zero", "column": "Close"}]
+                                    + base["observe"]["sources"][1:]}}
         t0 = time.time()
         try:
             from network.transport import post
@@ -273,10 +277,13 @@ def main() -> None:
         except OracleError as e:
             zero_result = f"refused: {str(e)[:300]}"
         zero_s = round(time.time() - t0, 2)
-        url_spec = MarketSpec.parse({**json.loads(fresh_spec().canonical()),
-                                     "source": {"kind": "http_json", "uri": "http://169.254.169.254/latest/btc.json"}})
+        honest = json.loads(fresh_spec().canonical())
+        url_spec = MarketSpec.parse({**honest, "observe": {
+            **honest["observe"], "min_sources": 1,
+            "sources": [{"kind": "http_json", "uri": "http://169.254.169.254/latest/btc.json", "column": "Close"}]}})
         t0 = time.time()
         hostile = net.register_market(url_spec, password=PASSWORD)
+        due(hostile)
         try:
             refusal = net.wait_event("scheduler", "prover_failed", timeout=60, market_id=hostile)
             url_result = f"refused: {str(refusal.get('reason'))[:300]}"
@@ -318,7 +325,8 @@ def main() -> None:
         result = {
             "benchmark": "faults",
             "setup": {"validators": n, "threshold": t, "provers": 2, "aggregators": 2, "chain": "anvil",
-                      "processes": len(net.roles) + 1},
+                      "processes": len(net.roles) + 1, "spec_version": 2,
+                      "replay_from": net.doc.get("start")},
             "rounds_run": len(markets),
             "faults_injected": dict(faults),
             "markets_lost": len(lost),
