@@ -58,3 +58,19 @@ def test_no_invalid_when_the_evidence_exists(network, spec):
     reviews, sub = _vote_all(network, spec)
     assert sub is None
     assert all(r.refusal.check == "absence" and "evidence exists" in r.refusal.reason for r in reviews)
+
+
+def test_oracle_verify_checks_an_invalid_by_absence_from_public_data(network, circuit, store, load):
+    from validators.audit import Auditor
+
+    spec = _starved(circuit)
+    store.put(spec.canonical())
+    network.register(spec, advance=False)
+    network.advance_to(int(spec.deadline.timestamp()))
+    _, sub = _vote_all(network, spec)
+    assert sub is not None
+    verdict = Auditor(network.dep, store, load).verify(spec.market_id)
+    checks = {c.name: c for c in verdict.checks}
+    assert verdict.ok, verdict.to_json()
+    assert checks["absence"].ok and "still lack it" in checks["absence"].detail
+    assert checks["signatures"].ok and "proof" not in checks

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from markets.evidence import gather
+from markets.evidence import EvidenceMissing, gather
 from markets.spec import MarketSpec
 from oracle.batch import leaf, merkle_root
 from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
@@ -23,6 +23,7 @@ from oracle.models import inputs_hash, load_model
 
 from .checks import (check_batch_inclusion, check_batch_signatures, check_bls_aggregate, check_features,
                      check_input_opening, check_recorded_decision, check_signatures, rule_decision)
+from .absence import NO_PROOF, absence_resolution
 from .verifier import ProofVerifier
 
 __all__ = ["Auditor", "Check", "Verdict", "check_signatures"]
@@ -90,6 +91,10 @@ class Auditor:
                  ("bundle", self._bundle), ("data-snapshot", self._snapshot), ("source", self._source),
                  ("proof", self._proof), ("rule", self._rule), ("signatures", self._signatures)]
         for name, step in steps:
+            if ctx.get("absence") and name in ("bundle", "data-snapshot", "source", "proof", "rule"):
+                if name == "bundle":  # INVALID by absence carries no proof: what it claims is checked instead
+                    v.checks.append(self._absence(v, ctx))
+                continue
             try:
                 detail = step(v, ctx)
                 v.checks.append(Check(name, True, detail) if not isinstance(detail, Check) else detail)
@@ -128,10 +133,33 @@ class Auditor:
         ctx["spec"], ctx["onchain"] = spec, onchain
         return f"spec {onchain.spec_hash} hashes to the market id; round {final} is its final round"
 
+    def _absence(self, v: Verdict, ctx: dict) -> Check:
+        """An INVALID-by-absence resolution: it must be exactly the absence resolution, signed no
+        earlier than the market's deadline; whether the evidence is still missing is read live."""
+        spec, r = ctx["spec"], ctx["resolution"]
+        if r != absence_resolution(spec):
+            return Check("absence", False, "a resolution without a proof must be the INVALID-by-absence one")
+        at = self.dep.chain.read("block", lambda: self.dep.chain.w3.eth.get_block(v.block)["timestamp"])
+        if at < spec.deadline.timestamp():
+            return Check("absence", False, f"settled at {at}, before the market's deadline "
+                                           f"({int(spec.deadline.timestamp())}): its evidence could still come")
+        if self.load_data is None:
+            return Check("absence", None, "INVALID by absence after the deadline; live sources not consulted")
+        try:
+            gather(spec, self.load_data, datetime.now(timezone.utc))
+        except EvidenceMissing as e:
+            return Check("absence", True, f"INVALID by absence after the deadline; the sources still lack it ({e})")
+        except OracleError as e:
+            return Check("absence", None, f"INVALID by absence after the deadline; live sources unavailable: {e}")
+        return Check("absence", None, "INVALID by absence after the deadline; a source has published the evidence "
+                                      "since (late data; the signers could not have seen it then)")
+
     def _model(self, v: Verdict, ctx: dict) -> str:
         r, spec, onchain = ctx["resolution"], ctx["spec"], ctx["onchain"]
         if not (r.model_id == spec.model == onchain.model_id):
             raise CheckFailed("model", f"resolution names {r.model_id}, spec {spec.model}, registry {onchain.model_id}")
+        if r.proof_hash == NO_PROOF:
+            ctx["absence"] = True
         record = load_model(self.store, r.model_id)
         for c in record.circuits:
             c.paths(self.store)  # re-hash vk, settings, SRS
