@@ -30,6 +30,9 @@ def init(
     batch: list[int] = typer.Option([1], "--batch", help="Compiled batch sizes: due rounds share one proof."),
     bls: bool = typer.Option(False, "--bls", help="Give each validator a BLS key, registered on-chain with a "
                              "proof of possession (aggregate-signature settlement)."),
+    ctf: Optional[str] = typer.Option(None, "--ctf", help="Link markets with a ctf_question_id to Gnosis "
+                                      "Conditional Tokens at this address (or 'dev': deploy ConditionalTokensLite) "
+                                      "through a CTFAdapter the node drives."),
 ) -> None:
     """Create missing keys, deploy the contracts, and write this node's configuration."""
     from network.provision import provision_node
@@ -38,7 +41,7 @@ def init(
 
     check_quorum(threshold, validators)
     dep, _ = provision_node(config.home(), rpc_url, validators=validators, threshold=threshold,
-                            password=password(confirm=False), fund_keys=fund, bls=bls)
+                            password=password(confirm=False), fund_keys=fund, bls=bls, ctf=ctf)
     if bls:
         out.print(f"registered {validators} BLS keys (proof of possession checked on-chain)")
     sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}

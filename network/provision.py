@@ -26,13 +26,13 @@ def fund(chain: Chain, signers: Iterable[Signer], *, below: int = ETH, amount: i
 
 
 def deploy(chain: Chain, deployer: Signer, validators: Sequence[Signer], threshold: int, *,
-           save_to: Iterable[Path] = ()) -> Deployment:
+           save_to: Iterable[Path] = (), ctf: str | None = None) -> Deployment:
     """Deploy the contract set with `validators` as the set, in the order given (a member's index
     names it in BLS signer bitmaps), and t = threshold; record the deployment in each directory of
     `save_to`."""
     if not 1 <= threshold <= len(validators):
         raise ValueError(f"threshold {threshold} must be 1..{len(validators)}")
-    dep = Deployment.deploy(chain, deployer, [v.address for v in validators], threshold)
+    dep = Deployment.deploy(chain, deployer, [v.address for v in validators], threshold, ctf=ctf)
     for directory in save_to:
         dep.save(directory)
     return dep
@@ -52,7 +52,8 @@ def register_bls_keys(dep: Deployment, validators: Sequence[tuple[Signer, KeySto
 
 
 def provision_node(home: Path, rpc_url: str, *, validators: int, threshold: int, password: str,
-                   fund_keys: bool = True, bls: bool = False) -> tuple[Deployment, dict[str, Signer]]:
+                   fund_keys: bool = True, bls: bool = False,
+                   ctf: str | None = None) -> tuple[Deployment, dict[str, Signer]]:
     """One operator's node: every role's key in `home/keys`, funded, the contracts deployed and
     recorded in `home/deployments`, BLS keys if asked. Returns the deployment and the signers."""
     ks = KeyStore(home / "keys")
@@ -63,7 +64,7 @@ def provision_node(home: Path, rpc_url: str, *, validators: int, threshold: int,
     if fund_keys:
         fund(chain, [signers[n] for n in ("deployer", "creator", "submitter", "prover")])
     dep = deploy(chain, signers["deployer"], [signers[n] for n in validator_names], threshold,
-                 save_to=[home / "deployments"])
+                 save_to=[home / "deployments"], ctf=ctf)
     if bls:
         register_bls_keys(dep, [(signers[n], ks, n) for n in validator_names], password, fund_first=fund_keys)
     return dep, signers

@@ -129,7 +129,10 @@ class Deployment:
         self.models = chain.contract("ModelRegistry", addresses["ModelRegistry"])
 
     @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int) -> "Deployment":
+    def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int, *,
+               ctf: str | None = None) -> "Deployment":
+        """The contract set. `ctf`: also a `CTFAdapter` reporting to Gnosis Conditional Tokens at that
+        address, or "dev" to deploy `ConditionalTokensLite` for it (development chains)."""
         start = chain.block_number()
         registry = chain.deploy(deployer, "MarketRegistry")
         models = chain.deploy(deployer, "ModelRegistry")
@@ -139,12 +142,18 @@ class Deployment:
         # the registry refuses a quorum the oracle's set can never meet: it reads the set from here on
         chain.transact(deployer, registry.functions.bindOracle(oracle.address), action="MarketRegistry.bindOracle")
         market = chain.deploy(deployer, "BinaryMarket", oracle.address)
-        return cls(chain, {
+        addresses = {
             "MarketRegistry": registry.address,
             "ModelRegistry": models.address,
             "QuorumOracle": oracle.address,
             "BinaryMarket": market.address,
-        }, from_block=start)
+        }
+        if ctf is not None:
+            if ctf == "dev":
+                ctf = chain.deploy(deployer, "ConditionalTokensLite").address
+            addresses["ConditionalTokens"] = ctf
+            addresses["CTFAdapter"] = chain.deploy(deployer, "CTFAdapter", ctf, oracle.address).address
+        return cls(chain, addresses, from_block=start)
 
     # ------------------------------------------------------ deployment file
     @staticmethod
