@@ -10,9 +10,9 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 /// observation window); then winners split the
 /// whole pot pro rata. An invalid resolution, or nobody on the winning side,
 /// refunds every stake. A market still unresolved `RESOLUTION_GRACE` after its
-/// resolve time (or after its first stake, if that came later) never locks funds:
-/// from then on every stake is refundable, and a resolution landing later changes
-/// nothing (payouts never mix the two ways).
+/// resolve time never locks funds: from then on every stake is refundable, and a
+/// resolution landing later changes nothing (payouts never mix the two ways). Every
+/// stake predates the resolve time (the registry keeps closeAt <= resolveAt).
 contract BinaryMarket {
     QuorumOracle public immutable oracle;
     MarketRegistry public immutable registry;
@@ -21,7 +21,6 @@ contract BinaryMarket {
     uint64 public constant RESOLUTION_GRACE = 30 days;
 
     mapping(bytes32 => uint256[2]) private _pools;
-    mapping(bytes32 => uint64) public openedAt; // time of the market's first stake
     mapping(bytes32 => mapping(address => uint256[2])) private _stakes;
     uint256 private _locked = 1;
 
@@ -53,15 +52,15 @@ contract BinaryMarket {
 
     function deposit(bytes32 marketId, uint16 outcome) external payable {
         if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
-        uint16 count = registry.getMarket(marketId).outcomeCount;
-        if (count != 2) revert NotBinary(marketId, count);
+        MarketRegistry.Market memory m = registry.getMarket(marketId);
+        if (m.outcomeCount != 2) revert NotBinary(marketId, m.outcomeCount);
         if (outcome > 1) revert InvalidOutcome(outcome);
         if (msg.value == 0) revert ZeroDeposit();
         // positions close before the observation window: nobody bets once the evidence exists
-        if (block.timestamp >= registry.getMarket(marketId).closeAt) revert TradingClosed(marketId);
+        if (block.timestamp >= m.closeAt) revert TradingClosed(marketId);
+        // unreachable while the oracle resolves no market before its resolveAt (>= closeAt); kept so
+        // that a stake never lands on a settled market whatever the oracle becomes
         if (oracle.isResolved(marketId)) revert MarketClosed(marketId);
-        if (openedAt[marketId] == 0) openedAt[marketId] = uint64(block.timestamp);
-        else if (block.timestamp >= refundableAt(marketId)) revert MarketClosed(marketId);
         _pools[marketId][outcome] += msg.value;
         _stakes[marketId][msg.sender][outcome] += msg.value;
         emit Deposited(marketId, msg.sender, outcome, msg.value);
@@ -77,9 +76,7 @@ contract BinaryMarket {
 
     /// When stakes of a market the quorum has not resolved become refundable.
     function refundableAt(bytes32 marketId) public view returns (uint64) {
-        uint64 resolveAt = registry.getMarket(marketId).resolveAt;
-        uint64 opened = openedAt[marketId];
-        return (opened > resolveAt ? opened : resolveAt) + RESOLUTION_GRACE;
+        return registry.getMarket(marketId).resolveAt + RESOLUTION_GRACE;
     }
 
     /// True once the market's payouts are refunds because no resolution landed in time.
