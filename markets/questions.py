@@ -313,7 +313,7 @@ _RANGE_WIN_RE = re.compile(rf"^(?:from\s+|between\s+|in\s+|during\s+)?(?P<mon>{_
                            rf"(?:(?P<mon2>{_MON})\.?\s+)?(?P<d2>\d{{1,2}})(?:,?\s+(?P<year>\d{{4}}))?$", re.IGNORECASE)
 _END_OF_RE = re.compile(r"^(?P<by>by|before|at|on)?\s*(?:the\s+)?end\s+of\s+(?:(?P<year>\d{4})|(?P<mon>" + _MON +
                         r")\.?(?:\s+(?P<year2>\d{4}))?)$", re.IGNORECASE)
-_BY_RE = re.compile(rf"^(?:by|before)\s+(?P<rest>.+)$", re.IGNORECASE)
+_BY_RE = re.compile(r"^(?:by|before)\s+(?P<rest>.+)$", re.IGNORECASE)
 
 
 def read_when(text: str, ref: datetime | None) -> When | Unmapped:
