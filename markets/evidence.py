@@ -50,6 +50,9 @@ SHAPES = ("above", "up_down", "range", "touch", "versus")
 NO_BAR = "no bar"  # the source has later bars but not this one
 
 
+REFUSED = "refused"  # a reading that no retry can produce (the load failed for good)
+
+
 class EvidenceMissing(DataError):
     """The evidence is not there (yet). `invalid`: past the spec's deadline, the market is INVALID."""
 
@@ -536,7 +539,7 @@ class Reader:
             try:
                 self._frames[key] = self.load(source)
             except DataError as e:  # a source that is down or malformed is one missing reading, reported
-                self._frames[key] = f"unavailable: {e}"
+                self._frames[key] = f"{REFUSED if not e.retry else 'unavailable'}: {e}"
         return self._frames[key]
 
     def read(self, need: Need, *, closed_ok: bool = False) -> Observation | None:
@@ -569,6 +572,10 @@ class Reader:
         values = {k: v for k, v in readings.items() if isinstance(v, Decimal)}
         if closed_ok and all(v == NO_BAR for v in readings.values()):
             return None
+        if not values and all(str(v).startswith(REFUSED) for v in readings.values()):
+            # nothing a retry can fix (a source outside the allow-policy, a malformed file): say so
+            raise DataError(f"no source of bar {ob.bar_text(need.bar)} can be read: "
+                            + "; ".join(f"{k}: {v}" for k, v in readings.items()))
         if not values:
             raise self._missing(need, "no source has it", readings)
         mid = median(list(values.values()))

@@ -4,7 +4,7 @@ set the day boundary, and ticks compare exactly."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 
@@ -320,3 +320,24 @@ def test_evidence_is_the_same_whenever_it_is_read():
     b = gather(spec, load_source, LATE)
     assert a.snapshot() == b.snapshot() and a.inputs == b.inputs
     assert b"3994.265" in a.snapshot() and b"evidence_compare_v1" in a.snapshot()
+
+
+def test_sources_that_can_never_be_read_are_an_error_not_too_early(monkeypatch):
+    """Every source refused (outside the operator's allow-policy): no retry can help, and the error
+    says so instead of "too early"."""
+    from markets.evidence import EvidenceMissing, gather
+    from markets.feeds import load_source
+    from markets.spec import MarketSpec
+    from oracle.errors import DataError
+
+    from conftest import spec_doc
+
+    doc = spec_doc("0x" + "11" * 32)
+    doc["observe"]["sources"] = [{"kind": "http_json", "uri": "http://127.0.0.1:9/a", "column": "close"},
+                                 {"kind": "http_json", "uri": "http://127.0.0.1:9/b", "column": "close"}]
+    spec = MarketSpec.parse(doc)
+    monkeypatch.setenv("ORACLE_SOURCE_ALLOW", "bundled")
+    with pytest.raises(DataError) as e:
+        gather(spec, load_source, datetime(2030, 1, 1, tzinfo=timezone.utc))
+    assert not isinstance(e.value, EvidenceMissing) and not e.value.retry
+    assert "can be read" in str(e.value) and "allow-policy" in str(e.value)

@@ -138,7 +138,11 @@ class Node:
 
         self.prover
         if model_id not in self._provers:
-            record = load_model(self.store, model_id)
+            try:
+                record = load_model(self.store, model_id)
+            except NotFound:  # e.g. a market another operator registered with its own resolver
+                raise SpecError("model", f"{model_id} is not a model this node knows (known: "
+                                f"{sorted(self._provers)})") from None
             if record.family == "resolver":
                 self.resolver(record.n_outputs)
         if model_id not in self._provers:
