@@ -28,6 +28,9 @@ from .home import JsonRows, RoleHome
 from .transport import Refused, fetch_artifact, in_thread, make_app, post, sign_envelope
 
 
+ABSENT = "absent"  # a prover's answer: the market's evidence never came by its deadline
+
+
 class Coordinator:
     def __init__(self, home: RoleHome):
         self.home = home
@@ -127,6 +130,8 @@ class Coordinator:
                 self.log("prover_failed", market_id=spec.market_id, round=index, prover=url, reason=str(e))
                 if isinstance(e, Refused) and e.status == 425:
                     return f"too early: {e.reason}"  # the evidence is not there yet, for any prover
+                if isinstance(e, Refused) and e.status == 410:
+                    return ABSENT  # past the deadline without evidence: validators check and sign INVALID
                 reason = f"no prover answered (last: {e})"
                 continue
             chosen = {"bundle": proof["bundle"], "prover": url}
@@ -140,6 +145,8 @@ class Coordinator:
         if not self.home.peers("provers"):
             return "no prover configured"
         chosen = self._prove(spec, index)
+        if chosen == ABSENT and index == spec.final_round:
+            return self._absent(spec)
         if isinstance(chosen, str):
             return chosen
         key = (spec.market_id, index)
@@ -166,6 +173,31 @@ class Coordinator:
             self.bundles.replace(*key, "refused", {"count": count, "last": chosen})
             self.bundles.delete(*key, "chosen")
             return f"bundle from {chosen['prover']} refused: {refusals[0].get('check')}: {refusals[0].get('reason')}"
+        return None
+
+    def _absent(self, spec) -> str | None:
+        """Ask every validator to check the absence itself and sign INVALID (no proof exists to hand
+        out); their votes go to the aggregators like any other."""
+        payload = {"market_id": spec.market_id, "spec_hash": spec.spec_hash, "artifacts": [self.url]}
+
+        def ask(url: str):
+            try:
+                return post(f"{url}/v1/absence", sign_envelope(self.home.key, payload, f"{url}/v1/absence"),
+                            timeout=60)
+            except OracleError as e:
+                self.log("validator_failed", market_id=spec.market_id, round=spec.final_round, validator=url,
+                         reason=str(e))
+                return None
+
+        validators = self.home.peers("validators")
+        with ThreadPoolExecutor(max_workers=max(1, len(validators))) as pool:
+            answers = list(pool.map(ask, validators))
+        votes = sum(1 for a in answers if a and "vote" in a)
+        refusals = [a["refusal"] for a in answers if a and "refusal" in a]
+        self.log("absence_reviewed", market_id=spec.market_id, round=spec.final_round, votes=votes,
+                 refusals=len(refusals), asked=len(validators))
+        if votes == 0 and refusals:
+            return f"INVALID by absence refused: {refusals[0].get('check')}: {refusals[0].get('reason')}"
         return None
 
     def due(self, row, chain_now: int, wall_now: float) -> bool:

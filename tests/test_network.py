@@ -344,3 +344,27 @@ def test_a_forecast_market_posts_its_rounds_then_resolves(devnet):
     assert [dep.forecast_of(market, i) is not None for i in (0, 1, 2)] == [True, True, True]
     assert dep.oracle.functions.forecastCount(bytes.fromhex(market[2:])).call() == 3
     assert dep.resolution_of(market).resolution.model_id == models["resolvers"]["1"]
+
+
+def test_a_market_whose_evidence_never_comes_resolves_invalid_over_http(devnet):
+    """Two agreeing providers needed, and Coinbase's file ends 2020-11-20: for 2021-01-19 only Yahoo
+    has the close. Past the deadline the prover answers 410, the scheduler asks every validator to
+    check the absence itself (its own reads, the chain's clock), they sign INVALID without a proof and
+    an aggregator settles it. (Last in this module: it moves the devnet's clock to 2021.)"""
+    from conftest import spec_doc
+    from markets.spec import MarketSpec
+    from oracle.eip712 import INVALID_OUTCOME
+    from validators.absence import absence_resolution
+
+    spec = MarketSpec.parse(spec_doc(devnet.prover_models()["resolvers"]["1"], at="2021-01-19", value=36000,
+                                     sources=("btc-yahoo", "btc-coinbase")))
+    assert devnet.now() < spec.close_at_unix
+    market = devnet.register_market(spec, password=PASSWORD)
+    devnet.advance_to(spec.resolve_at_unix)
+    time.sleep(4)
+    assert not devnet.deployment().is_resolved(market)  # before the deadline: too early, retried
+    devnet.advance_to(int(spec.deadline.timestamp()))
+    settled_once(devnet, market, timeout=180)
+    stored = devnet.deployment().resolution_of(market).resolution
+    assert stored == absence_resolution(spec) and stored.outcome == INVALID_OUTCOME
+    assert any(e["event"] == "absence_reviewed" and e.get("market_id") == market for e in devnet.events("scheduler"))

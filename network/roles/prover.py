@@ -75,6 +75,7 @@ class ModelShelf:
 
 
 def build_app(home: RoleHome):
+    from markets.evidence import EvidenceMissing
     from markets.feeds import load_source
     from markets.spec import MarketSpec
     from oracle.bundle import publish_bundle
@@ -124,9 +125,11 @@ def build_app(home: RoleHome):
             t0 = time.perf_counter()
             try:
                 result = await in_thread(prove, spec, round_)
-            except DataError as e:
-                # too early (the chain's clock has not reached the evidence): ask again later; else the
-                # data is unreadable or refused by the source policy
+            except EvidenceMissing as e:
+                # too early (the chain's clock has not reached the evidence): ask again later; past the
+                # deadline (410): the market is INVALID by absence, which validators sign without a proof
+                raise Refused(410 if e.invalid else 425, f"data: {e}") from None
+            except DataError as e:  # unreadable, or refused by the source policy
                 raise Refused(425 if getattr(e, "retry", False) else 422, f"data: {e}") from None
         proven[key] = result
         log("proved", market_id=market_id, round=round_, bundle=result["bundle"], model=result["model"],

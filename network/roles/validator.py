@@ -105,12 +105,42 @@ def build_app(home: RoleHome):
                 probability_ppm=vote.resolution.probability_ppm)
         return {"vote": doc, "sent_to": send(doc)}
 
+    def absence(p: dict) -> dict:
+        """INVALID by absence: this validator checks for itself that the market's evidence is missing
+        past its deadline (its own reads, the chain's clock), then signs; one vote per market round."""
+        from validators.absence import review_absence
+
+        market_id, artifacts = field(p, "market_id"), field(p, "artifacts", list)
+        spec = MarketSpec.parse(json.loads(fetch_artifact(artifacts, field(p, "spec_hash"), home.store)))
+        if spec.market_id != market_id:
+            raise Refused(400, f"spec: for market {spec.market_id}, not {market_id}")
+        round_ = spec.final_round
+        with lock_for((market_id, round_)):
+            stored = votes.get(market_id, round_, home.key.address)
+            if stored is not None:
+                return {"vote": stored, "sent_to": send(stored), "repeated": True}
+            result = review_absence(validator, spec)
+            if result.vote is None:
+                log("refused_absence", market_id=market_id, round=round_, check=result.refusal.check,
+                    reason=result.refusal.reason)
+                return {"refusal": result.refusal.to_json()}
+            doc = result.vote.to_json()
+            votes.put(market_id, round_, home.key.address, doc)
+            log("signed", market_id=market_id, round=round_, outcome=result.vote.resolution.outcome,
+                probability_ppm=0, absence=True)
+        return {"vote": doc, "sent_to": send(doc)}
+
+    async def handle_absence(request):
+        _, p = open_envelope(request["body"], trusted, bases=own_audiences(home.cfg),
+                             path=request.path, nonces=nonces)
+        return await in_thread(absence, p)
+
     async def handle_review(request):
         _, p = open_envelope(request["body"], trusted, bases=own_audiences(home.cfg),
                              path=request.path, nonces=nonces)
         return await in_thread(review, p)
 
-    routes = {"/v1/review": handle_review}
+    routes = {"/v1/review": handle_review, "/v1/absence": handle_absence}
     stats = lambda: {}
     if home.cfg.get("aggregate"):  # any validator can act as an aggregator too
         from .aggregator import AggregatorService
