@@ -21,9 +21,13 @@ from oracle.store import ArtifactStore
 
 from .circuit import CompiledModel, _compile_and_publish
 
-# 2^11 rows: the 2^14-entry range-check table split over columns. At 2^10 ezkl 23 passes mock yet
-# makes proofs its verifier refuses (the compile self-check proves and verifies to catch that).
+# 2^11 rows, and ezkl's range checks decomposed in base 2^10 over 3 legs (|x| < 2^30 covers the
+# ±2^25 differences): the 2^10-entry table fits one column. ezkl's default base 2^14 splits its
+# table over 9 columns at 2^11 rows and the Solidity verifier grows to 34 kB, over the 24,576 B
+# contract limit; 2^15 rows would fit it but prove 4x slower with a 16x proving key. At 2^10 rows
+# ezkl 23 passes mock yet makes proofs its verifier refuses (the compile self-check catches that).
 LOGROWS = 11
+DECOMP_BASE, DECOMP_LEGS = 1 << 10, 3
 
 
 class Compare(torch.nn.Module):
@@ -50,7 +54,8 @@ def compile_resolver(store: ArtifactStore, cache: Path, m: int = 1, *, batches: 
     top = float(MAX_TICKS)
     extremes = np.array([[top] + [-top] * m, [-top] + [top] * m, [top] * n, [0.0] * n], dtype=np.float32)
     run_args = {"input_visibility": "public", "output_visibility": "public", "param_visibility": "fixed",
-                "input_scale": 0, "param_scale": 0, "logrows": LOGROWS}
+                "input_scale": 0, "param_scale": 0, "logrows": LOGROWS, "decomp_base": DECOMP_BASE,
+                "decomp_legs": DECOMP_LEGS}
     return _compile_and_publish(
         Compare(m), name=resolver_name(m), family="resolver", n_inputs=n, recipe=RECIPE, samples=extremes,
         extremes=extremes, run_args=run_args, scales=(), cache=cache, store=store, batches=batches,
