@@ -38,11 +38,18 @@ def _timed(fn, n: int) -> list[float]:
     return out
 
 
+def forecast_spec(forecaster: str):
+    """The demo's forecast market (BTC above $4,000 on 2019-03-23) with `forecaster` posting its
+    rounds: what a model family proves is a forecast round."""
+    from markets.demo import DEMO_MARKETS, demo_spec
+
+    return demo_spec(DEMO_MARKETS[0], lambda width: "0x" + "11" * 32, forecaster, quorum=1)
+
+
 def bench_family(family: str, batches: list[int], store, cache, frame, verify_reps: int) -> list[dict]:
     import ezkl
     import torch
 
-    from markets.demo import DemoQuestion, demo_spec
     from oracle.signer import LocalSigner
     from provers.prover import EzklProver, Job
     from provers.reference import reference_circuit, trained
@@ -51,8 +58,8 @@ def bench_family(family: str, batches: list[int], store, cache, frame, verify_re
     compiled = reference_circuit(store, cache, family=family, batches=tuple(batches))
     model = trained(family, cache).eval()
     prover = EzklProver(compiled, LocalSigner.create())
-    spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, compiled.model_id, quorum=1)
-    features = prover.job(spec, frame).features
+    spec = forecast_spec(compiled.model_id)
+    features = prover.job(spec, frame, 0).features
     rows = []
     for batch in batches:
         circuit = compiled.record.circuit(batch)
@@ -133,7 +140,6 @@ def main() -> None:
     from oracle.store import ArtifactStore
     from provers.prover import EzklProver
     from provers.reference import reference_circuit
-    from markets.demo import DemoQuestion, demo_spec
 
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     store, cache, frame = ArtifactStore(home / "store"), config.cache_dir(), load_source(BTC_SOURCE)
@@ -141,8 +147,8 @@ def main() -> None:
     for family in families:
         rows += bench_family(family, batches, store, cache, frame, args.verify_reps)
     ref = reference_circuit(store, cache)
-    spec = demo_spec(DemoQuestion("2021-01-12", 0.95), frame, ref.model_id, quorum=1)
-    rss = validator_rss(store, EzklProver(ref, LocalSigner.create()).prove(spec, frame))
+    spec = forecast_spec(ref.model_id)
+    rss = validator_rss(store, EzklProver(ref, LocalSigner.create()).prove(spec, frame, round=0))
     best_batched = min((r["verify_ms_per_market"] for r in rows if r["batch"] > 1), default=None)
     single = [r["verify_ms_median"] for r in rows if r["batch"] == 1]
     result = {
