@@ -48,7 +48,15 @@ _SYSTEM_DIRS = ("/dev", "/proc", "/sys")
 # The fields a spec's `source` object may carry, all strings. `column` names the close column;
 # `time`, `interval`, `open`, `high`, `low` say how to read a provider's own layout.
 SOURCE_FIELDS = frozenset({"kind", "uri", "column", "sha3", "address", "function",
-                           "time", "interval", "open", "high", "low"})
+                           "time", "interval", "open", "high", "low", "layout"})
+# `layout` of an http_json body: "rows" (default: objects, the source names the columns) or an
+# exchange's candle API as published: Binance klines ([openTime ms, "open", "high", "low", "close",
+# "volume", ...], oldest first) and Coinbase Exchange candles ([time s, low, high, open, close,
+# volume], newest first). Array layouts are read as columns time (unix s), open, high, low, close.
+ARRAY_LAYOUTS = {
+    "binance_klines": (("time", "open", "high", "low", "close"), 1000),
+    "coinbase_candles": (("time", "low", "high", "open", "close"), 1),
+}
 INTERVALS = {"1d": pd.Timedelta(days=1), "1h": pd.Timedelta(hours=1)}
 PRICE_FIELDS = ("open", "high", "low")  # optional; "close" is always read (from `column`)
 _TIME_TEXT = r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2})?"
@@ -224,6 +232,16 @@ class SeriesLayout:
         interval = source.get("interval", "1d")
         if interval not in INTERVALS:
             raise DataError(f"source.interval: must be one of {sorted(INTERVALS)}, got {interval!r}")
+        body = source.get("layout", "rows")
+        if body != "rows" and body not in ARRAY_LAYOUTS:
+            raise DataError(f"source.layout: must be 'rows' or one of {sorted(ARRAY_LAYOUTS)}, got {body!r}")
+        if body in ARRAY_LAYOUTS:  # the exchange's own array: its columns are fixed
+            if source.get("kind") != "http_json":
+                raise DataError("source.layout: an exchange's candle array is an http_json body")
+            named = [f for f in ("time", "column", *PRICE_FIELDS) if f in source]
+            if named:
+                raise DataError(f"source.{named[0]}: a {body} body has fixed columns (time, open, high, low, close)")
+            return cls("time", interval, "close", tuple((f, f) for f in PRICE_FIELDS))
         layout = cls(source.get("time", "Date"), interval, source.get("column", "Close"),
                      tuple((f, source[f]) for f in PRICE_FIELDS if f in source))
         if layout.time in layout.columns:
@@ -279,7 +297,8 @@ def load_source(source: dict[str, Any], *, chain=None, http_timeout: float = 10.
         origin = str(path)
     elif kind == "http_json":
         policy.check_url(source["uri"])
-        frame = _http_json(source["uri"], layout.close, http_timeout, policy.max_bytes, policy.deadline_s)
+        frame = _http_json(source["uri"], layout.close, http_timeout, policy.max_bytes, policy.deadline_s,
+                           shape=source.get("layout", "rows"))
         origin = source["uri"]
     elif kind == "chain":
         if chain is None:
@@ -316,7 +335,7 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
 
 
 def _http_json(uri: str, column: str, timeout: float, max_bytes: int = MAX_SOURCE_BYTES,
-               deadline_s: float = SOURCE_DEADLINE_S) -> pd.DataFrame:
+               deadline_s: float = SOURCE_DEADLINE_S, *, shape: str = "rows") -> pd.DataFrame:
     """GET `uri` streamed: refused past `max_bytes` or `deadline_s` (a drip-feeding server), redirects
     not followed (they could leave the allow-policy)."""
     import json
@@ -346,10 +365,29 @@ def _http_json(uri: str, column: str, timeout: float, max_bytes: int = MAX_SOURC
         doc = json.loads(bytes(body))
     except ValueError:
         raise DataError(f"data source {uri} did not return JSON") from None
+    if shape in ARRAY_LAYOUTS:
+        return _candles(doc, shape, uri)
     rows = doc.get("data") if isinstance(doc, dict) else doc
     if not isinstance(rows, list) or not all(isinstance(x, dict) for x in rows):
         raise DataError(f"data source {uri}: expected a list of row objects")
     return pd.DataFrame(rows)
+
+
+def _candles(doc: Any, body: str, uri: str) -> pd.DataFrame:
+    """An exchange's candle array -> columns time (unix seconds), open, high, low, close, oldest first."""
+    names, per_second = ARRAY_LAYOUTS[body]
+    if not isinstance(doc, list) or not all(isinstance(x, list) and len(x) >= len(names) for x in doc):
+        raise DataError(f"data source {uri}: expected a {body} array (a list of arrays of at least "
+                        f"{len(names)} values)")
+    rows = []
+    for i, x in enumerate(doc):
+        t = x[0]
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0 or t % per_second:
+            raise DataError(f"data source {uri}: row {i + 1}: open time {t!r} is not a whole-second unix "
+                            f"time{' in ms' if per_second > 1 else ''}")
+        rows.append([t // per_second] + list(x[1:len(names)]))
+    frame = pd.DataFrame(rows, columns=list(names))
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def _chain_series(chain, address: str, column: str) -> pd.DataFrame:

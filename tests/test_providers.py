@@ -271,3 +271,60 @@ def test_http_json_raw_bytes_with_bitstamp_times_and_a_repeat():
             load_source({"kind": "http_json", "uri": server.url + "/c", "column": "close", "interval": "1h"})
     assert list(got.index) == [pd.Timestamp("2022-08-19 23:00"), pd.Timestamp("2022-08-20 00:00")]
     assert list(got["close"]) == [20841.0, 20963.0]
+
+
+def _exchange_arrays():
+    """Binance klines and Coinbase Exchange candles, in the exchanges' own array layouts, built from
+    the bundled Binance and Coinbase daily files (March 2019)."""
+    binance = load_source({"kind": "csv", "uri": "bundled:btc_usdt_daily_binance.csv", "column": "close",
+                           "open": "open", "high": "high", "low": "low"}).loc["2019-03-01":"2019-03-31"]
+    coinbase = load_source({"kind": "csv", "uri": "bundled:btc_usd_daily_coinbase.csv", "column": "Close",
+                            "open": "Open", "high": "High", "low": "Low"}).loc["2019-03-01":"2019-03-31"]
+    ms = lambda t: int(t.timestamp()) * 1000  # noqa: E731
+    klines = [[ms(t), f"{r.open:.2f}", f"{r.high:.2f}", f"{r.low:.2f}", f"{r.close:.2f}", "1000.0",
+               ms(t) + 86_399_999, "0", 100, "0", "0", "0"] for t, r in binance.iterrows()]
+    candles = [[int(t.timestamp()), r.low, r.high, r.open, r.close, 10.0]
+               for t, r in coinbase.iloc[::-1].iterrows()]  # newest first, as Coinbase serves them
+    return binance, coinbase, klines, candles
+
+
+def test_exchange_candle_arrays_load_and_resolve_a_market():
+    from datetime import datetime, timezone
+
+    from markets.evidence import gather
+    from markets.spec import MarketSpec
+
+    from conftest import JsonServer, spec_doc
+
+    binance, coinbase, klines, candles = _exchange_arrays()
+    with JsonServer({"/api/v3/klines": (200, klines), "/products/BTC-USD/candles": (200, candles)}) as server:
+        bn = {"kind": "http_json", "uri": server.url + "/api/v3/klines", "layout": "binance_klines"}
+        cb = {"kind": "http_json", "uri": server.url + "/products/BTC-USD/candles", "layout": "coinbase_candles"}
+        for source, expected in ((bn, binance), (cb, coinbase)):
+            frame = load_source(source)
+            assert list(frame.index) == list(expected.index)
+            assert (frame["close"] - expected["close"]).abs().max() < 0.006
+            assert (frame["open"] - expected["open"]).abs().max() < 0.006
+        doc = spec_doc("0x" + "11" * 32)
+        doc["observe"]["sources"] = [bn, cb, {"kind": "csv", "uri": "bundled:btc_usd_daily_bitstamp.csv",
+                                              "column": "close"}]
+        spec = MarketSpec.parse(doc)
+        ev = gather(spec, load_source, datetime(2030, 1, 1, tzinfo=timezone.utc))
+        assert spec.shape.decide(ev.outputs).outcome_name == "NO"  # the median of three exchanges, 3,982.5
+        with pytest.raises(DataError, match="fixed columns"):
+            load_source({**bn, "column": "close"})
+
+
+def test_a_malformed_candle_array_is_refused_naming_the_row():
+    _, _, klines, _ = _exchange_arrays()
+    from conftest import JsonServer
+
+    bad = [list(r) for r in klines]
+    bad[3][0] = bad[3][0] + 1  # not a whole second
+    with JsonServer({"/k": (200, bad), "/objects": (200, [{"Date": "2019-03-01", "close": 1}])}) as server:
+        with pytest.raises(DataError, match="row 4"):
+            load_source({"kind": "http_json", "uri": server.url + "/k", "layout": "binance_klines"})
+        with pytest.raises(DataError, match="binance_klines array"):
+            load_source({"kind": "http_json", "uri": server.url + "/objects", "layout": "binance_klines"})
+    with pytest.raises(DataError, match="source.layout"):
+        load_source({"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "layout": "binance_klines"})
