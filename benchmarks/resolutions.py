@@ -52,7 +52,8 @@ def _doc(question, outcomes, names, shape, close_at, resolve_at, *, tz="UTC", wi
 
     return {"version": 2, "question": question, "outcomes": list(outcomes), "kind": "resolve",
             "observe": {"sources": [SOURCES[n] for n in names], "timezone": tz, "min_sources": 2,
-                        "tolerance": 0.001 if names == NDX else 0.01},
+                        "tolerance": 0.001 if names == NDX else 0.01,
+                        **({"sessions": "exchange"} if names == NDX else {})},
             "shape": shape, "resolver": f"{width}", "close_at": _iso(close_at), "resolve_at": _iso(resolve_at),
             "quorum": 3}
 
@@ -116,7 +117,7 @@ def questions(frames: dict, start: str = "2015-01-01", end: str = "2022-02-20") 
         fs, ts = f.strftime("%Y-%m-%d"), t.strftime("%Y-%m-%d")
         out.append(_doc(f"BTC or NASDAQ-100, which gains more {fs}..{ts}?", ("BTC", "NDX"), BTC,
                         {"kind": "versus", "from": fs, "to": ts, "a": "BTC", "b": "NDX",
-                         "other": {"sources": [SOURCES[n] for n in NDX], "timezone": ny}},
+                         "other": {"sources": [SOURCES[n] for n in NDX], "timezone": ny, "sessions": "exchange"}},
                         _day(f), _day(t) + timedelta(days=2)))
     return out
 

@@ -69,7 +69,8 @@ DEMO_MARKETS = (
     DemoMarket(
         "Where will the NASDAQ-100 close on January 29, 2021?",
         ("below 12,500", "12,500-13,000", "13,000-13,500", "13,500 or above"),
-        _observe(NDX, timezone="America/New_York", tolerance=0.001), {"kind": "range", "at": "2021-01-29",
+        _observe(NDX, timezone="America/New_York", tolerance=0.001, sessions="exchange"),
+        {"kind": "range", "at": "2021-01-29",
                                                       "bounds": [12500, 13000, 13500]},
         close_at="2021-01-29T05:00:00Z", resolve_at="2021-01-30T05:00:00Z"),
     DemoMarket(
@@ -82,7 +83,7 @@ DEMO_MARKETS = (
         ("Bitcoin", "NASDAQ-100"),
         _observe(BTC_2021), {"kind": "versus", "from": "2021-02-01", "to": "2021-02-26", "a": "Bitcoin",
                              "b": "NASDAQ-100", "other": {"sources": [SOURCES[n] for n in NDX],
-                                                          "timezone": "America/New_York"}},
+                                                          "timezone": "America/New_York", "sessions": "exchange"}},
         close_at="2021-02-01T00:00:00Z", resolve_at="2021-02-27T05:00:00Z"),
 )
 

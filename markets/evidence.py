@@ -130,8 +130,13 @@ class Observe:
     min_sources: int = 1
     tolerance: float = 0.01
     deadline: datetime | None = None  # None: DEFAULT_DEADLINE after the window ends
+    # "continuous" (24/7, e.g. crypto): every bar exists, one missing from every source is missing
+    # evidence; "exchange" (trading sessions, e.g. an index): a bar no source has, while all have
+    # later ones, is a closed session (a weekend, a holiday) that a touch window steps over
+    sessions: str = "continuous"
 
-    FIELDS = {"sources", "interval", "timezone", "decimals", "min_sources", "tolerance", "deadline"}
+    FIELDS = {"sources", "interval", "timezone", "decimals", "min_sources", "tolerance", "deadline", "sessions"}
+    SESSIONS = ("continuous", "exchange")
 
     @classmethod
     def parse(cls, d: Any) -> "Observe":
@@ -163,7 +168,11 @@ class Observe:
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 < tol <= 0.5:
             raise SpecError("observe.tolerance", "must be a number in (0, 0.5]")
         deadline = _parse_time(d["deadline"], "observe.deadline") if "deadline" in d else None
-        return cls(sources, interval, tz, decimals, n, float(tol), deadline)
+        sessions = d.get("sessions", "continuous")
+        if sessions not in cls.SESSIONS:
+            raise SpecError("observe.sessions", f"must be one of {list(cls.SESSIONS)}: 'continuous' for a series "
+                            "that trades around the clock, 'exchange' for one with closed sessions")
+        return cls(sources, interval, tz, decimals, n, float(tol), deadline, sessions)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"sources": [dict(s) for s in self.sources], "interval": self.interval,
@@ -171,6 +180,8 @@ class Observe:
                              "min_sources": self.min_sources, "tolerance": self.tolerance}
         if self.deadline is not None:
             d["deadline"] = _iso(self.deadline)
+        if self.sessions != "continuous":
+            d["sessions"] = self.sessions
         return d
 
     # ---------------------------------------------------------------- bars
@@ -455,7 +466,9 @@ def parse_shape(d: Any, outcomes: Sequence[str], observe: Observe, *, other: Obs
     if other is None:
         raise SpecError("shape.other", "a versus market names the other series: {sources, timezone}")
     return Versus(kind, outcomes, {"from": d["from"], "to": d["to"], "a": d["a"], "b": d["b"],
-                                   "other": {"sources": [dict(x) for x in other.sources], "timezone": other.timezone},
+                                   "other": {"sources": [dict(x) for x in other.sources], "timezone": other.timezone,
+                                             **({"sessions": other.sessions} if other.sessions != "continuous"
+                                                else {})},
                                    "_from": a, "_to": b})
 
 
@@ -637,8 +650,9 @@ def gather(spec, load: Callable[[dict], pd.DataFrame], now: datetime) -> Evidenc
 
 def _touch(spec, reader: Reader, now: datetime) -> Evidence:
     """Bars in order up to the first one that reaches the level (so every reader agrees whenever it
-    reads), or the whole window. A bar that every source has passed over without a row (a weekend
-    or holiday of an exchange-traded series) is a closed session, not missing evidence."""
+    reads), or the whole window. For an exchange-traded series (`sessions: exchange`), a bar that
+    every source has passed over without a row (a weekend, a holiday) is a closed session; for a
+    continuous one it is missing evidence."""
     ob: Observe = spec.observe
     p = spec.shape.params
     dec = ob.decimals
@@ -652,7 +666,7 @@ def _touch(spec, reader: Reader, now: datetime) -> Evidence:
             seen = f"by {ob.bar_text(obs[-1].need.bar)}" if obs else "yet"
             raise EvidenceMissing(f"too early: the level {p['level']} has not been reached {seen}, and bar "
                                   f"{ob.bar_text(bar)} is not over")
-        o = reader.read(Need(0, bar, "high" if up else "low"), closed_ok=True)
+        o = reader.read(Need(0, bar, "high" if up else "low"), closed_ok=ob.sessions == "exchange")
         if o is not None:
             obs.append(o)
             t = _floor_ticks(o.median, dec) if up else _ceil_ticks(o.median, dec)  # reaches: exact

@@ -220,10 +220,16 @@ def _bars_over(a: Asset, w: Window) -> _Bars | str:
             f"({have})")
 
 
+def _sessions(a: Asset, interval: str) -> dict[str, str]:
+    """An exchange-traded asset's daily bars have closed sessions (weekends, holidays)."""
+    return {"sessions": "exchange"} if a.calendar != "24/7" and interval == "1d" else {}
+
+
 def _observe(bars: _Bars, decimals: int) -> dict[str, Any]:
     s = bars.series
     return {"sources": [dict(x) for x in s.sources], "interval": bars.interval, "timezone": s.timezone,
-            "decimals": decimals, "min_sources": s.min_sources, "tolerance": TOLERANCE}
+            "decimals": decimals, "min_sources": s.min_sources, "tolerance": TOLERANCE,
+            **_sessions(bars.asset, bars.interval)}
 
 
 def _decimals(a: Asset, constants: Sequence[float]) -> int | str:
@@ -315,7 +321,8 @@ def question_spec(q: Question, imp: Importing, *, question: str, description: st
     else:
         shape = {"kind": "versus", "from": bars.first, "to": bars.last, "a": yes, "b": no,
                  "other": {"sources": [dict(x) for x in other_bars.series.sources],
-                           "timezone": other_bars.series.timezone}}
+                           "timezone": other_bars.series.timezone,
+                           **_sessions(other_bars.asset, other_bars.interval)}}
     width = len(bounds) if q.kind == "range" else 1
     read = (f"Observed: {a.label} {bars.interval} bars {bars.first} .. {bars.last} "
             f"({bars.series.timezone} days)" if bars.interval == "1d" else

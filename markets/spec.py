@@ -150,8 +150,9 @@ class MarketSpec:
         shape_doc = d["shape"]
         if isinstance(shape_doc, dict) and "other" in shape_doc:
             o = shape_doc["other"]
-            if not isinstance(o, dict) or "sources" not in o or any(k not in ("sources", "timezone") for k in o):
-                raise SpecError("shape.other", "must be an object {sources, timezone}")
+            if not isinstance(o, dict) or "sources" not in o or \
+                    any(k not in ("sources", "timezone", "sessions") for k in o):
+                raise SpecError("shape.other", "must be an object {sources, timezone, sessions}")
             try:
                 other = Observe.parse({**observe.to_json(), **o})
             except SpecError as e:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 
+import pandas as pd
 import pytest
 
 from markets.demo import SOURCES
@@ -176,15 +177,15 @@ def test_touch_down_reads_the_lows():
 
 
 def test_touch_on_an_index_skips_closed_sessions():
-    """NDX has no bar on weekends: a closed session, not missing evidence (it used to make the market
-    INVALID at its deadline)."""
-    spec = touch(13600, "2021-01-29", "2021-02-12", NDX, timezone="America/New_York")
+    """NDX has no bar on weekends: with `sessions: exchange` a closed session, not missing evidence
+    (it used to make the market INVALID at its deadline)."""
+    spec = touch(13600, "2021-01-29", "2021-02-12", NDX, timezone="America/New_York", sessions="exchange")
     ev = gather(spec, load_source, LATE)
     assert ev.bars == ("2021-01-29", "2021-02-05")  # the high first passes 13,600 on Friday 2021-02-05
     assert [str(o.need.bar.date()) for o in ev.observations] == [
         "2021-01-29", "2021-02-01", "2021-02-02", "2021-02-03", "2021-02-04", "2021-02-05"]
     assert spec.shape.decide(ev.outputs).outcome_name == "YES"
-    weekend = touch(13600, "2021-01-30", "2021-01-31", NDX, timezone="America/New_York")
+    weekend = touch(13600, "2021-01-30", "2021-01-31", NDX, timezone="America/New_York", sessions="exchange")
     assert not missing(weekend, weekend.deadline - timedelta(seconds=1)).invalid
     assert "no source has a bar in 2021-01-30 .. 2021-01-31" in str(missing(weekend))
     assert missing(weekend).invalid
@@ -341,3 +342,22 @@ def test_sources_that_can_never_be_read_are_an_error_not_too_early(monkeypatch):
         gather(spec, load_source, datetime(2030, 1, 1, tzinfo=timezone.utc))
     assert not isinstance(e.value, EvidenceMissing) and not e.value.retry
     assert "can be read" in str(e.value) and "allow-policy" in str(e.value)
+
+
+def test_a_bar_missing_from_every_source_of_a_continuous_series_is_missing_evidence():
+    """BTC trades around the clock: a day no source has is missing evidence, never a closed session
+    stepped over (the touch on 2019-05-26 must not be skipped into a NO)."""
+    week = ("2019-05-20", "2019-05-26")
+    spec = touch(8210, *week, ("btc-yahoo", "btc-bitstamp", "btc-binance"))
+    assert spec.observe.sessions == "continuous"
+    assert spec.shape.decide(gather(spec, load_source, LATE).outputs).outcome_name == "YES"
+    names = [s["uri"] for s in spec.observe.sources]
+
+    def without_sunday(source):
+        f = load_source(source)
+        return f.drop(index=[pd.Timestamp("2019-05-26")]) if source["uri"] in names else f
+
+    with pytest.raises(EvidenceMissing):
+        gather(spec, without_sunday, LATE)
+    exchange = touch(8210, *week, ("btc-yahoo", "btc-bitstamp", "btc-binance"), sessions="exchange")
+    assert exchange.shape.decide(gather(exchange, without_sunday, LATE).outputs).outcome_name == "NO"
