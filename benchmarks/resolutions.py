@@ -131,60 +131,81 @@ def _final(frame, bar, field):
 
 
 def reference(spec, frames: dict) -> tuple[str | None, set[str]]:
-    """(outcome the median of the sources shows, outcomes each source alone shows); pandas + floats,
-    written apart from markets.evidence."""
+    """(the outcome the sources show, the outcomes each source alone shows); pandas + floats, written
+    apart from markets.evidence, with the spec's rules: the median of the sources, if at least
+    `min_sources` are within `tolerance` of it and at least `min_sources` give its outcome alone."""
     import pandas as pd
 
     need, tol = spec.observe.min_sources, spec.observe.tolerance
 
     def med(series_sources, bar, field):
-        """The median if at least `need` sources are within `tol` of it (the spec's rule), else None."""
+        """The median if at least `need` sources are within `tol` of it, else None."""
         vals = [v for s in series_sources if (v := _final(frames[s], bar, field)) is not None]
         if not vals:
-            return None, vals
+            return None
         m = statistics.median(vals)
-        return (m if sum(abs(v - m) <= tol * m for v in vals) >= need else None), vals
+        return m if sum(abs(v - m) <= tol * m for v in vals) >= need else None
 
     shape, p = spec.shape, spec.shape.params
     names = [n for n in frames if frames[n].attrs.get("uri") in {s["uri"] for s in spec.observe.sources}]
     others = [n for n in frames if spec.other is not None and
               frames[n].attrs.get("uri") in {s["uri"] for s in spec.other.sources}]
-    alone: set[str] = set()
+
+    def judged(of_group) -> tuple[str | None, set[str]]:
+        """The median's outcome held to the support rule, and each source's own."""
+        m = of_group(names, 1 if len(names) == 1 else need)
+        alone = [of_group([n], 1) for n in names]
+        if m is not None and len(names) > 1 and sum(a == m for a in alone) < need:
+            m = None
+        return m, {a for a in alone if a is not None}
+
     if shape.kind in ("above", "range"):
-        m, vals = med(names, p["_at"], "close")
-        if shape.kind == "above":
-            pick = lambda x: p["above"] if x > p["value"] else p["below"]  # noqa: E731
-        else:
-            pick = lambda x: spec.outcomes[bisect.bisect_right(p["bounds"], x)]  # noqa: E731
-        alone = {pick(v) for v in vals}
-        return (pick(m) if m is not None else None), alone
+        def of_group(group, k):
+            nonlocal need
+            saved, need = need, k
+            try:
+                x = med(group, p["_at"], "close")
+            finally:
+                need = saved
+            if x is None:
+                return None
+            if shape.kind == "above":
+                return p["above"] if x > p["value"] else p["below"]
+            return spec.outcomes[bisect.bisect_right(p["bounds"], x)]
+        return judged(of_group)
     if shape.kind == "up_down":
-        o, ovals = med(names, p["_from"], "open")
-        c, cvals = med(names, p["_to"], "close")
-        alone = {p["up"] if cv >= ov else p["down"] for ov, cv in zip(ovals, cvals)}
-        return (None if o is None or c is None else (p["up"] if c >= o else p["down"])), alone
+        def of_group(group, k):
+            nonlocal need
+            saved, need = need, k
+            try:
+                o, c = med(group, p["_from"], "open"), med(group, p["_to"], "close")
+            finally:
+                need = saved
+            return None if o is None or c is None else (p["up"] if c >= o else p["down"])
+        return judged(of_group)
     if shape.kind == "touch":
         up = p["direction"] == "up"
-        bar, hit, per_source = p["_from"], False, {n: False for n in names}
-        while bar <= p["_to"]:
-            m, _ = med(names, bar, "high" if up else "low")
-            if m is None:
-                return None, set()
-            for n in names:
-                v = _final(frames[n], bar, "high" if up else "low")
-                if v is not None and ((v >= p["level"]) if up else (v <= p["level"])):
-                    per_source[n] = True
-            if (m >= p["level"]) if up else (m <= p["level"]):
-                hit = True
-                break
-            bar = bar + pd.Timedelta(days=1)
-        alone = {p["yes"] if h else p["no"] for h in per_source.values()}
-        return (p["yes"] if hit else p["no"]), alone
-    # versus
+
+        def of_group(group, k):
+            nonlocal need
+            saved, need = need, k
+            try:
+                bar = p["_from"]
+                while bar <= p["_to"]:
+                    m = med(group, bar, "high" if up else "low")
+                    if m is None:
+                        return None  # a continuous series: a bar missing is missing evidence
+                    if (m >= p["level"]) if up else (m <= p["level"]):
+                        return p["yes"]
+                    bar = bar + pd.Timedelta(days=1)
+                return p["no"]
+            finally:
+                need = saved
+        return judged(of_group)
+    # versus: the median of each series (no per-source rule: two series)
     gains = []
     for group in (names, others):
-        o, _ = med(group, p["_from"], "open")
-        c, _ = med(group, p["_to"], "close")
+        o, c = med(group, p["_from"], "open"), med(group, p["_to"], "close")
         if o is None or c is None:
             return None, set()
         gains.append(c / o - 1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
@@ -609,6 +609,38 @@ class Reader:
 
 
 def gather(spec, load: Callable[[dict], pd.DataFrame], now: datetime) -> Evidence:
+    """The evidence for `spec`'s resolution as of `now` (the oracle's clock: the chain's time): the
+    median of the sources (`_gather_median`), held to one more rule: at least `min_sources` sources,
+    each read alone, must give the outcome the median gives. A source that is wrong within the
+    tolerance (stale on a quiet market) can move a median across a line that the honest sources,
+    each on its own, agree it did not cross; then there is no vote (too early; INVALID past the
+    deadline), never a flipped outcome. (A versus market compares two series: its median stands.)
+
+    Raises EvidenceMissing: too early (retry) or, past the deadline, INVALID."""
+    evidence = _gather_median(spec, load, now)
+    if spec.other is not None or len(spec.observe.sources) == 1:
+        return evidence
+    outcome = spec.shape.decide(evidence.outputs).outcome
+    alone = {}
+    for source in spec.observe.sources:
+        single = replace(spec, observe=replace(spec.observe, sources=(source,), min_sources=1))
+        try:
+            alone[source_label(source)] = spec.shape.decide(_gather_median(single, load, now).outputs).outcome
+        except DataError:  # this source cannot say (yet): it does not support any outcome
+            alone[source_label(source)] = None
+    support = sum(1 for o in alone.values() if o == outcome)
+    if support < spec.observe.min_sources:
+        past = now >= spec.deadline
+        names = {None: "no answer", INVALID_OUTCOME: "INVALID"}
+        detail = "; ".join(f"{k}: {names.get(o, spec.outcomes[o] if o is not None else '')}" for k, o in alone.items())
+        raise EvidenceMissing(f"{'INVALID: deadline passed' if past else 'too early'}: the median gives "
+                              f"{spec.outcomes[outcome] if outcome != INVALID_OUTCOME else 'INVALID'}, which only "
+                              f"{support} source(s) read alone give, the spec needs {spec.observe.min_sources} "
+                              f"({detail})", invalid=past)
+    return evidence
+
+
+def _gather_median(spec, load: Callable[[dict], pd.DataFrame], now: datetime) -> Evidence:
     """The evidence for `spec`'s resolution as of `now` (the oracle's clock: the chain's time).
 
     Each input is a whole number of ticks, rounded so that the circuit's integer comparison gives

@@ -292,15 +292,37 @@ def test_a_close_exactly_at_the_value():
 
 def test_a_median_between_two_ticks_compares_exactly():
     """Bitstamp 3,982.52 and Binance 4,006.01: the median 3,994.265 lies between ticks. Rounding it
-    to the nearest (even) tick, 3,994.26, said NO to "above 3,994.26"."""
+    to the nearest (even) tick, 3,994.26, said NO to "above 3,994.26". (min_sources 1: the two
+    sources, read alone, disagree on these lines; with 2 there would be no vote, see below.)"""
     pair = ("btc-bitstamp", "btc-binance")
-    assert gather(above("2019-03-23", 4000, pair), load_source, LATE).observations[0].median == Decimal("3994.265")
-    assert outcome(above("2019-03-23", 3994.26, pair)) == "YES"
-    assert outcome(above("2019-03-23", 3994.27, pair, inclusive=True)) == "NO"
-    assert outcome(above("2019-03-23", 3994.26, pair, inclusive=True)) == "YES"
-    assert outcome(above("2019-03-23", 3994.27, pair)) == "NO"
-    rng = market({"kind": "range", "at": "2019-03-23", "bounds": [3994.26, 3994.27]}, pair, outcomes=("lo", "mid", "hi"))
+    assert gather(above("2019-03-23", 4000, pair, min_sources=1), load_source, LATE).observations[0].median == \
+        Decimal("3994.265")
+    assert outcome(above("2019-03-23", 3994.26, pair, min_sources=1)) == "YES"
+    assert outcome(above("2019-03-23", 3994.27, pair, inclusive=True, min_sources=1)) == "NO"
+    assert outcome(above("2019-03-23", 3994.26, pair, inclusive=True, min_sources=1)) == "YES"
+    assert outcome(above("2019-03-23", 3994.27, pair, min_sources=1)) == "NO"
+    three = ("btc-bitstamp", "btc-binance", "btc-coinbase")  # Coinbase 3,975.01: the median is Bitstamp's
+    rng = market({"kind": "range", "at": "2019-03-23", "bounds": [3982.52, 3982.53]}, three,
+                 outcomes=("lo", "mid", "hi"), min_sources=1)
     assert outcome(rng) == "mid"
+
+
+def test_no_outcome_that_too_few_sources_give_alone():
+    """A median can cross a line that the sources, each read alone, do not agree it crossed: two
+    sources straddling $3,994.26 (Bitstamp below, Binance above) with min_sources 2 give no vote
+    (too early; INVALID at the deadline), never an outcome only one of them shows. A stale source
+    within the tolerance cannot flip an outcome the honest sources agree on: 2019-03-23 with
+    Coinbase frozen at 3,975.01 still resolves NO (Bitstamp and Coinbase alone say NO)."""
+    pair = ("btc-bitstamp", "btc-binance")
+    spec = above("2019-03-23", 3994.26, pair)
+    early = missing(spec, spec.deadline - timedelta(seconds=1))
+    assert not early.invalid and "only 1 source(s) read alone give" in str(early)
+    assert missing(spec).invalid
+    assert outcome(above("2019-03-23", 4000)) == "NO"
+    # a bucket between the two: the median is in it, no source alone is
+    rng = market({"kind": "range", "at": "2019-03-23", "bounds": [3994.26, 3994.27]}, pair, outcomes=("lo", "mid", "hi"),
+                 min_sources=1)
+    assert "only 0 source(s) read alone give" in str(missing(rng))
 
 
 @pytest.mark.parametrize("inclusive", [False, True])
