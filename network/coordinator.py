@@ -152,21 +152,8 @@ class Coordinator:
         key = (spec.market_id, index)
         payload = {"market_id": spec.market_id, "round": index, "spec_hash": spec.spec_hash}
         review = {**payload, "bundle": chosen["bundle"], "artifacts": [self.url, chosen["prover"]]}
-
-        def ask(url: str):
-            try:  # an envelope per validator and per try: bound to it, the route and a fresh nonce
-                return post(f"{url}/v1/review", sign_envelope(self.home.key, review, f"{url}/v1/review"), timeout=60)
-            except OracleError as e:
-                self.log("validator_failed", market_id=spec.market_id, round=index, validator=url, reason=str(e))
-                return None
-
-        validators = self.home.peers("validators")
-        with ThreadPoolExecutor(max_workers=max(1, len(validators))) as pool:
-            answers = list(pool.map(ask, validators))
-        votes = sum(1 for a in answers if a and "vote" in a)
-        refusals = [a["refusal"] for a in answers if a and "refusal" in a]
-        self.log("reviewed", market_id=spec.market_id, round=index, votes=votes, refusals=len(refusals),
-                 asked=len(validators), bundle=chosen["bundle"])
+        votes, refusals = self._ask_validators("/v1/review", review, spec.market_id, index, "reviewed",
+                                               bundle=chosen["bundle"])
         if votes == 0 and refusals:
             # the validators refuse this prover's bundle: the next attempt asks another prover
             count = (self.bundles.get(*key, "refused") or {"count": 0})["count"] + 1
@@ -179,14 +166,22 @@ class Coordinator:
         """Ask every validator to check the absence itself and sign INVALID (no proof exists to hand
         out); their votes go to the aggregators like any other."""
         payload = {"market_id": spec.market_id, "spec_hash": spec.spec_hash, "artifacts": [self.url]}
+        votes, refusals = self._ask_validators("/v1/absence", payload, spec.market_id, spec.final_round,
+                                               "absence_reviewed")
+        if votes == 0 and refusals:
+            return f"INVALID by absence refused: {refusals[0].get('check')}: {refusals[0].get('reason')}"
+        return None
+
+    def _ask_validators(self, route: str, payload: dict, market_id: str, index: int, event: str,
+                        **fields) -> tuple[int, list[dict]]:
+        """POST `payload` to every validator's `route` at once (an envelope per validator and per try:
+        bound to it, the route and a fresh nonce); (votes, refusals) of those that answered."""
 
         def ask(url: str):
             try:
-                return post(f"{url}/v1/absence", sign_envelope(self.home.key, payload, f"{url}/v1/absence"),
-                            timeout=60)
+                return post(f"{url}{route}", sign_envelope(self.home.key, payload, f"{url}{route}"), timeout=60)
             except OracleError as e:
-                self.log("validator_failed", market_id=spec.market_id, round=spec.final_round, validator=url,
-                         reason=str(e))
+                self.log("validator_failed", market_id=market_id, round=index, validator=url, reason=str(e))
                 return None
 
         validators = self.home.peers("validators")
@@ -194,11 +189,9 @@ class Coordinator:
             answers = list(pool.map(ask, validators))
         votes = sum(1 for a in answers if a and "vote" in a)
         refusals = [a["refusal"] for a in answers if a and "refusal" in a]
-        self.log("absence_reviewed", market_id=spec.market_id, round=spec.final_round, votes=votes,
-                 refusals=len(refusals), asked=len(validators))
-        if votes == 0 and refusals:
-            return f"INVALID by absence refused: {refusals[0].get('check')}: {refusals[0].get('reason')}"
-        return None
+        self.log(event, market_id=market_id, round=index, votes=votes, refusals=len(refusals),
+                 asked=len(validators), **fields)
+        return votes, refusals
 
     def due(self, row, chain_now: int, wall_now: float) -> bool:
         """The round's time has come on the chain's clock, and a retried round waited its backoff

@@ -152,21 +152,30 @@ def anvil(tmp_path_factory):
 
 
 @pytest.fixture
-def node_home(tmp_path, monkeypatch, anvil, circuit):
-    """A configured node home on the session anvil: keys, fresh contracts, node.json."""
+def make_node_home(tmp_path, monkeypatch, anvil, circuit):
+    """`make_node_home(*extra)`: a configured node home on this test's anvil (keys, fresh contracts,
+    node.json), `oracle node init` given `extra` arguments too."""
     from typer.testing import CliRunner
 
     from cli import app
 
-    home = tmp_path / "node-home"
-    home.mkdir()
-    monkeypatch.setenv("ORACLE_HOME", str(home))
-    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
-    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
-    result = CliRunner().invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4",
-                                      "--threshold", "3", "--pull-interval", "1"])
-    assert result.exit_code == 0, result.output
-    return home
+    def make(*extra: str):
+        home = tmp_path / "node-home"
+        home.mkdir()
+        monkeypatch.setenv("ORACLE_HOME", str(home))
+        monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
+        monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+        result = CliRunner().invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4",
+                                          "--threshold", "3", "--pull-interval", "1", *extra])
+        assert result.exit_code == 0, result.output
+        return home
+
+    return make
+
+
+@pytest.fixture
+def node_home(make_node_home):
+    return make_node_home()
 
 
 REPLAY_START = 1552176000  # 2019-03-10T00:00:00Z: test chains start before every test market's event

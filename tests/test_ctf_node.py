@@ -14,20 +14,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ctf_node(tmp_path, monkeypatch, anvil, circuit):
-    from typer.testing import CliRunner
-
-    from cli import app
+def ctf_node(make_node_home):
     from network.node import Node
 
-    home = tmp_path / "node-home"
-    home.mkdir()
-    monkeypatch.setenv("ORACLE_HOME", str(home))
-    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
-    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
-    result = CliRunner().invoke(app, ["node", "init", "--rpc-url", anvil.url, "--validators", "4",
-                                      "--threshold", "3", "--ctf", "dev"])
-    assert result.exit_code == 0, result.output
+    home = make_node_home("--ctf", "dev")
     logs: list[str] = []
     return Node(home, password=PASSWORD, on_log=logs.append), logs
 
