@@ -4,6 +4,7 @@ that only needs *a* valid bundle."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -112,6 +113,23 @@ class Network(LocalNetwork):
     def settle(self, resolution, signatures) -> str:
         """Straight to the contract, no Settler in between: tests show what the chain refuses."""
         return tx_hash_of(self.dep.resolve(self.submitter, resolution, signatures))
+
+
+@contextlib.contextmanager
+def replay_network(kind: str, store, log_dir):
+    """A Network on a fresh embedded replay chain, or on an anvil started here (genesis REPLAY_START)
+    and stopped after: for module-scoped networks (conftest's anvil fixture is per test)."""
+    if kind == "embedded":
+        yield Network(store)
+        return
+    from oracle.anvil import start_anvil
+    from oracle.chain import Chain
+
+    node = start_anvil(log_dir=log_dir, timestamp=REPLAY_START)
+    try:
+        yield Network(store, chain=Chain.rpc(node.url))
+    finally:
+        node.stop()
 
 
 @pytest.fixture

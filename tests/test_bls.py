@@ -56,18 +56,10 @@ def blsnet(request, store, tmp_path_factory):
     """One BLS-keyed network per chain for the module: key registration runs pairings, which
     py-evm computes in pure Python (seconds each). Tests use their own markets (resolvable at once:
     resolveAt = 1), so one chain (and one anvil, started here: conftest's is per test) serves them all."""
-    from conftest import REPLAY_START, Network
-    from oracle.anvil import start_anvil
-    from oracle.chain import Chain
+    from conftest import replay_network
 
-    if request.param == "embedded":
-        yield BlsNet(Network(store))
-        return
-    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-bls"), timestamp=REPLAY_START)
-    try:
-        yield BlsNet(Network(store, chain=Chain.rpc(node.url)))
-    finally:
-        node.stop()
+    with replay_network(request.param, store, tmp_path_factory.mktemp("anvil-bls")) as net:
+        yield BlsNet(net)
 
 
 def test_hash_to_curve_matches_rfc9380_and_the_library(chain_network):

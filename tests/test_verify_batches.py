@@ -185,18 +185,10 @@ class BlsNet:
 def blsnet(request, store, tmp_path_factory):
     """One BLS-keyed network per chain for the module (py-evm runs each pairing in pure Python); its
     own anvil node, since the shared one is per test."""
-    from conftest import REPLAY_START, Network
-    from oracle.anvil import start_anvil
-    from oracle.chain import Chain
+    from conftest import replay_network
 
-    if request.param == "embedded":
-        yield BlsNet(Network(store))
-        return
-    node = start_anvil(log_dir=tmp_path_factory.mktemp("anvil-bls-logs"), timestamp=REPLAY_START)
-    try:
-        yield BlsNet(Network(store, chain=Chain.rpc(node.url)))
-    finally:
-        node.stop()
+    with replay_network(request.param, store, tmp_path_factory.mktemp("anvil-bls-logs")) as net:
+        yield BlsNet(net)
 
 
 def test_resolve_batch_bls_is_rechecked(blsnet, monkeypatch):
