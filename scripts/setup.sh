@@ -27,3 +27,15 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "warning: npm not found; contract recompile checks and anvil tests need Node.js" >&2
 fi
+
+# The explorer's browser tests drive the system's Chromium (Playwright launches /usr/bin/chromium;
+# `playwright install` is never run: nothing is downloaded at test time).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; }
+  else
+    echo "warning: /usr/bin/chromium is missing and this is not root with apt-get: the explorer's browser" \
+         "tests will be skipped (install it: sudo apt-get install -y chromium)" >&2
+  fi
+fi
