@@ -1,21 +1,20 @@
-"""`oracle market ...`: market specs: validate, register, list, show."""
+"""`oracle market ...`: market specs: new (the creator's prompt), validate, register, list, show."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
 from oracle import config
-from oracle.errors import NotFound
+from oracle.errors import NotFound, SpecError
 
-from .home import password
-from .render import JsonOption, emit, handles_errors, out, say
+from .home import password, store
+from .render import JsonOption, emit, err, handles_errors, out, progress, say
 
-app = typer.Typer(no_args_is_help=True, help="Market specs: validate, register, list, show.")
+app = typer.Typer(no_args_is_help=True, help="Market specs: new, validate, register, list, show.")
 
 
 def _tracked() -> dict[str, dict[str, Any]]:
@@ -36,15 +35,15 @@ def _info(spec) -> dict[str, Any]:
 @handles_errors
 def validate(path: str = typer.Argument(..., help="Market spec file (.json, .yaml), version 2."),
              now: Optional[str] = typer.Option(None, "--now", help="Check trading is still open at this "
-                                               "ISO-8601 time (default: the wall clock); e.g. a replay "
-                                               "chain's time, 2019-03-10T00:00:00Z."),
+                                               "ISO-8601 time (default: this node's chain clock, or the wall "
+                                               "clock without a node); e.g. a replay chain's time, "
+                                               "2019-03-10T00:00:00Z."),
              as_json: bool = JsonOption) -> None:
-    """Check a spec file (and that its trading has not closed by now); print its spec hash and market id."""
-    from markets.fields import _parse_time
-    from markets.spec import MarketSpec
+    """Check a spec file as `register` will (the same check): every field, trading still open, and
+    models this home knows that can answer its rule. Prints its spec hash and market id."""
+    from network.client import check_spec, spec_now
 
-    at = datetime.now(timezone.utc) if now is None else _parse_time(now, "--now")
-    spec = MarketSpec.load(path, now=at)
+    spec = check_spec(path, now=spec_now(now=now), store=store())
     info = _info(spec)
 
     def human(info: dict) -> None:
@@ -61,14 +60,22 @@ def register(path: str = typer.Argument(..., help="Market spec file (.json, .yam
     """Register a market: spec into the artifact store, entry on-chain, a job for each round. Refused
     once its trading has closed by the chain's clock (its outcome could already be known)."""
     from markets.spec import MarketSpec
-    from network.node import Node
 
-    node = Node(password=password())
-    spec = MarketSpec.load(path, now=node.clock())
-    market_id = node.register(spec)
-    info = {**_info(spec), "market_id": market_id}
-    emit(info, as_json, say(f"registered {market_id} ({info['rounds']} round(s), trading closes at "
-                            f"{info['close_at']}, resolves at {info['resolve_at']})"))
+    spec = MarketSpec.load(path)  # a malformed file is refused before any key is decrypted
+    info, human = _register(spec, as_json)
+    emit(info, as_json, human)
+
+
+def _register(spec, as_json: bool) -> tuple[dict, Any]:
+    from network.client import Client
+
+    with progress("registering", quiet=as_json) as log:
+        log("unlocking the keystore, compiling (or loading) the resolver")
+        reg = Client(password=password(), on_log=log).register(spec)
+    info = {**_info(spec), "market_id": reg.market_id, "already_registered": reg.already}
+    verb = "already registered" if reg.already else "registered"
+    return info, say(f"{verb} {reg.market_id} ({info['rounds']} round(s), trading closes at "
+                     f"{info['close_at']}, resolves at {info['resolve_at']})")
 
 
 @app.command("list")
@@ -104,3 +111,336 @@ def show(market_id: str = typer.Argument(...), as_json: bool = JsonOption) -> No
     if entry is None:
         raise NotFound(f"unknown market {market_id}: this node does not track it")
     emit(entry, as_json, lambda e: out.print_json(json.dumps(e, default=str)))
+
+
+# ------------------------------------------------------------------ the creator's prompt
+SHAPES = ("above", "up_down", "range", "touch", "versus")
+_SHAPE_HELP = {"above": "the close at a date above a value?", "up_down": "up or down over a period?",
+               "range": "which bucket the close at a date falls in?", "touch": "does the price reach a level "
+               "in a period?", "versus": "which of two assets gains more over a period?"}
+
+
+class _Asker:
+    """One value per question: the flag's if given (checked, an error is one line), else a prompt that
+    re-asks until the answer passes its check (`--no-input`: the default, or an error naming the flag)."""
+
+    def __init__(self, no_input: bool):
+        self.no_input = no_input
+        self.prompted = False
+
+    def __call__(self, flag: str, given: Any, text: str, parse, default: Any = None) -> Any:
+        if given is not None:
+            return parse(given)
+        if self.no_input:
+            if default is None:
+                raise SpecError(flag, "is required (or run without --no-input to be asked)")
+            return parse(default)
+        self.prompted = True
+        while True:
+            answer = typer.prompt(text, default=default)
+            try:
+                return parse(answer)
+            except SpecError as e:
+                err.print(f"[red]error:[/red] {e.reason}", highlight=False, soft_wrap=True)
+
+
+def _one_of(flag: str, options) -> Any:
+    def parse(v: str) -> str:
+        v = str(v).strip()
+        if v not in options:
+            raise SpecError(flag, f"must be one of {', '.join(options)}, got {v!r}")
+        return v
+    return parse
+
+
+def _number(flag: str, *, positive: bool = True):
+    def parse(v: Any) -> float:
+        try:
+            x = float(str(v).replace(",", "").replace("$", ""))
+        except ValueError:
+            raise SpecError(flag, f"not a number: {v!r}") from None
+        if x != x or x in (float("inf"), float("-inf")) or (positive and x <= 0):
+            raise SpecError(flag, f"must be a positive number, got {v!r}")
+        return x
+    return parse
+
+
+def _numbers(flag: str):
+    one = _number(flag)
+
+    def parse(v: Any) -> list[float]:
+        xs = [one(x) for x in str(v).split(",") if x.strip()]
+        if not xs:
+            raise SpecError(flag, "give one or more comma-separated bounds, e.g. 12500,13000,13500")
+        if any(b <= a for a, b in zip(xs, xs[1:])):
+            raise SpecError(flag, f"bounds must increase: {v}")
+        return xs
+    return parse
+
+
+def _day(flag: str):
+    from datetime import date
+
+    def parse(v: Any):
+        try:
+            return date.fromisoformat(str(v).strip())
+        except ValueError:
+            raise SpecError(flag, f"not a date (YYYY-MM-DD): {v!r}") from None
+    return parse
+
+
+def _asset_sources() -> dict[str, dict[str, dict]]:
+    """The assets this repository has sources for, each with its named sources (markets/demo.py)."""
+    from markets.demo import SOURCES
+    from markets.questions import default_assets
+
+    table = {}
+    for symbol, asset in default_assets().items():
+        mine = [dict(s) for series in asset.series.values() for s in series.sources]
+        table[symbol] = {n: s for n, s in SOURCES.items() if dict(s) in mine}
+    return table
+
+
+def _default_question(kind: str, label: str, at, first, last, rule: dict) -> str:
+    if kind == "above":
+        return f"Will {label} close above {rule['value']:,g} on {at}?"
+    if kind == "range":
+        return f"Where will {label} close on {at}?"
+    if kind == "up_down":
+        return f"{label} up or down from {first} to {last}?"
+    if kind == "touch":
+        verb = "reach" if rule["direction"] == "up" else "fall to"
+        return f"Will {label} {verb} {rule['level']:,g} between {first} and {last}?"
+    return f"Which gains more from {first} to {last}: {label} or {rule['other_label']}?"
+
+
+def _default_outcomes(kind: str, label: str, rule: dict) -> list[str]:
+    if kind == "range":  # no thousands separators: --outcomes is comma-separated
+        b = [f"{x:g}" for x in rule["bounds"]]
+        return [f"below {b[0]}", *[f"{lo}-{hi}" for lo, hi in zip(b, b[1:])], f"{b[-1]} or above"]
+    return {"up_down": ["Up", "Down"], "versus": [label, rule.get("other_label", "")]}.get(kind, ["YES", "NO"])
+
+
+def _draft(kind: str, asset, other, at, first, last, rule: dict, *, question: str, outcomes: list[str],
+           resolver_of, quorum: int, now):
+    """The spec `markets.sources.question_spec` makes of these answers (the importers' own path), or why not."""
+    from markets.questions import Instant, Question, Window
+    from markets.sources import Importing, question_spec
+
+    tz = asset.series["1d"].timezone if asset.has("1d") else "UTC"
+    fields: dict[str, Any] = {}
+    if kind in ("above", "range"):
+        fields["at"] = Instant(day=at)
+    else:
+        fields["window"] = Window(first, last, tz)
+    if kind == "above":
+        fields.update(value=rule["value"], inclusive=rule.get("inclusive", False))
+    if kind == "touch":
+        fields.update(value=rule["level"], direction=rule["direction"])
+    if kind == "versus":
+        fields["other"] = other
+    q = Question(kind, asset, **fields)
+    binary = len(outcomes) == 2
+    return question_spec(q, Importing(resolver_of=resolver_of, quorum=quorum, now=now), question=question,
+                         description="", outcomes=outcomes, yes=outcomes[0] if binary else None,
+                         no=outcomes[1] if binary else None, bounds=rule.get("bounds", ()))
+
+
+@app.command("new")
+@handles_errors
+def new(
+    shape: Optional[str] = typer.Option(None, "--shape", help=f"Question shape: {', '.join(SHAPES)}."),
+    asset: Optional[str] = typer.Option(None, "--asset", help="What is observed: BTC or NDX (the bundled sources)."),
+    source: Optional[list[str]] = typer.Option(None, "--source", help="A named source of the asset (repeat; "
+                                               "default: all of them), e.g. btc-yahoo."),
+    at: Optional[str] = typer.Option(None, "--at", help="above, range: the day whose close decides (YYYY-MM-DD)."),
+    from_: Optional[str] = typer.Option(None, "--from", help="up_down, touch, versus: first day (YYYY-MM-DD)."),
+    to: Optional[str] = typer.Option(None, "--to", help="up_down, touch, versus: last day (YYYY-MM-DD)."),
+    value: Optional[str] = typer.Option(None, "--value", help="above: the level the close must be above."),
+    inclusive: bool = typer.Option(False, "--inclusive", help="above: a close equal to the value counts as above."),
+    bounds: Optional[str] = typer.Option(None, "--bounds", help="range: increasing bucket bounds, e.g. 12500,13000."),
+    level: Optional[str] = typer.Option(None, "--level", help="touch: the level the price must reach."),
+    direction: Optional[str] = typer.Option(None, "--direction", help="touch: up (high reaches) or down (low)."),
+    versus: Optional[str] = typer.Option(None, "--versus", help="versus: the other asset (BTC or NDX)."),
+    question: Optional[str] = typer.Option(None, "--question", help="The question's text (default: written "
+                                           "from the answers)."),
+    outcomes: Optional[str] = typer.Option(None, "--outcomes", help="Comma-separated outcome names (default by shape)."),
+    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver model id (default: this home's, "
+                                           "compiled on first use)."),
+    quorum: Optional[int] = typer.Option(None, "--quorum", min=1, max=1000, help="Signatures the market needs "
+                                         "(default: the node's threshold, else 3)."),
+    close_at: Optional[str] = typer.Option(None, "--close-at", help="Trading close, ISO-8601 (default: when the "
+                                           "observation window opens)."),
+    resolve_at: Optional[str] = typer.Option(None, "--resolve-at", help="Resolve time, ISO-8601 (default: the "
+                                             "earliest the evidence can exist)."),
+    now: Optional[str] = typer.Option(None, "--now", help="Check at this ISO-8601 time (default: the node's "
+                                      "chain clock, or the wall clock without a node)."),
+    out_path: Optional[str] = typer.Option(None, "--out", help="Spec file to write (default: market-<id>.json)."),
+    do_register: bool = typer.Option(False, "--register", help="Register it on this node's chain once written."),
+    no_input: bool = typer.Option(False, "--no-input", help="Never prompt: a missing flag is an error."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write a market spec by answering questions (or from flags): shape, asset, sources, dates, rule.
+    Each answer is checked as it is given; the spec gets the same check as `validate` and `register`,
+    then is shown with its market id, written, and registered if asked."""
+    from pathlib import Path
+
+    from network.client import check_spec, known_resolvers, spec_now
+
+    ask = _Asker(no_input)
+    at_now = spec_now(now=now)
+    table = _asset_sources()
+    kind = ask("--shape", shape, f"Question shape ({'; '.join(f'{k}: {v}' for k, v in _SHAPE_HELP.items())})",
+               _one_of("--shape", SHAPES))
+    symbol = ask("--asset", asset, f"Asset ({', '.join(table)})", _one_of("--asset", tuple(table)))
+    named = table[symbol]
+
+    def pick_sources(v: Any) -> list[str]:
+        names = [n.strip() for n in (v if isinstance(v, list) else str(v).split(",")) if n.strip()]
+        unknown = [n for n in names if n not in named]
+        if not names or unknown:
+            raise SpecError("--source", f"{(unknown or ['(none)'])[0]} is not a source of {symbol} "
+                            f"({', '.join(named)})")
+        return names
+
+    names = ask("--source", source or None, f"Sources of {symbol} (comma-separated)", pick_sources,
+                default=",".join(named))
+    from markets.questions import node_assets
+
+    the_asset = node_assets(named, {symbol: names})[symbol]
+    other = None
+    node_quorum = quorum or _node_threshold() or 3
+    resolvers: dict[int, str] = {}
+
+    def resolver_of(width: int) -> str:
+        if resolver is not None:
+            return resolver.lower()
+        if width not in resolvers:
+            resolvers[width] = known_resolvers(store()).get(width) or _compile_resolver(width, as_json)
+        return resolvers[width]
+
+    placeholder = {"value": 1.0, "level": 1.0, "direction": "up", "bounds": [1.0], "other_label": "other"}
+
+    def check_dates(at_day, first, last, rule) -> None:
+        """Dates (and then the rule) make a market that can still open: checked as they are given."""
+        if kind == "versus" and other is None:
+            return
+        draft = _draft(kind, the_asset, other, at_day, first, last, rule, question="draft",
+                       outcomes=_default_outcomes(kind, the_asset.label, rule), resolver_of=lambda w: "0x" + "11" * 32,
+                       quorum=node_quorum, now=at_now)
+        if isinstance(draft, str):
+            raise SpecError("--at" if kind in ("above", "range") else "--from", draft)
+
+    at_day = first = last = None
+    while True:
+        if kind in ("above", "range"):
+            at_day = ask("--at", at, "Day whose close decides (YYYY-MM-DD)", _day("--at"))
+        else:
+            first = ask("--from", from_, "First day (YYYY-MM-DD)", _day("--from"))
+            last = ask("--to", to, "Last day (YYYY-MM-DD)", _day("--to"))
+            if last < first:
+                _retry_or_raise(ask, SpecError("--to", f"{last} is before --from {first}"), given=(from_, to))
+                continue
+        try:
+            check_dates(at_day, first, last, placeholder)
+            break
+        except SpecError as e:
+            _retry_or_raise(ask, e, given=(at, from_, to))
+
+    while True:
+        rule: dict[str, Any] = {}
+        if kind == "above":
+            rule = {"value": ask("--value", value, "Close above which value", _number("--value")),
+                    "inclusive": inclusive}
+        elif kind == "range":
+            rule = {"bounds": ask("--bounds", bounds, "Bucket bounds (comma-separated, increasing)",
+                                  _numbers("--bounds"))}
+        elif kind == "touch":
+            rule = {"level": ask("--level", level, "Level the price must reach", _number("--level")),
+                    "direction": ask("--direction", direction, "Direction (up: the high reaches it, down: the low)",
+                                     _one_of("--direction", ("up", "down")), default="up")}
+        elif kind == "versus":
+            others = tuple(s for s in table if s != symbol)
+            other_symbol = ask("--versus", versus, f"Compared with ({', '.join(others)})", _one_of("--versus", others))
+            other = node_assets(table[other_symbol], {other_symbol: list(table[other_symbol])})[other_symbol]
+            rule = {"other_label": other.label}
+        try:
+            check_dates(at_day, first, last, rule)
+            break
+        except SpecError as e:
+            flag = {"above": "--value", "range": "--bounds", "touch": "--level"}.get(kind, "--versus")
+            _retry_or_raise(ask, SpecError(flag, e.reason), given=(value, bounds, level, versus))
+
+    text = ask("--question", question, "Question", lambda v: str(v).strip() or _fail("--question", "is empty"),
+               default=_default_question(kind, the_asset.label, at_day, first, last, rule))
+
+    def parse_outcomes(v: Any) -> list[str]:
+        names_ = [o.strip() for o in str(v).split(",")]
+        want = len(rule["bounds"]) + 1 if kind == "range" else 2
+        if len(names_) != want or not all(names_):
+            raise SpecError("--outcomes", f"a {kind} market has {want} outcomes, got {v!r}")
+        return names_
+
+    outcome_names = ask("--outcomes", outcomes, "Outcomes (comma-separated)", parse_outcomes,
+                        default=",".join(_default_outcomes(kind, the_asset.label, rule)))
+    made = _draft(kind, the_asset, other, at_day, first, last, rule, question=text, outcomes=outcome_names,
+                  resolver_of=resolver_of, quorum=node_quorum, now=at_now)
+    if isinstance(made, str):
+        raise SpecError("spec", made)
+    doc = made.to_json()
+    if close_at is not None:
+        doc["close_at"] = close_at
+    if resolve_at is not None:
+        doc["resolve_at"] = resolve_at
+    spec = check_spec(doc, now=at_now, store=store())  # what `validate` and `register` check
+    target = Path(ask("--out", out_path, "Write the spec to", str, default=f"market-{spec.market_id[2:12]}.json"))
+    if target.exists():
+        raise SpecError("--out", f"{target} exists: choose another file")
+    target.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    info = {**_info(spec), "file": str(target), "spec": spec.to_json()}
+    if do_register:
+        reg, _ = _register(spec, as_json)
+        info["registered"], info["already_registered"] = True, reg["already_registered"]
+
+    def human(info: dict) -> None:
+        out.print_json(json.dumps(info["spec"]))
+        out.print(f"market id {info['market_id']} (spec hash {info['spec_hash']})", highlight=False)
+        out.print(f"wrote {info['file']}", highlight=False)
+        if info.get("registered"):
+            verb = "already registered" if info["already_registered"] else "registered"
+            out.print(f"{verb} {info['market_id']} ({info['rounds']} round(s), trading closes at "
+                      f"{info['close_at']}, resolves at {info['resolve_at']})", highlight=False)
+
+    emit(info, as_json, human)
+
+
+def _fail(field: str, reason: str):
+    raise SpecError(field, reason)
+
+
+def _retry_or_raise(ask: _Asker, e: SpecError, given: tuple = ()) -> None:
+    """An answer that fails a later check: asked again when it was prompted, else the one-line error."""
+    if ask.no_input or any(g is not None for g in given):
+        raise e
+    err.print(f"[red]error:[/red] {e.reason}", highlight=False, soft_wrap=True)
+
+
+def _node_threshold() -> int | None:
+    from network.node.config import NodeConfig
+
+    try:
+        return NodeConfig.load().threshold
+    except NotFound:
+        return None
+
+
+def _compile_resolver(width: int, as_json: bool) -> str:
+    from network.node.config import NodeConfig
+    from provers.resolvers import compile_resolver
+
+    try:
+        batches = tuple(NodeConfig.load().batches)
+    except NotFound:
+        batches = (1,)
+    with progress(f"compiling the resolver over {width} comparison(s) (once, then cached)", quiet=as_json) as log:
+        return compile_resolver(store(), config.cache_dir(), width, batches=batches, log=log).model_id

@@ -3,10 +3,11 @@ a result is printed (JSON or a human rendering), and one readable line for a pro
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -31,6 +32,26 @@ def emit(obj: Any, as_json: bool, human: Callable[[Any], None]) -> None:
 def say(line: str) -> Callable[[Any], None]:
     """A human rendering that is one plain line (no markup guessing)."""
     return lambda _obj: out.print(line, highlight=False)
+
+
+@contextlib.contextmanager
+def progress(title: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Long work shows progress: yields the `log` callback to hand to training, compilation, key
+    generation, proving. On a terminal, a spinner on stderr whose text is the latest step (with the
+    time elapsed); piped, each step one plain line on stderr; `quiet` (`--json`): nothing."""
+    if quiet:
+        yield lambda message: None
+        return
+    if not err.is_terminal:
+        err.print(title, highlight=False, soft_wrap=True)
+        yield lambda message: err.print(f"  {message}", highlight=False, soft_wrap=True)
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(title, total=None)
+        yield lambda message: bar.update(task, description=f"{title}: {message}")
 
 
 def handles_errors(fn: Callable) -> Callable:

@@ -83,14 +83,14 @@ def test_malformed_spec_file_is_one_clear_line(tmp_path):
     assert len(lines) == 1 and "field 'file'" in lines[0] and "not valid JSON" in lines[0]
 
 
-RESOLVER = "0x" + "ab" * 32  # any model id: `validate` checks the spec, not the node's models
+RESOLVER = "0x" + "ab" * 32  # a model id no home knows: only a spec that fails before its models are read
 
 
-def _spec_file(tmp_path, **changes):
+def _spec_file(tmp_path, resolver=RESOLVER, **changes):
     from conftest import spec_doc
 
     p = tmp_path / "market.json"
-    p.write_text(json.dumps({**spec_doc(RESOLVER), **changes}))
+    p.write_text(json.dumps({**spec_doc(resolver), **changes}))
     return p
 
 
@@ -105,22 +105,22 @@ def test_version_1_spec_is_refused_naming_the_version(tmp_path):
     assert result.exit_code == 1 and "field 'version'" in result.output and "version 2" in result.output
 
 
-def test_validate_good_spec(tmp_path):
+def test_validate_good_spec(tmp_path, circuit):
     from conftest import spec_doc
     from markets.spec import MarketSpec
 
-    result = runner.invoke(app, ["market", "validate", str(_spec_file(tmp_path)), "--now", "2019-03-10T00:00:00Z",
-                                 "--json"])
+    result = runner.invoke(app, ["market", "validate", str(_spec_file(tmp_path, circuit.model_id)),
+                                 "--now", "2019-03-10T00:00:00Z", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    spec = MarketSpec.parse(spec_doc(RESOLVER))
-    assert doc["market_id"] == spec.market_id and doc["resolver"] == RESOLVER
+    spec = MarketSpec.parse(spec_doc(circuit.model_id))
+    assert doc["market_id"] == spec.market_id and doc["resolver"] == circuit.model_id
     assert (doc["shape"], doc["sources"], doc["close_at"], doc["rounds"]) == ("above", 4, "2019-03-23T00:00:00Z", 1)
 
 
-def test_validate_refuses_a_market_whose_trading_has_closed(tmp_path):
+def test_validate_refuses_a_market_whose_trading_has_closed(tmp_path, circuit):
     """March 2019 is over by the wall clock (the default `now`), and by 2019-03-23T00:00Z on a replay."""
-    spec = str(_spec_file(tmp_path))
+    spec = str(_spec_file(tmp_path, circuit.model_id))
     for now in ([], ["--now", "2019-03-23T00:00:00Z"], ["--now", "2019-03-24T12:00:00+00:00"]):
         result = runner.invoke(app, ["market", "validate", spec, *now])
         assert result.exit_code == 1, (now, result.output)

@@ -136,7 +136,6 @@ class Node:
         """The prover of a model this node compiled: its forecaster or one of its resolvers."""
         from oracle.models import load_model
 
-        self.prover
         if model_id not in self._provers:
             try:
                 record = load_model(self.store, model_id)
@@ -145,6 +144,8 @@ class Node:
                                 f"{sorted(self._provers)})") from None
             if record.family == "resolver":
                 self.resolver(record.n_outputs)
+            else:  # the forecaster: trained and compiled only when a round needs it
+                self.prover
         if model_id not in self._provers:
             raise SpecError("model", f"{model_id} is not a model this node proves with "
                             f"(known: {sorted(self._provers)})")
@@ -170,15 +171,15 @@ class Node:
     # ------------------------------------------------------------ markets
     def register(self, spec, *, origin: str = "local") -> str:
         """Store the spec, register it on-chain, record it locally: all or nothing."""
-        from oracle.models import load_model
+        from network.client import check_spec
 
         self.resolver(spec.shape.n_constants)  # this node's resolver for the shape, compiled before the check
+        if spec.forecast is not None:
+            self.prover  # the forecaster, compiled (and published) only for a market that has forecasts
+        # the one check `oracle market validate` makes: trading open by the chain's clock, known models
+        spec = check_spec(spec, now=self.clock(), store=self.store)
         for model_id in {r.model for r in spec.rounds()}:
-            self.prover_for(model_id)  # compiles and publishes the node's model records into the store
-            spec.check_model(load_model(self.store, model_id))
-        if spec.close_at <= self.clock():
-            raise SpecError("close_at", f"trading closed at {spec.close_at:%Y-%m-%dT%H:%M:%SZ}, before this "
-                            "registration: the outcome could already be known")
+            self.prover_for(model_id)
         existed = self.store.has(spec.spec_hash)
         stored = self.store.put(spec.canonical())
         assert stored == spec.spec_hash

@@ -1,0 +1,217 @@
+"""A market creator's Python client, and the one check every registration path makes.
+
+`check_spec` is what `oracle market validate`, `oracle market new`, `oracle market register`, the
+node (`Node.register`) and `Client.register` all run: the spec parses (version 2, every field),
+its trading is still open by `now` (the chain's clock when there is a chain), and every model its
+rounds name is one this home knows and can answer the market's rule. One function, so a spec
+`validate` passes is one `register` takes.
+
+    from network.client import Client
+
+    c = Client()                                  # ORACLE_HOME's node (node.json, keystores)
+    reg = c.register("markets/examples/above.json")  # Registration(market_id, already=False, ...)
+    c.status(reg.market_id)                       # {"state": "open" | "closed" | "resolved", ...}
+    c.wait_for_resolution(reg.market_id, timeout=600)
+    c.forecasts(reg.market_id)                    # [{"round": 0, "due_at": ..., "probability": 0.6}, ...]
+
+Errors are the CLI's: `SpecError` naming the field, `NotFound`, `ChainError`, `OracleError`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from markets.spec import MarketSpec
+from oracle import config
+from oracle.errors import NotFound, OracleError, SpecError
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def known_resolvers(store) -> dict[int, str]:
+    """This home's resolver model ids by comparison width (what `oracle model resolvers` compiled)."""
+    from oracle.models import list_models
+
+    return {r.n_outputs: r.model_id for r in list_models(store) if r.family == "resolver"}
+
+
+def _model_field(spec: MarketSpec, model_id: str) -> str:
+    return "resolver" if model_id == spec.resolver else "forecast.model"
+
+
+def check_spec(spec: MarketSpec | dict | str | Path, *, now: datetime, store) -> MarketSpec:
+    """The one registration check (see module doc). Returns the parsed spec; raises SpecError naming
+    the field. `now`: the chain's clock (or the creator's stated time without a chain)."""
+    if isinstance(spec, MarketSpec):
+        spec = MarketSpec.parse(spec.to_json(), now=now)
+    elif isinstance(spec, dict):
+        spec = MarketSpec.parse(spec, now=now)
+    else:
+        spec = MarketSpec.load(spec, now=now)
+    if spec.resolve_at <= now and spec.close_at <= now:  # parse(now=) refuses a closed market already
+        raise SpecError("resolve_at", f"{_iso(spec.resolve_at)} is not in the future (now {_iso(now)})")
+    from oracle.models import load_model
+
+    for model_id in sorted({r.model for r in spec.rounds()}):
+        try:
+            record = load_model(store, model_id)
+        except NotFound:
+            field = _model_field(spec, model_id)
+            if field == "resolver":
+                width = spec.shape.n_constants
+                mine = known_resolvers(store).get(width)
+                hint = (f"this home's resolver over {width} comparison(s) is {mine}" if mine else
+                        f"`oracle model resolvers --width {width}` compiles this home's")
+            else:
+                hint = "`oracle model list` shows the models this home knows"
+            raise SpecError(field, f"model {model_id} is not a model this home knows ({hint})") from None
+        spec.check_model(record)
+    return spec
+
+
+def spec_now(rpc_url: str | None = None, now: str | None = None) -> datetime:
+    """The time a registration is checked at: `now` if given (ISO-8601), else the chain's clock
+    (`rpc_url`, else this home's node), else the wall clock (no node here)."""
+    from markets.fields import _parse_time
+
+    if now is not None:
+        return _parse_time(now, "--now")
+    if rpc_url is None:
+        from .node.config import NodeConfig
+
+        try:
+            rpc_url = NodeConfig.load().rpc_url
+        except NotFound:
+            return datetime.now(timezone.utc)
+    from oracle.chain import Chain
+
+    return datetime.fromtimestamp(Chain.rpc(rpc_url).timestamp(), timezone.utc)
+
+
+@dataclass(frozen=True)
+class Registration:
+    market_id: str
+    spec_hash: str
+    already: bool  # it was registered before this call (nothing was sent)
+    rounds: int
+    close_at: str
+    resolve_at: str
+
+
+class Client:
+    """A creator's view of one node home (`ORACLE_HOME` by default): register markets and follow
+    them on the chain. Reads need no password; `register` needs the keystore's (argument or
+    ORACLE_KEYSTORE_PASSWORD)."""
+
+    def __init__(self, home: str | Path | None = None, *, password: str | None = None,
+                 on_log: Callable[[str], None] = lambda m: None):
+        from .node.config import NodeConfig
+
+        self.home = Path(home) if home is not None else config.home()
+        self.cfg = NodeConfig.load(self.home)
+        self._password = password
+        self._on_log = on_log
+        self._node = None
+        self._dep = None
+
+    # -------------------------------------------------------------- pieces
+    @property
+    def node(self):
+        if self._node is None:
+            from .node import Node
+
+            self._node = Node(self.home, password=self._password, on_log=self._on_log)
+        return self._node
+
+    @property
+    def deployment(self):
+        if self._dep is None:
+            if self._node is not None:
+                self._dep = self._node.dep
+            else:
+                from oracle.chain import Chain
+                from oracle.deployment import Deployment
+
+                self._dep = Deployment.load(Chain.rpc(self.cfg.rpc_url), self.home / "deployments")
+        return self._dep
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.deployment.chain.timestamp(), timezone.utc)
+
+    def _spec(self, market_id: str) -> MarketSpec:
+        from oracle.state import LocalState
+
+        doc = LocalState(self.home / "state.sqlite").spec_json(market_id.lower())
+        if doc is None:
+            raise NotFound(f"unknown market {market_id}: this node does not track it")
+        return MarketSpec.parse(doc)
+
+    # ------------------------------------------------------------- actions
+    def check(self, spec: MarketSpec | dict | str | Path) -> MarketSpec:
+        """`oracle market validate` against this node's chain clock and models."""
+        from oracle.store import ArtifactStore
+
+        return check_spec(spec, now=self.now(), store=ArtifactStore(self.home / "store"))
+
+    def register(self, spec: MarketSpec | dict | str | Path) -> Registration:
+        """Store the spec, register it on-chain, track its rounds (`oracle market register`). A
+        market already registered is not sent again: `already` says so."""
+        node = self.node
+        if not isinstance(spec, MarketSpec):
+            spec = MarketSpec.load(spec) if isinstance(spec, (str, Path)) else MarketSpec.parse(spec)
+        already = node.dep.is_registered(spec.market_id) and node.state.spec_json(spec.market_id) is not None
+        market_id = node.register(spec)
+        doc = spec.to_json()
+        return Registration(market_id, spec.spec_hash, already, len(spec.rounds()), doc["close_at"], doc["resolve_at"])
+
+    def status(self, market_id: str) -> dict[str, Any]:
+        """What the chain says of a market: `state` open (trading) / closed (awaiting its evidence) /
+        resolved, with the outcome's name and probability once resolved."""
+        dep = self.deployment
+        market_id = market_id.lower()
+        if not dep.is_registered(market_id):
+            raise NotFound(f"unknown market {market_id}: not registered on this node's chain")
+        record = dep.get_market(market_id)
+        doc: dict[str, Any] = {"market_id": market_id, "close_at": record.close_at, "resolve_at": record.resolve_at}
+        try:
+            spec = self._spec(market_id)
+            doc["question"], outcomes = spec.question, list(spec.outcomes)
+        except NotFound:
+            outcomes = None
+        if dep.is_resolved(market_id):
+            res = dep.resolution_of(market_id).resolution
+            name = outcomes[res.outcome] if outcomes and res.outcome < len(outcomes) else \
+                ("INVALID" if outcomes else str(res.outcome))
+            doc.update(state="resolved", outcome=name, outcome_index=res.outcome,
+                       probability=res.probability_ppm / 1e6)
+        else:
+            doc["state"] = "open" if self.now().timestamp() < record.close_at else "closed"
+        return doc
+
+    def wait_for_resolution(self, market_id: str, *, timeout: float = 3600.0, poll: float = 2.0) -> dict[str, Any]:
+        """Poll the chain until the market is resolved (the node's scheduler does the work); its
+        `status`. OracleError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.status(market_id)
+            if doc["state"] == "resolved":
+                return doc
+            if time.monotonic() >= deadline:
+                raise OracleError(f"market {market_id} is not resolved after {timeout:g} s (state {doc['state']}; "
+                                  "is `oracle scheduler run` running?)")
+            time.sleep(poll)
+
+    def forecasts(self, market_id: str) -> list[dict[str, Any]]:
+        """Each forecast round of a forecast market: when it is due and the probability the chain
+        holds (None until posted)."""
+        spec = self._spec(market_id)
+        dep = self.deployment
+        return [{"round": r.index, "due_at": r.due_at,
+                 "probability": None if (p := dep.forecast_of(spec.market_id, r.index)) is None else p / 1e6}
+                for r in spec.rounds() if not r.final]
