@@ -11,6 +11,7 @@ import typer
 from commands import chain, devnet, keys, market, model, node, roles, scheduler
 from commands.demo import demo
 from commands.evaluate import evaluate
+from commands.explorer import explorer
 from commands.verify import verify
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,6 +29,7 @@ app.add_typer(devnet.app, name="devnet")
 app.command()(demo)
 app.command()(evaluate)
 app.command()(verify)
+app.command()(explorer)
 
 
 def main() -> None:
