@@ -1,0 +1,154 @@
+"""The explorer without a browser: its JSON API answers what the chain holds (a market settled by a
+real round: proof, validators, quorum, payouts), its re-verification is `oracle verify`'s, bad ids
+get one clear error, and a hostile spec's text reaches the HTML only escaped."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conftest import Network, spec_doc
+from markets.spec import MarketSpec
+from network.explorer.data import MarketFacts, STATES, market_state
+from oracle.eip712 import INVALID_OUTCOME
+
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">&amp; "quoted"'
+
+
+def test_the_state_table_orders_a_markets_life():
+    def state(now, outcome=None, expired=False):
+        return market_state(MarketFacts(now=now, close_at=100, resolve_at=200, outcome=outcome, expired=expired)).key
+
+    assert [state(50), state(100), state(150), state(200), state(10**9, expired=True)] == \
+        ["trading_open", "trading_closed", "trading_closed", "awaiting_evidence", "expired"]
+    assert state(300, outcome=1) == "resolved" and state(300, outcome=INVALID_OUTCOME) == "invalid"
+    assert state(10**9, outcome=0, expired=True) == "resolved"  # a late resolution is still what happened
+    assert len({k for k, _, _ in STATES}) == len(STATES)
+
+
+@pytest.fixture(scope="module")
+def explored(store, circuit, load):
+    """On a fresh embedded replay chain: "BTC above $4,000 on 2019-03-23?" staked by two bettors and
+    settled by a real round (proof, four validators, quorum of three), the loser's stake redeemed by
+    the winner; beside it a market whose question is hostile markup. The explorer serves both."""
+    from network.explorer import ExplorerData, ExplorerServer
+    from oracle.bundle import publish_bundle
+    from oracle.signer import LocalSigner
+    from provers.prover import EzklProver
+
+    net = Network(store)
+    spec = MarketSpec.parse(spec_doc(circuit.model_id))
+    doc = spec_doc(circuit.model_id, value=4100, question=HOSTILE, description="</pre><b>bold</b>",
+                   outcomes=["<i>YES</i>", "NO"])
+    doc["shape"]["above"] = "<i>YES</i>"
+    hostile = MarketSpec.parse(doc)
+    for s in (spec, hostile):  # published as a node publishes them: the spec content-addressed
+        store.put(s.canonical())
+        net.register(s, advance=False)
+    net.dep.deposit(net.alice, spec.market_id, 0, 2 * 10**18)
+    net.dep.deposit(net.bob, spec.market_id, 1, 10**18)
+    net.advance_to(spec.resolve_at_unix)
+    prover = EzklProver(circuit, LocalSigner.create(), store=store, clock=net.validators[0].clock)
+    bundle = prover.prove(spec, load)
+    publish_bundle(store, bundle)
+    report = net.run_round(spec, load, prover, bundle=bundle)
+    assert report.submission is not None and report.submission.settlement.on_chain
+    net.dep.redeem(net.bob, spec.market_id)
+    data = ExplorerData(net.dep, store, load_data=load)
+    with ExplorerServer(data) as server:
+        yield net, spec, hostile, server.url
+
+
+def _get(url: str, path: str) -> httpx.Response:
+    return httpx.get(url + path, timeout=60)
+
+
+def test_the_api_answers_what_the_chain_holds(explored):
+    net, spec, hostile, url = explored
+    dep, mid = net.dep, spec.market_id
+    listed = {m["market_id"]: m for m in _get(url, "/api/markets").json()}
+    assert set(listed) == {mid, hostile.market_id}
+    assert listed[mid]["state"]["key"] == "resolved" and listed[hostile.market_id]["state"]["key"] == "awaiting_evidence"
+
+    m = _get(url, f"/api/markets/{mid}").json()
+    onchain = dep.resolution_of(mid).resolution
+    event = dep.resolved_events(mid)[0]
+    assert m["question"] == spec.question and m["spec"] == spec.to_json()
+    assert (m["outcome"], m["outcome_label"]) == (onchain.outcome, spec.outcomes[onchain.outcome]) == (1, "NO")
+    r = m["resolution"]
+    assert (r["tx_hash"], r["block"], r["proof_hash"]) == (event.tx_hash, event.block, onchain.proof_hash)
+    assert r["signers"] == list(event.signers) and len(r["signers"]) >= 3 and r["function"] == "resolve"
+    assert sorted(v["address"] for v in r["validators"] if v["signed"]) == sorted(event.signers)
+    assert m["proof"]["model_id"] == spec.resolver == onchain.model_id and m["proof"]["vk_hashes"]
+    # the value used is the proof's snapshot median; each source's own reading is beside it
+    assert [x["value"] for x in m["evidence"]["used"]["medians"]] == ["3994.265"]
+    readings = m["evidence"]["observations"][0]["readings"]
+    assert len(readings) == 4 and m["evidence"]["observations"][0]["median"] == "3994.265"
+    # payouts: bob (NO) took the pool and redeemed it; alice gets nothing
+    pay = {a["account"]: a for a in m["payouts"]["accounts"]}
+    assert pay[net.alice.address]["payout_wei"] == dep.payout_of(mid, net.alice.address) == 0
+    assert [p["wei"] for p in m["payouts"]["pools"]] == dep.pools(mid) == [2 * 10**18, 10**18]
+    assert [x["wei"] for x in m["payouts"]["redeemed"]] == [3 * 10**18]
+    assert m["payouts"]["redeemed"][0]["label"] == "3 ETH"
+
+
+def test_the_verification_is_oracle_verifys(explored):
+    from validators.audit import Auditor
+
+    net, spec, _, url = explored
+    v = _get(url, f"/api/markets/{spec.market_id}/verification").json()
+    expected = Auditor(net.dep, net.store, None).verify(spec.market_id).to_json()
+    assert v["ok"] is True and [c["name"] for c in v["checks"]] == [c["name"] for c in expected["checks"]]
+    assert all(c["ok"] for c in v["checks"])  # the live source check ran too (the explorer reads sources)
+    unresolved = _get(url, "/api/markets/" + explored[2].market_id + "/verification").json()
+    assert unresolved["ok"] is None and unresolved["note"] == "not resolved yet"
+
+
+def test_models_and_validators(explored):
+    net, spec, _, url = explored
+    model = _get(url, f"/api/models/{spec.resolver}").json()
+    assert [m["market_id"] for m in model["resolved_markets"]] == [spec.market_id] and model["record"]["name"]
+    rows = {v["address"].lower(): v for v in _get(url, "/api/validators").json()}
+    signers = {s.lower() for s in net.dep.resolved_events(spec.market_id)[0].signers}
+    assert set(rows) == {m.lower() for m in net.members}
+    assert all(rows[a]["signed"] == (a in signers) and rows[a]["missed"] == (a not in signers) for a in rows)
+    one = _get(url, f"/api/validators/{net.members[0]}").json()
+    assert one["current"] and one["signed"] + one["missed"] == 1
+
+
+@pytest.mark.parametrize("path, status, field", [
+    ("/api/markets/0x1234", 400, "market_id"),
+    ("/api/markets/0x" + "ab" * 32, 404, None),
+    ("/api/models/%3Cscript%3E", 400, "model_id"),
+    ("/api/validators/0xnothex", 400, "address"),
+    ("/market/0x1234", 400, "market_id"),
+])
+def test_bad_ids_get_one_clear_error(explored, path, status, field):
+    r = _get(explored[3], path)
+    assert r.status_code == status
+    text = r.json()["error"] if path.startswith("/api/") else r.text
+    assert (f"field '{field}'" in text.replace("&#x27;", "'")) if field else "not registered" in text
+    assert "Traceback" not in r.text
+
+
+def test_hostile_spec_text_is_escaped(explored):
+    net, spec, hostile, url = explored
+    api = _get(url, f"/api/markets/{hostile.market_id}").json()
+    assert api["question"] == HOSTILE  # the data is kept as it is; only its rendering is escaped
+    for path in (f"/market/{hostile.market_id}", "/"):
+        r = _get(url, path)
+        page = r.text
+        assert "<script>window.__pwned" not in page and "<img src=x" not in page and "<i>YES</i>" not in page
+        assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned = 2&quot;&gt;" \
+               "&amp;amp; &quot;quoted&quot;" in page
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        # the only script is the explorer's own file
+        assert page.count("<script") == 1 and '<script src="/static/explorer.js" defer></script>' in page
+    assert "&lt;/pre&gt;&lt;b&gt;bold&lt;/b&gt;" in _get(url, f"/market/{hostile.market_id}").text
+
+
+def test_static_files_are_served_and_nothing_else(explored):
+    url = explored[3]
+    assert "fetch(\"/api/status\"" in _get(url, "/static/explorer.js").text
+    assert _get(url, "/static/../data.py").status_code in (403, 404)
+    assert _get(url, "/static/%2e%2e/data.py").status_code in (403, 404)
