@@ -143,7 +143,7 @@ def zk_path(chain, zk) -> dict:
     dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
     dep.register_market(creator, **spec.onchain())
     circuit = record.circuit(1)
-    dep.require_zk(creator, spec.market_id, spec.shape.zk_rule(spec.outcomes).as_tuple())
+    dep.require_zk(creator, spec.market_id, spec.zk_rule().as_tuple())
     from validators.checks import rule_decision
 
     values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)

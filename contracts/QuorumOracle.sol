@@ -41,12 +41,19 @@ contract QuorumOracle {
     /// (q = output x 2^scale, a signed field element): q >= aboveFrom -> `above`; else
     /// q >= invalidFrom -> INVALID (the rule's band of indecision); else `below`. Computed off-chain
     /// from the market's spec and model, and checked against them by every validator.
+    /// `pinnedInput` < NOT_PINNED names the proof's input instance that must equal `pinnedValue`:
+    /// the market's own constant (its threshold or level, a field element), so that a quorum cannot
+    /// settle with a proof over another constant. Shapes whose inputs are all observations pin none.
     struct ZkRule {
         int256 invalidFrom;
         int256 aboveFrom;
         uint16 above;
         uint16 below;
+        uint16 pinnedInput;
+        uint256 pinnedValue;
     }
+
+    uint16 public constant NOT_PINNED = type(uint16).max;
 
     /// Outcome index meaning "invalid": the market pays back every stake.
     uint16 public constant INVALID_OUTCOME = type(uint16).max;
@@ -68,6 +75,9 @@ contract QuorumOracle {
 
     /// Every validator-set change waits this long after it is proposed, in public.
     uint64 public constant VALIDATOR_SET_DELAY = 2 days;
+    /// A member's key rotation does not void aggregates made under the key set it replaced, for this
+    /// long and within the same validator epoch: rotating cannot stall batches in flight.
+    uint64 public constant BLS_KEY_GRACE = 1 hours;
 
     MarketRegistry public immutable registry;
     ModelRegistry public immutable models;
@@ -83,7 +93,6 @@ contract QuorumOracle {
     mapping(address => bool) public isValidator;
     mapping(bytes32 => Record) private _records;
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
-    mapping(bytes32 => uint32) private _lastForecastRound;
     mapping(bytes32 => uint256) private _forecastCount;
     /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
     mapping(bytes32 => bool) public zkRequired;
@@ -102,6 +111,13 @@ contract QuorumOracle {
     mapping(bytes32 => address) private _blsKeyOwner;
     /// keccak256 of `blsPublicKeys()`: the aggregator passes the keys, the contract checks this one hash.
     bytes32 public blsKeysHash;
+    /// Key sets replaced by a rotation: when, and in which validator epoch.
+    struct RetiredKeys {
+        uint64 retiredAt;
+        uint64 epoch;
+    }
+
+    mapping(bytes32 => RetiredKeys) private _retiredKeys;
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -150,7 +166,9 @@ contract QuorumOracle {
     error DuplicateSigner(uint256 index, address signer);
     error SignersNotSorted(uint256 index);
     error NotResolved(bytes32 marketId);
-    error StaleRound(bytes32 marketId, uint32 round, uint32 next);
+    error ForecastAlreadyPosted(bytes32 marketId, uint32 round);
+    error ForecastClosed(bytes32 marketId, uint64 resolveAt);
+    error InputNotPinned(bytes32 marketId, uint256 expected, uint256 got);
     error EmptyBatch();
     error UnknownRoot(bytes32 root);
     error NotInBatch(bytes32 marketId, bytes32 root);
@@ -314,7 +332,8 @@ contract QuorumOracle {
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         if (zkRequired[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
             || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadZkRule(marketId);
-        models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk
+        ModelRegistry.Model memory model = models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk
+        if (rule.pinnedInput != NOT_PINNED && rule.pinnedInput >= model.inputCount) revert BadZkRule(marketId);
         zkRequired[marketId] = true;
         _zkRules[marketId] = rule;
     }
@@ -335,7 +354,8 @@ contract QuorumOracle {
     }
 
     /// Quorum as `resolve`, plus: the proof hashes to `proofHash`, its input instances hash to
-    /// `inputsHash`, and the model's ezkl verifier accepts proof and instances.
+    /// `inputsHash`, the model's ezkl verifier accepts proof and instances, the market's constant is
+    /// the pinned input, and the outcome is what the rule gives for the proven output.
     function resolveZk(
         Resolution calldata r,
         bytes[] calldata signatures,
@@ -343,6 +363,10 @@ contract QuorumOracle {
         uint256[] calldata instances
     ) external {
         uint256 output = _checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        ZkRule storage rule = _zkRules[r.marketId];
+        if (rule.pinnedInput != NOT_PINNED && instances[rule.pinnedInput] != rule.pinnedValue) {
+            revert InputNotPinned(r.marketId, rule.pinnedValue, instances[rule.pinnedInput]);
+        }
         uint16 proven = provenOutcome(r.marketId, output);
         if (r.outcome != proven) revert OutcomeNotProven(r.marketId, proven, r.outcome);
         _resolve(r, signatures);
@@ -394,7 +418,8 @@ contract QuorumOracle {
     }
 
     /// A forecast round: the same quorum over the `Forecast` type (never a `Resolution`), recorded
-    /// per round (strictly increasing) until the market resolves.
+    /// once per round, in any order (a round posted first voids no other), before the market's
+    /// resolve time and its resolution.
     function postForecast(Forecast calldata f, bytes[] calldata signatures) external {
         if (zkRequired[f.marketId]) revert ZkProofRequired(f.marketId);
         _postForecast(f, signatures);
@@ -403,14 +428,13 @@ contract QuorumOracle {
     function _postForecast(Forecast calldata f, bytes[] calldata signatures) private {
         bytes32 marketId = f.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
-        uint32 next = _forecastCount[marketId] == 0 ? 0 : _lastForecastRound[marketId] + 1;
-        if (f.round < next) revert StaleRound(marketId, f.round, next);
+        if (_forecasts[marketId][f.round] != 0) revert ForecastAlreadyPosted(marketId, f.round);
         MarketRegistry.Market memory m = _checkForecastMarket(marketId, f.modelId, f.probabilityPpm);
+        if (block.timestamp >= m.resolveAt) revert ForecastClosed(marketId, m.resolveAt);
         uint256 needed = threshold > m.quorum ? threshold : m.quorum;
         if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
         address[] memory signers = _recoverMembers(forecastDigest(f), signatures);
         _forecasts[marketId][f.round] = f.probabilityPpm + 1; // +1: zero means "not posted"
-        _lastForecastRound[marketId] = f.round;
         _forecastCount[marketId] += 1;
         emit ForecastPosted(marketId, f.round, f.probabilityPpm, f.modelId, f.inputsHash, f.proofHash, signers);
     }
@@ -616,6 +640,7 @@ contract QuorumOracle {
         if (old.length != 0) delete _blsKeyOwner[keccak256(old)];
         _blsKeys[msg.sender] = publicKey;
         _blsKeyOwner[kh] = msg.sender;
+        _retiredKeys[blsKeysHash] = RetiredKeys(uint64(block.timestamp), validatorEpoch);
         blsKeysHash = keccak256(blsPublicKeys());
         emit BlsKeyRegistered(msg.sender, publicKey);
     }
@@ -676,7 +701,13 @@ contract QuorumOracle {
         bytes calldata signature
     ) private returns (uint256 signers) {
         bytes32 kh = keccak256(publicKeys);
-        if (kh != blsKeysHash) revert StaleBlsKeys(blsKeysHash, kh);
+        if (kh != blsKeysHash) {
+            // a key set replaced by a member's rotation stays good for a grace period, in its epoch
+            RetiredKeys memory old = _retiredKeys[kh];
+            if (old.retiredAt == 0 || old.epoch != validatorEpoch || block.timestamp > old.retiredAt + BLS_KEY_GRACE) {
+                revert StaleBlsKeys(blsKeysHash, kh);
+            }
+        }
         uint256 n = _validators.length;
         if (n < 256 && (signerBitmap >> n) != 0) revert SignerOutOfRange(signerBitmap);
         bytes memory aggregateKey;

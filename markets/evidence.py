@@ -34,11 +34,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from oracle.bundle import BN254_R
 from oracle.eip712 import INVALID_OUTCOME, PPM
 from oracle.errors import DataError, SpecError
 
 from .fields import _iso, _parse_time, parse_source
-from .rules import Decision, ZkRule
+from .rules import NOT_PINNED, Decision, ZkRule
 
 RECIPE = "evidence_compare_v1"
 MAX_TICKS = 2**24 - 1  # ezkl reads circuit inputs through f32: integers up to 2^24 are exact
@@ -292,7 +293,7 @@ class Shape:
     def decide(self, outputs: Sequence[int]) -> Decision:
         raise NotImplementedError
 
-    def zk_rule(self, outcomes: Sequence[str]) -> ZkRule:
+    def zk_rule(self, outcomes: Sequence[str], decimals: int) -> ZkRule:
         raise SpecError("shape", f"a {self.kind} market has {len(outcomes)} outcomes: only binary shapes "
                         "can be enforced on-chain (requireZk)")
 
@@ -316,10 +317,17 @@ class _Binary(Shape):
             return Decision(INVALID_OUTCOME, "INVALID", 1.0)
         return self._win(self.params[self.yes_key] if q >= self._from_q() else self.params[self.no_key])
 
-    def zk_rule(self, outcomes: Sequence[str]) -> ZkRule:
+    def zk_rule(self, outcomes: Sequence[str], decimals: int) -> ZkRule:
         yes, no = outcomes.index(self.params[self.yes_key]), outcomes.index(self.params[self.no_key])
         above_from = self._from_q()
-        return ZkRule(0 if self.tie_invalid else above_from, above_from, yes, no)
+        pinned = self.pinned(decimals)
+        index, value = pinned if pinned is not None else (NOT_PINNED, 0)
+        return ZkRule(0 if self.tie_invalid else above_from, above_from, yes, no, index, value % BN254_R)
+
+    def pinned(self, decimals: int) -> tuple[int, int] | None:
+        """(input index, ticks) of the market's own constant among the resolver's inputs, which the
+        contract checks against the proof; None where every input is an observation."""
+        return None
 
 
 class Above(_Binary):
@@ -327,6 +335,9 @@ class Above(_Binary):
         return self.params["_at"]
 
     last_bar = first_bar
+
+    def pinned(self, decimals: int) -> tuple[int, int]:
+        return 1, _ticks_of(self.params["_value"], decimals, "shape.value")  # inputs [x, value]
 
 
 class UpDown(_Binary):
@@ -356,6 +367,10 @@ class Touch(_Binary):
 
     def earliest_bar(self):
         return self.params["_from"]
+
+    def pinned(self, decimals: int) -> tuple[int, int]:
+        # inputs [extreme, level] going up, [level, extreme] going down (`_touch`)
+        return (1 if self.params["direction"] == "up" else 0), _ticks_of(self.params["_level"], decimals, "shape.level")
 
 
 class Versus(_Binary):

@@ -70,17 +70,24 @@ class ThresholdRule:
         return d
 
 
+NOT_PINNED = 0xFFFF  # QuorumOracle.NOT_PINNED: no input is pinned
+
+
 @dataclass(frozen=True)
 class ZkRule:
-    """`QuorumOracle.ZkRule`: q >= above_from -> above; q >= invalid_from -> INVALID; else below."""
+    """`QuorumOracle.ZkRule`: q >= above_from -> above; q >= invalid_from -> INVALID; else below.
+    `pinned_input` (NOT_PINNED: none) is the proof's input instance that must equal `pinned_value`,
+    the market's own constant as a field element."""
 
     invalid_from: int
     above_from: int
     above: int
     below: int
+    pinned_input: int = NOT_PINNED
+    pinned_value: int = 0
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.invalid_from, self.above_from, self.above, self.below)
+    def as_tuple(self) -> tuple[int, int, int, int, int, int]:
+        return (self.invalid_from, self.above_from, self.above, self.below, self.pinned_input, self.pinned_value)
 
 
 def _first(pred, lo: int, hi: int) -> int:

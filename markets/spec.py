@@ -236,6 +236,10 @@ class MarketSpec:
         except Exception as e:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise SpecError("file", f"{p.name} is not valid {'YAML' if p.suffix in ('.yaml', '.yml') else 'JSON'}: {first}") from None
+        if p.suffix in (".yaml", ".yml") and isinstance(obj, dict) and isinstance(obj.get("outcomes"), list) and \
+                any(isinstance(o, bool) for o in obj["outcomes"]):
+            raise SpecError("outcomes", "YAML reads YES/NO (and yes/no, on/off, true/false) as booleans: quote "
+                            "them, e.g. outcomes: [\"YES\", \"NO\"]")
         return cls.parse(obj, now=now)
 
     # -------------------------------------------------------------- codec
@@ -289,6 +293,11 @@ class MarketSpec:
         return {"spec_hash": self.spec_hash, "model_id": self.resolver, "forecaster_id": self.forecaster,
                 "close_at": self.close_at_unix, "resolve_at": self.resolve_at_unix,
                 "outcome_count": len(self.outcomes), "quorum": self.quorum}
+
+    def zk_rule(self):
+        """`QuorumOracle.ZkRule` for `requireZk`: the shape's rule over the resolver's first output,
+        and the market's own constant pinned among the proof's inputs (SpecError: not binary)."""
+        return self.shape.zk_rule(self.outcomes, self.observe.decimals)
 
     @property
     def resolve_at_unix(self) -> int:

@@ -33,6 +33,10 @@ _ATTESTATION = {
 }
 
 
+# BN254's scalar field: ezkl's field elements (a negative integer x is BN254_R + x)
+BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
 def felt_to_uint(felt_hex: str) -> int:
     """ezkl writes field elements as 32-byte little-endian hex, no prefix."""
     return int.from_bytes(bytes.fromhex(felt_hex), "little")

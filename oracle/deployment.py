@@ -305,18 +305,19 @@ class Deployment:
         fn = self.models.functions.register(to_bytes32(model_id), verifier, to_bytes32(vk_hash), input_count)
         return self.chain.transact(owner, fn, action="ModelRegistry.register")
 
-    def require_zk(self, creator: Signer, market_id: str, rule: tuple[int, int, int, int]) -> Any:
+    def require_zk(self, creator: Signer, market_id: str, rule: tuple[int, ...]) -> Any:
         """From now on the market resolves only through `resolveZk`, to the outcome `rule` (the
-        spec's rule as `QuorumOracle.ZkRule` integers: `markets.rules.ThresholdRule.zk_rule`) gives
-        for the proof's output."""
+        spec's rule as `QuorumOracle.ZkRule` integers: `MarketSpec.zk_rule`) gives for the proof's
+        output, and only with a proof over the market's own constant (the pinned input)."""
         return self.chain.transact(creator, self.oracle.functions.requireZk(to_bytes32(market_id), tuple(rule)),
                                    action="QuorumOracle.requireZk")
 
     def zk_required(self, market_id: str) -> bool:
         return self.chain.call(self.oracle.functions.zkRequired(to_bytes32(market_id)), action="QuorumOracle.zkRequired")
 
-    def zk_rule_of(self, market_id: str) -> tuple[int, int, int, int]:
-        """The market's on-chain ZkRule (invalidFrom, aboveFrom, above, below); zeros if none."""
+    def zk_rule_of(self, market_id: str) -> tuple[int, ...]:
+        """The market's on-chain ZkRule (invalidFrom, aboveFrom, above, below, pinnedInput,
+        pinnedValue); zeros if none."""
         return tuple(self.chain.call(self.oracle.functions.zkRuleOf(to_bytes32(market_id)),
                                      action="QuorumOracle.zkRuleOf"))
 
@@ -398,7 +399,7 @@ class Deployment:
     def round_result(self, market_id: str, round: int, *, final: bool) -> dict | None:
         """What the chain holds for a round, None if nothing yet: the final round's outcome and
         probability, a forecast round's posted probability, or `moot` for a forecast round that can
-        no longer post because the market resolved first."""
+        no longer post: the market resolved first, or its resolve time has come (`ForecastClosed`)."""
         if final:
             if not self.is_resolved(market_id):
                 return None
@@ -406,7 +407,9 @@ class Deployment:
             return {"outcome": res.outcome, "probability_ppm": res.probability_ppm}
         p = self.forecast_of(market_id, round)
         if p is None:
-            return {"probability_ppm": None, "moot": True} if self.is_resolved(market_id) else None
+            closed = (self.is_resolved(market_id)
+                      or self.chain.timestamp() >= self.get_market(market_id).resolve_at)
+            return {"probability_ppm": None, "moot": True} if closed else None
         return {"probability_ppm": p}
 
     def is_resolved(self, market_id: str) -> bool:

@@ -55,7 +55,7 @@ class ArtifactError(OracleError):
 class ChainError(OracleError):
     """A transaction or call failed; `reason` is the decoded revert if any.
 
-    `error` is the contract's custom error name (`AlreadyResolved`, `StaleRound`, ...) when the
+    `error` is the contract's custom error name (`AlreadyResolved`, `ForecastAlreadyPosted`, ...) when the
     revert decoded to one, else None (a transport failure, a plain revert): callers branch on it,
     never on the message text."""
 

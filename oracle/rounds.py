@@ -119,8 +119,8 @@ class RoundDriver:
             if found is None:
                 pending.append(c)
             else:
-                results[c.key] = Done.on_chain(found, "moot: market resolved first" if found.get("moot")
-                                               else "found on-chain")
+                results[c.key] = Done.on_chain(found, "moot: the market resolved, or its resolve time came, first"
+                                               if found.get("moot") else "found on-chain")
         if pending:
             try:
                 results.update(self.work.run(pending))

@@ -7,7 +7,7 @@ Every path answers a `Settlement`, never a magic string:
 
 - `settled`: our transaction landed (hash and gas used);
 - `already`: the chain already holds the round (another aggregator was faster), recognised by
-  asking the chain first and by the decoded custom error (`AlreadyResolved`, `StaleRound`), never
+  asking the chain first and by the decoded custom error (`AlreadyResolved`, `ForecastAlreadyPosted`), never
   by the text of a message;
 - `deferred`: this path does not settle the round (final rounds settle by BLS aggregate).
 """
@@ -22,7 +22,7 @@ from .errors import ChainError
 from .signer import Signer
 
 # The contract's answers that mean "someone already put this round on-chain".
-COMPETITOR_ERRORS = frozenset({"AlreadyResolved", "StaleRound"})
+COMPETITOR_ERRORS = frozenset({"AlreadyResolved", "ForecastAlreadyPosted"})
 
 SETTLED, ALREADY, DEFERRED = "settled", "already", "deferred"
 

@@ -229,12 +229,11 @@ def test_aggregator_checks_each_share_and_submits_once(blsnet):
     root = merkle_root([leaf(r) for r in rs])
     submitted = []
 
-    def settle(root_, count, bitmap, aggregate):
+    def settle(root_, count, bitmap, aggregate, key_set):
         submitted.append(bitmap)
-        return network.settler.root_bls(root_, count, bitmap, aggregate)
+        return network.settler.root_bls(root_, count, bitmap, aggregate, key_set)
 
-    keys = bls.keys_of_key_set(blsnet.dep.bls_key_set())
-    agg = BlsAggregator(blsnet.dep.domain, blsnet.dep.validators(), keys, network.t, settle)
+    agg = BlsAggregator(blsnet.dep.domain, blsnet.dep.validators(), blsnet.dep.bls_key_set(), network.t, settle)
     message = blsnet.dep.batch_digest(root, 3)
     members = [k.address for k in network.keys]
     with pytest.raises(VoteRejected, match="does not verify"):  # member 0 signs another root
@@ -272,3 +271,63 @@ def test_validator_bls_signs_final_rounds_only(store):
                           final=False)
     with pytest.raises(OracleError, match="final rounds only"):
         v.sign_batch_bls([forecast])
+
+
+def test_a_key_rotation_does_not_stall_an_aggregate_in_flight(blsnet):
+    """Issue 12 item 12: a member rotating its key while a batch collects shares does not void the
+    shares already collected: the aggregate is submitted with the key set its shares were verified
+    under, which the contract honours for BLS_KEY_GRACE in the same validator epoch; after that it
+    is stale. An aggregator reading the new set drops only the rotated member's old share."""
+    from oracle.settlement import SETTLED
+
+    net = blsnet.net
+    members = [k.address for k in net.keys]
+    rs = _batch(net, 2, "rotation")
+    root = merkle_root([leaf(r) for r in rs])
+    message = blsnet.dep.batch_digest(root, 2)
+    old_set, old_key = blsnet.dep.bls_key_set(), blsnet.keys[0]
+    used = []
+
+    def settle(root_, count, bitmap, aggregate, key_set):
+        used.append(key_set)
+        return net.settler.root_bls(root_, count, bitmap, aggregate, key_set)
+
+    agg = BlsAggregator(blsnet.dep.domain, members, old_set, net.t, settle)
+    for i in range(net.t - 1):
+        assert agg.add(BlsVote(members[i], root, 2, blsnet.keys[i].sign(message))) is None
+    new_key = bls.BlsKey.generate()  # member 0 rotates mid-batch
+    blsnet.dep.register_bls_key(net.keys[0], new_key.public_key, new_key.proof_of_possession(members[0]))
+    blsnet.keys[0] = new_key
+    new_set = blsnet.dep.bls_key_set()
+    assert new_set != old_set
+    sub = agg.add(BlsVote(members[net.t - 1], root, 2, blsnet.keys[net.t - 1].sign(message)))
+    assert sub is not None and sub.settlement.status == SETTLED and used == [old_set]
+    assert blsnet.dep.oracle.functions.batchSigners(root).call() == net.t
+
+    # an aggregator that learns the new set keeps the others' shares and drops member 0's old one
+    rs2 = _batch(net, 2, "rotation-rekey")
+    root2 = merkle_root([leaf(r) for r in rs2])
+    message2 = blsnet.dep.batch_digest(root2, 2)
+    agg2 = BlsAggregator(blsnet.dep.domain, members, old_set, net.t, settle)
+    agg2.add(BlsVote(members[0], root2, 2, old_key.sign(message2)))
+    agg2.add(BlsVote(members[1], root2, 2, blsnet.keys[1].sign(message2)))
+    with pytest.raises(VoteRejected, match="does not verify"):
+        agg2.check(BlsVote(members[0], root2, 2, new_key.sign(message2)))
+    assert agg2.rekey(new_set) == [0]
+    assert net.t == 3 and agg2.add(BlsVote(members[0], root2, 2, new_key.sign(message2))) is None
+    sub2 = agg2.add(BlsVote(members[2], root2, 2, blsnet.keys[2].sign(message2)))
+    assert sub2 is not None and sub2.settlement.status == SETTLED and used[-1] == new_set
+
+    # past the grace period the replaced set is stale
+    rs3 = _batch(net, 2, "rotation-late")
+    root3 = merkle_root([leaf(r) for r in rs3])
+    message3 = blsnet.dep.batch_digest(root3, 2)
+    shares = [old_key.sign(message3)] + [blsnet.keys[i].sign(message3) for i in range(1, net.t)]
+    bitmap, aggregate = bls.bitmap_of(range(net.t)), bls.aggregate(shares)
+    grace = blsnet.dep.oracle.functions.BLS_KEY_GRACE().call()
+    net.chain.advance_time(grace + 1)
+    with pytest.raises(ChainError, match="StaleBlsKeys"):
+        blsnet.dep.accept_batch_root_bls(net.submitter, root3, 2, bitmap, aggregate, key_set=old_set)
+    bitmap, aggregate = blsnet.sign(range(net.t), root3, 2)
+    blsnet.dep.accept_batch_root_bls(net.submitter, root3, 2, bitmap, aggregate)
+    assert blsnet.dep.oracle.functions.batchSigners(root3).call() == net.t

@@ -215,9 +215,9 @@ def test_validators_bls_sign_only_roots_of_resolutions_they_reviewed(network, sp
         network.validators[0].sign_batch_bls([stranger])
     for v in network.validators[1:]:
         assert v.review(spec, bundle).vote.resolution == resolution
-    keys = bls.keys_of_key_set(network.dep.bls_key_set())
-    agg = BlsAggregator(network.dep.domain, network.dep.validators(), keys, network.t,
-                        lambda root, count, bitmap, sig: network.settler.root_bls(root, count, bitmap, sig))
+    agg = BlsAggregator(network.dep.domain, network.dep.validators(), network.dep.bls_key_set(), network.t,
+                        lambda root, count, bitmap, sig, key_set: network.settler.root_bls(root, count, bitmap, sig,
+                                                                                          key_set))
     subs = [agg.add(v.sign_batch_bls([resolution])) for v in network.validators]
     assert sum(s is not None for s in subs) == 1
     root = leaf(resolution)

@@ -353,28 +353,45 @@ def test_trading_closes_at_the_exact_second(store):
     assert network.dep.market.functions.pools(market_id).call() == [10**18, 0]
 
 
-def test_forecast_rounds_are_quorum_checked_and_ordered(network):
-    market_id = _register(network, forecaster=FORECASTER)
-    r0, r2 = (_forecast(market_id, i, 600_000 + i) for i in (0, 2))
+def _forecast_market(net, tag: bytes = b"spec") -> tuple[str, int]:
+    """A forecast market resolving in 100 s (forecasts land before its resolve time); and that time."""
+    resolve_at = net.chain.timestamp() + 100
+    return _register(net, tag, resolve_at=resolve_at, forecaster=FORECASTER), resolve_at
+
+
+def test_forecast_rounds_are_quorum_checked_once_each_in_any_order(network):
+    """Issue 12 item 18: each forecast round is posted once, whatever the order: a front-runner
+    posting a later round first voids no earlier one. None lands at or after resolveAt."""
+    market_id, resolve_at = _forecast_market(network)
+    r0, r1, r2 = (_forecast(market_id, i, 600_000 + i) for i in (0, 1, 2))
     with pytest.raises(ChainError, match="NotEnoughSignatures"):
         network.dep.post_forecast(network.submitter, r0, _sigs(network, r0)[:2])
+    network.dep.post_forecast(network.submitter, r2, _sigs(network, r2))  # the front-runner's later round
     network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
     assert network.dep.forecast_of(market_id, 0) == 600_000
     assert network.dep.forecast_of(market_id, 1) is None
-    with pytest.raises(ChainError, match=r"StaleRound\(.*round=0, next=1\)"):
-        network.dep.post_forecast(network.submitter, r0, _sigs(network, r0))
-    network.dep.post_forecast(network.submitter, r2, _sigs(network, r2))  # rounds may be skipped, never reordered
+    again = replace(r0, probability_ppm=1)
+    with pytest.raises(ChainError) as e:
+        network.dep.post_forecast(network.submitter, again, _sigs(network, again))
+    assert e.value.error == "ForecastAlreadyPosted"
+    network.dep.post_forecast(network.submitter, r1, _sigs(network, r1))
+    assert [network.dep.forecast_of(market_id, i) for i in range(3)] == [600_000, 600_001, 600_002]
+    network.advance_to(resolve_at)
+    r3 = _forecast(market_id, 3, 1)
+    with pytest.raises(ChainError) as e:
+        network.dep.post_forecast(network.submitter, r3, _sigs(network, r3))
+    assert e.value.error == "ForecastClosed"
     final = _resolution(market_id)
     network.dep.resolve(network.submitter, final, _sigs(network, final))
-    r3 = _forecast(market_id, 3, 1)
     with pytest.raises(ChainError, match="AlreadyResolved"):
         network.dep.post_forecast(network.submitter, r3, _sigs(network, r3))
+    assert network.dep.oracle.functions.forecastCount(bytes.fromhex(market_id[2:])).call() == 3
 
 
 def test_forecasts_come_from_the_market_forecaster_only(network):
     """Issue 11: a forecast is the registered forecaster's; a quorum cannot post one under the
     resolver's id (or any other model's), and a market registered without a forecaster takes none."""
-    market_id = _register(network, b"forecast market", forecaster=FORECASTER)
+    market_id, _ = _forecast_market(network, b"forecast market")
     for model in (MODEL, keccak_hex(b"other model")):
         f = _forecast(market_id, 0, 700_000, model=model)
         with pytest.raises(ChainError) as e:
@@ -401,10 +418,11 @@ def test_forecast_signatures_never_settle_the_market(network):
     `Forecast` signatures over the resolver's id, so the type alone has to stop it."""
     from oracle.batch import leaf
 
-    market_id = _register(network, forecaster=FORECASTER)  # resolveAt = 1: long past
+    market_id, resolve_at = _forecast_market(network)
     forecast = _forecast(market_id, 0, 900_000)
     network.dep.post_forecast(network.submitter, forecast, _sigs(network, forecast))
     assert network.dep.forecast_of(market_id, 0) == 900_000
+    network.advance_to(resolve_at)
     as_resolver = replace(forecast, model_id=MODEL)
     for signed, refused in ((forecast, ("ModelMismatch", "UnknownSigner")), (as_resolver, ("UnknownSigner",))):
         stolen = _sigs(network, signed)

@@ -72,7 +72,7 @@ def zk(chain_network, verifier_artifact, circuit, spec, bundle):
 
 def _zk_rule(spec):
     """The rule the contract enforces: the market's shape over the resolver's output (x - c, ticks)."""
-    return spec.shape.zk_rule(spec.outcomes).as_tuple()
+    return spec.zk_rule().as_tuple()
 
 
 def _instances(bundle):
@@ -181,10 +181,37 @@ def test_validators_refuse_a_zk_market_whose_onchain_rule_is_not_its_spec(chain_
     net = chain_network
     _register_verifier(net, circuit, verifier_artifact)
     net.register(spec)
-    invalid_from, above_from, above, below = _zk_rule(spec)
-    with pytest.raises(ChainError) as e:  # malformed rules are refused outright
-        net.dep.require_zk(net.creator, spec.market_id, (above_from + 1, above_from, above, below))
-    assert e.value.error == "BadZkRule"
-    net.dep.require_zk(net.creator, spec.market_id, (invalid_from, above_from, below, above))
+    invalid_from, above_from, above, below, pinned, value = _zk_rule(spec)
+    for malformed in ((above_from + 1, above_from, above, below, pinned, value),
+                      (invalid_from, above_from, above, below, circuit.record.n_inputs, value)):
+        with pytest.raises(ChainError) as e:  # malformed rules are refused outright
+            net.dep.require_zk(net.creator, spec.market_id, malformed)
+        assert e.value.error == "BadZkRule"
+    net.dep.require_zk(net.creator, spec.market_id, (invalid_from, above_from, below, above, pinned, value))
     review = net.validators[0].review(spec, bundle)
     assert review.vote is None and review.refusal.check == "rule" and "zk rule" in review.refusal.reason
+
+
+def test_a_quorum_cannot_settle_a_zk_market_with_a_proof_over_another_constant(zk, prover, load, circuit, spec,
+                                                                             bundle):
+    """Issue 12 item 3: a valid resolver proof over another threshold (here $3,000, the same day's
+    same evidence: YES) does not settle the $4,000 market (NO), even signed by a quorum: the
+    market's constant is pinned among the proof's inputs on-chain."""
+    from markets.spec import MarketSpec
+    from oracle.models import inputs_hash
+
+    from conftest import spec_doc
+
+    net, resolution, _ = zk
+    other = prover.prove(MarketSpec.parse(spec_doc(circuit.model_id, value=3000)), load)
+    n = circuit.record.n_inputs
+    assert other.instances[0][0] == bundle.instances[0][0]  # the same observation
+    assert _instances(other)[1] != net.dep.zk_rule_of(spec.market_id)[5] == _instances(bundle)[1]
+    forged = replace(resolution, outcome=spec.outcomes.index("YES"), probability_ppm=1_000_000,
+                     inputs_hash=inputs_hash(list(other.instances[0][:n])), proof_hash=other.proof_hash)
+    signers = sorted(net.keys[: net.t], key=lambda k: int(k.address, 16))
+    with pytest.raises(ChainError) as e:
+        net.dep.resolve_zk(net.submitter, forged, [net.sign(k, forged) for k in signers], other.proof_bytes,
+                           _instances(other))
+    assert e.value.error == "InputNotPinned"
+    assert not net.dep.is_resolved(resolution.market_id)

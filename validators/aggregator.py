@@ -91,8 +91,8 @@ class Aggregator:
 
 
 # ------------------------------------------------------------------ BLS aggregation
-# settle(root, count, signer bitmap, aggregate signature) -> what became of it
-SettleBls = Callable[[bytes, int, int, bytes], Settlement]
+# settle(root, count, signer bitmap, aggregate signature, key set it verifies under) -> what became of it
+SettleBls = Callable[[bytes, int, int, bytes, bytes], Settlement]
 
 
 class BlsAggregator:
@@ -100,31 +100,45 @@ class BlsAggregator:
     aggregate, names the signers in a bitmap (bit i: member i) and settles once.
 
     Each signature is verified alone on arrival against the member's registered key, so one bad
-    share is refused by name instead of spoiling the aggregate. `keys` are the members' registered
-    keys in member order (`Deployment.bls_key_set()`), None for a member without one.
+    share is refused by name instead of spoiling the aggregate. `key_set` is the members' registered
+    keys in member order as the contract takes them (`Deployment.bls_key_set()`); the aggregate is
+    submitted with the key set its shares were verified under (the contract honours a set that a
+    member's key rotation replaced for `BLS_KEY_GRACE`).
     """
 
-    def __init__(self, domain: Domain, members: Sequence[str], keys: Sequence[bytes | None], threshold: int,
+    def __init__(self, domain: Domain, members: Sequence[str], key_set: bytes, threshold: int,
                  settle: SettleBls):
-        if len(keys) != len(members):
-            raise ValueError(f"{len(keys)} keys for {len(members)} members")
         self.domain = domain
-        self.index = {m.lower(): i for i, m in enumerate(members)}
-        self.members = list(members)
-        self.keys = list(keys)
-        self.threshold = threshold
         self.settle = settle
         self._shares: dict[tuple[bytes, int], dict[int, bytes]] = {}
         self._submitted: dict[tuple[bytes, int], BlsSubmission] = {}
+        self._install(members, key_set, threshold)
 
-    def set_members(self, members: Sequence[str], keys: Sequence[bytes | None], threshold: int) -> None:
-        """The validator set (or a member's key) changed on-chain: shares are counted by member index
-        and signed under the old keys, so every batch not submitted yet starts over."""
+    def _install(self, members: Sequence[str], key_set: bytes, threshold: int) -> None:
+        keys = bls.keys_of_key_set(key_set)
         if len(keys) != len(members):
             raise ValueError(f"{len(keys)} keys for {len(members)} members")
         self.index = {m.lower(): i for i, m in enumerate(members)}
-        self.members, self.keys, self.threshold = list(members), list(keys), threshold
+        self.members, self.keys, self.key_set, self.threshold = list(members), keys, bytes(key_set), threshold
+
+    def set_members(self, members: Sequence[str], key_set: bytes, threshold: int) -> None:
+        """The validator set changed on-chain: shares are counted by member index and signed under
+        the old set, so every batch not submitted yet starts over."""
+        self._install(members, key_set, threshold)
         self._shares = {b: s for b, s in self._shares.items() if b in self._submitted}
+
+    def rekey(self, key_set: bytes) -> list[int]:
+        """Members (same set) registered or rotated keys: shares of members whose key changed no longer
+        verify under the new set and are dropped from unsubmitted batches; the others still count.
+        Returns the indices of the members whose key changed."""
+        old = self.keys
+        self._install(self.members, key_set, self.threshold)
+        changed = [i for i, (a, b) in enumerate(zip(old, self.keys)) if a != b]
+        for batch, shares in self._shares.items():
+            if batch not in self._submitted:
+                for i in changed:
+                    shares.pop(i, None)
+        return changed
 
     def add(self, vote: BlsVote, required: int | None = None) -> BlsSubmission | None:
         """Check and count a share. `required`: the market's own quorum; the larger of it and t applies."""
@@ -155,7 +169,7 @@ class BlsAggregator:
         chosen = sorted(shares)[:needed]
         aggregate = bls.aggregate([shares[j] for j in chosen])
         bitmap = bls.bitmap_of(chosen)
-        settlement = self.settle(batch[0], batch[1], bitmap, aggregate)
+        settlement = self.settle(batch[0], batch[1], bitmap, aggregate, self.key_set)
         sub = BlsSubmission(batch[0], batch[1], bitmap, aggregate, tuple(self.members[j] for j in chosen),
                             settlement)
         self._submitted[batch] = sub

@@ -59,12 +59,12 @@ def check_zk_rule(spec, onchain: Sequence[int]) -> None:
     """A zk-required market's on-chain rule (`QuorumOracle.zkRuleOf`) is the spec's shape over the
     resolver's output: otherwise the contract would accept another outcome than the evidence gives."""
     try:
-        expected = spec.shape.zk_rule(spec.outcomes).as_tuple()
+        expected = spec.zk_rule().as_tuple()
     except OracleError as e:
         raise CheckFailed("rule", f"the market requires zk settlement, but {e}") from None
     if tuple(onchain) != expected:
         raise CheckFailed("rule", f"the market's on-chain zk rule {tuple(onchain)} is not its spec's rule "
-                          f"{expected} (invalidFrom, aboveFrom, above, below)")
+                          f"{expected} (invalidFrom, aboveFrom, above, below, pinnedInput, pinnedValue)")
 
 
 def check_recorded_decision(decision: Decision, resolution: Resolution) -> None:

@@ -6,7 +6,9 @@ once through `oracle.settlement.Settler`, which first asks the chain whether the
 settled (another aggregator may have been faster) and recognises a competitor's settlement by the
 contract's decoded error. With "scheme": "bls" in role.json, final rounds settle with one BLS
 aggregate of the validators' shares (forecast rounds, which have no BLS entry point, stay ECDSA).
-Equivocations go to evidence.jsonl.
+Equivocations go to evidence.jsonl and, when the deployment has a `ValidatorStaking`, to the chain:
+two conflicting signatures by one bonded key take its bond (the aggregator is paid the reporter's
+share) and remove it from the set at once.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from __future__ import annotations
 import json
 import threading
 
-from oracle import bls
 from oracle.batch import leaf
 from oracle.errors import ChainError, OracleError
 from oracle.settlement import Settlement, Settler
+from oracle.staking import Staking
 from validators.aggregator import Aggregator, BlsAggregator
 from validators.votes import BlsVote, Vote, VoteRejected
 
@@ -41,12 +43,12 @@ class AggregatorService:
         self._evidence_kept = 0
         self.bls_mode = home.cfg.get("scheme") == "bls"
         self.settler = Settler(self.dep, home.key, bls_final=self.bls_mode, log=self.log)
+        self.staking = Staking.of(self.dep) if self.dep.addresses.get("ValidatorStaking") else None
         self.aggregator = Aggregator(self.dep.domain, members, threshold, self.settler)
         self.bls: BlsAggregator | None = None
         self._resolution_of_root: dict[bytes, object] = {}
         if self.bls_mode:
-            self.bls = BlsAggregator(self.dep.domain, members, bls.keys_of_key_set(self.dep.bls_key_set()),
-                                     threshold, self._settle_bls)
+            self.bls = BlsAggregator(self.dep.domain, members, self.dep.bls_key_set(), threshold, self._settle_bls)
         self._replay()
 
     # ---------------------------------------------------------------- API
@@ -131,7 +133,7 @@ class AggregatorService:
         members, threshold = self.dep.validators(), self.dep.threshold()
         self.aggregator.set_members(members, threshold)
         if self.bls is not None:
-            self.bls.set_members(members, bls.keys_of_key_set(self.dep.bls_key_set()), threshold)
+            self.bls.set_members(members, self.dep.bls_key_set(), threshold)
         self._epoch = epoch
         self.log("validator_set_changed", epoch=epoch, members=len(members), threshold=threshold)
 
@@ -151,16 +153,23 @@ class AggregatorService:
         if bls_signature is None:
             raise Refused(422, "bls_signature: this aggregator settles final rounds with BLS; none sent")
         share = BlsVote(vote.validator, leaf(vote.resolution), 1, bls_signature)
-        index = self.bls.index.get(vote.validator.lower())
-        if index is not None and self.bls.keys[index] is None:  # registered since we started?
-            self.bls.keys = bls.keys_of_key_set(self.dep.bls_key_set())
         try:
             return share, self.bls.check(share)
         except VoteRejected as e:
-            raise Refused(422, f"bls_signature: {e}") from None
+            refused = e
+        # the voter may have registered or rotated its key since we read the set: read it again
+        now = self.dep.bls_key_set() if vote.validator.lower() in self.bls.index else self.bls.key_set
+        if now != self.bls.key_set:
+            changed = self.bls.rekey(now)
+            self.log("bls_keys_changed", members=[self.bls.members[i] for i in changed])
+            try:
+                return share, self.bls.check(share)
+            except VoteRejected as e:
+                refused = e
+        raise Refused(422, f"bls_signature: {refused}")
 
-    def _settle_bls(self, root: bytes, _count: int, bitmap: int, signature: bytes) -> Settlement:
-        return self.settler.batch_bls([self._resolution_of_root[root]], bitmap, signature)
+    def _settle_bls(self, root: bytes, _count: int, bitmap: int, signature: bytes, key_set: bytes) -> Settlement:
+        return self.settler.batch_bls([self._resolution_of_root[root]], bitmap, signature, key_set)
 
     def _keep_evidence(self) -> None:
         for e in self.aggregator.evidence[self._evidence_kept:]:
@@ -168,7 +177,23 @@ class AggregatorService:
             with open(self.evidence_path, "a") as f:
                 f.write(json.dumps(doc) + "\n")
             self.log("equivocation", validator=e.validator, market_id=e.market_id, round=e.round)
+            self._submit_evidence(e)
         self._evidence_kept = len(self.aggregator.evidence)
+
+    def _submit_evidence(self, e) -> None:
+        """Slash the equivocating member on-chain (kept in evidence.jsonl whatever happens here: anyone
+        can submit it later). Evidence another reporter used first is no failure."""
+        if self.staking is None:
+            return
+        try:
+            report = self.staking.report(self.home.key, e.first.resolution, e.first.signature,
+                                         e.second.resolution, e.second.signature)
+        except (ChainError, OracleError) as err:
+            self.log("slash_failed", validator=e.validator, market_id=e.market_id, round=e.round, reason=str(err))
+            return
+        event = {"slashed": "slashed", "spent": "evidence_spent", "not_slashable": "evidence_not_slashable"}
+        self.log(event[report.outcome], validator=e.validator, market_id=e.market_id, round=e.round,
+                 reason=report.reason, **({"tx_hash": report.tx_hash} if report.tx_hash else {}))
 
     def _replay(self) -> None:
         """A restart resumes with every vote accepted before it (nothing is settled twice: the chain says)."""
