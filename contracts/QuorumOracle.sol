@@ -88,6 +88,9 @@ contract QuorumOracle {
     uint256 public proposedThreshold;
     /// When the proposed set may be executed (0: none proposed).
     uint64 public proposedSetExecutableAt;
+    /// The set manager (the staking contract, `ValidatorStaking`): replaces the set at once, at its
+    /// epoch boundaries and when it slashes a member. Set once by the owner, voiding any proposal.
+    address public manager;
     uint256 public threshold;
     address[] private _validators;
     mapping(address => bool) public isValidator;
@@ -134,6 +137,7 @@ contract QuorumOracle {
     event ValidatorSetChanged(address[] validators, uint256 threshold);
     event ValidatorSetProposed(address[] validators, uint256 threshold, uint64 executableAt);
     event ValidatorSetProposalCancelled();
+    event ManagerSet(address manager);
     event OwnershipTransferStarted(address indexed owner, address indexed pendingOwner);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event Resolved(
@@ -150,6 +154,7 @@ contract QuorumOracle {
     error NotOwner(address caller);
     error NotPendingOwner(address caller);
     error NoProposedValidatorSet();
+    error ManagerAlreadySet(address manager);
     error ValidatorSetNotDue(uint64 executableAt);
     error InvalidThreshold(uint256 threshold, uint256 validators);
     error ZeroValidator();
@@ -242,6 +247,19 @@ contract QuorumOracle {
         _setValidators(validators_, threshold_);
     }
 
+    function setManager(address manager_) external onlyOwner {
+        if (manager != address(0)) revert ManagerAlreadySet(manager);
+        manager = manager_;
+        _clearProposal(); // a set queued before the hand-over must not override the manager's
+        emit ManagerSet(manager_);
+    }
+
+    /// The manager's set, in force at once (`validatorEpoch` bumps: older batch roots are superseded).
+    function replaceValidators(address[] calldata validators_, uint256 threshold_) external {
+        if (msg.sender != manager) revert NotOwner(msg.sender);
+        _setValidators(validators_, threshold_);
+    }
+
     function proposedValidators() external view returns (address[] memory) {
         return _proposedValidators;
     }
@@ -255,6 +273,8 @@ contract QuorumOracle {
     function _checkThreshold(uint256 threshold_, uint256 n) private pure {
         // Byzantine safety needs a strict majority of the set at least.
         // At most 256 members: a BLS quorum names its signers in one uint256 bitmap.
+        // No members at all (every one left or was slashed): the largest threshold, nothing settles.
+        if (n == 0 && threshold_ == type(uint256).max) return;
         if (threshold_ == 0 || threshold_ > n || threshold_ * 2 <= n || n > 256) revert InvalidThreshold(threshold_, n);
     }
 
