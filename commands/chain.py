@@ -13,7 +13,7 @@ from oracle import config
 from oracle.errors import NotFound
 
 from .home import check_quorum, deployments, keys, password
-from .render import JsonOption, emit, handles_errors, out
+from .render import JsonOption, emit, err, handles_errors, out
 
 app = typer.Typer(no_args_is_help=True, help="A local anvil node started from this home (up, down), and the "
                   "contract set deployed onto any JSON-RPC node (deploy).")
@@ -23,37 +23,72 @@ def _anvil_file() -> Path:
     return config.home() / "anvil.json"
 
 
+def _state_file() -> Path:
+    return config.home() / "anvil-state.json"
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    try:  # something listens there already (a bind test would also refuse a port in TIME_WAIT)
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return False
+    except OSError:
+        return True
+
+
 @app.command("up")
 @handles_errors
-def up(port: int = typer.Option(0, help="Port on 127.0.0.1 (0: a free one).")) -> None:
-    """Start anvil (pinned npm @foundry-rs/anvil) on 127.0.0.1; prints its URL."""
+def up(port: int = typer.Option(0, help="Port on 127.0.0.1 (0: the port this home's chain ran on before, else a "
+                                "free one).")) -> None:
+    """Start anvil (pinned npm @foundry-rs/anvil) on 127.0.0.1; prints its URL. After `chain down` it
+    resumes the same chain (its state is kept in this home) on the same port, so node.json stays valid."""
     from oracle.anvil import AnvilNode, start_anvil
+    from oracle.errors import ChainError
 
     f = _anvil_file()
-    if f.exists():
-        doc = json.loads(f.read_text())
-        running = AnvilNode(**{**doc, "log": Path(doc["log"])})
+    doc = json.loads(f.read_text()) if f.exists() else {}
+    if doc.get("pid"):
+        running = AnvilNode(doc["pid"], doc["port"], Path(doc["log"]))
         if running.alive():
             out.print(running.url)
             return
-    node = start_anvil(port=port or None, log_dir=config.home() / "logs")
-    f.write_text(json.dumps(node.to_json()))
+    before = doc.get("port")
+    if not port and before:
+        if not _port_free(before):
+            raise ChainError("connect", f"port {before}, where this home's chain ran, is taken: free it, or "
+                             f"`oracle chain up --port N` (then node.json's rpc_url names the old port)")
+        port = before
+    resumed = _state_file().exists()
+    node = start_anvil(port=port or None, log_dir=config.home() / "logs", state_file=_state_file())
+    f.write_text(json.dumps({**node.to_json(), "state": str(_state_file())}))
+    if resumed:
+        err.print(f"resumed this home's chain from {_state_file()}"
+                  + ("" if before in (None, node.port) else f" on a new port (it ran on {before})"), highlight=False)
     out.print(node.url)
 
 
 @app.command("down")
 @handles_errors
-def down() -> None:
-    """Stop the anvil this home started (by PID and process group)."""
+def down(reset: bool = typer.Option(False, "--reset", help="Also forget the chain's state and port.")) -> None:
+    """Stop the anvil this home started (by PID and process group). Its state and port are kept for the
+    next `chain up` (unless --reset)."""
     from oracle.anvil import AnvilNode
 
     f = _anvil_file()
     if not f.exists():
         raise NotFound("no anvil started from this ORACLE_HOME")
     d = json.loads(f.read_text())
-    AnvilNode(d["pid"], d["port"], Path(d["log"])).stop()
-    f.unlink()
-    out.print("stopped")
+    if d.get("pid"):
+        AnvilNode(d["pid"], d["port"], Path(d["log"])).stop()
+    if reset:
+        f.unlink()
+        _state_file().unlink(missing_ok=True)
+        out.print("stopped; state and port forgotten")
+        return
+    f.write_text(json.dumps({**d, "pid": None}))
+    out.print(f"stopped; `oracle chain up` resumes this chain on port {d['port']} (state: {_state_file()})",
+              highlight=False)
 
 
 @app.command("deploy")

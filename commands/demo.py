@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from .home import check_quorum
-from .render import JsonOption, emit, err, handles_errors, out, srs_label
+from .render import JsonOption, emit, err, handles_errors, out, progress, srs_label
 
 
 @handles_errors
@@ -23,15 +23,9 @@ def demo(
 
     if as_json:
         result = run_demo(n_validators=validators, threshold=threshold, log=lambda m: err.print(m))
-    else:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=out, transient=False) as progress:
-            task = progress.add_task("starting", total=None)
-            result = run_demo(n_validators=validators, threshold=threshold,
-                              log=lambda message: progress.update(task, description=message))
-            progress.update(task, description="done")
+    else:  # a spinner on a terminal; piped, one line per step (never minutes of silence)
+        with progress("demo") as log:
+            result = run_demo(n_validators=validators, threshold=threshold, log=log)
     emit(result, as_json, _render)
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from oracle import config
 
 from .home import password
-from .render import JsonOption, emit, handles_errors, out
+from .render import JsonOption, emit, outcome_text, handles_errors, out
 
 app = typer.Typer(no_args_is_help=True, help="Every role its own process on 127.0.0.1, on anvil.")
 
@@ -113,8 +113,16 @@ def _snapshot() -> dict[str, Any]:
     net = Devnet(_root())
     roles = [{"name": r.name, "role": r.role, "pid": r.pid, "alive": r.alive(), "url": r.url,
               "health": r.health()} for r in net.roles.values()]
-    return {"anvil": {"url": net.rpc_url, "alive": net.anvil().alive()}, "roles": roles,
-            "scheduler": net.scheduler_status()}
+    sch = net.scheduler_status()
+    if sch and "scheduler" in net.roles:  # outcome names for the last resolutions, from the scheduler's state
+        from oracle.state import LocalState
+
+        path = net.roles["scheduler"].home / "state.sqlite"
+        state = LocalState(path) if path.exists() else None
+        for x in sch.get("last", []):
+            spec = state.spec_json(x["market_id"]) if state else None
+            x["outcomes"] = spec["outcomes"] if spec else None
+    return {"anvil": {"url": net.rpc_url, "alive": net.anvil().alive()}, "roles": roles, "scheduler": sch}
 
 
 def _render(s: dict[str, Any]):
@@ -129,14 +137,16 @@ def _render(s: dict[str, Any]):
         detail = ", ".join(f"{k}={v}" for k, v in (h or {}).items() if k in ("votes", "proven", "evidence"))
         t.add_row(r["role"], r["name"], str(r["pid"]), state, detail)
     sch = s["scheduler"] or {}
-    f = Table(title=f"rounds {sch.get('rounds', {})}")
+    counts = sch.get("rounds", {})
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) if isinstance(counts, dict) else str(counts)
+    f = Table(title=f"Rounds ({summary or 'none yet'})")
     for col in ("market", "round", "status", "attempts", "detail"):
         f.add_column(col, overflow="fold")
     for x in sch.get("in_flight", []):
         f.add_row(x["market_id"][:12], str(x["round"]), x["status"], str(x["attempts"]), x["detail"] or "")
     for x in sch.get("last", []):
-        f.add_row(x["market_id"][:12], str(x["round"]), "settled", "", f"outcome={x.get('outcome')} "
-                  f"p={x.get('probability_ppm')}")
+        f.add_row(x["market_id"][:12], str(x["round"]), "settled", "",
+                  outcome_text(x.get("outcomes"), x.get("outcome"), x.get("probability_ppm")))
     return Group(t, f)
 
 

@@ -12,7 +12,7 @@ from oracle import config
 from oracle.errors import NotFound
 
 from .home import store
-from .render import JsonOption, emit, err, handles_errors, out, srs_label
+from .render import JsonOption, emit, handles_errors, out, progress, srs_label
 
 app = typer.Typer(no_args_is_help=True, help="Registered models and their public artifacts.")
 
@@ -20,19 +20,55 @@ app = typer.Typer(no_args_is_help=True, help="Registered models and their public
 @app.command("list")
 @handles_errors
 def list_(as_json: bool = JsonOption) -> None:
-    """Models whose public artifacts (vk, settings, SRS) are in this node's store."""
+    """Models this home knows: those whose public artifacts (vk, settings, SRS) are in its store, and,
+    with a node configured, those its chain knows (verifiers in ModelRegistry, resolvers and
+    forecasters markets were registered with)."""
     from oracle.models import list_models
 
-    emit([r.to_json() for r in list_models(store())], as_json, _render_list)
+    rows = {r.model_id: {**r.to_json(), "known_from": ["store"]} for r in list_models(store())}
+    for model_id, where in _chain_models():
+        row = rows.setdefault(model_id, {"model_id": model_id, "name": None, "family": None, "circuits": [],
+                                         "n_inputs": None, "input_visibility": None, "srs_kind": None,
+                                         "known_from": []})
+        if where not in row["known_from"]:
+            row["known_from"].append(where)
+    emit(list(rows.values()), as_json, _render_list)
+
+
+def _chain_models() -> list[tuple[str, str]]:
+    """(model id, where the chain names it) for this node's deployment; none without a node."""
+    from network.node.config import NodeConfig
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+
+    try:
+        cfg = NodeConfig.load()
+    except NotFound:
+        return []
+    dep = Deployment.load(Chain.rpc(cfg.rpc_url), config.home() / "deployments")
+    found = [("0x" + bytes(log["args"]["modelId"]).hex(), "chain: ModelRegistry verifier")
+             for log in dep.chain.logs(dep.models.events.ModelRegistered(), from_block=dep.from_block)]
+    for log in dep.chain.logs(dep.registry.events.MarketRegistered(), from_block=dep.from_block):
+        found.append(("0x" + bytes(log["args"]["modelId"]).hex(), "chain: market resolver"))
+        forecaster = "0x" + bytes(log["args"]["forecasterId"]).hex()
+        if int(forecaster, 16):
+            found.append((forecaster, "chain: market forecaster"))
+    return found
 
 
 def _render_list(records: list[dict[str, Any]]) -> None:
+    if not records:
+        out.print("No models yet. `oracle model resolvers` compiles this node's resolvers (the `resolver` a "
+                  "market spec names); `oracle market new` does it for you.", highlight=False)
+        return
     table = Table(title="Models")
-    for col in ("model id", "name", "family", "batches", "inputs", "SRS"):
+    for col in ("model id", "name", "family", "batches", "inputs", "SRS", "known from"):
         table.add_column(col, overflow="fold")
     for r in records:
-        table.add_row(r["model_id"], r["name"], r["family"], ",".join(str(c["batch"]) for c in r["circuits"]),
-                      f"{r['n_inputs']} ({r['input_visibility']})", srs_label(r["srs_kind"]))
+        table.add_row(r["model_id"], r["name"] or "-", r["family"] or "-",
+                      ",".join(str(c["batch"]) for c in r["circuits"]) or "-",
+                      f"{r['n_inputs']} ({r['input_visibility']})" if r["n_inputs"] is not None else "-",
+                      srs_label(r["srs_kind"]) if r["srs_kind"] else "-", ", ".join(r["known_from"]))
     out.print(table)
 
 
@@ -57,7 +93,8 @@ def resolvers(
         batches = (1,)
     rows = []
     for w in sorted(set(width)):
-        compiled = compile_resolver(store(), config.cache_dir(), w, batches=batches, log=lambda m: err.print(m))
+        with progress(f"resolver over {w} comparison(s): compile, keys (once, then cached)", quiet=as_json) as log:
+            compiled = compile_resolver(store(), config.cache_dir(), w, batches=batches, log=log)
         rows.append({"width": w, "model_id": compiled.model_id, "name": compiled.record.name,
                      "shapes": "above, up_down, touch, versus" if w == 1 else f"range with {w} bounds",
                      "batches": list(batches)})
@@ -92,7 +129,13 @@ def compile_(
         raise typer.BadParameter(f"must be one of {OUTPUT_TRANSFORMS}", param_hint="--transform")
     if any(b < 1 or b > 256 for b in batch):
         raise typer.BadParameter("batch sizes are 1..256", param_hint="--batch")
-    log = lambda m: err.print(m)  # noqa: E731
+    with progress(f"model {source}: train, compile, proving keys", quiet=as_json) as log:
+        compiled = _compile(source, batch, inputs, params, name, transform, srs, log)
+    emit(compiled.record.to_json(), as_json, _render_compiled)
+
+
+def _compile(source: str, batch: list[int], inputs: str, params: str, name: Optional[str], transform: str,
+             srs: Optional[str], log):
     if source in ("mlp", "conv1d", "trees"):
         from provers.reference import reference_circuit
 
@@ -114,7 +157,7 @@ def compile_(
                                  cache=config.cache_dir(), store=store(), batches=tuple(batch),
                                  input_visibility=inputs, param_visibility=params, output_transform=transform,
                                  srs_file=Path(srs) if srs else None, log=log)
-    emit(compiled.record.to_json(), as_json, _render_compiled)
+    return compiled
 
 
 def _render_compiled(record: dict[str, Any]) -> None:
@@ -139,8 +182,16 @@ def show(model_id: str = typer.Argument(...), as_json: bool = JsonOption) -> Non
 def _render_model(doc: dict[str, Any]) -> None:
     rep = doc["reputation"]
     for k, v in doc.items():
-        if k != "reputation":
-            out.print(f"[bold]{k}[/bold]: {srs_label(v) if k == 'srs_kind' else v}", highlight=False)
+        if k in ("reputation", "circuits"):
+            continue
+        shown = srs_label(v) if k == "srs_kind" else ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        out.print(f"[bold]{k}[/bold]: {shown}", highlight=False)
+    circuits = Table(title="Circuits")
+    for col in ("batch", "logrows", "vk", "settings", "SRS"):
+        circuits.add_column(col, overflow="fold")
+    for c in doc.get("circuits", []):
+        circuits.add_row(str(c["batch"]), str(c.get("logrows", "-")), c["vk"], c["settings"], c["srs"])
+    out.print(circuits)
     if rep["forecasts"]:
         out.print(f"[bold]reputation[/bold]: Brier {rep['brier']:.4f}, log loss {rep['log_loss']:.4f}, "
                   f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")

@@ -11,7 +11,7 @@ import typer
 from oracle import config
 
 from .home import check_quorum, password
-from .render import JsonOption, emit, handles_errors, out, say
+from .render import JsonOption, emit, handles_errors, out, progress, say
 
 app = typer.Typer(no_args_is_help=True, help="This operator's node: configuration and sources.")
 
@@ -40,8 +40,11 @@ def init(
     from oracle.deployment import Deployment
 
     check_quorum(threshold, validators)
-    dep, _ = provision_node(config.home(), rpc_url, validators=validators, threshold=threshold,
-                            password=password(confirm=False), fund_keys=fund, bls=bls, ctf=ctf)
+    pw = password(confirm=False)
+    with progress("node init") as log:
+        log(f"{validators + 4} encrypted keys (created if missing), funding, contract deployment")
+        dep, _ = provision_node(config.home(), rpc_url, validators=validators, threshold=threshold,
+                                password=pw, fund_keys=fund, bls=bls, ctf=ctf)
     if bls:
         out.print(f"registered {validators} BLS keys (proof of possession checked on-chain)")
     sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}

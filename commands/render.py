@@ -21,6 +21,19 @@ err = Console(stderr=True)
 JsonOption: Any = typer.Option(False, "--json", help="Print one JSON document instead of text or tables.")
 
 
+def _flag_type(display_type_rich: Callable) -> Callable:
+    """A flag takes no value: typer >= 0.2x prints `<bool>` beside every one (`--json <bool>`); show
+    nothing there, as for any flag."""
+
+    def shown(self, ctx):
+        return None if self.is_flag and not self.count else display_type_rich(self, ctx)
+
+    return shown
+
+
+typer.core.TyperOption.display_type_rich = _flag_type(typer.core.TyperOption.display_type_rich)
+
+
 def emit(obj: Any, as_json: bool, human: Callable[[Any], None]) -> None:
     """Print `obj` as indented JSON on stdout (`--json`), or hand it to `human` to render."""
     if as_json:
@@ -38,13 +51,15 @@ def say(line: str) -> Callable[[Any], None]:
 def progress(title: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     """Long work shows progress: yields the `log` callback to hand to training, compilation, key
     generation, proving. On a terminal, a spinner on stderr whose text is the latest step (with the
-    time elapsed); piped, each step one plain line on stderr; `quiet` (`--json`): nothing."""
+    time elapsed); piped, each step one plain line on stderr (`title: step`); `quiet` (`--json`): nothing."""
     if quiet:
         yield lambda message: None
         return
     if not err.is_terminal:
-        err.print(title, highlight=False, soft_wrap=True)
-        yield lambda message: err.print(f"  {message}", highlight=False, soft_wrap=True)
+        def line(message: str) -> None:
+            err.print(f"{title}: {message}", highlight=False, soft_wrap=True)
+
+        yield line
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -62,10 +77,30 @@ def handles_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except OracleError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {_line(e)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def outcome_text(outcomes: Any, index: Any, probability_ppm: Any = None) -> str:
+    """An outcome as people read it: `YES 0.867` (the name, then the probability), `INVALID`, or the
+    index when the outcome names are not known here."""
+    if index is None:
+        return "-"
+    names = list(outcomes or [])
+    name = names[index] if isinstance(index, int) and 0 <= index < len(names) else \
+        ("INVALID" if names else f"outcome {index}")
+    return name if probability_ppm is None or name == "INVALID" else f"{name} {probability_ppm / 1e6:.3f}"
+
+
+def _line(e: OracleError) -> str:
+    """The error as one line: a chain that cannot be reached says so (not "connect reverted")."""
+    from oracle.errors import ChainError
+
+    if isinstance(e, ChainError) and e.action == "connect":
+        return e.reason
+    return " ".join(str(e).split())
 
 
 def srs_label(kind: str) -> str:

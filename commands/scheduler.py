@@ -21,7 +21,10 @@ app = typer.Typer(no_args_is_help=True, help="Persistent jobs: pull sources, dis
 @app.command("run")
 @handles_errors
 def run(
-    until_idle: bool = typer.Option(False, help="Exit when every known round is settled."),
+    until_idle: bool = typer.Option(False, help="Exit when every known round is settled, or when none is due "
+                                    "within --horizon by the chain's clock."),
+    horizon: float = typer.Option(600.0, "--horizon", min=0, help="With --until-idle: seconds (chain time) "
+                                  "within which a round must be due for the scheduler to keep waiting."),
     role_home: Optional[Path] = typer.Option(None, "--role-home", help="Network mode: this role's home "
                                              "(role.json); rounds go to prover/validator processes over HTTP."),
 ) -> None:
@@ -38,8 +41,9 @@ def run(
     from network.node.jobs import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per job run (a pull every 5 s)
     password()  # fail now, not inside a job
-    run_scheduler(until_idle=until_idle)
+    run_scheduler(until_idle=until_idle, idle_horizon_s=horizon if until_idle else None)
 
 
 @app.command("status")

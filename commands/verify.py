@@ -22,10 +22,16 @@ def verify(
 ) -> None:
     """Re-check a resolution from public data: chain, spec, snapshot, proof, rule, signatures. No key needed."""
     from markets.feeds import load_source
+    from oracle.canonical import is_bytes32
     from oracle.chain import Chain
     from oracle.deployment import Deployment
+    from oracle.errors import FieldError
     from validators.audit import Auditor
 
+    if not is_bytes32(market):
+        raise FieldError("MARKET_ID|TX_HASH", f"{market!r} is neither a market id nor a transaction hash "
+                         "(0x and 64 hex digits)")
+    market = market.lower()
     if rpc_url is None:
         from network.node.config import NodeConfig
 

@@ -121,6 +121,16 @@ def _revert_data(exc: BaseException) -> bytes | None:
     return None
 
 
+def _why_unreachable(e: BaseException) -> str:
+    """What a failed first contact means, in words (not the HTTP library's internals)."""
+    text = str(e)
+    for marker, words in (("Connection refused", "connection refused"), ("Name or service not known", "unknown host"),
+                          ("timed out", "timed out"), ("No route to host", "no route to host")):
+        if marker in text:
+            return words
+    return type(e).__name__
+
+
 class Chain:
     """A connected chain. `embedded()` for py-evm in-process, `rpc(url)` for a node."""
 
@@ -178,7 +188,8 @@ class Chain:
         try:
             w3.eth.chain_id
         except Exception as e:
-            raise ChainError("connect", f"no JSON-RPC node answers at {url}: {e}") from None
+            raise ChainError("connect", f"no JSON-RPC node answers at {url} ({_why_unreachable(e)}); is it "
+                             "running (`oracle chain up`)?") from None
         return cls(w3, label=url, explicit_gas=False, retries=retries,
                    **({"on_retry": on_retry} if on_retry else {}))
 

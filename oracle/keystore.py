@@ -55,7 +55,12 @@ class KeyStore:
         path = self._path(name, BLS_SUFFIX)
         if not path.exists():
             raise NotFound(f"no BLS key named {name!r} in {self.root}")
-        return load_key(path, password)
+        try:
+            return load_key(path, password)
+        except OracleError as e:
+            if "MAC mismatch" in str(e):
+                raise OracleError(f"wrong password for BLS keystore {name!r} ({path})") from None
+            raise
 
     def bls_public_key(self, name: str) -> str | None:
         path = self._path(name, BLS_SUFFIX)
@@ -76,7 +81,9 @@ class KeyStore:
         try:
             return LocalSigner.from_keystore(json.loads(path.read_text()), password)
         except ValueError as e:
-            raise OracleError(f"cannot decrypt key {name!r}: {e}") from None
+            if "MAC mismatch" in str(e):
+                raise OracleError(f"wrong password for keystore {name!r} ({path})") from None
+            raise OracleError(f"cannot decrypt key {name!r} ({path}): {e}") from None
 
     def ensure(self, name: str, password: str) -> LocalSigner:
         """The key named `name`, created first if there is none."""

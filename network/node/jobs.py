@@ -39,8 +39,10 @@ class NodeScheduler:
             if r.status in ("pending", "retry") and self.scheduler.get_job(f"round:{r.market_id}:{r.round}") is None:
                 schedule_round(self.scheduler, DISPATCH, r.market_id, r.round, r.due_at)
 
-    def run(self, *, until_idle: bool = False, poll_s: float = 0.5) -> None:
-        """Run until stopped; with `until_idle`, return once every known round is settled or failed."""
+    def run(self, *, until_idle: bool = False, poll_s: float = 0.5, idle_horizon_s: float | None = None) -> None:
+        """Run until stopped; with `until_idle`, return once every known round is settled or failed, or
+        (`idle_horizon_s`) once every round left is due further than that ahead by the chain's clock.
+        Says what it waits for whenever that changes."""
         from oracle.scheduler import ensure_round_jobs, schedule_pull
 
         self.scheduler.start(paused=True)
@@ -48,15 +50,44 @@ class NodeScheduler:
         schedule_pull(self.scheduler, PULL, self.node.cfg.pull_interval_s)
         self.scheduler.resume()
         log.info("scheduler running")
+        said, checked = None, 0.0
         try:
             while True:
                 time.sleep(poll_s)
-                if until_idle:
-                    rounds = self.node.state.rounds()
-                    if rounds and all(r.status in ("settled", "failed") for r in rounds):
-                        return
+                if time.monotonic() - checked < 5 * poll_s and not until_idle:
+                    continue
+                checked = time.monotonic()
+                rounds = self.node.state.rounds()
+                left = [r for r in rounds if r.status not in ("settled", "failed")]
+                if until_idle and rounds and not left:
+                    log.info(f"idle: every round of {len({r.market_id for r in rounds})} market(s) is settled or failed")
+                    return
+                waiting = _waiting_for(left, self.node.chain.timestamp())
+                if waiting != said:
+                    log.info(waiting)
+                    said = waiting
+                if until_idle and idle_horizon_s is not None and left and \
+                        all(r.status != "running" for r in left) and \
+                        min(r.due_at for r in left) > self.node.chain.timestamp() + idle_horizon_s:
+                    log.info(f"idle: no round is due within {idle_horizon_s:g} s by the chain's clock; exiting "
+                             "(run again later, or without --until-idle to wait)")
+                    return
         finally:
             self.scheduler.shutdown(wait=False)
+
+
+def _waiting_for(left, chain_now: int) -> str:
+    """One line: how many rounds are open, and the next one due by the chain's clock."""
+    from datetime import datetime, timezone
+
+    if not left:
+        return "waiting for markets: no open round (the registry, spec folder and importers are pulled)"
+    nxt = min(left, key=lambda r: r.due_at)
+    due = datetime.fromtimestamp(nxt.due_at, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    gap = nxt.due_at - chain_now
+    when = "due now" if gap <= 0 else f"due in {gap / 86400:.1f} days" if gap >= 86400 else f"due in {gap:.0f} s"
+    return (f"waiting for {len(left)} round(s); next: {nxt.market_id[:10]} round {nxt.round} at {due} "
+            f"({when} by the chain's clock, {nxt.status})")
 
 
 def pull(*, context: NodeScheduler | None = None) -> None:
@@ -76,6 +107,6 @@ def _running(context: NodeScheduler | None) -> NodeScheduler:
     return context
 
 
-def run_scheduler(home: Path | None = None, *, until_idle: bool = False) -> None:
+def run_scheduler(home: Path | None = None, *, until_idle: bool = False, idle_horizon_s: float | None = None) -> None:
     """`oracle scheduler run`: this home's node and its scheduler, in this process."""
-    NodeScheduler(Node(home, on_log=log.info)).run(until_idle=until_idle)
+    NodeScheduler(Node(home, on_log=log.info)).run(until_idle=until_idle, idle_horizon_s=idle_horizon_s)

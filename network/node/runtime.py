@@ -253,7 +253,11 @@ class Node:
 
     def _log_event(self, event: str, **fields: Any) -> None:
         if event == "round_settled":
-            self.on_log(f"{fields['market_id'][:10]} round {fields['round']}: settled {fields.get('tx') or ''}"
+            o, p = fields.get("outcome"), fields.get("probability_ppm")
+            names = self.spec_of(fields["market_id"]).outcomes
+            said = ("" if o is None else (names[o] if o < len(names) else "INVALID") + " ") + \
+                ("" if p is None else f"{p / 1e6:.3f} ")
+            self.on_log(f"{fields['market_id'][:10]} round {fields['round']}: settled {said}{fields.get('tx') or ''}"
                         f" ({fields.get('detail')})")
         elif event in ("ctf_linked", "ctf_reported", "ctf_error", "sources_off_median"):
             self.on_log(f"{event}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
