@@ -9,7 +9,7 @@ from typing import Callable
 import typer
 
 from .home import password
-from .render import handles_errors
+from .render import JsonOption, emit, handles_errors, out
 
 prover_app = typer.Typer(no_args_is_help=True, help="Network mode: the prover as its own process.")
 validator_app = typer.Typer(no_args_is_help=True, help="Network mode: a validator as its own process.")
@@ -50,3 +50,91 @@ def aggregator_serve(role_home: Path = typer.Option(..., "--role-home", help="Th
     from network.roles.aggregator import build_app
 
     serve_role(role_home, build_app)
+
+
+# ------------------------------------------------------------------ bonds (ValidatorStaking)
+RoleHomeOption = typer.Option(..., "--role-home", help="This validator's home (its key and deployment).")
+
+
+def _staking(role_home: Path):
+    from network.home import RoleHome
+    from oracle.staking import Staking
+
+    home = RoleHome(role_home, password=password())
+    return home, Staking.of(home.dep)
+
+
+def parse_eth(text: str, field: str = "--bond") -> int:
+    """'2', '0.5', '1e-3' ETH -> wei; anything else (negative, zero, finer than 1 wei, not a number)
+    is refused naming the field."""
+    from decimal import Decimal, InvalidOperation
+
+    from oracle.errors import OracleError
+
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise OracleError(f"{field}: {text!r} is not a number of ETH") from None
+    wei = value * 10**18
+    if not value.is_finite() or value <= 0 or wei != wei.to_integral_value():
+        raise OracleError(f"{field}: {text!r} must be a positive amount of ETH, at most 18 decimals")
+    return int(wei)
+
+
+def _bond_line(b) -> str:
+    when = f", withdrawable at {b.withdrawable_at}" if b.status == "unbonding" else ""
+    return f"{b.address}: {b.status}, bond {b.bond / 10**18:g} ETH{when}"
+
+
+@validator_app.command("join")
+@handles_errors
+def validator_join(role_home: Path = RoleHomeOption,
+                   bond: str = typer.Option(..., "--bond", help="ETH to bond (at least the minimum bond)."),
+                   as_json: bool = JsonOption) -> None:
+    """Bond ETH and queue for the next epoch (or add to a bond already queued or in the set)."""
+    home, staking = _staking(role_home)
+    staking.join(home.key, parse_eth(bond))
+    b = staking.bond_of(home.key.address)
+    emit(b.to_json(), as_json, lambda _: out.print(_bond_line(b) + f"; the set changes at "
+                                                   f"{staking.next_epoch_at()} (unix)", highlight=False))
+
+
+@validator_app.command("leave")
+@handles_errors
+def validator_leave(role_home: Path = RoleHomeOption, as_json: bool = JsonOption) -> None:
+    """Leave the set at the next epoch boundary; the bond unbonds from then (still slashable)."""
+    home, staking = _staking(role_home)
+    staking.leave(home.key)
+    b = staking.bond_of(home.key.address)
+    emit(b.to_json(), as_json, lambda _: out.print(_bond_line(b), highlight=False))
+
+
+@validator_app.command("withdraw")
+@handles_errors
+def validator_withdraw(role_home: Path = RoleHomeOption, as_json: bool = JsonOption) -> None:
+    """Take the bond back once its unbonding delay is over."""
+    home, staking = _staking(role_home)
+    amount = staking.bond_of(home.key.address).bond
+    staking.withdraw(home.key)
+    doc = {"address": home.key.address, "withdrawn_wei": amount}
+    emit(doc, as_json, lambda _: out.print(f"{home.key.address}: withdrew {amount / 10**18:g} ETH", highlight=False))
+
+
+@validator_app.command("status")
+@handles_errors
+def validator_status(role_home: Path = RoleHomeOption, as_json: bool = JsonOption) -> None:
+    """This validator's bond and the staking contract's epoch, set, queue and parameters."""
+    home, staking = _staking(role_home)
+    b = staking.bond_of(home.key.address)
+    doc = {"validator": b.to_json(), "staking": staking.status()}
+
+    def human(d):
+        st = d["staking"]
+        p = st["parameters"]
+        out.print(_bond_line(b), highlight=False)
+        out.print(f"epoch {st['epoch']}, next boundary at {st['next_epoch_at']} (unix); "
+                  f"{len(st['members'])} members (t = {st['threshold']}), {len(st['queued'])} queued; "
+                  f"min bond {p['min_bond_wei'] / 10**18:g} ETH, unbonding {p['unbonding_delay_s']} s"
+                  + (", joining paused" if p["joining_paused"] else ""), highlight=False)
+
+    emit(doc, as_json, human)

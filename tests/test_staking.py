@@ -354,6 +354,20 @@ def test_staking_ownership_moves_in_two_steps(staked):
 
 
 # ------------------------------------------------------------ the network's aggregator
+def _role_home(net, anvil, path, role: str, name: str):
+    """A role's home on this anvil: role.json, its own encrypted key (funded), the deployment file."""
+    from conftest import PASSWORD
+
+    from oracle.keystore import KeyStore
+
+    key = KeyStore(path / "keys").ensure(name, PASSWORD)
+    net.chain.fund(key.address, 10 * ETH)
+    (path / "role.json").write_text(json.dumps({"role": role, "name": name, "key": name, "port": 0,
+                                                "rpc_url": anvil.url, "artifacts": []}))
+    net.dep.save(path / "deployments")
+    return key
+
+
 def test_the_network_aggregator_submits_equivocation_evidence(anvil, store, tmp_path):
     """An aggregator that receives two votes from one member for one round with different outcomes
     keeps the evidence and submits it: the member is slashed, the aggregator is paid."""
@@ -362,16 +376,11 @@ def test_the_network_aggregator_submits_equivocation_evidence(anvil, store, tmp_
     from network.home import RoleHome
     from network.roles.aggregator import AggregatorService
     from oracle.chain import Chain
-    from oracle.keystore import KeyStore
 
     net = Network(store, chain=Chain.rpc(anvil.url))
     staked = Staked(net)
     home = tmp_path / "aggregator-0"
-    key = KeyStore(home / "keys").ensure("aggregator-0", PASSWORD)
-    net.chain.fund(key.address, ETH)
-    (home / "role.json").write_text(json.dumps({"role": "aggregator", "name": "aggregator-0", "key": "aggregator-0",
-                                                "port": 0, "rpc_url": anvil.url, "artifacts": []}))
-    net.dep.save(home / "deployments")
+    key = _role_home(net, anvil, home, "aggregator", "aggregator-0")
     service = AggregatorService(RoleHome(home, password=PASSWORD))
     market_id = staked.register()
     service._last_round[market_id] = 0  # the market's last round, as its spec would say (no spec here)
@@ -387,3 +396,40 @@ def test_the_network_aggregator_submits_equivocation_evidence(anvil, store, tmp_
     slashed = [e for e in events if e["event"] == "slashed"]
     assert len(slashed) == 1 and slashed[0]["validator"] == cheat.address
     assert len((home / "evidence.jsonl").read_text().splitlines()) == 1
+
+
+def test_validator_cli_join_status_leave_withdraw(anvil, store, tmp_path, monkeypatch):
+    """`oracle validator join --bond / status / leave / withdraw --role-home`, as an operator types them."""
+    from conftest import PASSWORD, Network
+    from typer.testing import CliRunner
+
+    from cli import app
+    from oracle.chain import Chain
+
+    net = Network(store, chain=Chain.rpc(anvil.url))
+    staked = Staked(net)
+    home = tmp_path / "validator-9"
+    key = _role_home(net, anvil, home, "validator", "validator-9")
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD)
+    run = lambda *args: CliRunner().invoke(app, ["validator", *args, "--role-home", str(home)])
+
+    bad = run("join", "--bond", "-1")
+    assert bad.exit_code == 1 and "--bond" in bad.output and "positive" in bad.output
+    low = run("join", "--bond", "0.5")
+    assert low.exit_code == 1 and "BondTooSmall" in low.output
+    ok = run("join", "--bond", "1.5", "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output) == {**json.loads(ok.output), "status": "queued", "bond_wei": 15 * ETH // 10}
+    staked.next_epoch()
+    status = run("status", "--json")
+    doc = json.loads(status.output)
+    assert doc["validator"]["status"] == "member" and key.address in doc["staking"]["members"]
+    assert doc["staking"]["threshold"] == 4 and key.address in net.dep.validators()
+    assert "member, bond 1.5 ETH" in run("status").output
+    assert run("leave").exit_code == 0
+    staked.next_epoch()
+    early = run("withdraw")
+    assert early.exit_code == 1 and "StillUnbonding" in early.output
+    net.advance_to(staked.staking.bond_of(key.address).withdrawable_at)
+    done = run("withdraw", "--json")
+    assert done.exit_code == 0 and json.loads(done.output)["withdrawn_wei"] == 15 * ETH // 10
