@@ -79,6 +79,9 @@ def down(reset: bool = typer.Option(False, "--reset", help="Also forget the chai
     if not f.exists():
         raise NotFound("no anvil started from this ORACLE_HOME")
     d = json.loads(f.read_text())
+    if not d.get("pid") and not reset:
+        raise NotFound(f"no anvil running from this ORACLE_HOME (its chain is kept: `oracle chain up` resumes it "
+                       f"on port {d['port']}; `chain down --reset` forgets it)")
     if d.get("pid"):
         AnvilNode(d["pid"], d["port"], Path(d["log"])).stop()
     if reset:

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from .home import keys, password
-from .render import JsonOption, emit, handles_errors, out
+from .render import JsonOption, emit, handles_errors, out, progress
 
 app = typer.Typer(no_args_is_help=True, help="Operator keys (encrypted keystore files).")
 
@@ -21,10 +21,12 @@ def new(
     """Create a key in an encrypted keystore file (password: ORACLE_KEYSTORE_PASSWORD or prompt)."""
     pw = password(confirm=True)
     ks = keys()
-    signer = ks.load(name, pw) if bls and name in ks.names() else ks.create(name, pw)
+    with progress(f"keys new: encrypting {name}"):  # scrypt makes a keystore slow to write, on purpose
+        signer = ks.load(name, pw) if bls and name in ks.names() else ks.create(name, pw)
+        bls_key = ks.create_bls(name, pw) if bls else None
     out.print(f"{name}: {signer.address}", highlight=False)
-    if bls:
-        out.print(f"{name} BLS: 0x{ks.create_bls(name, pw).public_key.hex()}", highlight=False)
+    if bls_key is not None:
+        out.print(f"{name} BLS: 0x{bls_key.public_key.hex()}", highlight=False)
 
 
 @app.command("list")

@@ -59,7 +59,7 @@ class KeyStore:
             return load_key(path, password)
         except OracleError as e:
             if "MAC mismatch" in str(e):
-                raise OracleError(f"wrong password for BLS keystore {name!r} ({path})") from None
+                raise OracleError(f"wrong password for BLS keystore {name!r} ({path}): cannot decrypt it") from None
             raise
 
     def bls_public_key(self, name: str) -> str | None:
@@ -82,7 +82,7 @@ class KeyStore:
             return LocalSigner.from_keystore(json.loads(path.read_text()), password)
         except ValueError as e:
             if "MAC mismatch" in str(e):
-                raise OracleError(f"wrong password for keystore {name!r} ({path})") from None
+                raise OracleError(f"wrong password for keystore {name!r} ({path}): cannot decrypt it") from None
             raise OracleError(f"cannot decrypt key {name!r} ({path}): {e}") from None
 
     def ensure(self, name: str, password: str) -> LocalSigner:

@@ -62,13 +62,18 @@ class NodeScheduler:
                 if until_idle and rounds and not left:
                     log.info(f"idle: every round of {len({r.market_id for r in rounds})} market(s) is settled or failed")
                     return
-                waiting = _waiting_for(left, self.node.chain.timestamp())
+                try:  # the chain may be down for a while: the jobs retry, this loop only reports
+                    chain_now = self.node.chain.timestamp()
+                except OracleError as e:
+                    waiting, chain_now = f"waiting for the chain: {e}", None
+                else:
+                    waiting = _waiting_for(left, chain_now)
                 if waiting != said:
                     log.info(waiting)
                     said = waiting
-                if until_idle and idle_horizon_s is not None and left and \
+                if until_idle and idle_horizon_s is not None and left and chain_now is not None and \
                         all(r.status != "running" for r in left) and \
-                        min(r.due_at for r in left) > self.node.chain.timestamp() + idle_horizon_s:
+                        min(r.due_at for r in left) > chain_now + idle_horizon_s:
                     log.info(f"idle: no round is due within {idle_horizon_s:g} s by the chain's clock; exiting "
                              "(run again later, or without --until-idle to wait)")
                     return
