@@ -3,7 +3,8 @@
 `up` starts anvil (state kept in a file, so a restart resumes the chain; genesis at `start`, by
 default the demo's replay start in March 2019, so that markets on the bundled historical data can be
 registered before their events and time then moved on with `advance_to`), creates one key per role
-in that role's own home, deploys, and starts: the scheduler, the provers, n validators and
+in that role's own home, deploys (each validator bonds 10 ETH in `ValidatorStaking`, whose first
+epoch installs them as the oracle's set), and starts: the scheduler, the provers, n validators and
 the aggregators (`--aggregators`, default 2: any validator operator can run one). Everything
 started is recorded in `devnet.json` by PID and process group; `down` stops exactly those.
 """
@@ -91,8 +92,9 @@ class Devnet:
     @classmethod
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
            validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None,
-           timeout: float = 120.0, start: int | None = REPLAY_START) -> "Devnet":
-        """`start`: the chain's genesis time (unix; None: now)."""
+           timeout: float = 120.0, start: int | None = REPLAY_START, bond: int | None = 10 * 10**18) -> "Devnet":
+        """`start`: the chain's genesis time (unix; None: now). `bond` (wei): each validator bonds this
+        much in `ValidatorStaking`, which owns the oracle's set (None: a fixed set, no staking)."""
         from oracle.chain import Chain
         from oracle.keystore import KeyStore
 
@@ -122,7 +124,7 @@ class Devnet:
         validator_names = [f"validator-{i}" for i in range(validators)]
         members = sorted((signers[n] for n in validator_names), key=lambda s: int(s.address, 16))
         dep = deploy(chain, signers["deployer"], members, threshold,
-                     save_to=[root / name / "deployments" for name in names])
+                     save_to=[root / name / "deployments" for name in names], bond=bond)
         if bls:  # every validator gets a BLS key, registered with its proof of possession
             register_bls_keys(dep, [(signers[n], keystores[n], n) for n in validator_names], password,
                               fund_first=False)

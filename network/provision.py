@@ -1,5 +1,6 @@
 """Provisioning, in one place: keys from encrypted keystores, funding from a dev node, the
-contract deployment, and validators' BLS keys registered with their proofs of possession.
+contract deployment (with bonded validators when asked: `ValidatorStaking` owns the oracle's set),
+and validators' BLS keys registered with their proofs of possession.
 
 Used by `oracle node init` (one operator, every role in one home), `oracle chain deploy` and
 `oracle devnet up` (every role its own home).
@@ -14,6 +15,7 @@ from oracle.chain import Chain
 from oracle.deployment import Deployment
 from oracle.keystore import KeyStore
 from oracle.signer import Signer
+from oracle.staking import Staking, StakingParameters, bond_validators
 
 ETH = 10**18
 
@@ -26,13 +28,21 @@ def fund(chain: Chain, signers: Iterable[Signer], *, below: int = ETH, amount: i
 
 
 def deploy(chain: Chain, deployer: Signer, validators: Sequence[Signer], threshold: int, *,
-           save_to: Iterable[Path] = (), ctf: str | None = None) -> Deployment:
+           save_to: Iterable[Path] = (), ctf: str | None = None, bond: int | None = None,
+           staking: StakingParameters | None = None) -> Deployment:
     """Deploy the contract set with `validators` as the set, in the order given (a member's index
     names it in BLS signer bitmaps), and t = threshold; record the deployment in each directory of
-    `save_to`."""
+    `save_to`. With `bond` (wei): a `ValidatorStaking` takes the oracle over, each validator bonds
+    that much (funded from the dev account when short) and the first epoch installs them, with a
+    threshold rule that gives t for this n (`staking`: other parameters)."""
     if not 1 <= threshold <= len(validators):
         raise ValueError(f"threshold {threshold} must be 1..{len(validators)}")
     dep = Deployment.deploy(chain, deployer, [v.address for v in validators], threshold, ctf=ctf)
+    if bond is not None:
+        params = staking or StakingParameters.for_threshold(len(validators), threshold, min_bond=min(bond, ETH),
+                                                            epoch_length=3600, unbonding_delay=86_400)
+        fund(chain, validators, below=bond + ETH, amount=bond + 10 * ETH)
+        bond_validators(Staking.deploy(dep, deployer, params), list(validators), bond, deployer)
     for directory in save_to:
         dep.save(directory)
     return dep

@@ -43,11 +43,12 @@ class StakingParameters:
 
     @classmethod
     def for_threshold(cls, n: int, t: int, **kw: Any) -> "StakingParameters":
-        """Parameters whose threshold rule gives exactly t for a set of n (t a strict majority of n <= 256):
-        floor(t * 10000 / n) bps is within n / 10000 < 1 of t / n, so its ceiling is t."""
+        """Parameters whose threshold rule gives exactly t for a set of n (t a strict majority of n <= 256),
+        with the smallest such rule, so that a set that shrinks (a member slashed) keeps a threshold it
+        can meet: n * bps / 10000 lies in (t - 1, t - 1 + n / 10000], so its ceiling is t."""
         if not (1 <= t <= n <= 256 and 2 * t > n):
             raise OracleError(f"threshold {t} of {n}: needs a strict majority, at most n (n <= 256)")
-        return cls(quorum_bps=max(t * 10_000 // n, 5_001), **kw)
+        return cls(quorum_bps=max((t - 1) * 10_000 // n + 1, 5_001), **kw)
 
 
 @dataclass(frozen=True)

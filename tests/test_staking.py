@@ -279,6 +279,23 @@ def test_slashing_the_last_member_leaves_no_set_that_can_settle(chain_network):
         net.dep.accept_batch_root(net.submitter, bytes(32), 1, [])
 
 
+@pytest.mark.parametrize("n, t", [(7, 5), (4, 3), (4, 4), (3, 2), (1, 1)])
+def test_provisioning_bonds_the_validators_with_the_threshold_asked(n, t):
+    """`devnet up --validators n --threshold t` keeps meaning t of n with bonded validators."""
+    from network.provision import deploy, fund
+    from oracle.chain import Chain
+
+    chain = Chain.embedded()
+    deployer = LocalSigner.create()
+    fund(chain, [deployer])
+    keys = [LocalSigner.create() for _ in range(n)]
+    dep = deploy(chain, deployer, keys, t, bond=3 * ETH)
+    staking = Staking.of(dep)
+    assert dep.validators() == staking.members() == [k.address for k in keys] and dep.threshold() == t
+    assert all(staking.bond_of(k.address).bond == 3 * ETH for k in keys)
+    assert staking.parameters().min_bond == ETH and dep.oracle.functions.owner().call() == staking.address
+
+
 # ------------------------------------------------------------ rounds in flight
 def test_a_member_leaving_mid_round_does_not_stall_the_round(staked):
     """Two of four members voted (t = 3) when one of them leaves at a boundary: the aggregator follows
@@ -307,6 +324,27 @@ def test_a_member_leaving_mid_round_does_not_stall_the_round(staked):
     assert sub is not None and sub.tx_hash is not None
     assert set(sub.signers) == {keys[1].address, keys[2].address}
     assert dep.is_resolved(market_id) and len(dep.resolved_events(market_id)) == 1
+
+
+def test_a_quorum_refused_after_a_set_change_is_submitted_again_on_a_retried_vote(staked):
+    """A member is slashed between the votes and the submission (by another reporter): the chain
+    refuses the quorum. Once the aggregator follows the new set, a vote sent again completes the
+    round with the votes that still count, instead of being ignored as already counted."""
+    s, dep = staked.staking, staked.dep
+    keys = staked.net.keys
+    market_id = staked.register()
+    r = _resolution(market_id)
+    agg = Aggregator(dep.domain, dep.validators(), dep.threshold(), Settler(dep, staked.net.submitter))
+    votes = {k.address: Vote(k.address, r, dep.digest(r), staked.sign(k, r)) for k in keys[:3]}
+    agg.add(votes[keys[0].address], required=1)
+    agg.add(votes[keys[1].address], required=1)
+    s.slash(staked.net.submitter, *_equivocation(staked, keys[0], staked.register(b"other")))
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        agg.add(votes[keys[2].address], required=1)
+    agg.set_members(dep.validators(), dep.threshold())  # 3 members, t = 2
+    sub = agg.add(votes[keys[2].address], required=1)  # the validator's retry
+    assert sub is not None and sub.tx_hash is not None and dep.is_resolved(market_id)
+    assert set(sub.signers) == {keys[1].address, keys[2].address}
 
 
 # ---------------------------------------------------------------- governance

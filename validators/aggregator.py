@@ -55,13 +55,14 @@ class Aggregator:
             raise VoteRejected(f"vote signature does not recover to {vote.validator}")
         tally = self._tallies.setdefault((r.market_id, r.round), _Tally())
         previous = tally.by_validator.get(vote.validator)
-        if previous is not None:
-            if previous.digest != d:
-                self.evidence.append(Equivocation(vote.validator, r.market_id, r.round, previous, vote))
+        if previous is not None and previous.digest != d:
+            self.evidence.append(Equivocation(vote.validator, r.market_id, r.round, previous, vote))
             return None
-        tally.by_validator[vote.validator] = vote
+        # the same vote again is a retry: a quorum whose submission failed (the set changed under it,
+        # a member was slashed) is submitted again with the votes that still count
+        tally.by_validator.setdefault(vote.validator, vote)
         votes = tally.by_digest.setdefault(d, {})
-        votes[vote.validator] = vote
+        votes.setdefault(vote.validator, vote)
         if tally.submission is None and len(votes) >= needed:
             chosen = sorted(votes.values(), key=lambda v: int(v.validator, 16))[:needed]
             settlement = self.settle(r, [v.signature for v in chosen])
