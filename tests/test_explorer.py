@@ -152,3 +152,34 @@ def test_static_files_are_served_and_nothing_else(explored):
     assert "fetch(\"/api/status\"" in _get(url, "/static/explorer.js").text
     assert _get(url, "/static/../data.py").status_code in (403, 404)
     assert _get(url, "/static/%2e%2e/data.py").status_code in (403, 404)
+
+
+def test_the_command_finds_a_node_or_a_devnet_and_says_when_neither(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from commands.explorer import _sources
+    from network.node.config import NodeConfig
+
+    node = tmp_path / "node"
+    node.mkdir()
+    NodeConfig(rpc_url="http://127.0.0.1:8545", validators=["v0"], threshold=1).save(node)
+    assert _sources(node, None) == ("http://127.0.0.1:8545", node / "deployments", node / "store", node / "state.sqlite")
+    assert _sources(node, "http://other:1")[0] == "http://other:1"
+    dev = tmp_path / "dev"
+    (dev / "devnet").mkdir(parents=True)
+    roles = [{"name": n, "role": n.split("-")[0], "home": str(dev / "devnet" / n), "port": 1} for n in
+             ("scheduler", "prover-1", "prover-0", "validator-0")]
+    (dev / "devnet" / "devnet.json").write_text(json.dumps({"anvil": {"port": 9545}, "roles": roles}))
+    assert _sources(dev, None) == ("http://127.0.0.1:9545", dev / "devnet" / "creator" / "deployments",
+                                   dev / "devnet" / "prover-0" / "store", dev / "devnet" / "scheduler" / "state.sqlite")
+
+    empty = tmp_path / "empty"
+    monkeypatch.setenv("ORACLE_HOME", str(empty))
+    for args, says in ((["explorer"], "pass --rpc-url"),
+                       (["explorer", "--rpc-url", "http://127.0.0.1:9"], "no JSON-RPC node answers at"),
+                       (["explorer", "--port", "70000"], "--port")):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output, result.output

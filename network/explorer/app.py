@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from html import escape
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -37,10 +38,11 @@ def short(h: str | None, n: int = 10) -> str:
 
 # ------------------------------------------------------------------------------------ charts
 def line_chart(series: Sequence[tuple[str, str, Sequence[tuple[float, float, str]]]], *, y_min: float,
-               y_max: float, chart_id: str, y_label: str, width: int = 640, height: int = 240) -> str:
-    """An inline SVG line chart. `series`: (name, css class, [(x, y, point label)]); x in any unit
-    (unix time), y within [y_min, y_max]. Labels become <title> text (escaped)."""
-    pad_l, pad_r, pad_t, pad_b = 48, 16, 12, 28
+               y_max: float, chart_id: str, y_label: str, width: int = 640, height: int = 240,
+               x_format: Callable[[float], str] = lambda x: time.strftime("%Y-%m-%d", time.gmtime(x))) -> str:
+    """An inline SVG line chart. `series`: (name, css class, [(x, y, point label)]); x in unix time
+    (`x_format` labels the first and last), y within [y_min, y_max]. Labels become <title> text (escaped)."""
+    pad_l, pad_r, pad_t, pad_b = 48, 16, 24, 28
     xs = [x for _, _, pts in series for x, _, _ in pts]
     if not xs:
         return f'<p class="empty" id="{esc(chart_id)}">nothing to plot yet</p>'
@@ -61,7 +63,10 @@ def line_chart(series: Sequence[tuple[str, str, Sequence[tuple[float, float, str
         y = y_min + span_y * i / 4
         parts.append(f'<line class="grid" x1="{pad_l}" x2="{width - pad_r}" y1="{py(y):.1f}" y2="{py(y):.1f}"/>'
                      f'<text class="tick" x="{pad_l - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.2f}</text>')
-    parts.append(f'<text class="axis" x="{pad_l}" y="{height - 8}">{esc(y_label)}</text>')
+    parts.append(f'<text class="axis" x="{width - pad_r}" y="14" text-anchor="end">{esc(y_label)}</text>')
+    ends = [(x0, "start")] + ([(x1, "end")] if x1 > x0 else [])
+    parts += [f'<text class="tick" x="{px(x):.1f}" y="{height - pad_b + 14}" text-anchor="{a}">{esc(x_format(x))}</text>'
+              for x, a in ends]
     for name, css, pts in series:
         if not pts:
             continue
@@ -154,8 +159,10 @@ def market_page(m: dict[str, Any], verdict: dict[str, Any]) -> str:
                    ("creator", "creator", f'<code>{esc(m["creator"])}</code>'),
                    ("resolver", "resolver", _model_link(m["resolver"])),
                    ("forecaster", "forecaster", _model_link(m["forecaster"]))]))
-    return head + _forecasts(m) + _evidence(m) + _proof(m, verdict) + _settlement(m) + _payouts(m) + _rounds(m) \
-        + f'<h2>Spec</h2><pre id="spec">{esc(json.dumps(m["spec"], indent=2) if m["spec"] else "not in this store")}</pre>'
+    spec = json.dumps(m["spec"], indent=2) if m["spec"] else "not in this store"
+    return (head + _forecasts(m) + _evidence(m) + _proof(m, verdict) + _settlement(m) + _payouts(m) + _rounds(m)
+            + f'<h2>Spec</h2><details><summary>the spec as registered (hash <code>{esc(m["spec_hash"])}</code>)</summary>'
+            f'<pre id="spec">{esc(spec)}</pre></details>')
 
 
 def _forecasts(m: dict[str, Any]) -> str:
