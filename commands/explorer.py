@@ -37,6 +37,23 @@ def _sources(home: Path, rpc_url: Optional[str]) -> tuple[str, Path, Path, Optio
     return rpc_url, home / "deployments", home / "store", None
 
 
+def open_explorer(home: Path, rpc_url: Optional[str] = None):
+    """The explorer's data over `home`'s node or devnet (or `rpc_url` with this home's deployment)."""
+    from markets.feeds import load_source
+    from network.explorer import ExplorerData
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+    from oracle.state import LocalState
+    from oracle.store import ArtifactStore
+
+    url, deployments, store_dir, state_path = _sources(home, rpc_url)
+    chain = Chain.rpc(url)
+    dep = Deployment.load(chain, deployments)
+    state = LocalState(state_path) if state_path is not None and state_path.exists() else None
+    return ExplorerData(dep, ArtifactStore(store_dir), state=state,
+                        load_data=lambda source: load_source(source, chain=chain))
+
+
 @handles_errors
 def explorer(
     port: int = typer.Option(8700, "--port", help="Port on 127.0.0.1 (0: any free port)."),
@@ -44,21 +61,11 @@ def explorer(
 ) -> None:
     """Serve a read-only web page of every market (state, evidence, forecasts, proof and its
     re-verification, signers, payouts), model and validator, updating live. No key needed."""
-    from markets.feeds import load_source
-    from network.explorer import ExplorerData, ExplorerServer
-    from oracle.chain import Chain
-    from oracle.deployment import Deployment
-    from oracle.state import LocalState
-    from oracle.store import ArtifactStore
+    from network.explorer import ExplorerServer
 
     if not 0 <= port <= 65535:
         raise typer.BadParameter("must be 0..65535", param_hint="--port")
-    url, deployments, store_dir, state_path = _sources(config.home(), rpc_url)
-    chain = Chain.rpc(url)
-    dep = Deployment.load(chain, deployments)
-    state = LocalState(state_path) if state_path is not None and state_path.exists() else None
-    data = ExplorerData(dep, ArtifactStore(store_dir), state=state,
-                        load_data=lambda source: load_source(source, chain=chain))
+    data = open_explorer(config.home(), rpc_url)
     ExplorerServer(data, port=port).run(
-        on_ready=lambda u: out.print(f"explorer at {u} (chain {chain.chain_id}, read-only; Ctrl-C stops)",
+        on_ready=lambda u: out.print(f"explorer at {u} (chain {data.chain.chain_id}, read-only; Ctrl-C stops)",
                                      highlight=False, soft_wrap=True))

@@ -183,3 +183,26 @@ def test_the_command_finds_a_node_or_a_devnet_and_says_when_neither(tmp_path, mo
                        (["explorer", "--port", "70000"], "--port")):
         result = CliRunner().invoke(app, args)
         assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.slow
+def test_a_node_home_shows_its_markets_and_rounds(node_home):
+    """What `oracle explorer` opens in a node's home: its chain, deployment, store and round state."""
+    from commands.explorer import open_explorer
+    from conftest import PASSWORD
+    from network.node import Node
+
+    node = Node(password=PASSWORD)
+    spec = MarketSpec.parse(spec_doc(node.resolver_id()))
+    node.register(spec)
+    data = open_explorer(node_home)
+    before = data.market(spec.market_id)
+    assert before["state"]["key"] == "trading_open" and before["question"] == spec.question
+    assert [r["status"] for r in before["rounds"]] == ["pending"] and before["resolution"] is None
+    node.chain.advance_time(spec.resolve_at_unix - node.chain.timestamp())
+    assert data.market(spec.market_id)["state"]["key"] == "awaiting_evidence"
+    assert node.dispatch(spec.market_id, 0) == "settled"
+    after = data.market(spec.market_id)
+    assert after["state"]["key"] == "resolved" and [r["status"] for r in after["rounds"]] == ["settled"]
+    assert after["rounds"][0]["tx_hash"] == after["resolution"]["tx_hash"] == node.dep.resolved_events(spec.market_id)[0].tx_hash
+    assert data.verification(spec.market_id)["ok"] is True

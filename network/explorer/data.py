@@ -369,6 +369,8 @@ class ExplorerData:
                 doc["observations"] = [o.to_json() for o in evidence.observations]
             except OracleError as e:
                 doc["note"] = (doc["note"] + "; " if doc["note"] else "") + f"sources: {e}"
+        for stale in [k for k in self._evidence if k[0] == market_id and k[1] != "final"]:
+            del self._evidence[stale]  # an awaited market's reading of an earlier block
         self._evidence[key] = doc
         return doc
 
