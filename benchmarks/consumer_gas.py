@@ -115,6 +115,10 @@ def run(chain) -> dict:
             "verifyInclusion_oracle": _read(chain, sender, s.verifyInclusion(rs[0].as_tuple(), proof, root)),
             "settleWithProof": insurance.settle_with_proof(submitter, proof_policies[size], rs[0], proof,
                                                            root)[1]["gasUsed"],
+            # the claim alone (it records the market's resolution): through the reader, and on the oracle
+            "claim_reader_tx": chain.transact(submitter, r.claim(rs[1].as_tuple(), merkle_proof(leaves, 1),
+                                                                 root))["gasUsed"],
+            "claim_oracle_tx": dep.claim(submitter, rs[2], merkle_proof(leaves, 2), root)["gasUsed"],
         }
     chain.advance_time(GRACE)
     refund = insurance.settle(submitter, expiry_policy)[1]["gasUsed"]
