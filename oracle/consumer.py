@@ -16,6 +16,7 @@ from web3.logs import DISCARD
 from .canonical import to_bytes32
 from .chain import Chain
 from .eip712 import Resolution
+from .errors import FieldError
 from .signer import Signer
 
 
@@ -68,6 +69,13 @@ class Settled:
 
 def _hex(b: bytes) -> str:
     return "0x" + bytes(b).hex()
+
+
+def _uint(field: str, value: int, bits: int) -> int:
+    """`value` as the contract's uint<bits> argument, or a FieldError naming `field` (not web3's)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
+        raise FieldError(field, f"must be an integer in [0, 2^{bits}), got {value!r}")
+    return value
 
 
 def _abi(r: Resolution) -> tuple:
@@ -131,13 +139,15 @@ class ParametricInsurance:
         return self.contract.address
 
     def offer(self, insurer: Signer, market_id: str, pay_on: int, cover_wei: int, premium_wei: int) -> tuple[int, Any]:
-        fn = self.contract.functions.offer(to_bytes32(market_id), pay_on, premium_wei)
-        receipt = self.chain.transact(insurer, fn, value=cover_wei, action="ParametricInsurance.offer")
+        fn = self.contract.functions.offer(to_bytes32(market_id), _uint("pay_on", pay_on, 16),
+                                           _uint("premium_wei", premium_wei, 256))
+        receipt = self.chain.transact(insurer, fn, value=_uint("cover_wei", cover_wei, 256),
+                                      action="ParametricInsurance.offer")
         return self.contract.events.Offered().process_receipt(receipt, errors=DISCARD)[0]["args"]["policyId"], receipt
 
     def buy(self, insured: Signer, policy_id: int, premium_wei: int) -> Any:
-        return self.chain.transact(insured, self.contract.functions.buy(policy_id), value=premium_wei,
-                                   action="ParametricInsurance.buy")
+        return self.chain.transact(insured, self.contract.functions.buy(_uint("policy_id", policy_id, 256)),
+                                   value=_uint("premium_wei", premium_wei, 256), action="ParametricInsurance.buy")
 
     def cancel(self, insurer: Signer, policy_id: int) -> Any:
         return self.chain.transact(insurer, self.contract.functions.cancel(policy_id),

@@ -18,7 +18,7 @@ from oracle.batch import leaf, merkle_proof, merkle_root
 from oracle.canonical import keccak_hex
 from oracle.consumer import ParametricInsurance, PolicyStatus, ResolutionReader, State
 from oracle.eip712 import INVALID_OUTCOME
-from oracle.errors import ChainError
+from oracle.errors import ChainError, FieldError
 
 from conftest import ROOT, forecast_doc, spec_doc
 
@@ -303,6 +303,10 @@ def test_offers_are_checked_and_a_silent_oracle_refunds(network, spec):
     market = network.register(spec, advance=False)
     with pytest.raises(ChainError, match="UnregisteredMarket"):
         insurance.offer(network.alice, keccak_hex(b"no such market"), 0, COVER, PREMIUM)
+    with pytest.raises(FieldError, match="cover_wei"):  # refused here, in one line, before any call
+        insurance.offer(network.alice, market, 0, -1, PREMIUM)
+    with pytest.raises(FieldError, match="pay_on"):
+        insurance.offer(network.alice, market, 2**16, COVER, PREMIUM)
     with pytest.raises(ChainError, match="OutcomeOutOfRange"):
         insurance.offer(network.alice, market, 2, COVER, PREMIUM)
     with pytest.raises(ChainError, match="OutcomeOutOfRange"):  # INVALID is no outcome to insure
