@@ -156,6 +156,7 @@ class ExplorerData:
         self._deposits: dict[str, list[dict]] = {}
         self._redeemed: dict[str, list[dict]] = {}
         self._specs: dict[str, Any] = {}
+        self._records: dict[str, Any] = {}  # MarketRegistry records never change once registered
         self._times: dict[int, int] = {}
         self._sets: dict[int, tuple[list[str], int]] = {}
         self._verdicts: dict[tuple[str, str], dict] = {}
@@ -200,6 +201,11 @@ class ExplorerData:
             self._sets[block] = self.dep.validator_set_at(block - 1)
         return self._sets[block]
 
+    def _record(self, market_id: str):
+        if market_id not in self._records:
+            self._records[market_id] = self.dep.get_market(market_id)
+        return self._records[market_id]
+
     def _spec(self, spec_hash: str):
         """The market's spec from this home's store (None when the store does not hold it)."""
         if spec_hash not in self._specs:
@@ -230,7 +236,7 @@ class ExplorerData:
 
     def _summary(self, market_id: str, now: int) -> dict[str, Any]:
         ev = self._registered[market_id]
-        rec = self.dep.get_market(market_id)
+        rec = self._record(market_id)
         spec = self._spec(rec.spec_hash)
         outcomes = list(spec.outcomes) if spec else [f"outcome {i}" for i in range(rec.outcome_count)]
         resolved = self._resolved.get(market_id)
@@ -413,7 +419,7 @@ class ExplorerData:
             self._scan()
             ids: dict[str, set[str]] = {}
             for mid in self._registered:
-                rec = self.dep.get_market(mid)
+                rec = self._record(mid)
                 ids.setdefault(rec.model_id, set()).add("resolver")
                 if rec.forecaster_id != ZERO32:
                     ids.setdefault(rec.forecaster_id, set()).add("forecaster")
@@ -441,7 +447,7 @@ class ExplorerData:
                 record = None
             forecast_markets, resolved_markets, scored = [], [], []
             for mid in self._registered:
-                rec = self.dep.get_market(mid)
+                rec = self._record(mid)
                 spec = self._spec(rec.spec_hash)
                 question = spec.question if spec else None
                 res = self._resolved.get(mid)
