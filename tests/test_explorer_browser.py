@@ -99,6 +99,7 @@ def settled(world):
     page = world["browser"].new_page()
     page.goto(f"{world['url']}/market/{spec.market_id}")
     page.evaluate("window.__sameDocument = true")  # gone if the page were reloaded or navigated
+    page.click("#spec-details summary")  # the reader unfolds the spec: live swaps keep it unfolded
     seen = [page.get_attribute("#state .state", "data-state")]
     clock = net.validators[0].clock  # the chain's
     provers = {"forecast": EzklProver(world["forecaster"], LocalSigner.create(), store=store, clock=clock),
@@ -119,7 +120,8 @@ def settled(world):
     net.dep.redeem(net.bob, spec.market_id)
     page.wait_for_selector("#redeemed", timeout=30_000)
     same_document = page.evaluate("window.__sameDocument === true")
-    return {**world, "page": page, "seen": seen, "same_document": same_document}
+    spec_open = page.get_attribute("#spec-details", "open") is not None
+    return {**world, "page": page, "seen": seen, "same_document": same_document, "spec_open": spec_open}
 
 
 def test_the_page_follows_the_market_live(settled):
@@ -127,6 +129,7 @@ def test_the_page_follows_the_market_live(settled):
     seen = settled["seen"]
     assert seen[0] == "trading_open" and seen[-1] == "resolved" and len(seen) == len(settled["spec"].rounds()) + 1
     assert settled["page"].text_content("#live").startswith("live")
+    assert settled["spec_open"]
 
 
 def test_the_numbers_shown_are_the_chains(settled):

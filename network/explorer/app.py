@@ -161,7 +161,7 @@ def market_page(m: dict[str, Any], verdict: dict[str, Any]) -> str:
                    ("forecaster", "forecaster", _model_link(m["forecaster"]))]))
     spec = json.dumps(m["spec"], indent=2) if m["spec"] else "not in this store"
     return (head + _forecasts(m) + _evidence(m) + _proof(m, verdict) + _settlement(m) + _payouts(m) + _rounds(m)
-            + f'<h2>Spec</h2><details><summary>the spec as registered (hash <code>{esc(m["spec_hash"])}</code>)</summary>'
+            + f'<h2>Spec</h2><details id="spec-details"><summary>the spec as registered (hash <code>{esc(m["spec_hash"])}</code>)</summary>'
             f'<pre id="spec">{esc(spec)}</pre></details>')
 
 

@@ -22,7 +22,13 @@
         var doc = new DOMParser().parseFromString(text, "text/html");
         var next = doc.getElementById("main");
         var main = document.getElementById("main");
-        if (next && main) { main.replaceWith(document.importNode(next, true)); }
+        if (!next || !main) { return; }
+        // keep what the reader unfolded: <details> with the same id stay open across the swap
+        main.querySelectorAll("details[id][open]").forEach(function (d) {
+          var twin = next.querySelector("#" + CSS.escape(d.id));
+          if (twin) { twin.setAttribute("open", ""); }
+        });
+        main.replaceWith(document.importNode(next, true));
       });
   }
 
