@@ -62,7 +62,7 @@ contract ParametricInsurance {
 
     error ZeroAmount(string field);
     error AmountTooLarge(string field);
-    error OutcomeOutOfRange(uint16 payOn, uint16 outcomeCount);
+    error PayOnOutOfRange(uint16 payOn, uint16 outcomeCount);
     error TradingClosed(bytes32 marketId, uint64 closeAt);
     error MarketNotOpen(bytes32 marketId, IResolutionReader.State state);
     error UnknownPolicy(uint256 policyId);
@@ -92,7 +92,7 @@ contract ParametricInsurance {
     /// Offer `msg.value` of cover on `marketId` resolving to `payOn`, for `premium`.
     function offer(bytes32 marketId, uint16 payOn, uint256 premium) external payable returns (uint256 policyId) {
         IResolutionReader.Market memory m = oracle.marketOf(marketId); // reverts UnregisteredMarket
-        if (payOn >= m.outcomeCount) revert OutcomeOutOfRange(payOn, m.outcomeCount);
+        if (payOn >= m.outcomeCount) revert PayOnOutOfRange(payOn, m.outcomeCount);
         if (msg.value == 0) revert ZeroAmount("cover");
         if (premium == 0) revert ZeroAmount("premium");
         if (msg.value > type(uint128).max) revert AmountTooLarge("cover");

@@ -307,9 +307,9 @@ def test_offers_are_checked_and_a_silent_oracle_refunds(network, spec):
         insurance.offer(network.alice, market, 0, -1, PREMIUM)
     with pytest.raises(FieldError, match="pay_on"):
         insurance.offer(network.alice, market, 2**16, COVER, PREMIUM)
-    with pytest.raises(ChainError, match="OutcomeOutOfRange"):
+    with pytest.raises(ChainError, match="PayOnOutOfRange"):
         insurance.offer(network.alice, market, 2, COVER, PREMIUM)
-    with pytest.raises(ChainError, match="OutcomeOutOfRange"):  # INVALID is no outcome to insure
+    with pytest.raises(ChainError, match="PayOnOutOfRange"):  # INVALID is no outcome to insure
         insurance.offer(network.alice, market, INVALID_OUTCOME, COVER, PREMIUM)
     with pytest.raises(ChainError, match=r"ZeroAmount\(field=cover\)"):
         insurance.offer(network.alice, market, 0, 0, PREMIUM)
