@@ -30,10 +30,6 @@ from oracle import config
 from oracle.errors import NotFound, OracleError, SpecError
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def known_resolvers(store) -> dict[int, str]:
     """This home's resolver model ids by comparison width (what `oracle model resolvers` compiled)."""
     from oracle.models import list_models
@@ -54,8 +50,6 @@ def check_spec(spec: MarketSpec | dict | str | Path, *, now: datetime, store) ->
         spec = MarketSpec.parse(spec, now=now)
     else:
         spec = MarketSpec.load(spec, now=now)
-    if spec.resolve_at <= now and spec.close_at <= now:  # parse(now=) refuses a closed market already
-        raise SpecError("resolve_at", f"{_iso(spec.resolve_at)} is not in the future (now {_iso(now)})")
     from oracle.models import load_model
 
     for model_id in sorted({r.model for r in spec.rounds()}):
@@ -165,7 +159,7 @@ class Client:
         node = self.node
         if not isinstance(spec, MarketSpec):
             spec = MarketSpec.load(spec) if isinstance(spec, (str, Path)) else MarketSpec.parse(spec)
-        already = node.dep.is_registered(spec.market_id) and node.state.spec_json(spec.market_id) is not None
+        already = node.dep.is_registered(spec.market_id)  # by anyone: nothing is sent again
         market_id = node.register(spec)
         doc = spec.to_json()
         return Registration(market_id, spec.spec_hash, already, len(spec.rounds()), doc["close_at"], doc["resolve_at"])
