@@ -239,3 +239,40 @@ def test_pyproject_license_is_an_spdx_string():
 
     doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert doc["project"]["license"] == "MIT"
+
+
+# ------------------------------------------------------------------ verify from any home
+@pytest.mark.slow
+def test_anyone_with_the_rpc_url_verifies_from_another_home(node_home, anvil, tmp_path, monkeypatch):
+    """A resolution made in the node's home is re-checked from an empty home with the RPC URL, the
+    deployment file and a copy of the public store; this home decides which SRS it trusts."""
+    import shutil
+
+    from markets.spec import MarketSpec
+    from network.node import Node
+    from oracle.models import load_model
+
+    node = Node(password=PASSWORD)
+    spec = MarketSpec.parse(spec_doc(node.resolver_id()))
+    node.register(spec)
+    node.chain.advance_time(spec.resolve_at_unix - node.chain.timestamp())
+    assert node.dispatch(spec.market_id, 0) == "settled"
+    public = tmp_path / "public-store"
+    shutil.copytree(node_home / "store", public)  # what a prover publishes, e.g. served or mirrored
+    deployment = next((node_home / "deployments").glob("*.json"))
+    srs = load_model(node.store, spec.resolver).circuits[0].srs
+
+    monkeypatch.setenv("ORACLE_HOME", str(tmp_path / "someone-else"))
+    lost = _one_line(runner.invoke(app, ["verify", spec.market_id, "--rpc-url", anvil.url]))
+    assert "no deployment for chain" in lost
+    args = ["verify", spec.market_id, "--rpc-url", anvil.url, "--deployment", str(deployment), "--store", str(public),
+            "--json"]
+    untrusted = runner.invoke(app, args)
+    assert untrusted.exit_code == 1
+    failed = [c for c in json.loads(untrusted.stdout)["checks"] if c["ok"] is False]
+    assert failed and srs in json.dumps(failed)  # the SRS is named; trusting it is this home's choice
+    assert runner.invoke(app, ["model", "trust-srs", srs]).exit_code == 0
+    trusted = runner.invoke(app, args)
+    assert trusted.exit_code == 0, trusted.output
+    verdict = json.loads(trusted.stdout)
+    assert verdict["ok"] and all(c["ok"] for c in verdict["checks"])
