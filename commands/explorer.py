@@ -14,27 +14,27 @@ from oracle.errors import NotFound
 from .render import handles_errors, out
 
 
-def _sources(home: Path, rpc_url: Optional[str]) -> tuple[str, Path, Path, Optional[Path]]:
-    """(rpc url, deployments dir, store dir, node state or None) for a node home, or a devnet under it
-    (`$ORACLE_HOME/devnet`: the creator's deployment, the first prover's store, the scheduler's state)."""
+def _sources(home: Path, rpc_url: Optional[str]) -> tuple[str, Path, list[Path], Optional[Path]]:
+    """(rpc url, deployments dir, store dirs, node state or None) for a node home, or a devnet under it
+    (`$ORACLE_HOME/devnet`: the creator's deployment, the provers' stores, the scheduler's state)."""
     if (home / "node.json").exists():
         from network.node.config import NodeConfig
 
         cfg = NodeConfig.load(home)
-        return rpc_url or cfg.rpc_url, home / "deployments", home / "store", home / "state.sqlite"
+        return rpc_url or cfg.rpc_url, home / "deployments", [home / "store"], home / "state.sqlite"
     devnet = home / "devnet" / "devnet.json"
     if devnet.exists():
         doc = json.loads(devnet.read_text())
         roles = {r["name"]: Path(r["home"]) for r in doc.get("roles", [])}
-        prover = next((roles[n] for n in sorted(roles) if n.startswith("prover")), None)
+        provers = [roles[n] for n in sorted(roles) if n.startswith("prover")]
         url = rpc_url or f"http://127.0.0.1:{doc['anvil']['port']}"
-        store = (prover or home / "devnet" / "creator") / "store"
+        stores = [p / "store" for p in provers] + ([roles["scheduler"] / "store"] if "scheduler" in roles else [])
         state = roles["scheduler"] / "state.sqlite" if "scheduler" in roles else None
-        return url, home / "devnet" / "creator" / "deployments", store, state
+        return url, home / "devnet" / "creator" / "deployments", stores, state
     if rpc_url is None:
         raise NotFound(f"no node (node.json) or devnet in {home}: pass --rpc-url, or run `oracle node init` "
                        "or `oracle devnet up`")
-    return rpc_url, home / "deployments", home / "store", None
+    return rpc_url, home / "deployments", [home / "store"], None
 
 
 def open_explorer(home: Path, rpc_url: Optional[str] = None):
@@ -46,11 +46,12 @@ def open_explorer(home: Path, rpc_url: Optional[str] = None):
     from oracle.state import LocalState
     from oracle.store import ArtifactStore
 
-    url, deployments, store_dir, state_path = _sources(home, rpc_url)
+    url, deployments, store_dirs, state_path = _sources(home, rpc_url)
     chain = Chain.rpc(url)
     dep = Deployment.load(chain, deployments)
     state = LocalState(state_path) if state_path is not None and state_path.exists() else None
-    return ExplorerData(dep, ArtifactStore(store_dir), state=state,
+    stores = [ArtifactStore(d) for d in store_dirs if d.exists()] or [ArtifactStore(store_dirs[0])]
+    return ExplorerData(dep, stores[0], more_stores=stores[1:], state=state,
                         load_data=lambda source: load_source(source, chain=chain))
 
 

@@ -166,15 +166,18 @@ def test_the_command_finds_a_node_or_a_devnet_and_says_when_neither(tmp_path, mo
     node = tmp_path / "node"
     node.mkdir()
     NodeConfig(rpc_url="http://127.0.0.1:8545", validators=["v0"], threshold=1).save(node)
-    assert _sources(node, None) == ("http://127.0.0.1:8545", node / "deployments", node / "store", node / "state.sqlite")
+    assert _sources(node, None) == ("http://127.0.0.1:8545", node / "deployments", [node / "store"],
+                                    node / "state.sqlite")
     assert _sources(node, "http://other:1")[0] == "http://other:1"
     dev = tmp_path / "dev"
     (dev / "devnet").mkdir(parents=True)
     roles = [{"name": n, "role": n.split("-")[0], "home": str(dev / "devnet" / n), "port": 1} for n in
              ("scheduler", "prover-1", "prover-0", "validator-0")]
     (dev / "devnet" / "devnet.json").write_text(json.dumps({"anvil": {"port": 9545}, "roles": roles}))
-    assert _sources(dev, None) == ("http://127.0.0.1:9545", dev / "devnet" / "creator" / "deployments",
-                                   dev / "devnet" / "prover-0" / "store", dev / "devnet" / "scheduler" / "state.sqlite")
+    d = dev / "devnet"
+    assert _sources(dev, None) == ("http://127.0.0.1:9545", d / "creator" / "deployments",
+                                   [d / "prover-0" / "store", d / "prover-1" / "store", d / "scheduler" / "store"],
+                                   d / "scheduler" / "state.sqlite")
 
     empty = tmp_path / "empty"
     monkeypatch.setenv("ORACLE_HOME", str(empty))
@@ -205,4 +208,20 @@ def test_a_node_home_shows_its_markets_and_rounds(node_home):
     after = data.market(spec.market_id)
     assert after["state"]["key"] == "resolved" and [r["status"] for r in after["rounds"]] == ["settled"]
     assert after["rounds"][0]["tx_hash"] == after["resolution"]["tx_hash"] == node.dep.resolved_events(spec.market_id)[0].tx_hash
+    assert data.verification(spec.market_id)["ok"] is True
+
+
+def test_a_proof_held_by_another_store_is_found_and_verified(explored, tmp_path):
+    """A devnet's bundle lives with the prover that made it: the explorer looks in every store given."""
+    from network.explorer import ExplorerData
+    from oracle.store import ArtifactStore
+
+    net, spec, _, _ = explored
+    alone = ExplorerData(net.dep, ArtifactStore(tmp_path / "empty"))
+    assert alone.market(spec.market_id)["question"] is None
+    assert alone.verification(spec.market_id)["ok"] is False  # nothing to re-verify from
+    data = ExplorerData(net.dep, ArtifactStore(tmp_path / "empty"), more_stores=[net.store])
+    m = data.market(spec.market_id)
+    assert m["question"] == spec.question and m["proof"]["vk_hashes"] and m["proof"]["bundle_hash"]
+    assert m["evidence"]["used"]["medians"][0]["value"] == "3994.265"
     assert data.verification(spec.market_id)["ok"] is True

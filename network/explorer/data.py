@@ -142,10 +142,14 @@ class ExplorerData:
     Logs are followed incrementally (one cursor); answers that cannot change (a resolved market's
     verification, evidence, block times) are kept."""
 
-    def __init__(self, dep: Deployment, store, *, state=None, load_data: Callable[[dict], Any] | None = None):
+    def __init__(self, dep: Deployment, store, *, state=None, load_data: Callable[[dict], Any] | None = None,
+                 more_stores: Sequence[Any] = ()):
+        """`more_stores`: further stores to look in (a devnet's other provers): a market's proof
+        bundle, snapshot and model record are read, and re-verified, from the store that holds it."""
         self.dep = dep
         self.chain = dep.chain
         self.store = store
+        self.stores = [store, *more_stores]
         self.state = state  # oracle.state.LocalState of the node, when there is one
         self.load_data = load_data
         self._lock = threading.RLock()
@@ -212,7 +216,8 @@ class ExplorerData:
             from markets.spec import MarketSpec
 
             try:
-                self._specs[spec_hash] = MarketSpec.parse(json.loads(self.store.get(spec_hash)))
+                held = next((s for s in self.stores if s.has(spec_hash)), self.store)
+                self._specs[spec_hash] = MarketSpec.parse(json.loads(held.get(spec_hash)))
             except (NotFound, OracleError, ValueError):
                 return None
         return self._specs[spec_hash]
@@ -320,10 +325,20 @@ class ExplorerData:
                 "threshold": threshold,
                 "validators": [{"address": m, "signed": m.lower() in signed} for m in members]}
 
+    def _holding(self, market_id: str, proof_hash: str):
+        """The store holding the market's bundle for `proof_hash` (the first store if none does)."""
+        for store in self.stores:
+            try:
+                store.ref(BUNDLE_BY_PROOF, bundle_ref(proof_hash, market_id))
+                return store
+            except (NotFound, OracleError):
+                continue
+        return self.store
+
     def _bundle(self, market_id: str, proof_hash: str) -> ProofBundle | None:
         try:
-            return ProofBundle.from_json(self.store.get_json(
-                self.store.ref(BUNDLE_BY_PROOF, bundle_ref(proof_hash, market_id))))
+            store = self._holding(market_id, proof_hash)
+            return ProofBundle.from_json(store.get_json(store.ref(BUNDLE_BY_PROOF, bundle_ref(proof_hash, market_id))))
         except (NotFound, OracleError, ValueError):
             return None
 
@@ -336,7 +351,7 @@ class ExplorerData:
         try:
             from oracle.models import load_model
 
-            record = load_model(self.store, resolution["model_id"])
+            record = load_model(self._holding(market_id, resolution["proof_hash"]), resolution["model_id"])
             doc["model_name"] = record.name
             doc["vk_hashes"] = [{"batch": c.batch, "vk": c.vk} for c in record.circuits]
         except OracleError:
@@ -361,7 +376,7 @@ class ExplorerData:
         bundle = self._bundle(market_id, p.proof_hash) if p else None
         if bundle is not None:
             try:
-                snap = json.loads(self.store.get(bundle.data_snapshot))
+                snap = json.loads(self._holding(market_id, p.proof_hash).get(bundle.data_snapshot))
                 doc["used"] = {"bars": snap.get("bars", []),
                                "medians": [{"series": m[0], "bar": m[1], "field": m[2], "value": m[3]}
                                            for m in snap.get("medians", [])]}
@@ -409,7 +424,8 @@ class ExplorerData:
                 return {"market_id": market_id, "ok": None, "checks": [], "note": "not resolved yet"}
             key = (market_id, p.tx_hash)
             if key not in self._verdicts:
-                self._verdicts[key] = Auditor(self.dep, self.store, self.load_data).verify(market_id).to_json()
+                store = self._holding(market_id, p.proof_hash)
+                self._verdicts[key] = Auditor(self.dep, store, self.load_data).verify(market_id).to_json()
             return self._verdicts[key]
 
     # ------------------------------------------------------------------ models
@@ -425,26 +441,28 @@ class ExplorerData:
                     ids.setdefault(rec.forecaster_id, set()).add("forecaster")
             return [{"model_id": m, "roles": sorted(r), "name": self._record_name(m)} for m, r in ids.items()]
 
-    def _record_name(self, model_id: str) -> str | None:
+    def _model_record(self, model_id: str):
         from oracle.models import load_model
 
-        try:
-            return load_model(self.store, model_id).name
-        except OracleError:
-            return None
+        for store in self.stores:
+            try:
+                return load_model(store, model_id)
+            except OracleError:
+                continue
+        return None
+
+    def _record_name(self, model_id: str) -> str | None:
+        record = self._model_record(model_id)
+        return record.name if record else None
 
     def model(self, model_id: str) -> dict[str, Any]:
         """A model's record and public track record: every scored market (its forecasts against the
         resolution) in resolution order, with the running Brier score and log loss."""
-        from oracle.models import load_model
-
         model_id = check_id(model_id, "model_id")
         with self._lock:
             self._scan()
-            try:
-                record = load_model(self.store, model_id).to_json()
-            except OracleError:
-                record = None
+            found = self._model_record(model_id)
+            record = found.to_json() if found else None
             forecast_markets, resolved_markets, scored = [], [], []
             for mid in self._registered:
                 rec = self._record(mid)
