@@ -14,6 +14,10 @@ benchmarks/results/gas.json).
   the marginal gas per extra signer with the member set fixed (n = 100: 67 vs 100 signers) and
   per extra member (the key set travels in calldata); batches of 1, 8, 64 with 7-of-10 by root
   (`acceptBatchRootBls`) and stored (`resolveBatchBls`).
+- Staking (`ValidatorStaking`): join, leave (`requestLeave`), withdraw, a slash with real equivocating
+  signatures (it re-installs the set on the oracle), and `advanceEpoch` installing n = 4, 10, 100
+  bonded members (and a boundary with one joiner and one leaver at n = 10).
+  `--only staking` runs these rows alone.
 """
 
 from __future__ import annotations
@@ -112,6 +116,46 @@ def bls_rows(chain) -> dict:
     }
 
 
+def staking_rows(chain) -> dict:
+    from oracle.eip712 import Resolution, signable
+    from oracle.signer import LocalSigner
+    from oracle.staking import ETH, Staking, StakingParameters
+
+    def bonded(n: int):
+        dep, keys, creator, submitter, deployer = setup(chain, n, n // 2 + 1, with_deployer=True)
+        staking = Staking.deploy(dep, deployer, StakingParameters(max_validators=256, epoch_length=3600))
+        gas = []
+        for k in keys:
+            chain.fund(k.address, 3 * ETH)
+            gas.append(staking.join(k, 2 * ETH)["gasUsed"])
+        return dep, keys, creator, submitter, staking, gas, staking.advance_epoch(submitter)["gasUsed"]
+
+    def next_epoch(staking, submitter):
+        chain.advance_time(staking.next_epoch_at() - chain.timestamp() + 1)
+        return staking.advance_epoch(submitter)["gasUsed"]
+
+    install, slash = {}, {}
+    for n in (4, 10, 100):
+        dep, keys, creator, submitter, staking, join_gas, install[n] = bonded(n)
+        (r,) = markets(dep, creator, 1, f"slash{n}-")
+        other = Resolution(r.market_id, r.round, 1 - r.outcome, r.probability_ppm, r.model_id, r.inputs_hash,
+                           r.proof_hash)
+        cheat = keys[-1]
+        slash[n] = staking.slash(submitter, r, cheat.sign_message(signable(dep.domain, r)), other,
+                                 cheat.sign_message(signable(dep.domain, other)))["gasUsed"]
+        if n == 10:
+            rows = {"join_gas": join_gas[-1], "join_first_gas": join_gas[0]}
+            newcomer = LocalSigner.create()
+            chain.fund(newcomer.address, 3 * ETH)
+            staking.join(newcomer, 2 * ETH)
+            rows["leave_gas"] = staking.leave(keys[0])["gasUsed"]
+            rows["advance_epoch_one_in_one_out_n10_gas"] = next_epoch(staking, submitter)
+            rows["advance_epoch_unchanged_gas"] = next_epoch(staking, submitter)
+            chain.advance_time(staking.bond_of(keys[0].address).withdrawable_at - chain.timestamp() + 1)
+            rows["withdraw_gas"] = staking.withdraw(keys[0])["gasUsed"]
+    return {**rows, "advance_epoch_install_gas_by_n": install, "slash_gas_by_n": slash}
+
+
 def markets(dep, creator, count: int, tag: str):
     from oracle.canonical import keccak_hex
     from oracle.eip712 import Resolution
@@ -197,6 +241,7 @@ def run(chain, zk=None) -> dict:
     b64 = blsr["batches_7of10"][64]
     return {
         "bls": blsr,
+        "staking": staking_rows(chain),
         "ecdsa_resolve_gas_by_t": ecdsa,
         "ecdsa_marginal_gas_per_signer": round(marginal),
         "batches_7of10": batches,
@@ -228,7 +273,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chains", default="embedded,anvil")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gas.json"))
+    ap.add_argument("--only", choices=["staking"], help="Only these rows, printed (the results file is kept).")
     args = ap.parse_args()
+    if args.only == "staking":
+        print(json.dumps({"benchmark": "gas", "only": "staking", "chains": {
+            kind: _on_chain(kind, staking_rows) for kind in args.chains.split(",")}}, indent=2))
+        return
     from dataclasses import replace
 
     from markets.demo import DEMO_MARKETS, demo_spec
@@ -265,6 +315,20 @@ def main() -> None:
             result["chains"]["embedded"] = run(Chain.embedded(), zk)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _on_chain(kind: str, fn):
+    """`fn(chain)` on a fresh embedded chain or a fresh anvil (stopped after)."""
+    from oracle.anvil import start_anvil
+    from oracle.chain import Chain
+
+    if kind != "anvil":
+        return fn(Chain.embedded())
+    node = start_anvil(log_dir=Path(tempfile.mkdtemp()))
+    try:
+        return fn(Chain.rpc(node.url))
+    finally:
+        node.stop()
 
 
 if __name__ == "__main__":
