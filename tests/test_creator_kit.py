@@ -235,3 +235,17 @@ def _write(tmp_path: Path, doc: dict) -> Path:
     p.write_text(json.dumps(doc))
     return p
 
+
+
+def test_market_new_registers_on_the_nodes_chain(node_home, circuit, tmp_path):
+    """On a node, `market new` checks against the chain's clock (no --now) and registers with --register."""
+    from network.client import Client
+
+    out = tmp_path / "mine.json"
+    result = runner.invoke(app, ["market", "new", "--shape", "above", *FLAGS["above"][0], "--no-input", "--out",
+                                 str(out), "--register", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["registered"] is True and doc["already_registered"] is False
+    assert doc["market_id"] == MarketSpec.load(out).market_id
+    assert Client().status(doc["market_id"])["state"] == "open"
