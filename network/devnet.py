@@ -338,7 +338,9 @@ class Devnet:
         a forecast every `every_days`. Registered as the creator, handed to the scheduler; the chain's
         clock must be before `at` (tests, benchmarks, CLI)."""
         models = self.prover_models()
-        spec = btc_above_spec(at, value, resolver=models["resolvers"]["1"], quorum=self.doc["threshold"],
+        # the set's threshold now: a slashed member leaves a smaller set, whose t the market must be able to meet
+        quorum = min(self.doc["threshold"], self.deployment().threshold())
+        spec = btc_above_spec(at, value, resolver=models["resolvers"]["1"], quorum=quorum,
                               forecaster=models["forecaster"] if forecast_from else None,
                               forecast_from=forecast_from, every_days=every_days)
         return self.register_market(spec, password=password)

@@ -183,6 +183,27 @@ def test_equivocation_is_slashed_paying_the_reporter_and_removing_the_member(sta
         dep.resolve(staked.net.submitter, a, [staked.sign(staked.net.keys[0], a), sig_a])  # keys ascend
 
 
+def test_a_member_stays_slashable_while_it_leaves_and_unbonds(staked):
+    """Leaving does not outrun evidence: a leaver (still in the set) and an unbonding former member
+    (out of it, bond not yet withdrawable) both lose their bond to evidence about a round they signed."""
+    s, dep = staked.staking, staked.dep
+    leaver, unbonding = staked.net.keys[0], staked.net.keys[1]
+    market_id = staked.register()
+    leaver_evidence = _equivocation(staked, leaver, market_id)
+    unbonding_evidence = _equivocation(staked, unbonding, market_id)
+    s.leave(unbonding)
+    staked.next_epoch()
+    assert s.bond_of(unbonding.address).status == "unbonding"
+    s.leave(leaver)
+    s.slash(staked.net.submitter, *leaver_evidence)
+    assert leaver.address not in dep.validators() and s.bond_of(leaver.address).bond == 0
+    s.slash(staked.net.submitter, *unbonding_evidence)
+    staked.net.advance_to(staked.chain.timestamp() + PARAMS.unbonding_delay + 1)
+    with pytest.raises(ChainError, match="NotUnbonding"):
+        s.withdraw(unbonding)
+    assert staked.chain.balance(s.address) == 2 * BOND + s.burned()
+
+
 def test_forecast_equivocation_is_slashed(staked):
     s, dep = staked.staking, staked.dep
     cheat = staked.net.keys[2]
