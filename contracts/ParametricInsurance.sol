@@ -19,7 +19,7 @@ import {INVALID_OUTCOME, IResolutionReader} from "./IResolutionReader.sol";
 /// Payouts are credited, then pulled with `withdraw` (checks, effects, then the one external call,
 /// behind a reentrancy guard): a recipient that reverts blocks nobody else.
 contract ParametricInsurance {
-    IResolutionReader public immutable oracle;
+    IResolutionReader public immutable reader;
 
     /// How long after a market's resolve time the oracle has to make it final.
     uint64 public constant RESOLUTION_GRACE = 30 days;
@@ -74,8 +74,8 @@ contract ParametricInsurance {
     error TransferFailed(address to, uint256 amount);
     error Reentrancy();
 
-    constructor(IResolutionReader oracle_) {
-        oracle = oracle_;
+    constructor(IResolutionReader reader_) {
+        reader = reader_;
     }
 
     modifier nonReentrant() {
@@ -91,7 +91,7 @@ contract ParametricInsurance {
 
     /// Offer `msg.value` of cover on `marketId` resolving to `payOn`, for `premium`.
     function offer(bytes32 marketId, uint16 payOn, uint256 premium) external payable returns (uint256 policyId) {
-        IResolutionReader.Market memory m = oracle.marketOf(marketId); // reverts UnregisteredMarket
+        IResolutionReader.Market memory m = reader.marketOf(marketId); // reverts UnregisteredMarket
         if (payOn >= m.outcomeCount) revert PayOnOutOfRange(payOn, m.outcomeCount);
         if (msg.value == 0) revert ZeroAmount("cover");
         if (premium == 0) revert ZeroAmount("premium");
@@ -141,7 +141,7 @@ contract ParametricInsurance {
     ) external {
         Policy storage p = _policy(policyId, Status.Bought);
         if (r.marketId != p.marketId) revert WrongMarket(p.marketId, r.marketId);
-        if (oracle.stateOf(p.marketId) != IResolutionReader.State.Final) oracle.claim(r, proof, root);
+        if (reader.stateOf(p.marketId) != IResolutionReader.State.Final) reader.claim(r, proof, root);
         _settle(policyId, p);
     }
 
@@ -164,9 +164,9 @@ contract ParametricInsurance {
         uint32 ppm;
         uint32 round;
         uint64 deadline = p.resolveAt + RESOLUTION_GRACE;
-        IResolutionReader.State state = oracle.stateOf(marketId);
+        IResolutionReader.State state = reader.stateOf(marketId);
         if (state == IResolutionReader.State.Final) {
-            (IResolutionReader.Resolution memory r, uint64 finalAt) = oracle.finalResolution(marketId);
+            (IResolutionReader.Resolution memory r, uint64 finalAt) = reader.finalResolution(marketId);
             if (finalAt < deadline) (outcome, ppm, round) = (r.outcome, r.probabilityPpm, r.round);
         } else if (block.timestamp < deadline) {
             revert IResolutionReader.NotFinal(marketId, state);
@@ -195,7 +195,7 @@ contract ParametricInsurance {
         if (block.timestamp >= closeAt) revert TradingClosed(marketId, closeAt);
         // unreachable while the oracle resolves nothing before resolveAt >= closeAt; kept so that no
         // cover is written on a market under (or past) resolution whatever the oracle becomes
-        IResolutionReader.State state = oracle.stateOf(marketId);
+        IResolutionReader.State state = reader.stateOf(marketId);
         if (state != IResolutionReader.State.Open) revert MarketNotOpen(marketId, state);
     }
 }
