@@ -62,10 +62,11 @@ def register_bls_keys(dep: Deployment, validators: Sequence[tuple[Signer, KeySto
 
 
 def provision_node(home: Path, rpc_url: str, *, validators: int, threshold: int, password: str,
-                   fund_keys: bool = True, bls: bool = False,
-                   ctf: str | None = None) -> tuple[Deployment, dict[str, Signer]]:
+                   fund_keys: bool = True, bls: bool = False, ctf: str | None = None,
+                   bond: int | None = None) -> tuple[Deployment, dict[str, Signer]]:
     """One operator's node: every role's key in `home/keys`, funded, the contracts deployed and
-    recorded in `home/deployments`, BLS keys if asked. Returns the deployment and the signers."""
+    recorded in `home/deployments`, BLS keys if asked; with `bond` (wei) the validators bond that much
+    in `ValidatorStaking`, which then owns the set. Returns the deployment and the signers."""
     ks = KeyStore(home / "keys")
     validator_names = [f"validator-{i}" for i in range(validators)]
     names = ["deployer", "creator", "submitter", "prover"] + validator_names
@@ -74,7 +75,7 @@ def provision_node(home: Path, rpc_url: str, *, validators: int, threshold: int,
     if fund_keys:
         fund(chain, [signers[n] for n in ("deployer", "creator", "submitter", "prover")])
     dep = deploy(chain, signers["deployer"], [signers[n] for n in validator_names], threshold,
-                 save_to=[home / "deployments"], ctf=ctf)
+                 save_to=[home / "deployments"], ctf=ctf, bond=bond)
     if bls:
         register_bls_keys(dep, [(signers[n], ks, n) for n in validator_names], password, fund_first=fund_keys)
     return dep, signers

@@ -492,3 +492,21 @@ def test_validator_cli_join_status_leave_withdraw(anvil, store, tmp_path, monkey
     net.advance_to(staked.staking.bond_of(key.address).withdrawable_at)
     done = run("withdraw", "--json")
     assert done.exit_code == 0 and json.loads(done.output)["withdrawn_wei"] == 15 * ETH // 10
+
+
+def test_a_node_provisioned_with_bonds_owns_no_instant_set_power(anvil, tmp_path, monkeypatch):
+    """`provision_node(bond=)`: the operator's validators bond, staking owns the oracle's set."""
+    from conftest import PASSWORD
+
+    from network.provision import provision_node
+
+    monkeypatch.setenv("ORACLE_KEYSTORE_INSECURE_ITERATIONS", "1024")
+    dep, signers = provision_node(tmp_path / "node", anvil.url, validators=4, threshold=3, password=PASSWORD,
+                                  bond=2 * ETH)
+    staking = Staking.of(dep)
+    assert sorted(dep.validators()) == sorted(signers[f"validator-{i}"].address for i in range(4))
+    assert dep.threshold() == 3 and staking.bond_of(signers["validator-0"].address).status == "member"
+    saved = json.loads((tmp_path / "node" / "deployments" / f"{dep.chain.chain_id}.json").read_text())
+    assert saved["contracts"]["ValidatorStaking"] == staking.address
+    with pytest.raises(ChainError, match="NotOwner"):
+        dep.propose_validators(signers["deployer"], dep.validators()[:1], 1)
