@@ -278,6 +278,8 @@ def new(
     out_path: Optional[str] = typer.Option(None, "--out", help="Spec file to write (default: market-<id>.json)."),
     do_register: bool = typer.Option(False, "--register", help="Register it on this node's chain once written."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt: a missing flag is an error."),
+    like: Optional[str] = typer.Option(None, "--like", help="Take every answer not given from this spec file "
+                                       "(e.g. markets/examples/range.json): the same market with this home's resolver."),
     as_json: bool = JsonOption,
 ) -> None:
     """Write a market spec by answering questions (or from flags): shape, asset, sources, dates, rule.
@@ -287,6 +289,19 @@ def new(
 
     from network.client import check_spec, known_resolvers, spec_now
 
+    if like is not None:
+        given = _answers_of(like)
+        if any(v is not None for v in (shape, asset, at, from_, to, value, bounds, level, direction, versus)):
+            for k in ("question", "outcomes", "close_at", "resolve_at"):  # they were about the file's market
+                given.pop(k, None)
+        shape, asset, source, at, from_, to, value, bounds, level, direction, versus, question, outcomes, quorum, \
+            close_at, resolve_at = (
+                v if v is not None else given.get(k) for k, v in (
+                    ("shape", shape), ("asset", asset), ("source", source), ("at", at), ("from", from_), ("to", to),
+                    ("value", value), ("bounds", bounds), ("level", level), ("direction", direction),
+                    ("versus", versus), ("question", question), ("outcomes", outcomes), ("quorum", quorum),
+                    ("close_at", close_at), ("resolve_at", resolve_at)))
+        inclusive = inclusive or given.get("inclusive", False)
     ask = _Asker(no_input)
     at_now = spec_now(now=now)
     table = _asset_sources()
@@ -412,6 +427,39 @@ def new(
                       f"{info['close_at']}, resolves at {info['resolve_at']})", highlight=False)
 
     emit(info, as_json, human)
+
+
+def _answers_of(path: str) -> dict[str, Any]:
+    """The `market new` answers a spec file gives (`--like`): shape, asset and sources, dates, rule,
+    question, outcomes, quorum and times. Its resolver is not taken: this home's is."""
+    from markets.spec import MarketSpec
+
+    spec = MarketSpec.load(path)
+    doc = spec.to_json()
+    shape = doc["shape"]
+    table = _asset_sources()
+
+    def asset_of(sources: list[dict], field: str) -> tuple[str, list[str]]:
+        for symbol, named in table.items():
+            names = [n for n, src in named.items() for s in sources if dict(s) == dict(src)]
+            if len(names) == len(sources):
+                return symbol, names
+        raise SpecError(field, f"{path} reads sources that are not the bundled ones of {', '.join(table)}")
+
+    symbol, names = asset_of(doc["observe"]["sources"], "--like")
+    out: dict[str, Any] = {"shape": shape["kind"], "asset": symbol, "source": names, "question": doc["question"],
+                           "outcomes": ",".join(doc["outcomes"]), "quorum": doc["quorum"],
+                           "close_at": doc["close_at"], "resolve_at": doc["resolve_at"]}
+    for k in ("at", "from", "to", "level", "direction"):
+        if k in shape:
+            out[k] = str(shape[k])
+    if shape["kind"] == "above":
+        out.update(value=str(shape["value"]), inclusive=bool(shape.get("inclusive", False)))
+    if shape["kind"] == "range":
+        out["bounds"] = ",".join(str(b) for b in shape["bounds"])
+    if shape["kind"] == "versus":
+        out["versus"] = asset_of(shape["other"]["sources"], "--like")[0]
+    return out
 
 
 def _fail(field: str, reason: str):

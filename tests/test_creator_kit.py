@@ -182,6 +182,22 @@ def test_examples_cover_every_shape_validate_and_register(resolvers, store, tmp_
         assert net.register(spec, advance=False) == spec.market_id
 
 
+def test_market_new_like_an_example_writes_it_with_this_homes_resolver(resolvers, tmp_path):
+    """`--like FILE` takes every answer from a spec: each example comes back as it is, its resolver this
+    home's (on another machine, the only field that differs)."""
+    for path in sorted(EXAMPLES.glob("*.json")):
+        out = tmp_path / path.name
+        result = runner.invoke(app, ["market", "new", "--like", str(path), "--now", NOW, "--no-input", "--out",
+                                     str(out)])
+        assert result.exit_code == 0, (path.name, result.output)
+        assert json.loads(out.read_text()) == _example(path, resolvers), path.name
+    changed = runner.invoke(app, ["market", "new", "--like", str(EXAMPLES / "above.json"), "--value", "4100",
+                                  "--now", NOW, "--no-input", "--out", str(tmp_path / "4100.json")])
+    assert changed.exit_code == 0, changed.output
+    doc = MarketSpec.load(tmp_path / "4100.json").to_json()  # a flag wins over the file; the question follows it
+    assert doc["shape"]["value"] == 4100 and "4,100" in doc["question"]
+
+
 def test_an_example_with_another_machines_resolver_names_this_homes(resolvers, tmp_path):
     doc = json.loads((EXAMPLES / "above.json").read_text())
     doc["resolver"] = "0x" + "77" * 32
