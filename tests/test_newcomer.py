@@ -276,3 +276,26 @@ def test_anyone_with_the_rpc_url_verifies_from_another_home(node_home, anvil, tm
     assert trusted.exit_code == 0, trusted.output
     verdict = json.loads(trusted.stdout)
     assert verdict["ok"] and all(c["ok"] for c in verdict["checks"])
+
+
+# ------------------------------------------------------------------ long work shows progress
+def test_progress_spins_on_a_terminal_prints_lines_when_piped_and_is_quiet_under_json(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import commands.render as render
+
+    def run(terminal: bool, quiet: bool = False) -> str:
+        buf = io.StringIO()
+        monkeypatch.setattr(render, "err", Console(file=buf, force_terminal=terminal, width=100))
+        with render.progress("compiling", quiet=quiet) as log:
+            log("setup batch 1: logrows 11")
+            log("proving key written")
+        return buf.getvalue()
+
+    spun = run(terminal=True)
+    assert "compiling: proving key written" in spun and "\x1b[2K" in spun  # one live line, redrawn
+    piped = run(terminal=False)
+    assert piped.splitlines() == ["compiling: setup batch 1: logrows 11", "compiling: proving key written"]
+    assert run(terminal=True, quiet=True) == "" and run(terminal=False, quiet=True) == ""
