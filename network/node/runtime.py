@@ -171,7 +171,7 @@ class Node:
     # ------------------------------------------------------------ markets
     def register(self, spec, *, origin: str = "local") -> str:
         """Store the spec, register it on-chain, record it locally: all or nothing."""
-        from network.client import check_spec
+        from markets.registration import check_spec
 
         self.resolver(spec.shape.n_constants)  # this node's resolver for the shape, compiled before the check
         if spec.forecast is not None:
