@@ -225,3 +225,43 @@ def test_a_proof_held_by_another_store_is_found_and_verified(explored, tmp_path)
     assert m["question"] == spec.question and m["proof"]["vk_hashes"] and m["proof"]["bundle_hash"]
     assert m["evidence"]["used"]["medians"][0]["value"] == "3994.265"
     assert data.verification(spec.market_id)["ok"] is True
+
+
+def test_a_slashed_validator_is_shown_slashed_with_its_bond(network):
+    """A bonded set (ValidatorStaking): one member signs two outcomes for one market and round, anyone
+    slashes it; the explorer shows the slash, the bond left and the member out of the set."""
+    from network.explorer import ExplorerData, ExplorerServer
+    from oracle.canonical import keccak_hex
+    from oracle.eip712 import Resolution, signable
+    from oracle.signer import LocalSigner
+    from oracle.staking import Staking, StakingParameters
+
+    net, eth = network, 10**18
+    staking = Staking.deploy(net.dep, net.deployer, StakingParameters(
+        min_bond=eth, epoch_length=3600, unbonding_delay=86_400, max_validators=6, quorum_bps=6666))
+    for k in net.keys:
+        net.chain.fund(k.address, 10 * eth)
+        staking.join(k, 2 * eth)
+    staking.advance_epoch(net.submitter)
+    market_id, _ = net.dep.register_market(net.creator, spec_hash=keccak_hex(b"spec"), model_id=keccak_hex(b"model"),
+                                           resolve_at=1, outcome_count=2, quorum=1)
+    cheat = net.keys[1]
+    a, b = (Resolution(market_id, 0, outcome, 700_000, keccak_hex(b"model"), keccak_hex(b"in"), keccak_hex(b"p"))
+            for outcome in (0, 1))
+    reporter = LocalSigner.create()
+    net.chain.fund(reporter.address, eth)
+    staking.slash(reporter, a, cheat.sign_message(signable(net.dep.domain, a)), b,
+                  cheat.sign_message(signable(net.dep.domain, b)))
+
+    data = ExplorerData(net.dep, net.store)
+    rows = {v["address"]: v for v in data.validators()}
+    assert rows[cheat.address]["slashed"] == 1 and not rows[cheat.address]["current"]
+    assert rows[cheat.address]["bond"] == {"wei": 0, "label": "0 ETH", "status": "none"}
+    assert all(rows[k.address]["slashed"] == 0 and rows[k.address]["bond"]["label"] == "2 ETH"
+               for k in net.keys if k is not cheat)
+    one = data.validator(cheat.address)
+    assert [(s["wei"], s["reporter"]) for s in one["slashes"]] == [(2 * eth, reporter.address)]
+    with ExplorerServer(data) as server:
+        page = httpx.get(f"{server.url}/validator/{cheat.address}", timeout=60).text
+        assert '<span id="validator-slashed">1</span>' in page and "not in the current set" in page
+        assert 'class="slashed">1</td>' in httpx.get(server.url + "/", timeout=60).text

@@ -122,9 +122,13 @@ def index_page(markets: list[dict], validators: list[dict], models: list[dict]) 
             f'<td>{_market_link(m["market_id"])}</td><td class="question">{esc(question)}</td>'
             f'<td>{_state_badge(m["state"])}</td><td class="answer">{esc(answer)}</td>'
             f'<td>{esc(m["close_at_label"])}</td><td>{esc(m["resolve_at_label"])}</td></tr>')
+    bonded = any(v["bond"] is not None for v in validators)
     vrows = "".join(
         f'<tr class="validator-row"><td>{_validator_link(v["address"])}</td><td>{"yes" if v["current"] else "no"}</td>'
-        f'<td class="signed">{v["signed"]}</td><td class="missed">{v["missed"]}</td></tr>' for v in validators)
+        f'<td class="signed">{v["signed"]}</td><td class="missed">{v["missed"]}</td>'
+        f'<td class="slashed">{v["slashed"]}</td>'
+        + (f'<td class="bond">{esc(v["bond"]["label"])} ({esc(v["bond"]["status"])})</td>' if bonded else "")
+        + "</tr>" for v in validators)
     mrows = "".join(
         f'<tr><td>{_model_link(m["model_id"])}</td><td>{esc(m["name"] or "—")}</td><td>{esc(", ".join(m["roles"]))}'
         f"</td></tr>" for m in models)
@@ -134,7 +138,8 @@ def index_page(markets: list[dict], validators: list[dict], models: list[dict]) 
         "<th>trading closes</th><th>resolves</th></tr></thead><tbody>"
         + ("".join(rows) or '<tr><td colspan="6" class="empty">no market registered yet</td></tr>')
         + "</tbody></table><h2>Validators</h2><table id=\"validators\"><thead><tr><th>address</th><th>in the set now"
-        "</th><th>signed</th><th>missed</th></tr></thead><tbody>" + vrows + "</tbody></table>"
+        "</th><th>signed</th><th>missed</th><th>slashed</th>" + ("<th>bond</th>" if bonded else "")
+        + "</tr></thead><tbody>" + vrows + "</tbody></table>"
         "<h2>Models</h2><table id=\"models\"><thead><tr><th>model</th><th>name</th><th>used as</th></tr></thead><tbody>"
         + mrows + "</tbody></table>")
 
@@ -315,10 +320,19 @@ def validator_page(d: dict[str, Any]) -> str:
         f'<td>{r["round"]}</td><td>{esc(r["kind"])}</td><td>{"signed" if r["signed"] else "missed"}</td>'
         f'<td><code>{esc(short(r["tx_hash"], 12))}</code></td><td>{esc(r["time_label"])}</td></tr>'
         for r in d["duties"])
+    bond = "" if d["bond"] is None else f' · bond <span id="validator-bond">{esc(d["bond"]["label"])}</span> ' \
+        f'({esc(d["bond"]["status"])})'
+    slashes = "".join(
+        f'<tr class="slash-row"><td>{esc(x["label"])}</td><td><code>{esc(x["reporter"])}</code></td>'
+        f'<td><code>{esc(x["evidence"])}</code></td><td><code>{esc(short(x["tx_hash"], 12))}</code></td></tr>'
+        for x in d["slashes"])
     return (f'<h1>Validator <code id="validator-address">{esc(d["address"])}</code></h1>'
             f'<p>{"in the current set" if d["current"] else "not in the current set"} · signed '
             f'<span id="validator-signed">{d["signed"]}</span> · missed <span id="validator-missed">{d["missed"]}</span>'
-            "</p><table id=\"duties\"><thead><tr><th>market</th><th>round</th><th>kind</th><th></th><th>tx</th>"
+            f' · slashed <span id="validator-slashed">{len(d["slashes"])}</span>{bond}</p>'
+            + (f'<h2>Slashed</h2><table id="slashes"><thead><tr><th>amount</th><th>reported by</th><th>evidence</th>'
+               f"<th>tx</th></tr></thead><tbody>{slashes}</tbody></table>" if slashes else "")
+            + "<h2>Rounds</h2><table id=\"duties\"><thead><tr><th>market</th><th>round</th><th>kind</th><th></th><th>tx</th>"
             f"<th>when</th></tr></thead><tbody>{rows}</tbody></table>")
 
 

@@ -159,6 +159,12 @@ class ExplorerData:
         self._resolved: dict[str, Posted] = {}
         self._deposits: dict[str, list[dict]] = {}
         self._redeemed: dict[str, list[dict]] = {}
+        self._slashed: dict[str, list[dict]] = {}  # validator (lowercase) -> its Slashed logs
+        self.staking = None  # oracle.staking.Staking, when the deployment bonds its validators
+        if dep.addresses.get("ValidatorStaking"):
+            from oracle.staking import Staking
+
+            self.staking = Staking.of(dep)
         self._specs: dict[str, Any] = {}
         self._records: dict[str, Any] = {}  # MarketRegistry records never change once registered
         self._times: dict[int, int] = {}
@@ -191,6 +197,13 @@ class ExplorerData:
             self._redeemed.setdefault(_hex(a["marketId"]), []).append(
                 {"account": a["account"], "wei": a["amount"], "tx_hash": _hex(log["transactionHash"]),
                  "block": log["blockNumber"]})
+        if self.staking is not None:
+            for log in self.chain.logs(self.staking.contract.events.Slashed(), from_block=lo, to_block=latest):
+                a = log["args"]
+                self._slashed.setdefault(a["validator"].lower(), []).append(
+                    {"reporter": a["reporter"], "wei": a["amount"], "label": eth_label(a["amount"]),
+                     "reward_wei": a["reward"], "evidence": _hex(a["evidence"]),
+                     "tx_hash": _hex(log["transactionHash"]), "block": log["blockNumber"]})
         self._scanned = latest
         return latest
 
@@ -501,12 +514,26 @@ class ExplorerData:
         with self._lock:
             self._scan()
             current = self.dep.validators()
-            rows = {a.lower(): {"address": a, "current": True, "signed": 0, "missed": 0} for a in current}
+
+            def row(a: str, now: bool) -> dict[str, Any]:
+                return {"address": a, "current": now, "signed": 0, "missed": 0,
+                        "slashed": len(self._slashed.get(a.lower(), [])), "bond": self._bond(a)}
+
+            rows = {a.lower(): row(a, True) for a in current}
             for duty in self._duties():
                 for m in duty["members"]:
-                    row = rows.setdefault(m.lower(), {"address": m, "current": False, "signed": 0, "missed": 0})
-                    row["signed" if m.lower() in duty["signed"] else "missed"] += 1
+                    r = rows.setdefault(m.lower(), row(m, False))
+                    r["signed" if m.lower() in duty["signed"] else "missed"] += 1
+            for a, logs in self._slashed.items():  # slashed before any duty of theirs was posted
+                rows.setdefault(a, row(self.chain.w3.to_checksum_address(a), False))
             return list(rows.values())
+
+    def _bond(self, address: str) -> dict[str, Any] | None:
+        """The validator's bond (staking deployments only): amount, label and status."""
+        if self.staking is None:
+            return None
+        b = self.staking.bond_of(self.chain.w3.to_checksum_address(address))
+        return {"wei": b.bond, "label": eth_label(b.bond), "status": b.status}
 
     def _duties(self) -> list[dict[str, Any]]:
         """Every posted round: who was in the set then and who signed it."""
@@ -532,4 +559,5 @@ class ExplorerData:
                              "time_label": iso(self._block_time(p.block))})
             current = address in {a.lower() for a in self.dep.validators()}
             return {"address": address, "current": current, "duties": rows,
-                    "signed": sum(r["signed"] for r in rows), "missed": sum(not r["signed"] for r in rows)}
+                    "signed": sum(r["signed"] for r in rows), "missed": sum(not r["signed"] for r in rows),
+                    "slashes": list(self._slashed.get(address, [])), "bond": self._bond(address)}
