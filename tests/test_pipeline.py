@@ -367,7 +367,8 @@ def test_forecasts_never_settle_and_the_forecaster_cannot_resolve(network, load,
     spec = MarketSpec.parse(forecast_doc(circuit.model_id, forecaster.model_id))
     final = spec.rounds()[-1]
     assert final.final and final.model == spec.resolver and spec.round(0).model == spec.forecaster
-    network.register(spec)
+    network.register(spec, advance=False)
+    network.advance_to(spec.round(0).due_at)  # forecasts post while the market lives
 
     forecast = forecast_prover.prove(spec, load, round=0)
     report = run_round(spec, load, forecast_prover, network.validators, network.aggregator, bundle=forecast)
@@ -376,6 +377,7 @@ def test_forecasts_never_settle_and_the_forecaster_cannot_resolve(network, load,
     assert not posted.final and posted.model_id == spec.forecaster
     assert network.dep.forecast_of(spec.market_id, 0) == posted.probability_ppm
     assert not network.dep.is_resolved(spec.market_id)
+    network.advance_to(spec.resolve_at_unix)
     sigs = [r.vote.signature for r in report.reviews[: network.t]]
     with pytest.raises(ChainError, match="ModelMismatch"):  # the forecast's quorum offered to resolve()
         network.settle(replace(posted, final=True), sigs)

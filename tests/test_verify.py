@@ -181,9 +181,9 @@ def test_resolved_forecast_markets_build_the_forecasters_reputation(node_home):
     node = Node(password=PASSWORD)
     spec = MarketSpec.parse(forecast_doc(node.resolver_id(), node.model_id))
     node.register(spec)
-    _advance(node, spec.resolve_at_unix)
-    for r in spec.rounds():
-        node.dispatch(spec.market_id, r.index)  # a round settled with an earlier one's proof is skipped
+    for r in spec.rounds():  # forecasts post while the market lives, the resolution at resolve time
+        _advance(node, r.due_at)
+        node.dispatch(spec.market_id, r.index)
     assert [row.status for row in node.state.rounds(spec.market_id)] == ["settled"] * len(spec.rounds())
     r = node.dep.resolution_of(spec.market_id).resolution
     assert r.round == spec.rounds()[-1].index and r.model_id == spec.resolver and spec.outcomes[r.outcome] == "NO"
