@@ -332,7 +332,8 @@ def validator_page(d: dict[str, Any]) -> str:
             f' · slashed <span id="validator-slashed">{len(d["slashes"])}</span>{bond}</p>'
             + (f'<h2>Slashed</h2><table id="slashes"><thead><tr><th>amount</th><th>reported by</th><th>evidence</th>'
                f"<th>tx</th></tr></thead><tbody>{slashes}</tbody></table>" if slashes else "")
-            + "<h2>Rounds</h2><table id=\"duties\"><thead><tr><th>market</th><th>round</th><th>kind</th><th></th><th>tx</th>"
+            + "<h2>Rounds</h2><p class=\"note\">missed: the quorum that landed on-chain does not carry this "
+            "validator's signature (it refused, was down, or voted after the quorum was complete)</p><table id=\"duties\"><thead><tr><th>market</th><th>round</th><th>kind</th><th></th><th>tx</th>"
             f"<th>when</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
