@@ -12,6 +12,8 @@ from markets.spec import MarketSpec
 from network.explorer.data import MarketFacts, STATES, market_state
 from oracle.eip712 import INVALID_OUTCOME
 
+pytestmark = pytest.mark.slow  # most tests share a market settled by a real proof
+
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">&amp; "quoted"'
 
 
@@ -188,7 +190,6 @@ def test_the_command_finds_a_node_or_a_devnet_and_says_when_neither(tmp_path, mo
         assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output, result.output
 
 
-@pytest.mark.slow
 def test_a_node_home_shows_its_markets_and_rounds(node_home):
     """What `oracle explorer` opens in a node's home: its chain, deployment, store and round state."""
     from commands.explorer import open_explorer
