@@ -25,7 +25,8 @@ def evaluate(
     plot: Optional[str] = typer.Option(None, "--plot", help="Directory for PNG plots."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Backtest a model with no look-ahead: Brier, log loss, accuracy, calibration, vs two baselines."""
+    """Backtest a model with no look-ahead: Brier, log loss, accuracy, calibration, vs two baselines,
+    with the verdict against each (block-bootstrap 95 % interval over question dates)."""
     from provers.evaluate import evaluate_reference
 
     if model != "reference" and not model.startswith("0x"):
@@ -43,11 +44,13 @@ def evaluate(
 
 def _render(report: dict[str, Any], proven: bool) -> None:
     table = Table(title=f"Backtest {report['period'][0]} .. {report['period'][1]} ({report['n']} questions)")
-    for col in ("predictor", "Brier", "log loss", "accuracy"):
+    for col in ("predictor", "Brier", "log loss", "accuracy", "ECE"):
         table.add_column(col)
     for name, r in report["models"].items():
-        table.add_row(name, f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", f"{r['accuracy']:.3f}")
+        table.add_row(name, f"{r['brier']:.4f}", f"{r['log_loss']:.4f}", f"{r['accuracy']:.3f}", f"{r['ece']:.3f}")
     out.print(table)
+    for line in report.get("verdicts", []):
+        out.print(line, highlight=False)
     if "brier_float_minus_proven" in report:
         out.print(f"Brier float - proven: {report['brier_float_minus_proven']:+.2e} (goal |.| <= 1e-3)")
     cal = Table(title="Calibration (proven model)" if proven else "Calibration (float model)")

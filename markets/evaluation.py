@@ -17,7 +17,7 @@ import pandas as pd
 from oracle.errors import OracleError
 
 from .features import RECIPES
-from .scoring import accuracy, brier, log_loss
+from .scoring import accuracy, brier, log_loss, losses
 
 
 class LookAheadError(OracleError):
@@ -32,6 +32,11 @@ class Question:
     features: tuple[float, ...]
     outcome: int
     trailing_vol: float  # daily log-return std over the recipe's volatility window
+    target: pd.Timestamp | None = None  # the outcome's row (h rows later: trading days on an exchange series)
+
+    @property
+    def known_at(self) -> pd.Timestamp:
+        return self.target if self.target is not None else self.date + pd.Timedelta(days=self.horizon)
 
 
 def questions(frame: pd.DataFrame, *, start: str, end: str | None = None, horizons: Sequence[int] = (7,),
@@ -60,7 +65,7 @@ def questions(frame: pd.DataFrame, *, start: str, end: str | None = None, horizo
                     f = impl.vector(window, h, k)
                 else:
                     f = features_fn(frame.iloc[: i + 1 + h], i, h, k)  # deliberately handed future rows
-                out.append(Question(d, h, k, tuple(f), int(closes[i + h] > k * closes[i]), vol))
+                out.append(Question(d, h, k, tuple(f), int(closes[i + h] > k * closes[i]), vol, dates[i + h]))
     return out
 
 
@@ -75,6 +80,17 @@ def assert_no_lookahead(frame: pd.DataFrame, qs: Sequence[Question], features_of
         if tuple(again) != q.features:
             raise LookAheadError(f"features for {q.date.date()} (h={q.horizon}, k={q.ratio}) change when rows "
                                  f"after {q.date.date()} are removed: the recipe reads the future")
+
+
+def assert_trained_before(targets: Sequence[pd.Timestamp], split: str | pd.Timestamp, *,
+                          what: str = "training outcome") -> None:
+    """Training discipline: every outcome a model learns from (or is calibrated, or selected, on)
+    must be known before `split`, so the last question's date is at least its horizon before it."""
+    split = pd.Timestamp(split)
+    late = [t for t in targets if pd.Timestamp(t) >= split]
+    if late:
+        raise LookAheadError(f"{len(late)} {what}(s) on or after {split.date()} (first {min(late).date()}): "
+                             f"training would read the future")
 
 
 def random_walk_probability(q: Question) -> float:
@@ -99,9 +115,76 @@ def calibration_table(probabilities: Sequence[float], outcomes: Sequence[int], b
     return rows
 
 
+def expected_calibration_error(probabilities: Sequence[float], outcomes: Sequence[int], bins: int = 10) -> float:
+    """sum over the bins of calibration_table: (bin count / n) x |mean predicted - observed|."""
+    table = calibration_table(probabilities, outcomes, bins)
+    n = sum(r["n"] for r in table)
+    return sum(r["n"] / n * abs(r["mean_predicted"] - r["observed"]) for r in table) if n else 0.0
+
+
 def scores(probabilities: Sequence[float], outcomes: Sequence[int]) -> dict[str, float]:
     return {"brier": brier(probabilities, outcomes), "log_loss": log_loss(probabilities, outcomes),
-            "accuracy": accuracy(probabilities, outcomes), "n": len(outcomes)}
+            "accuracy": accuracy(probabilities, outcomes), "ece": expected_calibration_error(probabilities, outcomes),
+            "n": len(outcomes)}
+
+
+def per_question_losses(probabilities: Sequence[float], outcomes: Sequence[int], metric: str) -> np.ndarray:
+    """Each question's term of `brier` or `log_loss`, from markets.scoring (the node's reputation
+    scores forecasts with the same functions)."""
+    return np.asarray(losses(probabilities, outcomes, metric), dtype=float)
+
+
+def bootstrap_difference(model: Sequence[float], baseline: Sequence[float], outcomes: Sequence[int],
+                         dates: Sequence[pd.Timestamp], *, metric: str, block_days: int = 30,
+                         resamples: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Mean score difference model - baseline (negative: the model is better) with a bootstrap interval.
+
+    Questions asked on nearby dates share most of their outcome path (a 30-day question asked today
+    and tomorrow), so whole blocks of `block_days` consecutive question dates are resampled, not
+    single questions: an i.i.d. bootstrap would give intervals several times too narrow."""
+    diff = per_question_losses(model, outcomes, metric) - per_question_losses(baseline, outcomes, metric)
+    days = pd.DatetimeIndex(dates)
+    origin = days.min()
+    block = np.asarray((days - origin).days // block_days)
+    ids, inverse = np.unique(block, return_inverse=True)
+    sums = np.bincount(inverse, weights=diff, minlength=len(ids))
+    counts = np.bincount(inverse, minlength=len(ids)).astype(float)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(ids), size=(resamples, len(ids)))
+    means = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return {"difference": float(diff.mean()), "low": float(lo), "high": float(hi), "level": level,
+            "blocks": int(len(ids)), "block_days": block_days}
+
+
+BASELINE_WORDS = {"random_walk": "the random walk", "base_rate": "the base rate"}
+
+
+def verdict(model: str, baseline: str, metric: str, d: dict[str, float]) -> str:
+    """One sentence: beats / does not beat / is worse than, with the interval's half-width."""
+    words = BASELINE_WORDS.get(baseline, baseline)
+    half = (d["high"] - d["low"]) / 2
+    name = metric.replace("_", " ")
+    interval = f"{name} {d['difference']:+.4f} ± {half:.4f}, {d['level']:.0%} interval [{d['low']:+.4f}, {d['high']:+.4f}]"
+    if d["high"] < 0:
+        return f"{model} beats {words} on {name} by {-d['difference']:.4f} ± {half:.4f} ({interval})"
+    if d["low"] > 0:
+        return f"{model} is worse than {words} on {name} by {d['difference']:.4f} ± {half:.4f} ({interval})"
+    return f"{model} does not beat {words} on {name}: no difference it can show ({interval})"
+
+
+def compare(qs: Sequence["Question"], predictions: dict[str, Sequence[float]], baselines: dict[str, Sequence[float]],
+            **bootstrap) -> dict:
+    """Every model vs every baseline, on Brier and log loss: difference, interval, verdict."""
+    ys = [q.outcome for q in qs]
+    dates = [q.date for q in qs]
+    out: dict = {}
+    for name, p in predictions.items():
+        for base, b in baselines.items():
+            for metric in ("brier", "log_loss"):
+                d = bootstrap_difference(p, b, ys, dates, metric=metric, **bootstrap)
+                out.setdefault(name, {}).setdefault(base, {})[metric] = {**d, "verdict": verdict(name, base, metric, d)}
+    return out
 
 
 def base_rates(history: Sequence[Question]) -> dict[tuple[int, float], float]:
@@ -120,5 +203,8 @@ def evaluate(qs: Sequence[Question], predictions: dict[str, Sequence[float]], *,
     preds["base_rate"] = [rates.get((q.horizon, q.ratio), 0.5) for q in qs]
     preds["random_walk"] = [random_walk_probability(q) for q in qs]
     report = {name: {**scores(p, ys), "calibration": calibration_table(p, ys)} for name, p in preds.items()}
+    baselines = {k: preds[k] for k in ("base_rate", "random_walk")}
+    comparisons = compare(qs, predictions, baselines) if predictions else {}
     return {"n": len(qs), "period": [str(min(q.date for q in qs).date()), str(max(q.date for q in qs).date())],
-            "models": report}
+            "models": report, "comparisons": comparisons,
+            "verdicts": [m["verdict"] for per in comparisons.values() for b in per.values() for m in b.values()]}

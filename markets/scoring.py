@@ -22,3 +22,14 @@ def log_loss(probabilities: Sequence[float], outcomes: Sequence[int]) -> float:
 
 def accuracy(probabilities: Sequence[float], outcomes: Sequence[int], threshold: float = 0.5) -> float:
     return sum((p >= threshold) == bool(y) for p, y in zip(probabilities, outcomes, strict=True)) / len(probabilities)
+
+
+def losses(probabilities: Sequence[float], outcomes: Sequence[int], metric: str) -> list[float]:
+    """Each forecast's term of `brier` or `log_loss` (their means are those scores): what backtest
+    intervals resample, with the same clipping."""
+    if metric == "brier":
+        return [(p - y) ** 2 for p, y in zip(probabilities, outcomes, strict=True)]
+    if metric == "log_loss":
+        return [-(y * math.log(min(max(p, EPS), 1 - EPS)) + (1 - y) * math.log(1 - min(max(p, EPS), 1 - EPS)))
+                for p, y in zip(probabilities, outcomes, strict=True)]
+    raise ValueError(f"unknown metric {metric!r}")

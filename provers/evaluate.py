@@ -39,45 +39,64 @@ def proven_probabilities(circuit: CompiledModel, features: Sequence[Sequence[flo
 
 
 # ------------------------------------------------------------------ backtest
+def backtest(frame, model, circuit: CompiledModel | None, *, start: str, end: str | None = None, horizons=(7,),
+             ratios=(0.95, 1.0, 1.05), recipe: str = "trailing_returns_v1", column: str = "Close"):
+    """Score `model` (and the circuit's outputs, when given) on every question in [start, end] against
+    the base rate (from outcomes known before `start`) and the random walk.
+    (report, questions, predictions, base rates)."""
+    from markets.evaluation import assert_no_lookahead, assert_trained_before, base_rates, evaluate, questions
+    from markets.features import RECIPES
+    from oracle.errors import FieldError
+
+    qs = questions(frame, start=start, end=end, horizons=horizons, ratios=ratios, recipe=recipe, column=column)
+    if not qs:
+        raise FieldError("start", f"no question in [{start}, {end or 'end of data'}] fits inside the data")
+    impl = RECIPES[recipe]
+    closes_of = lambda cut, i, h, k: impl.vector(  # noqa: E731
+        [float(c) for c in cut[column].iloc[i - impl.rows_needed + 1 : i + 1]], h, k)
+    assert_no_lookahead(frame, qs, closes_of)
+    history = questions(frame, start=str(frame.index[0].date()), end=str((pd_timestamp(start) - _day()).date()),
+                        horizons=horizons, ratios=ratios, recipe=recipe, column=column)
+    # the baseline's rate may only use outcomes known before `start`
+    history = [q for q in history if q.known_at < pd_timestamp(start)]
+    assert_trained_before([q.known_at for q in history], start, what="base-rate outcome")
+    X = [q.features for q in qs]
+    preds = {"model_float": float_probabilities(model, X)}
+    if circuit is not None:
+        preds["model_proven"] = proven_probabilities(circuit, X)
+    rates = base_rates(history)
+    return evaluate(qs, preds, rates=rates), qs, preds, rates
+
+
 def evaluate_reference(data: str, *, start: str, end: str | None = None, horizons=(7,),
                        ratios=(0.95, 1.0, 1.05), proven: bool = True, plot_dir: str | None = None,
                        store=None) -> dict[str, Any]:
     """Backtest the reference model on any daily OHLC CSV: float and proven outputs vs two baselines."""
-    from markets.evaluation import assert_no_lookahead, base_rates, evaluate, questions
-    from markets.features import RECIPES
     from markets.feeds import bundled_path, load_source, resolve_uri
     from oracle import config
     from oracle.errors import FieldError
     from oracle.store import ArtifactStore
 
-    from .model import TrainingConfig, load_or_train
-    from .reference import BTC_SOURCE, reference_circuit
+    from .model import load_or_train
+    from .reference import BTC_SOURCE, config_for, reference_circuit
 
     frame = load_source({"kind": "csv", "uri": data})
-    cfg = TrainingConfig()
+    cfg = config_for("mlp")
     training_data = bundled_path("btc_usd_daily.csv").read_bytes()
-    if resolve_uri(data).read_bytes() == training_data and pd_timestamp(start) <= pd_timestamp(cfg.train_end):
-        raise FieldError("start", f"the reference model trained on this data up to {cfg.train_end}: "
-                         f"evaluate after it (held-out period)")
-    qs = questions(frame, start=start, end=end, horizons=horizons, ratios=ratios)
-    if not qs:
-        raise FieldError("start", f"no question in [{start}, {end or 'end of data'}] fits inside the data")
-    impl = RECIPES[cfg.recipe]
-    closes_of = lambda cut, i, h, k: impl.vector(  # noqa: E731
-        [float(c) for c in cut["Close"].iloc[i - impl.rows_needed + 1 : i + 1]], h, k)
-    assert_no_lookahead(frame, qs, closes_of)
-    history = questions(frame, start=str(frame.index[0].date()), end=str((pd_timestamp(start) - _day()).date()),
-                        horizons=horizons, ratios=ratios)
-    # the baseline's rate may only use outcomes known before `start`
-    history = [q for q in history if q.date + _day() * q.horizon < pd_timestamp(start)]
+    # any asset: markets move together, so a period the model learned from is not held out anywhere
+    if pd_timestamp(start) < pd_timestamp(cfg.test_start):
+        same = resolve_uri(data).read_bytes() == training_data
+        raise FieldError("start", f"the reference model learned from outcomes up to {cfg.train_end}"
+                         f"{' on this data' if same else ' (BTC; markets move together)'}: "
+                         f"evaluate from {cfg.test_start} (held-out period)")
     model = load_or_train(load_source(BTC_SOURCE), training_data, cfg, config.cache_dir())
-    X = [q.features for q in qs]
-    preds = {"model_float": float_probabilities(model, X)}
-    if proven:
-        circuit = reference_circuit(store or ArtifactStore(config.home() / "store"), config.cache_dir())
-        preds["model_proven"] = proven_probabilities(circuit, X)
-    report = evaluate(qs, preds, rates=base_rates(history))
+    circuit = reference_circuit(store or ArtifactStore(config.home() / "store"), config.cache_dir()) \
+        if proven else None
+    report, qs, preds, _ = backtest(frame, model, circuit, start=start, end=end, horizons=horizons, ratios=ratios,
+                                 recipe=cfg.recipe)
     report["data"] = data
+    report["model"] = {"name": "btc-threshold-mlp", "trained_on": "bundled:btc_usd_daily.csv",
+                       "outcomes_before": cfg.test_start}
     report["horizons"], report["ratios"] = list(horizons), list(ratios)
     if proven:
         report["brier_float_minus_proven"] = (report["models"]["model_float"]["brier"]

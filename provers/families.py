@@ -1,6 +1,9 @@
 """Model families the prover can compile. Each maps the recipe's 17 features to a logit.
 
-- mlp:    17 -> 16 -> 8 -> 1, ReLU.
+- mlp:    the reference: the random walk's own logit (a piecewise-linear map of the walk's
+          z-score, which the recipe's features give exactly) plus a residual MLP correction
+          17 -> 16 -> 8 -> 1 (ReLU), initialised at zero, regularised, then a fitted monotone
+          calibration (Platt) folded into the output layers (`ResidualBody`).
 - conv1d: a 1-D convolution over the 14 daily returns, joined with the 3 scalar features.
 - trees:  gradient-boosted decision stumps (fit with numpy), converted to torch as
           Linear + ReLU: each stump's step is a hard ramp 1/64 wide, so the circuit
@@ -31,6 +34,75 @@ class MLPBody(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+# Knots of the piecewise-linear random-walk logit, in units of the walk's z-score d. With the
+# recipe's clipping (|z| <= 4, sigma sqrt(h) <= 0.4) d stays in [-4.2, 4.2].
+WALK_KNOTS = tuple(float(t) for t in np.arange(-4.0, 4.01, 0.25))
+
+
+def walk_d(x: np.ndarray) -> np.ndarray:
+    """The log-normal random walk's d = (-log k - s^2/2) / s from recipe v1's features:
+    z = log(k)/s is x[16] and s*10 is x[14], so d = -z - s/2 = -x[16] - x[14]/20."""
+    x = np.asarray(x, dtype=float)
+    return -x[..., 16] - x[..., 14] / 20.0
+
+
+def walk_logit_exact(d: np.ndarray) -> np.ndarray:
+    """logit(Phi(d)), computed stably."""
+    d = np.asarray(d, dtype=float)
+    erfc = np.vectorize(math.erfc)
+    return np.log(erfc(-d / math.sqrt(2))) - np.log(erfc(d / math.sqrt(2)))
+
+
+class ResidualBody(nn.Module):
+    """logit = walk(d) + correction(x): the random walk's logit, piecewise linear in its d (knots
+    WALK_KNOTS, least-squares fit to logit(Phi(d))), plus an MLP correction that starts at zero.
+    Platt scaling (a * logit + b) is folded into both output layers by `calibrate_`."""
+
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), knots: tuple[float, ...] = WALK_KNOTS):
+        super().__init__()
+        k = len(knots)
+        self.walk = nn.Linear(n_inputs, k + 1)
+        self.walk_out = nn.Linear(k + 1, 1)
+        self.correction = MLPBody(n_inputs, hidden)
+        with torch.no_grad():
+            w = torch.zeros(k + 1, n_inputs)
+            w[:, 16], w[:, 14] = -1.0, -1.0 / 20.0
+            self.walk.weight.copy_(w)
+            # row 0 is d + 5 (positive on the whole box: the linear term); row j is d - knot_j
+            self.walk.bias.copy_(torch.tensor([5.0] + [-t for t in knots]))
+            coef, intercept = _fit_walk(knots)
+            self.walk_out.weight.copy_(torch.tensor(coef, dtype=torch.float32).unsqueeze(0))
+            self.walk_out.bias.fill_(float(intercept))
+            last = self.correction.net[-1]
+            last.weight.zero_()
+            last.bias.zero_()
+        for p in (*self.walk.parameters(), *self.walk_out.parameters()):
+            p.requires_grad_(False)
+
+    def walk_logit(self, x):
+        return self.walk_out(torch.relu(self.walk(x)))
+
+    def forward(self, x):
+        return self.walk_logit(x) + self.correction(x)
+
+    def calibrate_(self, a: float, b: float) -> None:
+        """logit -> a * logit + b, in the weights (the circuit proves the calibrated logit)."""
+        with torch.no_grad():
+            last = self.correction.net[-1]
+            self.walk_out.weight.mul_(a)
+            self.walk_out.bias.mul_(a).add_(b)
+            last.weight.mul_(a)
+            last.bias.mul_(a)
+
+
+def _fit_walk(knots: tuple[float, ...]) -> tuple[np.ndarray, float]:
+    """Least squares on a dense grid of d: coefficients of [d + 5, relu(d - t_j)] and an intercept."""
+    d = np.linspace(-4.5, 4.5, 3601)
+    basis = np.column_stack([d + 5.0] + [np.maximum(d - t, 0.0) for t in knots] + [np.ones_like(d)])
+    sol, *_ = np.linalg.lstsq(basis, walk_logit_exact(d), rcond=None)
+    return sol[:-1], float(sol[-1])
 
 
 class ConvBody(nn.Module):

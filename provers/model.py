@@ -1,9 +1,18 @@
-"""The reference forecaster: a small MLP trained on real BTC closes.
+"""The reference forecaster, trained on real BTC closes.
 
 Question it answers: P(close[t + h] > k * close[t]) from the trailing window
-at t, for horizons of 1 to 14 days (the horizon enters through the volatility
-and distance-to-threshold features). Trained on rows up to `train_end` only;
-markets ask about later dates.
+at t (the horizon enters through the volatility and distance-to-threshold
+features).
+
+The reference (`mlp`, `ReferenceConfig`) is a residual on the log-normal random
+walk: its logit is the walk's own logit (from the recipe's z-score feature) plus
+a small MLP correction that starts at zero and is penalised towards it, then a
+Platt calibration map. Time splits, enforced by `markets.evaluation.assert_trained_before`:
+the correction learns from questions whose outcome was known before
+`validation_start`; the penalty (or no correction at all) is chosen and the
+calibration map fitted on questions asked from `validation_start` whose outcome
+was known before `test_start`; nothing at or after `test_start` is read at all.
+The other families (`conv1d`, `trees`) keep the plain training (`TrainingConfig`).
 """
 
 from __future__ import annotations
@@ -22,18 +31,22 @@ from markets.features import RECIPES, TrailingReturns
 from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
+REFERENCE_VERSION = 1
 
 
 class Forecaster(nn.Module):
     """A family's body (features -> logit) with a sigmoid head (-> probability)."""
 
     def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), *, family: str = "mlp",
-                 body: nn.Module | None = None):
+                 body: nn.Module | None = None, residual: bool = False):
         super().__init__()
-        from .families import ConvBody, MLPBody
+        from .families import ConvBody, MLPBody, ResidualBody
 
         if body is None:
-            body = MLPBody(n_inputs, hidden) if family == "mlp" else ConvBody(n_inputs)
+            if family == "mlp":
+                body = ResidualBody(n_inputs, hidden) if residual else MLPBody(n_inputs, hidden)
+            else:
+                body = ConvBody(n_inputs)
         self.body = body
         self.head = nn.Sigmoid()
 
@@ -56,6 +69,196 @@ class TrainingConfig:
     weight_decay: float = 1e-3  # chosen on 2020 validation (trained to 2019): Brier 0.1388 vs 0.1440 at 1e-4
     seed: int = 7
     family: str = "mlp"
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """The reference forecaster's recipe, data splits and model selection."""
+
+    recipe: str = TrailingReturns.name
+    horizons: tuple[int, ...] = (1, 2, 3, 5, 7, 10, 14, 21, 30)
+    thresholds: tuple[float, ...] = (0.8, 0.85, 0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.15, 1.25)
+    validation_start: str = "2019-01-01"  # corrections learn from outcomes before this
+    calibration_end: str = "2020-01-01"  # maps fitted on [validation_start, here), scored on [here, test_start)
+    test_start: str = "2021-01-01"  # nothing from here on is read
+    hidden: tuple[int, ...] = (16, 8)
+    epochs: int = 300
+    lr: float = 0.01
+    penalties: tuple[float, ...] = (0.3, 3.0)  # on mean(correction^2); chosen on validation
+    seed: int = 7
+    family: str = "mlp"
+    residual: bool = True
+
+    @property
+    def train_end(self) -> str:
+        return str((pd.Timestamp(self.test_start) - pd.Timedelta(days=1)).date())
+
+
+def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: str | None = None,
+             label_before: str | None = None, column: str = "Close"):
+    """(X, y, dates, target dates) for every question asked on or after `start` whose outcome row
+    is before `label_before`. Horizons count rows (trading days on an exchange series). The frame is
+    cut at `label_before` first, so no feature or label can read a later row."""
+    impl = RECIPES[recipe]
+    if label_before is not None:
+        frame = frame.loc[: pd.Timestamp(label_before) - pd.Timedelta(days=1)]
+    closes = frame[column].to_numpy(dtype=float)
+    dates = frame.index
+    n = impl.rows_needed
+    lo = pd.Timestamp(start) if start else None
+    xs, ys, ds, ts = [], [], [], []
+    for h in horizons:
+        for i in range(n - 1, len(closes) - h):
+            if lo is not None and dates[i] < lo:
+                continue
+            window = [float(c) for c in closes[i - n + 1 : i + 1]]
+            for k in thresholds:
+                xs.append(impl.vector(window, h, k))
+                ys.append(1.0 if closes[i + h] > k * closes[i] else 0.0)
+                ds.append(dates[i])
+                ts.append(dates[i + h])
+    return (np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32),
+            pd.DatetimeIndex(ds), pd.DatetimeIndex(ts))
+
+
+def _bce(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.logaddexp(0.0, logits) - y * logits))
+
+
+def fit_platt(logits: np.ndarray, y: np.ndarray, *, iters: int = 50) -> tuple[float, float]:
+    """(a, b) minimising the log loss of sigmoid(a * logit + b): Newton's method, monotone (a > 0)."""
+    a, b = 1.0, 0.0
+    z = np.asarray(logits, dtype=float)
+    y = np.asarray(y, dtype=float)
+    for _ in range(iters):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (a * z + b)))
+        g = np.array([np.sum((p - y) * z), np.sum(p - y)])
+        w = p * (1 - p)
+        H = np.array([[np.sum(w * z * z), np.sum(w * z)], [np.sum(w * z), np.sum(w)]]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(H, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    if not a > 0:
+        raise ValueError(f"calibration map is not increasing (a = {a})")
+    return float(a), float(b)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, 0) minimising the log loss of sigmoid(a * logit): a 1-D Newton search, a > 0."""
+    z, y = np.asarray(logits, dtype=float), np.asarray(y, dtype=float)
+    a = 1.0
+    for _ in range(50):
+        p = 0.5 * (1.0 + np.tanh(0.5 * a * z))
+        g, h = np.sum((p - y) * z), np.sum(p * (1 - p) * z * z) + 1e-9
+        a -= g / h
+        if abs(g / h) < 1e-10:
+            break
+    if not a > 0:
+        raise ValueError(f"calibration map is not increasing (a = {a})")
+    return float(a), 0.0
+
+
+CALIBRATIONS = {"identity": lambda z, y: (1.0, 0.0), "temperature": fit_temperature, "platt": fit_platt}
+
+
+def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str = "Close") -> tuple[str, list]:
+    """Which calibration map generalises: rolling origin over the years before the test period, on the
+    random walk's own logit (no fitted parameters, so every pre-test year can be used): each map is
+    fitted on the questions of year Y - 1 (outcomes known before Y) and scored on year Y's (outcomes
+    known before Y + 1); the map with the lowest total log loss wins ("identity" unless a map helps
+    the following year on average)."""
+    from markets.evaluation import assert_trained_before
+
+    from .families import ResidualBody
+
+    walk = ResidualBody(RECIPES[cfg.recipe].n_features, cfg.hidden)
+    test_year = pd.Timestamp(cfg.test_start).year
+    years = {}
+    for year in range(seen.index[0].year + 1, test_year):
+        X, y, _, targets = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=f"{year}-01-01",
+                                    label_before=f"{year + 1}-01-01", column=column)
+        assert_trained_before(targets, cfg.test_start, what="calibration outcome")
+        if len(X):
+            with torch.no_grad():
+                years[year] = (walk(torch.from_numpy(X)).numpy().ravel().astype(float), y)
+    totals = {k: 0.0 for k in CALIBRATIONS}
+    folds = []
+    for year in sorted(years):
+        if year - 1 not in years:
+            continue
+        (zf, yf), (zs, ys) = years[year - 1], years[year]
+        row = {"fit": year - 1, "score": year}
+        for kind, fit in CALIBRATIONS.items():
+            a, b = fit(zf, yf)
+            row[kind] = _bce(a * zs + b, ys)
+            totals[kind] += row[kind] * len(ys)
+        folds.append(row)
+    return min(CALIBRATIONS, key=lambda k: (totals[k], k != "identity")), folds
+
+
+def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "Close",
+                  report: dict | None = None) -> Forecaster:
+    """Train the residual correction, then choose (correction penalty, calibration map) on later data.
+
+    Three blocks, each outcome known before the next block starts (so a gap of at least the horizon):
+    train (outcomes before `validation_start`) fits the corrections; validation A (asked from
+    `validation_start`, outcomes before `calibration_end`) fits each calibration map; validation B
+    (asked from `calibration_end`, outcomes before `test_start`) scores every (correction, map) pair,
+    the identity map and no correction included, and the best log loss is kept.
+    """
+    from markets.evaluation import assert_trained_before
+
+    from .families import ResidualBody
+
+    seen = frame.loc[: pd.Timestamp(cfg.test_start) - pd.Timedelta(days=1)]  # the test period is never read
+    blocks = {}
+    for name, start, before in (("train", None, cfg.validation_start),
+                                ("validation A", cfg.validation_start, cfg.calibration_end),
+                                ("validation B", cfg.calibration_end, cfg.test_start)):
+        X, y, _, targets = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=start,
+                                    label_before=before, column=column)
+        assert_trained_before(targets, before, what=f"{name} outcome")
+        if len(X) == 0:
+            raise ValueError(f"no {name} questions with outcomes before {before}")
+        blocks[name] = (torch.from_numpy(X), y)
+    xt, y = blocks["train"]
+    yt = torch.from_numpy(y).unsqueeze(1)
+    n = xt.shape[1]
+    candidates: list[tuple[float, ResidualBody]] = [(0.0, ResidualBody(n, cfg.hidden))]
+    for lam in cfg.penalties:
+        torch.manual_seed(cfg.seed)
+        body = ResidualBody(n, cfg.hidden)
+        opt = torch.optim.Adam(body.correction.parameters(), lr=cfg.lr)
+        with torch.no_grad():
+            base = body.walk_logit(xt)
+        for _ in range(cfg.epochs):
+            opt.zero_grad()
+            corr = body.correction(xt)
+            loss = nn.functional.binary_cross_entropy_with_logits(base + corr, yt) + lam * corr.pow(2).mean()
+            loss.backward()
+            opt.step()
+        candidates.append((lam, body.eval()))
+    kind, folds = calibration_kind(seen, cfg, column=column)
+    (xa, ya), (xb, yb) = blocks["validation A"], blocks["validation B"]
+    best, rows = None, []
+    for lam, body in candidates:
+        with torch.no_grad():
+            za, zb = (body(x).numpy().ravel().astype(float) for x in (xa, xb))
+        for cal, fit in ((kind, CALIBRATIONS[kind]),):
+            a, b = fit(za, ya)
+            score = _bce(a * zb + b, yb)
+            rows.append({"penalty": lam if lam else None, "calibration": cal, "a": a, "b": b,
+                         "validation_b_log_loss": score})
+            if best is None or score < best[0] - 1e-12:
+                best = (score, lam, body, cal, a, b)
+    _, lam, body, cal, a, b = best
+    body.calibrate_(a, b)
+    if report is not None:
+        report.update({"calibration_folds": folds, "candidates": rows, "chosen": {"penalty": lam if lam else None, "calibration": cal,
+                                                      "a": a, "b": b},
+                       "questions": {k: int(len(v[1])) for k, v in blocks.items()}})
+    return Forecaster(n, body=body).eval()
 
 
 def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = None,
@@ -104,10 +307,14 @@ def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
     return model
 
 
-def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: TrainingConfig, cache: Path) -> Forecaster:
+def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: "TrainingConfig | ReferenceConfig", cache: Path,
+                  *, column: str = "Close") -> Forecaster:
     """Train once per (data, config); later calls load the cached weights."""
-    key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), "v": TRAINING_VERSION}))[2:18]
-    path = cache / "models" / f"forecaster-{cfg.family}-{key}.pt"
+    residual = isinstance(cfg, ReferenceConfig)
+    version = {"v": TRAINING_VERSION} if not residual else {"reference": REFERENCE_VERSION, "column": column}
+    key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), **version}))[2:18]
+    kind = f"{cfg.family}-residual" if residual else cfg.family
+    path = cache / "models" / f"forecaster-{kind}-{key}.pt"
     n_inputs = RECIPES[cfg.recipe].n_features
     if path.exists():
         state = torch.load(path, weights_only=True)
@@ -118,16 +325,25 @@ def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: TrainingConfig, c
             body = StumpEnsemble(n_inputs, [0] * k, [0.0] * k, [0.0] * k, [0.0] * k, 0.0)
             model = Forecaster(n_inputs, body=body)
         else:
-            model = Forecaster(n_inputs, cfg.hidden, family=cfg.family)
+            model = Forecaster(n_inputs, cfg.hidden, family=cfg.family, residual=residual)
         model.load_state_dict(state)
         model.eval()
         return model
-    model = train(frame, cfg)
+    report: dict = {}
+    model = fit_reference(frame, cfg, column=column, report=report) if residual else train(frame, cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
-    (path.with_suffix(".json")).write_text(json.dumps(asdict(cfg), indent=2))
+    (path.with_suffix(".json")).write_text(json.dumps({"config": asdict(cfg), "fit": report}, indent=2))
     return model
+
+
+def fit_report(cfg: "ReferenceConfig", data_bytes: bytes, cache: Path, *, column: str = "Close") -> dict:
+    """The model selection record written beside cached weights (candidates, chosen map)."""
+    key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), "reference": REFERENCE_VERSION,
+                                                  "column": column}))[2:18]
+    path = cache / "models" / f"forecaster-{cfg.family}-residual-{key}.json"
+    return json.loads(path.read_text()).get("fit", {}) if path.exists() else {}

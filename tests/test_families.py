@@ -159,7 +159,7 @@ def test_hashed_parameters_verify_without_the_weights(store, make_network, frame
     other = type(other)(17)
     other.load_state_dict(trained("mlp").body.state_dict())
     with torch.no_grad():
-        other.net[0].bias.add_(0.25)
+        other.correction.net[0].bias.add_(0.25)
     impostor = compile_model(other, name="impostor", family="mlp", n_inputs=17, recipe=record.recipe,
                              calibration=np.zeros((4, 17)), input_bound=CLIP, cache=config.cache_dir(),
                              store=store, param_visibility="hashed", output_transform="sigmoid")

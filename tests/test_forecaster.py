@@ -1,0 +1,153 @@
+"""The reference forecaster: a residual on the random walk, its calibration map in the weights, its
+training discipline (no outcome on or after a split reaches training, calibration or selection), and
+the verdicts `oracle evaluate` prints (block-bootstrap intervals)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli import app
+from markets.evaluation import (LookAheadError, Question, assert_trained_before, bootstrap_difference,
+                                expected_calibration_error, questions, random_walk_probability, verdict)
+from provers.families import ResidualBody, walk_d, walk_logit_exact
+from provers.model import ReferenceConfig, fit_platt, fit_temperature, labelled
+
+runner = CliRunner()
+
+
+def test_residual_body_starts_as_the_random_walk(frame):
+    """Zero correction: the body's probability is the log-normal walk's, from the recipe's own features."""
+    qs = questions(frame, start="2021-01-01", end="2021-06-30", horizons=(1, 7, 30), ratios=(0.9, 1.0, 1.1))
+    body = ResidualBody(17).eval()
+    with torch.no_grad():
+        p = torch.sigmoid(body(torch.tensor([q.features for q in qs]))).numpy().ravel()
+    rw = np.array([random_walk_probability(q) for q in qs])
+    assert np.abs(p - rw).max() < 1e-3  # piecewise-linear logit, clipped features: within 0.1 point
+    d = walk_d(np.array([q.features for q in qs]))
+    assert np.abs(1 / (1 + np.exp(-walk_logit_exact(d))) - rw).max() < 1e-4
+
+
+def test_calibration_map_is_folded_into_the_weights():
+    torch.manual_seed(0)
+    body = ResidualBody(17).eval()
+    with torch.no_grad():
+        body.correction.net[-1].weight.normal_()
+        x = torch.rand(64, 17) * 8 - 4
+        before = body(x)
+        body.calibrate_(0.8, 0.3)
+        after = body(x)
+    assert torch.allclose(after, 0.8 * before + 0.3, atol=1e-5)
+
+
+def test_calibration_fits_recover_known_maps():
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, 20000)
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-(0.6 * z + 0.4)))).astype(float)
+    a, b = fit_platt(z, y)
+    assert a == pytest.approx(0.6, abs=0.05) and b == pytest.approx(0.4, abs=0.06)
+    yt = (rng.random(z.size) < 1 / (1 + np.exp(-0.5 * z))).astype(float)
+    assert fit_temperature(z, yt)[0] == pytest.approx(0.5, abs=0.04)
+    with pytest.raises(ValueError, match="not increasing"):
+        fit_platt(z, 1.0 - (z > 0))  # a decreasing relation: no monotone map
+
+
+def test_training_outcomes_stop_before_the_split(frame):
+    X, y, dates, targets = labelled(frame, "trailing_returns_v1", (1, 30), (1.0,), label_before="2019-01-01")
+    assert len(X) and targets.max() < pd.Timestamp("2019-01-01")
+    month = (targets - dates).days == 30
+    assert month.any() and dates[month].max() == pd.Timestamp("2018-12-01")  # the gap is the horizon
+    with pytest.raises(LookAheadError, match="training would read the future"):
+        assert_trained_before(list(targets) + [pd.Timestamp("2019-01-01")], "2019-01-01")
+
+
+def test_a_training_set_that_reads_the_test_period_is_refused(frame, monkeypatch):
+    """The guard sits in fit_reference itself: a data path that forgets to cut at the split fails."""
+    import provers.model as model
+
+    real = model.labelled
+
+    def leaky(frame_, recipe, horizons, thresholds, *, start=None, label_before=None, column="Close"):
+        X, y, d, t = real(frame_, recipe, horizons, thresholds, start=start, label_before=None, column=column)
+        return X, y, d, t  # outcomes up to the end of what it was handed
+
+    monkeypatch.setattr(model, "labelled", leaky)
+    cfg = ReferenceConfig(epochs=1, penalties=())
+    with pytest.raises(LookAheadError, match="outcome"):
+        model.fit_reference(frame, cfg)
+
+
+def test_fit_reference_never_reads_the_test_period(frame):
+    """Rows from the test start on are replaced by nonsense: the fitted model is the same."""
+    cfg = ReferenceConfig(horizons=(1, 7), thresholds=(0.95, 1.0, 1.05), epochs=20, penalties=(1.0,))
+    from provers.model import fit_reference
+
+    report: dict = {}
+    a = fit_reference(frame, cfg, report=report)
+    poisoned = frame.copy()
+    late = poisoned.index >= pd.Timestamp(cfg.test_start)
+    poisoned.loc[late, "Close"] = poisoned.loc[late, "Close"].to_numpy()[::-1] * 3.0
+    b = fit_reference(poisoned, cfg)
+    x = torch.rand(32, 17) * 8 - 4
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+    assert report["chosen"]["calibration"] in ("identity", "temperature", "platt")
+    assert {r["fit"] + 1 for r in report["calibration_folds"]} == {r["score"] for r in report["calibration_folds"]}
+    assert max(r["score"] for r in report["calibration_folds"]) < pd.Timestamp(cfg.test_start).year
+
+
+def test_bootstrap_interval_and_verdicts():
+    rng = np.random.default_rng(0)
+    dates = list(pd.date_range("2021-01-01", periods=400))
+    y = (rng.random(400) < 0.5).astype(int)
+    good = np.where(y == 1, 0.7, 0.3)
+    same = bootstrap_difference([0.5] * 400, [0.5] * 400, y, dates, metric="brier")
+    assert same["difference"] == same["low"] == same["high"] == 0.0
+    d = bootstrap_difference(good, [0.5] * 400, y, dates, metric="brier")
+    assert d["high"] < 0 and d["difference"] == pytest.approx(0.09 - 0.25)
+    assert verdict("model", "random_walk", "brier", d).startswith("model beats the random walk on brier by 0.1600 ± ")
+    worse = bootstrap_difference([0.5] * 400, good, y, dates, metric="log_loss")
+    assert verdict("model", "base_rate", "log_loss", worse).startswith("model is worse than the base rate")
+    assert "does not beat" in verdict("m", "random_walk", "brier", {**same, "level": 0.95})
+    assert d["blocks"] == math.ceil(400 / 30)
+
+
+def test_expected_calibration_error_by_hand():
+    p, y = [0.1, 0.1, 0.9, 0.9], [0, 1, 1, 1]
+    # bins 0.1-0.2: predicted 0.1, observed 0.5; 0.9-1.0: predicted 0.9, observed 1.0
+    assert expected_calibration_error(p, y) == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
+
+
+def test_question_outcome_date_is_the_outcome_row():
+    idx = pd.bdate_range("2021-01-01", periods=60)
+    frame = pd.DataFrame({"Close": np.linspace(100, 160, 60)}, index=idx)
+    qs = questions(frame, start="2021-02-15", horizons=(5,), ratios=(1.0,))
+    assert all(q.known_at == idx[idx.get_loc(q.date) + 5] for q in qs)
+    assert Question(pd.Timestamp("2021-01-01"), 7, 1.0, (), 1, 0.01).known_at == pd.Timestamp("2021-01-08")
+
+
+def test_evaluate_prints_verdicts_with_intervals():
+    result = runner.invoke(app, ["evaluate", "--start", "2021-01-01", "--horizon", "7", "--no-proven"])
+    assert result.exit_code == 0, result.output
+    assert "the random walk on brier" in result.output and "the base rate on log loss" in result.output
+    assert "95% interval" in result.output
+    as_json = runner.invoke(app, ["evaluate", "--start", "2021-01-01", "--horizon", "1", "--horizon", "30",
+                                  "--no-proven", "--json"])
+    report = json.loads(as_json.stdout)
+    comp = report["comparisons"]["model_float"]["random_walk"]["brier"]
+    assert comp["low"] <= comp["difference"] <= comp["high"]
+    assert report["models"]["model_float"]["ece"] >= 0 and len(report["verdicts"]) == 4
+
+
+def test_held_out_start_is_refused_for_every_asset():
+    from conftest import ROOT
+
+    data = str(ROOT / "tests" / "data" / "nasdaq100_daily.csv")
+    result = runner.invoke(app, ["evaluate", "--data", data, "--start", "2020-06-01", "--no-proven"])
+    assert result.exit_code == 1 and "field 'start'" in result.output and "2020-12-31" in result.output
