@@ -332,10 +332,13 @@ contract ValidatorStaking {
         uint64 due = queuedExecutableAt;
         if (due == 0) revert NothingQueued();
         if (block.timestamp < due) revert NotDue(due);
+        Parameters memory old = _params;
         _params = _queuedParams;
         delete _queuedParams;
         queuedExecutableAt = 0;
-        _setChanged = true; // the cap or the threshold rule may have changed: applied at the boundary
+        if (old.maxValidators != _params.maxValidators || old.quorumBps != _params.quorumBps) {
+            _setChanged = true; // a new cap or threshold rule applies at the next boundary
+        }
         emit ParametersExecuted(_params);
     }
 
