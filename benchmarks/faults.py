@@ -220,12 +220,13 @@ def main() -> None:
         m = net.register_market(spec, password=PASSWORD)
         markets.append(m)
         final_round[m] = len(spec.rounds()) - 1
-        due(m)  # every round is due: the forecasts, then the resolution
+        net.advance_to(spec.round(0).due_at)  # forecasts post before the resolve time (ForecastClosed)
         deadline = time.time() + 180
         while dep.forecast_of(m, 0) is None:
             if time.time() > deadline:
                 raise OracleError(f"forecast market {m}: round 0 not posted within 180 s")
             time.sleep(0.2)
+        due(m)  # the resolution is due: the replay comes after resolveAt
         posted = Resolution(**votes_of(m, 0)[0]["resolution"])
         same = sorted((v for v in votes_of(m, 0) if Resolution(**v["resolution"]) == posted),
                       key=lambda v: int(v["validator"], 16))

@@ -331,13 +331,23 @@ def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
 
 def test_a_forecast_market_posts_its_rounds_then_resolves(devnet):
     """The forecaster's rounds while trading is open, then the resolver's outcome from the evidence."""
+    from network.devnet import btc_above_spec
+
     models = devnet.prover_models()
     start = devnet.now()
-    market = devnet.demo_market(day_after(start, 8), 4000, password=PASSWORD, forecast_from=day_after(start, 1),
-                                every_days=3)
+    spec = btc_above_spec(day_after(start, 8), 4000, resolver=models["resolvers"]["1"],
+                          quorum=devnet.deployment().threshold(), forecaster=models["forecaster"],
+                          forecast_from=day_after(start, 1), every_days=3)
+    market = devnet.register_market(spec, password=PASSWORD)
     dep = devnet.deployment()
     record = dep.get_market(market)
     assert record.model_id == models["resolvers"]["1"] and record.forecaster_id == models["forecaster"]
+    for r in spec.rounds()[:-1]:  # each forecast posts once due, before the resolve time (ForecastClosed)
+        devnet.advance_to(r.due_at)
+        deadline = time.monotonic() + 120
+        while dep.forecast_of(market, r.index) is None:
+            assert time.monotonic() < deadline, f"forecast round {r.index} not posted within 120 s"
+            time.sleep(0.5)
     devnet.advance_to(record.resolve_at)
     event = settled_once(devnet, market, timeout=240)
     assert event["round"] == 3 and event["outcome"] == honest_outcome(devnet, market)
