@@ -62,7 +62,7 @@ def _three_registered(net, model_id):
                                            ("2019-03-16", "2019-03-22", 4100))]
     for s in specs:  # all before their days (a chain's clock only moves forward), then time passes
         net.register(s, advance=False)
-    net.advance_to(max(s.resolve_at_unix for s in specs))
+    net.advance_to(max(s.round(0).due_at for s in specs))  # forecasts post while the markets live
     return specs
 
 
