@@ -33,6 +33,11 @@ sys.path.insert(0, str(ROOT))
 GOALS = {"ecdsa_gas_per_market_batch64_7of10": 30_000, "bls_merkle_gas_per_market_batch64": 5_000}
 
 
+# Replay chains start before the zk market's event (2019-03-23): its creator requires zk while
+# trading is open, then time moves to its resolve time.
+REPLAY_START = 1552176000  # 2019-03-10T00:00:00Z
+
+
 def setup(chain, n: int, t: int, with_deployer: bool = False):
     """Contracts only (no validator processes): the provisioning the product uses, with fresh keys."""
     from network.provision import deploy, fund
@@ -128,7 +133,7 @@ def staking_rows(chain) -> dict:
         for k in keys:
             chain.fund(k.address, 3 * ETH)
             gas.append(staking.join(k, 2 * ETH)["gasUsed"])
-        return dep, keys, creator, submitter, staking, gas, staking.advance_epoch(submitter)["gasUsed"]
+        return dep, keys, creator, submitter, staking, gas, staking.advance_epoch(deployer)["gasUsed"]
 
     def next_epoch(staking, submitter):
         chain.advance_time(staking.next_epoch_at() - chain.timestamp() + 1)
@@ -187,7 +192,9 @@ def zk_path(chain, zk) -> dict:
     dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
     dep.register_market(creator, **spec.onchain())
     circuit = record.circuit(1)
-    dep.require_zk(creator, spec.market_id, spec.zk_rule().as_tuple())
+    dep.require_zk(creator, spec.market_id, spec.zk_rule().as_tuple())  # while trading is open (ZkTooLate)
+    if chain.timestamp() < spec.resolve_at_unix:
+        chain.advance_time(spec.resolve_at_unix - chain.timestamp())
     from validators.checks import rule_decision
 
     values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)
@@ -306,13 +313,13 @@ def main() -> None:
     result = {"benchmark": "gas", "chains": {}}
     for kind in args.chains.split(","):
         if kind == "anvil":
-            node = start_anvil(log_dir=Path(tempfile.mkdtemp()))
+            node = start_anvil(log_dir=Path(tempfile.mkdtemp()), timestamp=REPLAY_START)
             try:
                 result["chains"]["anvil"] = run(Chain.rpc(node.url), zk)
             finally:
                 node.stop()
         else:
-            result["chains"]["embedded"] = run(Chain.embedded(), zk)
+            result["chains"]["embedded"] = run(Chain.embedded(start=REPLAY_START), zk)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -89,8 +89,12 @@ contract QuorumOracle {
     /// When the proposed set may be executed (0: none proposed).
     uint64 public proposedSetExecutableAt;
     /// The set manager (the staking contract, `ValidatorStaking`): replaces the set at once, at its
-    /// epoch boundaries and when it slashes a member. Set once by the owner, voiding any proposal.
+    /// epoch boundaries and when it slashes a member. Set once by the owner, voiding any proposal,
+    /// and only within MANAGER_WINDOW of deployment: like the initial set, a choice of the deployer;
+    /// afterwards an owner cannot name itself manager to skip VALIDATOR_SET_DELAY.
     address public manager;
+    uint64 public constant MANAGER_WINDOW = 1 hours;
+    uint64 public immutable deployedAt;
     uint256 public threshold;
     address[] private _validators;
     mapping(address => bool) public isValidator;
@@ -155,6 +159,7 @@ contract QuorumOracle {
     error NotPendingOwner(address caller);
     error NoProposedValidatorSet();
     error ManagerAlreadySet(address manager);
+    error ManagerWindowClosed(uint64 closedAt);
     error ValidatorSetNotDue(uint64 executableAt);
     error InvalidThreshold(uint256 threshold, uint256 validators);
     error ZeroValidator();
@@ -181,6 +186,7 @@ contract QuorumOracle {
     error NotCreator(bytes32 marketId, address caller);
     error ZkProofRequired(bytes32 marketId);
     error BadZkRule(bytes32 marketId);
+    error ZkTooLate(bytes32 marketId, uint64 closeAt);
     error OutcomeNotProven(bytes32 marketId, uint16 proven, uint16 claimed);
     error ProofHashMismatch(bytes32 expected, bytes32 got);
     error InputsMismatch(bytes32 expected, bytes32 got);
@@ -198,6 +204,7 @@ contract QuorumOracle {
         registry = registry_;
         models = models_;
         owner = msg.sender;
+        deployedAt = uint64(block.timestamp);
         _setValidators(validators_, threshold_);
     }
 
@@ -223,6 +230,7 @@ contract QuorumOracle {
     /// Schedules a new validator set; anyone executes it `VALIDATOR_SET_DELAY` later, so members,
     /// creators and bettors see a set change coming. A new proposal replaces the pending one.
     function proposeValidators(address[] calldata validators_, uint256 threshold_) external onlyOwner {
+        if (manager != address(0)) revert ManagerAlreadySet(manager); // the manager's set only, from then on
         _checkThreshold(threshold_, validators_.length);
         uint64 due = uint64(block.timestamp) + VALIDATOR_SET_DELAY;
         _proposedValidators = validators_;
@@ -249,6 +257,7 @@ contract QuorumOracle {
 
     function setManager(address manager_) external onlyOwner {
         if (manager != address(0)) revert ManagerAlreadySet(manager);
+        if (block.timestamp > deployedAt + MANAGER_WINDOW) revert ManagerWindowClosed(deployedAt + MANAGER_WINDOW);
         manager = manager_;
         _clearProposal(); // a set queued before the hand-over must not override the manager's
         emit ManagerSet(manager_);
@@ -350,6 +359,8 @@ contract QuorumOracle {
         MarketRegistry.Market memory m = registry.getMarket(marketId);
         if (m.creator != msg.sender) revert NotCreator(marketId, msg.sender);
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
+        // while trading is open only: afterwards a creator could void a market it sees going against it
+        if (block.timestamp >= m.closeAt) revert ZkTooLate(marketId, m.closeAt);
         if (zkRequired[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
             || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadZkRule(marketId);
         ModelRegistry.Model memory model = models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk

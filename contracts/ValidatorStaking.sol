@@ -48,6 +48,10 @@ contract ValidatorStaking {
     /// The reporter's share of a slashed bond; the rest is burned (held here forever, counted in
     /// `burned`: no function moves it). Below 100 %, so a member reporting itself still loses 75 %.
     uint256 public constant REPORTER_SHARE_BPS = 2500;
+    /// Bounds on what governance may set: no parameter change can freeze exits (a member leaves only
+    /// at a boundary, then unbonds).
+    uint64 public constant MAX_EPOCH_LENGTH = 30 days;
+    uint64 public constant MAX_UNBONDING_DELAY = 180 days;
 
     QuorumOracle public immutable oracle;
     address public owner;
@@ -65,6 +69,8 @@ contract ValidatorStaking {
     mapping(address => Bond) private _bonds;
     /// keccak(signer, marketId, round, kind): evidence already used (kind 0 Resolution, 1 Forecast).
     mapping(bytes32 => bool) public evidenceUsed;
+    /// A key once slashed never bonds again: it cannot equivocate anew on rounds its old evidence covers.
+    mapping(address => bool) public slashed;
     uint256 public burned;
 
     event Joined(address indexed validator, uint256 bond);
@@ -101,6 +107,7 @@ contract ValidatorStaking {
     error NotBonded(address validator);
     error EvidenceUsed(bytes32 evidence);
     error PaymentFailed(address to);
+    error SlashedKey(address validator);
 
     constructor(QuorumOracle oracle_, Parameters memory parameters_) {
         _checkParameters(parameters_);
@@ -133,6 +140,7 @@ contract ValidatorStaking {
             return;
         }
         if (s != Status.None) revert CannotJoin(s);
+        if (slashed[msg.sender]) revert SlashedKey(msg.sender);
         Parameters storage p = _params;
         if (p.joiningPaused) revert JoiningPaused();
         if (msg.value < p.minBond) revert BondTooSmall(msg.value, p.minBond);
@@ -181,16 +189,27 @@ contract ValidatorStaking {
     }
 
     /// Anyone, once the epoch is over: leavers start unbonding, queued joiners enter (first come, up
-    /// to the cap), and the new set goes to the oracle with its threshold, if anything changed.
+    /// to the cap), and the new set goes to the oracle with its threshold, if it changed. The first
+    /// boundary is the owner's, once the operators it deployed for have joined: nobody can install an
+    /// empty set, or a set of its own, between the hand-over and their joins.
     function advanceEpoch() external {
         uint64 due = nextEpochAt();
         if (block.timestamp < due) revert EpochNotOver(due);
+        if (epoch == 0) {
+            if (msg.sender != owner) revert NotOwner(msg.sender);
+            if (_queue.length == 0) revert NothingQueued();
+        }
         epoch += 1;
         epochStartedAt = uint64(block.timestamp);
         if (_setChanged) {
             _setChanged = false;
+            address[] memory before = _members;
             _rebuild();
-            _install();
+            // a join withdrawn before the boundary changes nothing: the oracle (its epoch, and every
+            // accepted batch root) is left alone unless members or threshold differ
+            if (epoch == 1 || !_same(before, _members) || oracle.threshold() != thresholdFor(_members.length)) {
+                _install();
+            }
         }
         emit EpochAdvanced(epoch, _members, thresholdFor(_members.length));
     }
@@ -220,6 +239,14 @@ contract ValidatorStaking {
                 _queue.push(waiting[i]); // waits for a seat, in join order
             }
         }
+    }
+
+    function _same(address[] memory a, address[] storage b) private view returns (bool) {
+        if (a.length != b.length) return false;
+        for (uint256 i = 0; i < a.length; i++) {
+            if (a[i] != b[i]) return false;
+        }
+        return true;
     }
 
     function _install() private {
@@ -278,6 +305,7 @@ contract ValidatorStaking {
         Bond memory b = _bonds[signer];
         if (b.amount == 0) revert NotBonded(signer);
         evidenceUsed[evidence] = true;
+        slashed[signer] = true;
         delete _bonds[signer];
         if (b.status == Status.Member || b.status == Status.Leaving) {
             _remove(_members, signer);
@@ -356,8 +384,8 @@ contract ValidatorStaking {
 
     function _checkParameters(Parameters memory p) private pure {
         if (p.minBond == 0) revert BadParameters("minBond");
-        if (p.epochLength == 0) revert BadParameters("epochLength");
-        if (p.unbondingDelay == 0) revert BadParameters("unbondingDelay");
+        if (p.epochLength == 0 || p.epochLength > MAX_EPOCH_LENGTH) revert BadParameters("epochLength");
+        if (p.unbondingDelay == 0 || p.unbondingDelay > MAX_UNBONDING_DELAY) revert BadParameters("unbondingDelay");
         if (p.maxValidators == 0 || p.maxValidators > 256) revert BadParameters("maxValidators");
         if (p.quorumBps <= 5_000 || p.quorumBps > 10_000) revert BadParameters("quorumBps");
     }

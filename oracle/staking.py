@@ -235,7 +235,8 @@ class Staking:
 
 def bond_validators(staking: Staking, validators: list[Signer], wei: int, sender: Signer) -> None:
     """Bond each validator (in the order given: the set's member order) and open the first epoch, which
-    installs them on the oracle. The validators pay their bonds and gas."""
+    installs them on the oracle (`sender`: the staking contract's owner, whose the first boundary is).
+    The validators pay their bonds and gas."""
     for v in validators:
         staking.join(v, wei)
     staking.advance_epoch(sender)

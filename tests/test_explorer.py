@@ -243,7 +243,7 @@ def test_a_slashed_validator_is_shown_slashed_with_its_bond(network):
     for k in net.keys:
         net.chain.fund(k.address, 10 * eth)
         staking.join(k, 2 * eth)
-    staking.advance_epoch(net.submitter)
+    staking.advance_epoch(net.deployer)  # the first boundary is the owner's
     market_id, _ = net.dep.register_market(net.creator, spec_hash=keccak_hex(b"spec"), model_id=keccak_hex(b"model"),
                                            resolve_at=1, outcome_count=2, quorum=1)
     cheat = net.keys[1]

@@ -18,6 +18,8 @@ from oracle.staking import ETH, Staking, StakingParameters
 from validators.aggregator import Aggregator
 from validators.votes import Vote
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
 MODEL = keccak_hex(b"model")
 PARAMS = StakingParameters(min_bond=ETH, epoch_length=3600, unbonding_delay=86_400, max_validators=6, quorum_bps=6666)
 BOND = 2 * ETH
@@ -32,7 +34,7 @@ class Staked:
         for k in net.keys:
             net.chain.fund(k.address, 10 * ETH)
             self.staking.join(k, BOND)
-        self.staking.advance_epoch(net.submitter)
+        self.staking.advance_epoch(net.deployer)  # the first boundary is the owner's
 
     def newcomer(self, wei: int = 10 * ETH) -> LocalSigner:
         k = LocalSigner.create()
@@ -96,6 +98,38 @@ def test_a_set_proposed_before_the_hand_over_is_void(chain_network):
     with pytest.raises(ChainError, match="NotOwner"):  # only the owner (now staking) sets a manager, once
         net.chain.transact(net.deployer, net.dep.oracle.functions.setManager(net.deployer.address))
     assert net.dep.oracle.functions.manager().call() == staking.address
+
+
+def test_an_owner_cannot_name_itself_manager_to_skip_the_set_delay(chain_network):
+    """Issue 12 item 19 kept under issue 14: on a deployment without staking, an owner naming itself
+    (or a contract it controls) set manager would replace the set at once. Only within
+    MANAGER_WINDOW of deployment (the deployer's choice, like the initial set); after that, only
+    the public VALIDATOR_SET_DELAY path."""
+    net = chain_network
+    oracle = net.dep.oracle
+    window = oracle.functions.MANAGER_WINDOW().call()
+    net.advance_to(oracle.functions.deployedAt().call() + window + 1)
+    with pytest.raises(ChainError) as e:
+        net.chain.transact(net.deployer, oracle.functions.setManager(net.deployer.address))
+    assert e.value.error == "ManagerWindowClosed"
+    assert oracle.functions.manager().call() == ZERO_ADDRESS
+    with pytest.raises(ChainError, match="NotOwner"):
+        net.chain.transact(net.deployer, oracle.functions.replaceValidators([net.deployer.address], 1))
+    assert net.deployer.address not in net.dep.validators()
+
+
+def test_once_a_manager_is_named_the_owner_proposes_no_set(store):
+    """An owner that names a manager but keeps ownership cannot override the manager's set through
+    the delayed path either: the manager's set only."""
+    from conftest import Network
+
+    net = Network(store)
+    oracle = net.dep.oracle
+    manager = LocalSigner.create()
+    net.chain.transact(net.deployer, oracle.functions.setManager(manager.address))
+    with pytest.raises(ChainError) as e:
+        net.dep.propose_validators(net.deployer, [net.deployer.address], 1)
+    assert e.value.error == "ManagerAlreadySet"
 
 
 # ---------------------------------------------------------------- join / leave
@@ -247,17 +281,75 @@ def test_slash_refuses_a_non_members_signatures(staked):
     assert staked.dep.validators() == [k.address for k in staked.net.keys]
 
 
-def test_slash_refuses_replayed_evidence_even_after_the_member_bonds_again(staked):
+def test_slash_refuses_replayed_evidence_and_a_slashed_key_never_bonds_again(staked):
+    """Evidence is spent once; and a slashed key cannot join again (review: re-joined, it could sign
+    a new conflicting pair for the same market and round, which the spent evidence key covers)."""
     s = staked.staking
     cheat = staked.net.keys[3]
     evidence = _equivocation(staked, cheat, staked.register())
     s.slash(staked.net.submitter, *evidence)
     with pytest.raises(ChainError, match="EvidenceUsed"):
         s.slash(staked.net.submitter, *evidence)
-    s.join(cheat, BOND)  # a fresh bond is not answerable for evidence already paid for
-    with pytest.raises(ChainError, match="EvidenceUsed"):
-        s.slash(staked.net.submitter, *evidence)
-    assert s.bond_of(cheat.address).bond == BOND
+    assert s.contract.functions.slashed(cheat.address).call()
+    with pytest.raises(ChainError) as e:
+        s.join(cheat, BOND)
+    assert e.value.error == "SlashedKey"
+    assert s.bond_of(cheat.address).bond == 0 and cheat.address not in staked.dep.validators()
+
+
+def test_the_first_boundary_is_the_owners(chain_network):
+    """Review: between the hand-over and the operators' joins, anyone could open epoch 0 and install an
+    empty set (nothing settles, nothing registers for an epoch) or a set of its own. The first
+    boundary is the owner's, with someone queued; until then the deployer's initial set stays."""
+    net = chain_network
+    initial = net.dep.validators()
+    staking = Staking.deploy(net.dep, net.deployer, PARAMS)
+    attacker = LocalSigner.create()
+    net.chain.fund(attacker.address, 10 * ETH)
+    with pytest.raises(ChainError) as e:
+        staking.advance_epoch(attacker)
+    assert e.value.error == "NotOwner"
+    with pytest.raises(ChainError) as e:
+        staking.advance_epoch(net.deployer)
+    assert e.value.error == "NothingQueued"
+    staking.join(attacker, BOND)  # first come: a seat, but only at the owner's boundary
+    with pytest.raises(ChainError, match="NotOwner"):
+        staking.advance_epoch(attacker)
+    assert net.dep.validators() == initial
+    for k in net.keys:
+        net.chain.fund(k.address, 10 * ETH)
+        staking.join(k, BOND)
+    staking.advance_epoch(net.deployer)
+    assert net.dep.validators() == [attacker.address] + [k.address for k in net.keys]
+    assert net.dep.threshold() == 4  # ceil(2 * 5 / 3): the attacker alone settles nothing
+
+
+def test_governance_cannot_freeze_exits(staked):
+    """Review: an epoch or unbonding delay near 2^64 would lock every bond (exits start only at a
+    boundary); both are bounded."""
+    s, net = staked.staking, staked.net
+    top_epoch = s.contract.functions.MAX_EPOCH_LENGTH().call()
+    top_unbonding = s.contract.functions.MAX_UNBONDING_DELAY().call()
+    for field, bad in (("epochLength", replace(PARAMS, epoch_length=top_epoch + 1)),
+                       ("epochLength", replace(PARAMS, epoch_length=2**64 - 1)),
+                       ("unbondingDelay", replace(PARAMS, unbonding_delay=top_unbonding + 1))):
+        with pytest.raises(ChainError, match=rf"BadParameters\(field={field}\)"):
+            s.queue_parameters(net.deployer, bad)
+    s.queue_parameters(net.deployer, replace(PARAMS, epoch_length=top_epoch, unbonding_delay=top_unbonding))
+
+
+def test_a_join_withdrawn_before_the_boundary_leaves_the_oracle_alone(staked):
+    """Review: a join and a leave before the boundary used to re-install the same set, bumping the
+    oracle's epoch and voiding every accepted batch root, for a little gas. Same members and
+    threshold: the oracle is not touched."""
+    s = staked.staking
+    epoch, members = staked.dep.validator_epoch(), staked.dep.validators()
+    k = staked.newcomer()
+    s.join(k, BOND)
+    s.leave(k)
+    s.withdraw(k)
+    staked.next_epoch()
+    assert staked.dep.validator_epoch() == epoch and staked.dep.validators() == members
 
 
 def test_slash_refuses_forged_signatures(staked):
@@ -285,7 +377,7 @@ def test_slashing_the_last_member_leaves_no_set_that_can_settle(chain_network):
     only = net.keys[0]
     net.chain.fund(only.address, 10 * ETH)
     staking.join(only, BOND)
-    staking.advance_epoch(net.submitter)
+    staking.advance_epoch(net.deployer)
     assert net.dep.validators() == [only.address] and net.dep.threshold() == 1
     market_id, _ = net.dep.register_market(net.creator, spec_hash=keccak_hex(b"s"), model_id=MODEL, resolve_at=1,
                                            outcome_count=2, quorum=1)

@@ -64,8 +64,9 @@ def _quorum(net, votes) -> list[bytes]:
 def zk(chain_network, verifier_artifact, circuit, spec, bundle):
     net = chain_network
     _register_verifier(net, circuit, verifier_artifact)
-    net.register(spec)
-    net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec))
+    net.register(spec, advance=False)
+    net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec))  # while trading is open
+    net.advance_to(spec.resolve_at_unix)
     votes = [v.review(spec, bundle).vote for v in net.validators]
     return net, votes[0].resolution, _quorum(net, votes)
 
@@ -117,7 +118,7 @@ def test_a_quorum_cannot_settle_a_zk_market_with_a_bad_proof(zk, bundle):
 
 def test_only_the_creator_asks_for_zk_and_only_for_a_verified_model(chain_network, spec):
     net = chain_network
-    net.register(spec)
+    net.register(spec, advance=False)
     with pytest.raises(ChainError, match="NotCreator"):
         net.dep.require_zk(net.bob, spec.market_id, _zk_rule(spec))
     with pytest.raises(ChainError, match="UnknownModel"):
@@ -180,7 +181,7 @@ def test_validators_refuse_a_zk_market_whose_onchain_rule_is_not_its_spec(chain_
     signature: the contract would otherwise enforce the wrong rule."""
     net = chain_network
     _register_verifier(net, circuit, verifier_artifact)
-    net.register(spec)
+    net.register(spec, advance=False)
     invalid_from, above_from, above, below, pinned, value = _zk_rule(spec)
     for malformed in ((above_from + 1, above_from, above, below, pinned, value),
                       (invalid_from, above_from, above, below, circuit.record.n_inputs, value)):
@@ -188,6 +189,7 @@ def test_validators_refuse_a_zk_market_whose_onchain_rule_is_not_its_spec(chain_
             net.dep.require_zk(net.creator, spec.market_id, malformed)
         assert e.value.error == "BadZkRule"
     net.dep.require_zk(net.creator, spec.market_id, (invalid_from, above_from, below, above, pinned, value))
+    net.advance_to(spec.resolve_at_unix)
     review = net.validators[0].review(spec, bundle)
     assert review.vote is None and review.refusal.check == "rule" and "zk rule" in review.refusal.reason
 
@@ -215,3 +217,17 @@ def test_a_quorum_cannot_settle_a_zk_market_with_a_proof_over_another_constant(z
                            _instances(other))
     assert e.value.error == "InputNotPinned"
     assert not net.dep.is_resolved(resolution.market_id)
+
+
+def test_a_creator_cannot_require_zk_once_trading_has_closed(chain_network, verifier_artifact, circuit, spec):
+    """Review: after the close (the outcome known or knowable), a creator requiring zk with a rule no
+    honest proof meets would void the market (no validator signs, refunds after 30 days) and escape
+    a bet or a cover it sees going against it. requireZk is refused from closeAt."""
+    net = chain_network
+    _register_verifier(net, circuit, verifier_artifact)
+    net.register(spec, advance=False)
+    net.advance_to(spec.close_at_unix)
+    with pytest.raises(ChainError) as e:
+        net.dep.require_zk(net.creator, spec.market_id, _zk_rule(spec))
+    assert e.value.error == "ZkTooLate"
+    assert not net.dep.zk_required(spec.market_id)
