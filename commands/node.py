@@ -12,6 +12,7 @@ from oracle import config
 
 from .home import check_quorum, password
 from .render import JsonOption, emit, handles_errors, out, progress, say
+from .roles import parse_eth
 
 app = typer.Typer(no_args_is_help=True, help="This operator's node: configuration and sources.")
 
@@ -33,6 +34,8 @@ def init(
     ctf: Optional[str] = typer.Option(None, "--ctf", help="Link markets with a ctf_question_id to Gnosis "
                                       "Conditional Tokens at this address (or 'dev': deploy ConditionalTokensLite) "
                                       "through a CTFAdapter the node drives."),
+    bond: Optional[str] = typer.Option(None, "--bond", help="ETH each validator bonds in ValidatorStaking, "
+                                       "which then owns the set (open to join, slashable); default: a fixed set."),
 ) -> None:
     """Create missing keys, deploy the contracts, and write this node's configuration."""
     from network.provision import provision_node
@@ -40,13 +43,16 @@ def init(
     from oracle.deployment import Deployment
 
     check_quorum(threshold, validators)
+    wei = parse_eth(bond) if bond is not None else None
     pw = password(confirm=False)
     with progress("node init") as log:
         log(f"{validators + 4} encrypted keys (created if missing), funding, contract deployment")
         dep, _ = provision_node(config.home(), rpc_url, validators=validators, threshold=threshold,
-                                password=pw, fund_keys=fund, bls=bls, ctf=ctf)
+                                password=pw, fund_keys=fund, bls=bls, ctf=ctf, bond=wei)
     if bls:
         out.print(f"registered {validators} BLS keys (proof of possession checked on-chain)")
+    if wei is not None:
+        out.print(f"{validators} validators bonded {bond} ETH each in ValidatorStaking, which owns the set")
     sources = {"registry": True, "local_dir": local_dir, "polymarket": polymarket, "manifold": manifold}
     NodeConfig(rpc_url=rpc_url, validators=[f"validator-{i}" for i in range(validators)], threshold=threshold,
                pull_interval_s=pull_interval, sources=sources, batches=sorted(set(batch))).save()

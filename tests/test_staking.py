@@ -602,3 +602,23 @@ def test_a_node_provisioned_with_bonds_owns_no_instant_set_power(anvil, tmp_path
     assert saved["contracts"]["ValidatorStaking"] == staking.address
     with pytest.raises(ChainError, match="NotOwner"):
         dep.propose_validators(signers["deployer"], dep.validators()[:1], 1)
+
+
+def test_node_init_bond_makes_the_nodes_set_bonded(make_node_home):
+    """`oracle node init --bond ETH`: the node's validators bond in ValidatorStaking, which owns the
+    set; a bad amount is one line naming the flag, before anything is created."""
+    from typer.testing import CliRunner
+
+    from cli import app
+    from oracle.chain import Chain
+    from oracle.deployment import Deployment
+
+    bad = CliRunner().invoke(app, ["node", "init", "--rpc-url", "http://127.0.0.1:9", "--bond", "-1"])
+    assert bad.exit_code == 1 and "--bond" in bad.output and "Traceback" not in bad.output
+    home = make_node_home("--bond", "2")
+    chain = Chain.rpc(json.loads((home / "node.json").read_text())["rpc_url"])
+    dep = Deployment.load(chain, home / "deployments")
+    staking = Staking.of(dep)
+    assert dep.oracle.functions.owner().call() == staking.address == dep.oracle.functions.manager().call()
+    assert sorted(staking.members()) == sorted(dep.validators()) and len(dep.validators()) == 4
+    assert all(staking.bond_of(a).bond == 2 * ETH for a in dep.validators())
