@@ -168,3 +168,21 @@ def test_the_shipped_forecaster_stays_with_the_walk_on_its_held_out_period():
     pooled = evaluate_reference("bundled:btc_usd_daily.csv", start="2021-01-01", horizons=(1, 7, 30), ratios=ratios,
                                 proven=False)["comparisons"]["model_float"]["random_walk"]
     assert pooled["brier"]["low"] <= 0 and pooled["log_loss"]["low"] <= 0
+
+
+def test_base_rate_reads_no_outcome_after_the_start_on_a_trading_day_series():
+    """h counts rows: a 5-day question asked on a Tuesday resolves the next Tuesday, 7 calendar days on.
+    Before the start the series only falls (every outcome NO), after it only rises: a base rate that
+    counted calendar days would take in YES outcomes from after the start."""
+    from provers.evaluate import backtest
+    from provers.model import Forecaster
+
+    idx = pd.bdate_range("2020-09-01", "2021-03-31")
+    start = pd.Timestamp("2021-01-04")
+    closes = np.where(idx < start, 1000 - np.arange(len(idx)), 0.0)
+    closes[idx >= start] = closes[idx < start][-1] * 1.05 ** np.arange(1, (idx >= start).sum() + 1)
+    frame = pd.DataFrame({"Close": closes}, index=idx)
+    _, qs, _, rates = backtest(frame, Forecaster(17, body=ResidualBody(17)), None, start=str(start.date()),
+                               horizons=(5,), ratios=(1.0,))
+    assert rates == {(5, 1.0): 0.0}
+    assert all(q.outcome == 1 for q in qs)
