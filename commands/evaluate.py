@@ -10,7 +10,7 @@ from rich.table import Table
 from oracle.errors import NotFound
 
 from .home import store
-from .render import JsonOption, emit, handles_errors, out
+from .render import JsonOption, emit, handles_errors, out, progress
 
 
 @handles_errors
@@ -37,8 +37,9 @@ def evaluate(
         record = load_model(store(), model.lower())
         if not record.name.startswith("btc-threshold-mlp"):
             raise NotFound(f"model {model} has no float weights on this node to backtest")
-    report = evaluate_reference(data, start=start, end=end, horizons=tuple(horizon), ratios=tuple(ratio),
-                                proven=proven, plot_dir=plot)
+    with progress("evaluate", quiet=as_json) as log:
+        report = evaluate_reference(data, start=start, end=end, horizons=tuple(horizon), ratios=tuple(ratio),
+                                    proven=proven, plot_dir=plot, log=log)
     emit(report, as_json, lambda r: _render(r, proven))
 
 

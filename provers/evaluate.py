@@ -70,8 +70,9 @@ def backtest(frame, model, circuit: CompiledModel | None, *, start: str, end: st
 
 def evaluate_reference(data: str, *, start: str, end: str | None = None, horizons=(7,),
                        ratios=(0.95, 1.0, 1.05), proven: bool = True, plot_dir: str | None = None,
-                       store=None) -> dict[str, Any]:
-    """Backtest the reference model on any daily OHLC CSV: float and proven outputs vs two baselines."""
+                       store=None, log=lambda m: None) -> dict[str, Any]:
+    """Backtest the reference model on any daily OHLC CSV: float and proven outputs vs two baselines.
+    `log`: progress (training or loading, compiling, scoring)."""
     from markets.feeds import bundled_path, load_source, resolve_uri
     from oracle import config
     from oracle.errors import FieldError
@@ -89,9 +90,10 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
         raise FieldError("start", f"the reference model learned from outcomes up to {cfg.train_end}"
                          f"{' on this data' if same else ' (BTC; markets move together)'}: "
                          f"evaluate from {cfg.test_start} (held-out period)")
-    model = load_or_train(load_source(BTC_SOURCE), training_data, cfg, config.cache_dir())
-    circuit = reference_circuit(store or ArtifactStore(config.home() / "store"), config.cache_dir()) \
+    model = load_or_train(load_source(BTC_SOURCE), training_data, cfg, config.cache_dir(), log=log)
+    circuit = reference_circuit(store or ArtifactStore(config.home() / "store"), config.cache_dir(), log=log) \
         if proven else None
+    log("scoring every held-out question (float" + (" and proven outputs)" if proven else ")"))
     report, qs, preds, _ = backtest(frame, model, circuit, start=start, end=end, horizons=horizons, ratios=ratios,
                                  recipe=cfg.recipe)
     report["data"] = data

@@ -21,6 +21,7 @@ import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -197,8 +198,19 @@ def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str 
     return min(CALIBRATIONS, key=lambda k: (totals[k], k != "identity")), folds
 
 
+def _epoch_log(log: Callable[[str], None], what: str, epochs: int) -> Callable[[int], None]:
+    """Progress of a training loop: `log` about every tenth of the epochs (and at the last)."""
+    step = max(1, epochs // 10)
+
+    def tick(e: int) -> None:
+        if (e + 1) % step == 0 or e + 1 == epochs:
+            log(f"{what}: epoch {e + 1}/{epochs}")
+
+    return tick
+
+
 def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "Close",
-                  report: dict | None = None) -> Forecaster:
+                  report: dict | None = None, log: Callable[[str], None] = lambda m: None) -> Forecaster:
     """Train the residual correction, then choose (correction penalty, calibration map) on later data.
 
     Three blocks, each outcome known before the next block starts (so a gap of at least the horizon):
@@ -226,13 +238,15 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     yt = torch.from_numpy(y).unsqueeze(1)
     n = xt.shape[1]
     candidates: list[tuple[float, ResidualBody]] = [(0.0, ResidualBody(n, cfg.hidden))]
-    for lam in cfg.penalties:
+    for j, lam in enumerate(cfg.penalties):
         torch.manual_seed(cfg.seed)
         body = ResidualBody(n, cfg.hidden)
         opt = torch.optim.Adam(body.correction.parameters(), lr=cfg.lr)
         with torch.no_grad():
             base = body.walk_logit(xt)
-        for _ in range(cfg.epochs):
+        tick = _epoch_log(log, f"training correction {j + 1}/{len(cfg.penalties)} (penalty {lam:g})", cfg.epochs)
+        for e in range(cfg.epochs):
+            tick(e)
             opt.zero_grad()
             corr = body.correction(xt)
             loss = nn.functional.binary_cross_entropy_with_logits(base + corr, yt) + lam * corr.pow(2).mean()
@@ -286,7 +300,7 @@ def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = No
     return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), keys
 
 
-def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
+def train(frame: pd.DataFrame, cfg: TrainingConfig, log: Callable[[str], None] = lambda m: None) -> Forecaster:
     torch.manual_seed(cfg.seed)
     X, y, _ = examples(frame, cfg, end=cfg.train_end)
     if cfg.family == "trees":
@@ -298,7 +312,9 @@ def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
     loss_fn = nn.BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(X), torch.from_numpy(y).unsqueeze(1)
     model.train()
-    for _ in range(cfg.epochs):
+    tick = _epoch_log(log, f"training the {cfg.family} forecaster", cfg.epochs)
+    for e in range(cfg.epochs):
+        tick(e)
         opt.zero_grad()
         loss = loss_fn(model.logit(xt), yt)
         loss.backward()
@@ -308,8 +324,8 @@ def train(frame: pd.DataFrame, cfg: TrainingConfig) -> Forecaster:
 
 
 def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: "TrainingConfig | ReferenceConfig", cache: Path,
-                  *, column: str = "Close") -> Forecaster:
-    """Train once per (data, config); later calls load the cached weights."""
+                  *, column: str = "Close", log: Callable[[str], None] = lambda m: None) -> Forecaster:
+    """Train once per (data, config); later calls load the cached weights. `log`: progress."""
     residual = isinstance(cfg, ReferenceConfig)
     version = {"v": TRAINING_VERSION} if not residual else {"reference": REFERENCE_VERSION, "column": column}
     key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), **version}))[2:18]
@@ -328,9 +344,12 @@ def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: "TrainingConfig |
             model = Forecaster(n_inputs, cfg.hidden, family=cfg.family, residual=residual)
         model.load_state_dict(state)
         model.eval()
+        log(f"loaded the trained {kind} forecaster from the cache")
         return model
+    log(f"training the {kind} forecaster (first run; cached after)")
     report: dict = {}
-    model = fit_reference(frame, cfg, column=column, report=report) if residual else train(frame, cfg)
+    model = (fit_reference(frame, cfg, column=column, report=report, log=log) if residual
+             else train(frame, cfg, log=log))
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)

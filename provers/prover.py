@@ -99,13 +99,17 @@ class EzklProver:
         """One market round: build its inputs from `data` (a loader or a frame) and return its signed bundle."""
         return self.prove_jobs([self.job(spec, data, round)])[0]
 
-    def prove_batch(self, items: Sequence[tuple], load) -> list[ProofBundle]:
-        """Several market rounds `(spec, round)` in as few proofs as the compiled batches allow."""
+    def prove_batch(self, items: Sequence[tuple], load, log=lambda m: None) -> list[ProofBundle]:
+        """Several market rounds `(spec, round)` in as few proofs as the compiled batches allow.
+        `log`: progress, one line per proof."""
         jobs = [self.job(spec, load, r) for spec, r in items]
         out: list[ProofBundle] = []
         biggest = max(self.circuit.record.batches)
-        for i in range(0, len(jobs), biggest):
-            out += self.prove_jobs(jobs[i:i + biggest])
+        proofs = -(-len(jobs) // biggest)
+        for n, i in enumerate(range(0, len(jobs), biggest)):
+            chunk = jobs[i:i + biggest]
+            log(f"proof {n + 1}/{proofs}: {len(chunk)} market round(s), {len(out)} of {len(jobs)} proven")
+            out += self.prove_jobs(chunk)
         return out
 
     def prove_features(self, market_id: str, features: list[float], *, round: int = 0,

@@ -74,8 +74,7 @@ def reference_circuit(store: ArtifactStore, cache: Path, *, family: str = "mlp",
                       log=lambda m: None) -> CompiledModel:
     cfg = config_for(family)
     frame = load_source(BTC_SOURCE)
-    log(f"training the reference {family} forecaster (cached after the first run)")
-    model = load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache)
+    model = load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache, log=log)
     X, _, _ = examples(frame, cfg, end=cfg.train_end)  # range calibration: rows before the test period
     # real feature vectors across the whole history, thinned evenly
     idx = np.linspace(0, len(X) - 1, num=min(CALIBRATION_ROWS, len(X))).astype(int)

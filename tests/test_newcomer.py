@@ -299,3 +299,29 @@ def test_progress_spins_on_a_terminal_prints_lines_when_piped_and_is_quiet_under
     piped = run(terminal=False)
     assert piped.splitlines() == ["compiling: setup batch 1: logrows 11", "compiling: proving key written"]
     assert run(terminal=True, quiet=True) == "" and run(terminal=False, quiet=True) == ""
+
+
+def test_training_shows_its_epochs_and_a_cached_model_says_loaded(tmp_path, forecaster, store):
+    """Issue 16: training reports its progress (about every tenth of the epochs), a cached model says
+    it was loaded (the cached demo no longer says "training"), and batch proving reports each proof."""
+    from dataclasses import replace
+
+    from markets.feeds import bundled_path, load_source
+    from oracle import config
+    from provers.model import TrainingConfig, load_or_train
+    from provers.reference import BTC_SOURCE, reference_circuit
+
+    frame = load_source(BTC_SOURCE)
+    cfg = replace(TrainingConfig(), epochs=20)
+    lines: list[str] = []
+    load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, tmp_path, log=lines.append)
+    assert lines[0].startswith("training the mlp forecaster (first run")
+    epochs = [m for m in lines if ": epoch " in m]
+    assert epochs[0].endswith("epoch 2/20") and epochs[-1].endswith("epoch 20/20") and len(epochs) == 10
+    again: list[str] = []
+    load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, tmp_path, log=again.append)
+    assert again == ["loaded the trained mlp forecaster from the cache"]
+
+    cached: list[str] = []
+    reference_circuit(store, config.cache_dir(), log=cached.append)  # the session's, already trained
+    assert cached and not any("training" in m for m in cached) and "from the cache" in cached[0]
