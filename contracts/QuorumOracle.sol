@@ -4,12 +4,13 @@ pragma solidity ^0.8.24;
 import {MarketRegistry} from "./MarketRegistry.sol";
 import {IHalo2Verifier, ModelRegistry} from "./ModelRegistry.sol";
 import {BLS} from "./BLS.sol";
+import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title QuorumOracle
 /// @notice Records a market's resolution once at least t registered validators
 /// have signed the identical EIP-712 `Resolution`. Validators check the
 /// zero-knowledge proof off-chain; this contract checks who vouched for it.
-contract QuorumOracle {
+contract QuorumOracle is TwoStepOwnable {
     struct Resolution {
         bytes32 marketId;
         uint32 round;
@@ -81,9 +82,6 @@ contract QuorumOracle {
 
     MarketRegistry public immutable registry;
     ModelRegistry public immutable models;
-    address public owner;
-    /// Ownership moves in two steps: the owner names a successor, the successor accepts.
-    address public pendingOwner;
     address[] private _proposedValidators;
     uint256 public proposedThreshold;
     /// When the proposed set may be executed (0: none proposed).
@@ -142,8 +140,6 @@ contract QuorumOracle {
     event ValidatorSetProposed(address[] validators, uint256 threshold, uint64 executableAt);
     event ValidatorSetProposalCancelled();
     event ManagerSet(address manager);
-    event OwnershipTransferStarted(address indexed owner, address indexed pendingOwner);
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event Resolved(
         bytes32 indexed marketId,
         uint32 round,
@@ -155,8 +151,6 @@ contract QuorumOracle {
         address[] signers
     );
 
-    error NotOwner(address caller);
-    error NotPendingOwner(address caller);
     error NoProposedValidatorSet();
     error ManagerAlreadySet(address manager);
     error ManagerWindowClosed(uint64 closedAt);
@@ -203,29 +197,11 @@ contract QuorumOracle {
     constructor(MarketRegistry registry_, ModelRegistry models_, address[] memory validators_, uint256 threshold_) {
         registry = registry_;
         models = models_;
-        owner = msg.sender;
         deployedAt = uint64(block.timestamp);
         _setValidators(validators_, threshold_);
     }
 
     // ---------------------------------------------------------------- admin
-
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert NotOwner(msg.sender);
-        _;
-    }
-
-    function transferOwnership(address newOwner) external onlyOwner {
-        pendingOwner = newOwner;
-        emit OwnershipTransferStarted(owner, newOwner);
-    }
-
-    function acceptOwnership() external {
-        if (msg.sender != pendingOwner) revert NotPendingOwner(msg.sender);
-        emit OwnershipTransferred(owner, msg.sender);
-        owner = msg.sender;
-        pendingOwner = address(0);
-    }
 
     /// Schedules a new validator set; anyone executes it `VALIDATOR_SET_DELAY` later, so members,
     /// creators and bettors see a set change coming. A new proposal replaces the pending one.

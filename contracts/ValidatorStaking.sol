@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {QuorumOracle} from "./QuorumOracle.sol";
+import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title ValidatorStaking
 /// @notice The open validator set of one QuorumOracle. Anyone joins by bonding native ETH, the set
@@ -18,7 +19,7 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 /// stays bounded in gas (at most 256 seats, the oracle's own limit), and capital alone cannot buy
 /// the set by outbidding members who are already in; raising `minBond` (behind the timelock)
 /// raises the price of every seat.
-contract ValidatorStaking {
+contract ValidatorStaking is TwoStepOwnable {
     /// Governed parameters: changed only through `queueParameters` + `GOVERNANCE_DELAY`.
     struct Parameters {
         uint256 minBond; // wei a new member must bond
@@ -54,8 +55,6 @@ contract ValidatorStaking {
     uint64 public constant MAX_UNBONDING_DELAY = 180 days;
 
     QuorumOracle public immutable oracle;
-    address public owner;
-    address public pendingOwner;
     Parameters private _params;
     Parameters private _queuedParams;
     /// When the queued parameters may be executed (0: none queued).
@@ -84,11 +83,7 @@ contract ValidatorStaking {
     event ParametersQueued(Parameters parameters, uint64 executableAt);
     event ParametersExecuted(Parameters parameters);
     event ParametersCancelled();
-    event OwnershipTransferStarted(address indexed owner, address indexed pendingOwner);
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
-    error NotOwner(address caller);
-    error NotPendingOwner(address caller);
     error BadParameters(string field);
     error JoiningPaused();
     error BondTooSmall(uint256 bond, uint256 minimum);
@@ -112,7 +107,6 @@ contract ValidatorStaking {
     constructor(QuorumOracle oracle_, Parameters memory parameters_) {
         _checkParameters(parameters_);
         oracle = oracle_;
-        owner = msg.sender;
         _params = parameters_;
         epochStartedAt = uint64(block.timestamp);
     }
@@ -334,10 +328,6 @@ contract ValidatorStaking {
 
     // -------------------------------------------------------- governance
 
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert NotOwner(msg.sender);
-        _;
-    }
 
     /// Queues a full parameter set (a new one replaces the queued one); anyone executes it
     /// `GOVERNANCE_DELAY` later, so members and markets see every change coming.
@@ -370,17 +360,6 @@ contract ValidatorStaking {
         emit ParametersExecuted(_params);
     }
 
-    function transferOwnership(address newOwner) external onlyOwner {
-        pendingOwner = newOwner;
-        emit OwnershipTransferStarted(owner, newOwner);
-    }
-
-    function acceptOwnership() external {
-        if (msg.sender != pendingOwner) revert NotPendingOwner(msg.sender);
-        emit OwnershipTransferred(owner, msg.sender);
-        owner = msg.sender;
-        pendingOwner = address(0);
-    }
 
     function _checkParameters(Parameters memory p) private pure {
         if (p.minBond == 0) revert BadParameters("minBond");
