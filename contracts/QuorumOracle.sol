@@ -4,13 +4,14 @@ pragma solidity ^0.8.24;
 import {MarketRegistry} from "./MarketRegistry.sol";
 import {IHalo2Verifier, ModelRegistry} from "./ModelRegistry.sol";
 import {BLS} from "./BLS.sol";
+import {StrictEcdsa} from "./StrictEcdsa.sol";
 import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title QuorumOracle
 /// @notice Records a market's resolution once at least t registered validators
 /// have signed the identical EIP-712 `Resolution`. Validators check the
 /// zero-knowledge proof off-chain; this contract checks who vouched for it.
-contract QuorumOracle is TwoStepOwnable {
+contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     struct Resolution {
         bytes32 marketId;
         uint32 round;
@@ -70,9 +71,6 @@ contract QuorumOracle is TwoStepOwnable {
     bytes32 public constant BATCH_TYPEHASH = keccak256("ResolutionBatch(bytes32 root,uint32 count)");
     string public constant NAME = "AIOracle QuorumOracle";
     string public constant VERSION = "1";
-
-    // secp256k1n / 2: signatures with a larger s are malleable twins.
-    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     /// Every validator-set change waits this long after it is proposed, in public.
     uint64 public constant VALIDATOR_SET_DELAY = 2 days;
@@ -165,7 +163,6 @@ contract QuorumOracle is TwoStepOwnable {
     error OutcomeOutOfRange(uint16 outcome, uint16 outcomeCount);
     error ProbabilityOutOfRange(uint32 probabilityPpm);
     error NotEnoughSignatures(uint256 got, uint256 needed);
-    error MalformedSignature(uint256 index);
     error UnknownSigner(uint256 index, address signer);
     error DuplicateSigner(uint256 index, address signer);
     error SignersNotSorted(uint256 index);
@@ -613,16 +610,6 @@ contract QuorumOracle is TwoStepOwnable {
             previous = signer;
             signers[i] = signer;
         }
-    }
-
-    function _recover(bytes32 d, bytes calldata sig, uint256 index) private pure returns (address signer) {
-        if (sig.length != 65) revert MalformedSignature(index);
-        bytes32 rr = bytes32(sig[0:32]);
-        bytes32 ss = bytes32(sig[32:64]);
-        uint8 v = uint8(sig[64]);
-        if (uint256(ss) > HALF_N || (v != 27 && v != 28)) revert MalformedSignature(index);
-        signer = ecrecover(d, v, rr, ss);
-        if (signer == address(0)) revert MalformedSignature(index);
     }
 
     // ------------------------------------------------------ BLS aggregation

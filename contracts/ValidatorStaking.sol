@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {QuorumOracle} from "./QuorumOracle.sol";
+import {StrictEcdsa} from "./StrictEcdsa.sol";
 import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title ValidatorStaking
@@ -19,7 +20,7 @@ import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 /// stays bounded in gas (at most 256 seats, the oracle's own limit), and capital alone cannot buy
 /// the set by outbidding members who are already in; raising `minBond` (behind the timelock)
 /// raises the price of every seat.
-contract ValidatorStaking is TwoStepOwnable {
+contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     /// Governed parameters: changed only through `queueParameters` + `GOVERNANCE_DELAY`.
     struct Parameters {
         uint256 minBond; // wei a new member must bond
@@ -97,7 +98,6 @@ contract ValidatorStaking is TwoStepOwnable {
     error NotDue(uint64 executableAt);
     error NotSameRound();
     error NotConflicting();
-    error MalformedSignature(uint256 index);
     error SignersDiffer(address first, address second);
     error NotBonded(address validator);
     error EvidenceUsed(bytes32 evidence);
@@ -313,18 +313,6 @@ contract ValidatorStaking is TwoStepOwnable {
         _pay(msg.sender, reward);
     }
 
-    // secp256k1n / 2: signatures with a larger s are malleable twins (as the oracle).
-    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
-
-    function _recover(bytes32 d, bytes calldata sig, uint256 index) private pure returns (address signer) {
-        if (sig.length != 65) revert MalformedSignature(index);
-        bytes32 r = bytes32(sig[0:32]);
-        bytes32 s = bytes32(sig[32:64]);
-        uint8 v = uint8(sig[64]);
-        if (uint256(s) > HALF_N || (v != 27 && v != 28)) revert MalformedSignature(index);
-        signer = ecrecover(d, v, r, s);
-        if (signer == address(0)) revert MalformedSignature(index);
-    }
 
     // -------------------------------------------------------- governance
 
