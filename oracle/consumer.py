@@ -84,20 +84,28 @@ def _abi(r: Resolution) -> tuple:
             to_bytes32(r.inputs_hash), to_bytes32(r.proof_hash))
 
 
-class ResolutionReader:
-    """Typed reads on a deployed `ResolutionReader`."""
+class _Deployed:
+    """A deployed contract of the kit, by its artifact name: typed calls go through `contract`."""
+
+    NAME = ""
 
     def __init__(self, chain: Chain, address: str):
         self.chain = chain
-        self.contract = chain.contract("ResolutionReader", address)
+        self.contract = chain.contract(self.NAME, address)
 
     @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, oracle: str) -> "ResolutionReader":
-        return cls(chain, chain.deploy(deployer, "ResolutionReader", oracle).address)
+    def deploy(cls, chain: Chain, deployer: Signer, *args: Any):
+        return cls(chain, chain.deploy(deployer, cls.NAME, *args).address)
 
     @property
     def address(self) -> str:
         return self.contract.address
+
+
+class ResolutionReader(_Deployed):
+    """Typed reads on a deployed `ResolutionReader` (`deploy(chain, deployer, oracle)`)."""
+
+    NAME = "ResolutionReader"
 
     def state_of(self, market_id: str) -> State:
         return State(self.chain.call(self.contract.functions.stateOf(to_bytes32(market_id)),
@@ -122,21 +130,11 @@ class ResolutionReader:
                                action="ResolutionReader.verifyInclusion")
 
 
-class ParametricInsurance:
-    """Typed calls on a deployed example consumer. Every transaction returns its receipt."""
+class ParametricInsurance(_Deployed):
+    """Typed calls on a deployed example consumer (`deploy(chain, deployer, reader)`: `reader` an
+    `IResolutionReader`, a `ResolutionReader` over the oracle). Every transaction returns its receipt."""
 
-    def __init__(self, chain: Chain, address: str):
-        self.chain = chain
-        self.contract = chain.contract("ParametricInsurance", address)
-
-    @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, reader: str) -> "ParametricInsurance":
-        """`reader`: an `IResolutionReader` (a `ResolutionReader` over the oracle)."""
-        return cls(chain, chain.deploy(deployer, "ParametricInsurance", reader).address)
-
-    @property
-    def address(self) -> str:
-        return self.contract.address
+    NAME = "ParametricInsurance"
 
     def offer(self, insurer: Signer, market_id: str, pay_on: int, cover_wei: int, premium_wei: int) -> tuple[int, Any]:
         fn = self.contract.functions.offer(to_bytes32(market_id), _uint("pay_on", pay_on, 16),
