@@ -47,22 +47,6 @@ class ThresholdRule:
         name = self.above if p >= self.threshold else self.below
         return Decision(list(outcomes).index(name), name, p)
 
-    def zk_rule(self, outcomes: Sequence[str], scale: int, transform: str) -> "ZkRule":
-        """This rule as `QuorumOracle.ZkRule` integers over the circuit's quantized output q: the
-        first q that this very `decide` (on the exact probability validators compute) calls
-        INVALID-or-above, and the first it calls above. `decide` is monotone in q, so two bounds
-        hold it exactly; the contract then refuses any outcome the proof's output does not give."""
-        from oracle.models import output_probability
-
-        above, below = list(outcomes).index(self.above), list(outcomes).index(self.below)
-
-        def outcome(q: int) -> int:
-            return self.decide([float(output_probability(q, scale, transform))], outcomes).outcome
-
-        span = 1000 << scale  # |output| <= 1000: far past where sigmoid or a clip saturates
-        return ZkRule(_first(lambda q: outcome(q) != below, -span, span),
-                      _first(lambda q: outcome(q) == above, -span, span), above, below)
-
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "threshold": self.threshold, "above": self.above, "below": self.below}
         if self.invalid_band:
@@ -90,25 +74,11 @@ class ZkRule:
         return (self.invalid_from, self.above_from, self.above, self.below, self.pinned_input, self.pinned_value)
 
 
-def _first(pred, lo: int, hi: int) -> int:
-    """The smallest q in [lo, hi] where the monotone `pred` (False ... True) holds; hi + 1 if none."""
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid - 1
-        else:
-            lo = mid + 1
-    return lo
-
-
 @dataclass(frozen=True)
 class ArgmaxRule:
     """One output per outcome: the largest wins; its value is the probability."""
 
     kind: str = "argmax"
-
-    def zk_rule(self, outcomes: Sequence[str], scale: int, transform: str) -> ZkRule:
-        raise SpecError("rule", "only a threshold rule can be enforced on-chain (requireZk)")
 
     def decide(self, outputs: Sequence[float], outcomes: Sequence[str]) -> Decision:
         if len(outputs) != len(outcomes) or not all(math.isfinite(o) for o in outputs):
