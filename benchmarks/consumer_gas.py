@@ -61,8 +61,8 @@ def run(chain) -> dict:
         return Resolution(mid, 0, 1, 800_000 + i, model, keccak_hex(b"in%d" % i), keccak_hex(b"p%d" % i))
 
     reader_deploy = chain.w3.eth.contract(**_art("ResolutionReader")).constructor(
-        dep.oracle.address).estimate_gas({"from": deployer.address})
-    reader = ResolutionReader.deploy(chain, deployer, dep.oracle.address)
+        dep.court.address).estimate_gas({"from": deployer.address})
+    reader = ResolutionReader.deploy(chain, deployer, dep.court.address)
     insurance_deploy = chain.w3.eth.contract(**_art("ParametricInsurance")).constructor(
         reader.address).estimate_gas({"from": deployer.address})
     insurance = ParametricInsurance.deploy(chain, deployer, reader.address)

@@ -2,22 +2,25 @@
 pragma solidity ^0.8.24;
 
 import {MarketRegistry} from "./MarketRegistry.sol";
+import {DisputeCourt} from "./DisputeCourt.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 
 /// @title BinaryMarket
 /// @notice A parimutuel two-outcome market in native ETH. Stakes go on an
 /// outcome index (0 or 1) until the market's trading close (registered with it, before its
 /// observation window); then winners split the
-/// whole pot pro rata. An invalid resolution, or nobody on the winning side,
-/// refunds every stake. A market still unresolved `RESOLUTION_GRACE` after its
-/// resolve time never locks funds: from then on every stake is refundable, and a
-/// resolution landing later changes nothing (payouts never mix the two ways). Every
+/// whole pot pro rata. Payouts follow the *final* resolution only (`DisputeCourt`: the market's
+/// dispute window passed, or its dispute was settled), never a proposed or disputed one. An invalid
+/// resolution, or nobody on the winning side, refunds every stake. A market not final
+/// `RESOLUTION_GRACE` after its resolve time never locks funds: from then on every stake is
+/// refundable, and finality coming later changes nothing (payouts never mix the two ways). Every
 /// stake predates the resolve time (the registry keeps closeAt <= resolveAt).
 contract BinaryMarket {
     QuorumOracle public immutable oracle;
+    DisputeCourt public immutable court;
     MarketRegistry public immutable registry;
 
-    /// How long after a market's resolve time the quorum has to resolve it.
+    /// How long after a market's resolve time its resolution has to become final.
     uint64 public constant RESOLUTION_GRACE = 30 days;
 
     mapping(bytes32 => uint256[2]) private _pools;
@@ -38,9 +41,10 @@ contract BinaryMarket {
     error TransferFailed(address to, uint256 amount);
     error Reentrancy();
 
-    constructor(QuorumOracle oracle_) {
-        oracle = oracle_;
-        registry = oracle_.registry();
+    constructor(DisputeCourt court_) {
+        court = court_;
+        oracle = court_.oracle();
+        registry = court_.registry();
     }
 
     modifier nonReentrant() {
@@ -59,8 +63,8 @@ contract BinaryMarket {
         // positions close before the observation window: nobody bets once the evidence exists
         if (block.timestamp >= m.closeAt) revert TradingClosed(marketId);
         // unreachable while the oracle resolves no market before its resolveAt (>= closeAt); kept so
-        // that a stake never lands on a settled market whatever the oracle becomes
-        if (oracle.isResolved(marketId)) revert MarketClosed(marketId);
+        // that a stake never lands on a market under resolution whatever the oracle becomes
+        if (oracle.isResolved(marketId) || court.isFinal(marketId)) revert MarketClosed(marketId);
         _pools[marketId][outcome] += msg.value;
         _stakes[marketId][msg.sender][outcome] += msg.value;
         emit Deposited(marketId, msg.sender, outcome, msg.value);
@@ -74,24 +78,27 @@ contract BinaryMarket {
         return _stakes[marketId][account];
     }
 
-    /// When stakes of a market the quorum has not resolved become refundable.
+    /// When stakes of a market whose resolution is not final become refundable.
     function refundableAt(bytes32 marketId) public view returns (uint64) {
         return registry.getMarket(marketId).resolveAt + RESOLUTION_GRACE;
     }
 
-    /// True once the market's payouts are refunds because no resolution landed in time.
+    /// True once the market's payouts are refunds because its resolution was not final in time.
     function expired(bytes32 marketId) public view returns (bool) {
         uint64 deadline = refundableAt(marketId);
-        if (oracle.isResolved(marketId)) return oracle.resolutionOf(marketId).resolvedAt >= deadline;
+        if (court.isFinal(marketId)) {
+            (, uint64 finalAt) = court.finalOf(marketId);
+            return finalAt >= deadline;
+        }
         return block.timestamp >= deadline;
     }
 
-    /// What `account` would receive from `redeem` now (0 before resolution or expiry).
+    /// What `account` would receive from `redeem` now (0 before a final resolution or expiry).
     function payoutOf(bytes32 marketId, address account) public view returns (uint256) {
         uint256[2] memory stake = _stakes[marketId][account];
         if (expired(marketId)) return stake[0] + stake[1];
-        if (!oracle.isResolved(marketId)) return 0;
-        uint16 outcome = oracle.outcomeOf(marketId);
+        if (!court.isFinal(marketId)) return 0;
+        (uint16 outcome,) = court.finalOf(marketId);
         uint256[2] memory pool = _pools[marketId];
         if (outcome > 1 || pool[outcome] == 0) {
             return stake[0] + stake[1];
@@ -100,7 +107,7 @@ contract BinaryMarket {
     }
 
     function redeem(bytes32 marketId) external nonReentrant returns (uint256 amount) {
-        if (!oracle.isResolved(marketId) && !expired(marketId)) revert NotResolved(marketId);
+        if (!court.isFinal(marketId) && !expired(marketId)) revert NotResolved(marketId);
         amount = payoutOf(marketId, msg.sender);
         if (amount == 0) revert NothingToRedeem(marketId, msg.sender);
         delete _stakes[marketId][msg.sender];

@@ -3,13 +3,15 @@ pragma solidity ^0.8.24;
 
 import {IConditionalTokens} from "./IConditionalTokens.sol";
 import {MarketRegistry} from "./MarketRegistry.sol";
+import {DisputeCourt} from "./DisputeCourt.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 
 /// @title CTFAdapter
 /// @notice The `oracle` of Conditional Tokens conditions whose answers come from
 /// QuorumOracle. A market's creator links it to a condition once; when the market's
-/// quorum resolution has landed, anyone reports the payout vector: a unit vector on the
-/// resolved outcome, or all ones (equal split) for an INVALID resolution.
+/// resolution is final (its dispute window passed, or its dispute settled: `DisputeCourt`),
+/// anyone reports the payout vector: a unit vector on the final outcome, or all ones (equal
+/// split) for an INVALID one. A proposed or disputed resolution is never reported.
 ///
 /// The condition's CTF question id is derived from the market, never taken as given:
 /// `keccak256(abi.encode(marketId, questionId))`. A condition id is
@@ -22,6 +24,7 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 contract CTFAdapter {
     IConditionalTokens public immutable ctf;
     QuorumOracle public immutable oracle;
+    DisputeCourt public immutable court;
     MarketRegistry public immutable registry;
 
     struct Link {
@@ -42,10 +45,11 @@ contract CTFAdapter {
     error NotLinked(bytes32 marketId);
     error AlreadyReported(bytes32 marketId);
 
-    constructor(IConditionalTokens ctf_, QuorumOracle oracle_) {
+    constructor(IConditionalTokens ctf_, DisputeCourt court_) {
         ctf = ctf_;
-        oracle = oracle_;
-        registry = oracle_.registry();
+        court = court_;
+        oracle = court_.oracle();
+        registry = court_.registry();
     }
 
     /// The question id this adapter uses on the CTF for `questionId` linked to `marketId`.
@@ -90,10 +94,10 @@ contract CTFAdapter {
     }
 
     function payoutsFor(bytes32 marketId) public view returns (uint256[] memory payouts) {
-        uint16 outcome = oracle.outcomeOf(marketId); // reverts NotResolved
+        (uint16 outcome,) = court.finalOf(marketId); // reverts NotFinal
         uint256 slots = registry.getMarket(marketId).outcomeCount;
         payouts = new uint256[](slots);
-        if (outcome == oracle.INVALID_OUTCOME()) {
+        if (outcome == court.INVALID_OUTCOME()) {
             for (uint256 i = 0; i < slots; i++) {
                 payouts[i] = 1;
             }
@@ -102,7 +106,7 @@ contract CTFAdapter {
         }
     }
 
-    /// Report the market's resolution to its condition (anyone: the data is already final on-chain).
+    /// Report the market's final resolution to its condition (anyone: it is already final on-chain).
     function report(bytes32 marketId) external {
         Link storage link = _links[marketId];
         if (link.conditionId == bytes32(0)) revert NotLinked(marketId);

@@ -19,16 +19,13 @@ uint16 constant INVALID_OUTCOME = type(uint16).max;
 ///   `verifyInclusion` proves membership in an accepted root, not that the resolution is valid for
 ///   its market (resolver, resolve time, the market's own quorum, its ZK requirement).
 interface IResolutionReader {
-    /// A market's place in the oracle's lifecycle.
-    /// `Proposed` and `Disputed` are reserved for a dispute window (issue 14): today a quorum
-    /// resolution is final as it lands, and no reader returns them. A consumer that treats every
-    /// state but `Final` as "not yet" keeps working when they appear.
+    /// A market's place in the oracle's lifecycle. Treat every state but `Final` as "not yet".
     enum State {
         Unregistered, // the registry has no such market
         Open, // registered, no resolution recorded yet (forecast rounds may have been posted)
-        Proposed, // reserved
-        Disputed, // reserved
-        Final // resolved: outcome, probability and round are settled
+        Proposed, // a quorum's resolution, inside the market's dispute window: may still change
+        Disputed, // disputed, waiting for a ruling (proof, larger quorum, arbiter, or timeout)
+        Final // final: outcome, probability and round are settled (the outcome may be INVALID)
     }
 
     /// Same fields, order and EIP-712 struct hash as `QuorumOracle.Resolution`: a batch leaf is the

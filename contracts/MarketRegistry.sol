@@ -11,10 +11,17 @@ interface IValidatorSet {
     function validators() external view returns (address[] memory);
 }
 
+/// Where a market's resolution fee waits until its resolution is final (`DisputeCourt`).
+interface IFeeEscrow {
+    function escrowFee(bytes32 marketId, address creator) external payable;
+}
+
 contract MarketRegistry {
     /// `modelId` is the market's resolver: the registered program that turns post-event evidence
     /// into the outcome. `forecasterId` is the model whose proven forecasts the market posts during
-    /// its life (zero: none). Positions close at `closeAt`, before any evidence exists.
+    /// its life (zero: none). Positions close at `closeAt`, before any evidence exists. A quorum's
+    /// resolution is only proposed until `disputeWindow` seconds have passed without a dispute (0: final
+    /// as it lands).
     struct Market {
         bytes32 specHash;
         bytes32 modelId;
@@ -24,14 +31,20 @@ contract MarketRegistry {
         uint16 outcomeCount;
         uint16 quorum;
         address creator;
+        uint32 disputeWindow;
     }
 
-    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v3");
+    bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v4");
+    /// The longest dispute window a market may ask for: consumers never wait longer than this (plus a
+    /// dispute's ruling) for a proposed resolution to become final.
+    uint32 public constant MAX_DISPUTE_WINDOW = 7 days;
 
     mapping(bytes32 => Market) private _markets;
     uint256 public marketCount;
     /// The oracle whose validator set must be able to meet a market's quorum (bound once).
     IValidatorSet public oracle;
+    /// The dispute court: it holds each market's fee (bound once, with the oracle).
+    IFeeEscrow public court;
     address private immutable _deployer;
 
     event MarketRegistered(
@@ -43,7 +56,9 @@ contract MarketRegistry {
         uint64 resolveAt,
         uint16 outcomeCount,
         uint16 quorum,
-        address indexed creator
+        address indexed creator,
+        uint32 disputeWindow,
+        uint256 fee
     );
 
     error AlreadyRegistered(bytes32 marketId);
@@ -53,15 +68,17 @@ contract MarketRegistry {
     error EmptyField(string field);
     error UnknownMarket(bytes32 marketId);
     error OracleBinding(address caller);
+    error DisputeWindowTooLong(uint32 disputeWindow, uint32 maximum);
 
     constructor() {
         _deployer = msg.sender;
     }
 
-    /// Once, by the deployer, before any market: the oracle is deployed after the registry.
-    function bindOracle(IValidatorSet oracle_) external {
+    /// Once, by the deployer, before any market: the oracle and its court are deployed after the registry.
+    function bindOracle(IValidatorSet oracle_, IFeeEscrow court_) external {
         if (msg.sender != _deployer || address(oracle) != address(0)) revert OracleBinding(msg.sender);
         oracle = oracle_;
+        court = court_;
     }
 
     function marketIdOf(
@@ -71,10 +88,13 @@ contract MarketRegistry {
         uint64 closeAt,
         uint64 resolveAt,
         uint16 outcomeCount,
-        uint16 quorum
+        uint16 quorum,
+        uint32 disputeWindow
     ) public pure returns (bytes32) {
         return keccak256(
-            abi.encode(MARKET_ID_DOMAIN, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum)
+            abi.encode(
+                MARKET_ID_DOMAIN, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow
+            )
         );
     }
 
@@ -85,24 +105,30 @@ contract MarketRegistry {
         uint64 closeAt,
         uint64 resolveAt,
         uint16 outcomeCount,
-        uint16 quorum
-    ) external returns (bytes32 marketId) {
+        uint16 quorum,
+        uint32 disputeWindow
+    ) external payable returns (bytes32 marketId) {
         if (specHash == bytes32(0)) revert EmptyField("specHash");
         if (modelId == bytes32(0)) revert EmptyField("modelId");
         if (closeAt > resolveAt) revert CloseAfterResolve(closeAt, resolveAt);
         if (outcomeCount < 2 || outcomeCount > 256) revert InvalidOutcomeCount(outcomeCount);
+        if (disputeWindow > MAX_DISPUTE_WINDOW) revert DisputeWindowTooLong(disputeWindow, MAX_DISPUTE_WINDOW);
         if (address(oracle) == address(0)) revert OracleBinding(address(0));
         // a quorum above the set's size could never be met: the market could never resolve
         if (quorum == 0 || quorum > oracle.validators().length) revert InvalidQuorum(quorum);
-        marketId = marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum);
+        marketId = marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
-        _markets[marketId] =
-            Market(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender);
+        _markets[marketId] = Market(
+            specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender, disputeWindow
+        );
         unchecked {
             marketCount += 1;
         }
+        // the resolution fee (the court refuses less than the network's minimum) waits in the court
+        court.escrowFee{value: msg.value}(marketId, msg.sender);
         emit MarketRegistered(
-            marketId, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender
+            marketId, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender,
+            disputeWindow, msg.value
         );
     }
 

@@ -33,10 +33,13 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes32 proofHash;
     }
 
+    /// `epoch`: the `validatorEpoch` it was recorded under (same storage slot as `resolvedAt` and
+    /// `submitter`): the dispute court pays a fee share only to members of that set, while it stands.
     struct Record {
         Resolution resolution;
         uint64 resolvedAt;
         address submitter;
+        uint32 epoch;
     }
 
     /// A threshold rule over the proof's first output, as integers of the circuit's fixed point
@@ -349,9 +352,13 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     /// The outcome a zk market's rule gives for a proven output (a BN254 field element; the upper
     /// half of the field holds negative numbers).
     function provenOutcome(bytes32 marketId, uint256 output) public view returns (uint16) {
+        return outcomeFor(_zkRules[marketId], output);
+    }
+
+    /// The outcome `rule` gives for a proven output; the dispute court applies its markets' rules here.
+    function outcomeFor(ZkRule memory rule, uint256 output) public pure returns (uint16) {
         uint256 r = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
         int256 q = output > r / 2 ? -int256(r - output) : int256(output);
-        ZkRule storage rule = _zkRules[marketId];
         if (q >= rule.aboveFrom) return rule.above;
         if (q >= rule.invalidFrom) return INVALID_OUTCOME;
         return rule.below;
@@ -387,6 +394,19 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         _postForecast(f, signatures);
     }
 
+    /// The proof checks of `resolveZk` (proof hash, inputs hash, the model's verifier), on their own:
+    /// reverts unless they all pass, else returns the proof's first output. For the dispute court.
+    function checkProof(
+        bytes32 marketId,
+        bytes32 modelId,
+        bytes32 inputsHash,
+        bytes32 proofHash,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) external returns (uint256) {
+        return _checkProof(marketId, modelId, inputsHash, proofHash, proof, instances);
+    }
+
     function _checkProof(
         bytes32 marketId,
         bytes32 modelId,
@@ -417,7 +437,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         MarketRegistry.Market memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
         address[] memory signers = _checkQuorum(r, signatures, m.quorum);
-        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
+        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender, uint32(validatorEpoch));
         emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
     }
 
@@ -554,7 +574,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         MarketRegistry.Market memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
         if (signers < m.quorum) revert NotEnoughSignatures(signers, m.quorum);
-        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender);
+        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender, uint32(validatorEpoch));
         emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash,
             new address[](0));
     }

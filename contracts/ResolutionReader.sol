@@ -16,6 +16,7 @@ interface IMarketRegistryReads {
         uint16 outcomeCount;
         uint16 quorum;
         address creator;
+        uint32 disputeWindow;
     }
 
     function isRegistered(bytes32 marketId) external view returns (bool);
@@ -28,6 +29,7 @@ interface IQuorumOracleReads {
         IResolutionReader.Resolution resolution;
         uint64 resolvedAt;
         address submitter;
+        uint32 epoch;
     }
 
     function registry() external view returns (IMarketRegistryReads);
@@ -42,20 +44,43 @@ interface IQuorumOracleReads {
     function claim(IResolutionReader.Resolution calldata r, bytes32[] calldata proof, bytes32 root) external;
 }
 
+/// The `DisputeCourt` reads the reader uses; see above. Its states: Unregistered, Open, Proposed,
+/// Disputed, Final, Invalid (final with INVALID_OUTCOME). Its rulings: None, Upheld, Overturned,
+/// TimedOut, Emergency.
+interface ICourtReads {
+    struct Case {
+        address disputer;
+        uint64 disputedAt;
+        uint96 bond;
+        uint64 settledAt;
+        uint16 outcome;
+        uint8 ruling;
+    }
+
+    function oracle() external view returns (IQuorumOracleReads);
+    function stateOf(bytes32 marketId) external view returns (uint8);
+    function finalOf(bytes32 marketId) external view returns (uint16 outcome, uint64 finalAt);
+    function caseOf(bytes32 marketId) external view returns (Case memory);
+}
+
 /// @title ResolutionReader
-/// @notice `IResolutionReader` over a deployed `QuorumOracle`: reads only (plus the permissionless
-/// `claim`, passed through), no state of its own. Maps what the oracle stores today: a recorded
-/// resolution is `Final`; a registered market without one is `Open`. When the oracle grows a
-/// dispute window, this mapping is the one place that changes.
+/// @notice `IResolutionReader` over a deployed `QuorumOracle` and its `DisputeCourt`: reads only (plus
+/// the permissionless `claim`, passed through), no state of its own. A quorum's resolution is
+/// `Proposed` during its market's dispute window, `Disputed` until a ruling, then `Final` (an INVALID
+/// final too: its outcome says so).
 contract ResolutionReader is IResolutionReader {
+    uint8 private constant UPHELD = 1;
+
     IQuorumOracleReads public immutable oracle;
+    ICourtReads public immutable court;
     IMarketRegistryReads public immutable registry;
 
-    constructor(IQuorumOracleReads oracle_) {
-        oracle = oracle_;
-        registry = oracle_.registry();
+    constructor(ICourtReads court_) {
+        court = court_;
+        oracle = court_.oracle();
+        registry = oracle.registry();
         // the file-level constant consumers compile against is the oracle's marker
-        require(oracle_.INVALID_OUTCOME() == INVALID, "INVALID_OUTCOME differs from the oracle's");
+        require(oracle.INVALID_OUTCOME() == INVALID, "INVALID_OUTCOME differs from the oracle's");
     }
 
     function invalidOutcome() external pure returns (uint16) {
@@ -69,24 +94,32 @@ contract ResolutionReader is IResolutionReader {
     }
 
     function stateOf(bytes32 marketId) public view returns (State) {
-        if (oracle.isResolved(marketId)) return State.Final;
-        return registry.isRegistered(marketId) ? State.Open : State.Unregistered;
+        uint8 s = court.stateOf(marketId);
+        return s >= uint8(State.Final) ? State.Final : State(s); // the court's Invalid is final
     }
 
-    function finalResolution(bytes32 marketId) external view returns (Resolution memory r, uint64 finalAt) {
+    /// The final resolution and when it became final. Settled by a ruling other than "upheld" (an
+    /// overturn, a timeout, an emergency): the ruling's outcome, probability 0 (no resolver gave it),
+    /// the rest as the quorum proposed (zero if nothing was proposed).
+    function finalResolution(bytes32 marketId) public view returns (Resolution memory r, uint64 finalAt) {
         _requireFinal(marketId);
-        IQuorumOracleReads.Record memory rec = oracle.resolutionOf(marketId);
-        (r, finalAt) = (rec.resolution, rec.resolvedAt);
+        uint16 outcome;
+        (outcome, finalAt) = court.finalOf(marketId);
+        if (oracle.isResolved(marketId)) r = oracle.resolutionOf(marketId).resolution;
+        else r.marketId = marketId;
+        uint8 ruling = court.caseOf(marketId).ruling;
+        if (ruling != 0 && ruling != UPHELD) (r.outcome, r.probabilityPpm) = (outcome, 0);
     }
 
     function outcomeOf(bytes32 marketId) external view returns (uint16) {
         _requireFinal(marketId);
-        return oracle.outcomeOf(marketId);
+        (uint16 outcome,) = court.finalOf(marketId);
+        return outcome;
     }
 
     function probabilityOf(bytes32 marketId) external view returns (uint32) {
-        _requireFinal(marketId);
-        return oracle.resolutionOf(marketId).resolution.probabilityPpm;
+        (Resolution memory r,) = finalResolution(marketId);
+        return r.probabilityPpm;
     }
 
     function verifyInclusion(Resolution calldata r, bytes32[] calldata proof, bytes32 root)
@@ -102,6 +135,7 @@ contract ResolutionReader is IResolutionReader {
     }
 
     function _requireFinal(bytes32 marketId) private view {
-        if (!oracle.isResolved(marketId)) revert NotFinal(marketId, stateOf(marketId));
+        State s = stateOf(marketId);
+        if (s != State.Final) revert NotFinal(marketId, s);
     }
 }

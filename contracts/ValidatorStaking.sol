@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {DisputeCourt} from "./DisputeCourt.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 import {StrictEcdsa} from "./StrictEcdsa.sol";
 import {TwoStepOwnable} from "./TwoStepOwnable.sol";
@@ -56,6 +57,8 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     uint64 public constant MAX_UNBONDING_DELAY = 180 days;
 
     QuorumOracle public immutable oracle;
+    /// The oracle's dispute court: a resolution it overturned is evidence against every key that signed it.
+    DisputeCourt public immutable court;
     Parameters private _params;
     Parameters private _queuedParams;
     /// When the queued parameters may be executed (0: none queued).
@@ -67,7 +70,8 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     address[] private _members;
     address[] private _queue;
     mapping(address => Bond) private _bonds;
-    /// keccak(signer, marketId, round, kind): evidence already used (kind 0 Resolution, 1 Forecast).
+    /// keccak(signer, marketId, round, kind): evidence already used (kind 0 Resolution, 1 Forecast,
+    /// 2 a signature over an overturned resolution).
     mapping(bytes32 => bool) public evidenceUsed;
     /// A key once slashed never bonds again: it cannot equivocate anew on rounds its old evidence covers.
     mapping(address => bool) public slashed;
@@ -103,10 +107,13 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     error EvidenceUsed(bytes32 evidence);
     error PaymentFailed(address to);
     error SlashedKey(address validator);
+    error NotOverturned(bytes32 marketId);
+    error NotInBatch(bytes32 marketId, bytes32 root);
 
-    constructor(QuorumOracle oracle_, Parameters memory parameters_) {
+    constructor(QuorumOracle oracle_, DisputeCourt court_, Parameters memory parameters_) {
         _checkParameters(parameters_);
         oracle = oracle_;
+        court = court_;
         _params = parameters_;
         epochStartedAt = uint64(block.timestamp);
     }
@@ -285,6 +292,40 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         if (a.probabilityPpm == b.probabilityPpm) revert NotConflicting();
         address signer = _signer(oracle.forecastDigest(a), signatureA, oracle.forecastDigest(b), signatureB);
         _slash(signer, keccak256(abi.encode(signer, a.marketId, a.round, uint8(1))));
+    }
+
+    /// A signature over a resolution the dispute court overturned (its vote, over the oracle's `digest`):
+    /// the signer vouched for a wrong answer, and its bond is taken.
+    function slashOverturned(bytes32 marketId, bytes calldata signature) external {
+        QuorumOracle.Resolution memory r = _overturned(marketId);
+        address signer = _recover(oracle.digest(r), signature, 0);
+        _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
+    }
+
+    /// The same for a batch signature: `proof` folds the overturned resolution up to `root`, and
+    /// `signature` is over the oracle's `batchDigest(root, count)`.
+    function slashOverturnedInBatch(
+        bytes32 marketId,
+        bytes32[] calldata proof,
+        bytes32 root,
+        uint32 count,
+        bytes calldata signature
+    ) external {
+        QuorumOracle.Resolution memory r = _overturned(marketId);
+        bytes32 h = oracle.hashResolution(r);
+        for (uint256 i = 0; i < proof.length; i++) {
+            h = h < proof[i] ? keccak256(abi.encodePacked(h, proof[i])) : keccak256(abi.encodePacked(proof[i], h));
+        }
+        if (h != root) revert NotInBatch(marketId, root);
+        address signer = _recover(oracle.batchDigest(root, count), signature, 0);
+        _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
+    }
+
+    function _overturned(bytes32 marketId) private view returns (QuorumOracle.Resolution memory) {
+        if (address(court) == address(0) || court.caseOf(marketId).ruling != DisputeCourt.Ruling.Overturned) {
+            revert NotOverturned(marketId);
+        }
+        return oracle.resolutionOf(marketId).resolution;
     }
 
     function _signer(bytes32 da, bytes calldata sa, bytes32 db, bytes calldata sb) private pure returns (address) {

@@ -30,16 +30,18 @@ from .fields import _iso, _parse_time, parse_source
 
 SPEC_VERSION = 2
 MAX_ROUNDS = 1000
-MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v3")
+MARKET_ID_DOMAIN = keccak(text="ai-oracle/market/v4")
+# `MarketRegistry.MAX_DISPUTE_WINDOW`: the longest a quorum resolution may stay disputable
+MAX_DISPUTE_WINDOW = 7 * 86400
 KINDS = ("resolve", "forecast")
 from .fields import SOURCE_KINDS  # noqa: E402,F401  (one list, re-exported)
 ZERO_ID = "0x" + "00" * 32
 
 _FIELDS = {
     "version", "question", "description", "outcomes", "kind", "observe", "shape", "resolver", "close_at",
-    "resolve_at", "quorum", "ctf_question_id", "forecast",
+    "resolve_at", "quorum", "ctf_question_id", "forecast", "dispute_window",
 }
-_REQUIRED = _FIELDS - {"description", "ctf_question_id", "forecast"}
+_REQUIRED = _FIELDS - {"description", "ctf_question_id", "forecast", "dispute_window"}
 _FORECAST_FIELDS = {"model", "source", "features", "every_days"}
 
 
@@ -70,13 +72,13 @@ class Round:
 
 
 def market_id_of(spec_hash: str, model_id: str, forecaster_id: str, close_at: int, resolve_at: int,
-                 outcome_count: int, quorum: int) -> str:
+                 outcome_count: int, quorum: int, dispute_window: int = 0) -> str:
     """`MarketRegistry.marketIdOf`: the id binds the spec and the parameters registered with it."""
     from eth_abi import encode as abi_encode
 
-    words = abi_encode(["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint64", "uint16", "uint16"],
+    words = abi_encode(["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint64", "uint16", "uint16", "uint32"],
                        [MARKET_ID_DOMAIN, to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
-                        close_at, resolve_at, outcome_count, quorum])
+                        close_at, resolve_at, outcome_count, quorum, dispute_window])
     return "0x" + keccak(words).hex()
 
 
@@ -113,6 +115,7 @@ class MarketSpec:
     version: int = SPEC_VERSION
     forecast: ForecastSchedule | None = None
     other: Any = None  # markets.evidence.Observe of a versus market's second series
+    dispute_window: int = 0  # seconds a quorum's resolution stays disputable before it is final
 
     # ------------------------------------------------------------ parsing
     @classmethod
@@ -178,6 +181,10 @@ class MarketSpec:
         quorum = d["quorum"]
         if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= 1000:
             raise SpecError("quorum", "must be an integer in [1, 1000]")
+        window = d.get("dispute_window", 0)
+        if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= MAX_DISPUTE_WINDOW:
+            raise SpecError("dispute_window", f"must be whole seconds in [0, {MAX_DISPUTE_WINDOW}] (7 days): how long "
+                            "a quorum's resolution stays disputable before it is final")
         ctf = d.get("ctf_question_id")
         if ctf is not None and not is_bytes32(ctf):
             raise SpecError("ctf_question_id", "must be 0x-prefixed 32-byte hex or null")
@@ -213,7 +220,7 @@ class MarketSpec:
         spec = cls(
             question=q, outcomes=tuple(outcomes), kind=d["kind"], observe=observe, shape=shape,
             resolver=resolver, close_at=close_at, resolve_at=resolve_at, quorum=quorum, description=desc,
-            ctf_question_id=ctf, version=d["version"], forecast=forecast, other=other,
+            ctf_question_id=ctf, version=d["version"], forecast=forecast, other=other, dispute_window=window,
         )
         if len(spec.rounds()) > MAX_ROUNDS:
             raise SpecError("forecast.every_days", f"schedule has more than {MAX_ROUNDS} rounds")
@@ -261,6 +268,8 @@ class MarketSpec:
         }
         if self.ctf_question_id:
             d["ctf_question_id"] = self.ctf_question_id
+        if self.dispute_window:  # absent means 0: specs written before disputes keep their hash
+            d["dispute_window"] = self.dispute_window
         if self.forecast:
             f = self.forecast
             d["forecast"] = {"model": f.model, "source": f.source, "features": f.features.to_json(),
@@ -286,13 +295,13 @@ class MarketSpec:
     @property
     def market_id(self) -> str:
         return market_id_of(self.spec_hash, self.resolver, self.forecaster, self.close_at_unix, self.resolve_at_unix,
-                            len(self.outcomes), self.quorum)
+                            len(self.outcomes), self.quorum, self.dispute_window)
 
     def onchain(self) -> dict[str, Any]:
         """`Deployment.register_market` keyword arguments for this market."""
         return {"spec_hash": self.spec_hash, "model_id": self.resolver, "forecaster_id": self.forecaster,
                 "close_at": self.close_at_unix, "resolve_at": self.resolve_at_unix,
-                "outcome_count": len(self.outcomes), "quorum": self.quorum}
+                "outcome_count": len(self.outcomes), "quorum": self.quorum, "dispute_window": self.dispute_window}
 
     def zk_rule(self):
         """`QuorumOracle.ZkRule` for `requireZk`: the shape's rule over the resolver's first output,

@@ -103,7 +103,7 @@ class _Deployed:
 
 
 class ResolutionReader(_Deployed):
-    """Typed reads on a deployed `ResolutionReader` (`deploy(chain, deployer, oracle)`)."""
+    """Typed reads on a deployed `ResolutionReader` (`deploy(chain, deployer, court)`: the deployment's `DisputeCourt`)."""
 
     NAME = "ResolutionReader"
 

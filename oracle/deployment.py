@@ -11,6 +11,7 @@ from web3.logs import DISCARD
 
 from .canonical import to_bytes32
 from .chain import Chain
+from .court import Court, CourtParameters
 from .eip712 import RESOLUTION_TYPE, Domain, Resolution
 from .errors import ChainError, NotFound
 from .signer import Signer
@@ -32,13 +33,15 @@ class MarketRecord:
     creator: str
     forecaster_id: str = "0x" + "00" * 32
     close_at: int = 0
+    dispute_window: int = 0  # seconds a quorum resolution stays proposed (disputable) before it is final
 
 
 @dataclass(frozen=True)
 class OnchainResolution:
     resolution: Resolution
-    resolved_at: int
+    resolved_at: int  # when the quorum's resolution was recorded (proposed; final after the dispute window)
     submitter: str
+    epoch: int = 0  # the oracle's validatorEpoch it was recorded under
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def _resolved_event(log: Any) -> ResolvedEvent:
 
 
 class Deployment:
-    """Typed access to one deployment of MarketRegistry + QuorumOracle + BinaryMarket."""
+    """Typed access to one deployment of MarketRegistry + QuorumOracle + DisputeCourt + BinaryMarket."""
 
     def __init__(self, chain: Chain, addresses: dict[str, str], *, from_block: int = 0):
         self.chain = chain
@@ -127,32 +130,39 @@ class Deployment:
         self.oracle = chain.contract("QuorumOracle", addresses["QuorumOracle"])
         self.market = chain.contract("BinaryMarket", addresses["BinaryMarket"])
         self.models = chain.contract("ModelRegistry", addresses["ModelRegistry"])
+        self.court = Court(chain, addresses["DisputeCourt"])
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int, *,
-               ctf: str | None = None) -> "Deployment":
+               ctf: str | None = None, court: CourtParameters | None = None) -> "Deployment":
         """The contract set. `ctf`: also a `CTFAdapter` reporting to Gnosis Conditional Tokens at that
-        address, or "dev" to deploy `ConditionalTokensLite` for it (development chains)."""
+        address, or "dev" to deploy `ConditionalTokensLite` for it (development chains). `court`: the
+        dispute court's parameters (default `CourtParameters()`)."""
         start = chain.block_number()
         registry = chain.deploy(deployer, "MarketRegistry")
         models = chain.deploy(deployer, "ModelRegistry")
         # two storage writes and a key-slot read per member: a big set outgrows the fixed default
         oracle = chain.deploy(deployer, "QuorumOracle", registry.address, models.address, list(validators), threshold,
                               gas=max(8_000_000, 5_000_000 + 70_000 * len(validators)))
-        # the registry refuses a quorum the oracle's set can never meet: it reads the set from here on
-        chain.transact(deployer, registry.functions.bindOracle(oracle.address), action="MarketRegistry.bindOracle")
-        market = chain.deploy(deployer, "BinaryMarket", oracle.address)
+        dispute_court = chain.deploy(deployer, "DisputeCourt", oracle.address, (court or CourtParameters()).as_tuple(),
+                                     gas=8_000_000)
+        # the registry refuses a quorum the oracle's set can never meet: it reads the set from here on;
+        # and it hands each market's fee to the court
+        chain.transact(deployer, registry.functions.bindOracle(oracle.address, dispute_court.address),
+                       action="MarketRegistry.bindOracle")
+        market = chain.deploy(deployer, "BinaryMarket", dispute_court.address)
         addresses = {
             "MarketRegistry": registry.address,
             "ModelRegistry": models.address,
             "QuorumOracle": oracle.address,
+            "DisputeCourt": dispute_court.address,
             "BinaryMarket": market.address,
         }
         if ctf is not None:
             if ctf == "dev":
                 ctf = chain.deploy(deployer, "ConditionalTokensLite").address
             addresses["ConditionalTokens"] = ctf
-            addresses["CTFAdapter"] = chain.deploy(deployer, "CTFAdapter", ctf, oracle.address).address
+            addresses["CTFAdapter"] = chain.deploy(deployer, "CTFAdapter", ctf, dispute_court.address).address
         return cls(chain, addresses, from_block=start)
 
     # ------------------------------------------------------ deployment file
@@ -185,25 +195,29 @@ class Deployment:
 
     # ------------------------------------------------------------ registry
     def market_id_of(self, spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int, *,
-                     forecaster_id: str = ZERO32, close_at: int | None = None) -> str:
+                     forecaster_id: str = ZERO32, close_at: int | None = None, dispute_window: int = 0) -> str:
         """The id `register` gives a market with these parameters (`markets.spec.market_id_of`)."""
         fn = self.registry.functions.marketIdOf(to_bytes32(spec_hash), to_bytes32(model_id),
                                                 to_bytes32(forecaster_id),
                                                 resolve_at if close_at is None else close_at, resolve_at,
-                                                outcome_count, quorum)
+                                                outcome_count, quorum, dispute_window)
         return _hex(self.chain.call(fn, action="MarketRegistry.marketIdOf"))
 
     def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
                         outcome_count: int, quorum: int, forecaster_id: str = ZERO32,
-                        close_at: int | None = None) -> tuple[str, Any]:
+                        close_at: int | None = None, dispute_window: int = 0,
+                        fee: int | None = None) -> tuple[str, Any]:
         """`model_id` is the market's resolver; `forecaster_id` the model of its forecasts (zero:
-        none); positions close at `close_at` (default: the resolve time)."""
+        none); positions close at `close_at` (default: the resolve time); a quorum's resolution stays
+        disputable for `dispute_window` seconds; `fee` (wei, default the court's minimum) is escrowed
+        for the signers and the prover of its final resolution."""
         fn = self.registry.functions.register(
             to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
-            resolve_at if close_at is None else close_at, resolve_at, outcome_count, quorum
+            resolve_at if close_at is None else close_at, resolve_at, outcome_count, quorum, dispute_window
         )
-        receipt = self.chain.transact(creator, fn, action="MarketRegistry.register")
-        event = self.registry.events.MarketRegistered().process_receipt(receipt)[0]
+        fee = self.court.parameters().min_fee if fee is None else fee
+        receipt = self.chain.transact(creator, fn, value=fee, action="MarketRegistry.register")
+        event = self.registry.events.MarketRegistered().process_receipt(receipt, errors=DISCARD)[0]
         return _hex(event["args"]["marketId"]), receipt
 
     def registered_events(self, from_block: int, to_block: int) -> list[RegisteredEvent]:
@@ -228,7 +242,7 @@ class Deployment:
 
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
-        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3])
+        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3], m[8])
 
     # -------------------------------------------------------------- oracle
     def validators(self) -> list[str]:
@@ -418,11 +432,12 @@ class Deployment:
 
     def resolution_of(self, market_id: str) -> OnchainResolution:
         rec = self.chain.call(self.oracle.functions.resolutionOf(to_bytes32(market_id)), action="resolutionOf")
-        r, resolved_at, submitter = rec
+        r, resolved_at, submitter, epoch = rec
         return OnchainResolution(
             Resolution(_hex(r[0]), r[1], r[2], r[3], _hex(r[4]), _hex(r[5]), _hex(r[6])),
             resolved_at,
             submitter,
+            epoch,
         )
 
     # ------------------------------------------------------------- history

@@ -136,3 +136,37 @@ def digest(domain: Domain, resolution: Resolution) -> str:
 def recover(domain: Domain, resolution: Resolution, signature: bytes) -> str:
     """Checksummed address that produced `signature` over the resolution."""
     return Account.recover_message(signable(domain, resolution), signature=signature)
+
+
+# ------------------------------------------------------------------ the dispute court
+# `contracts/DisputeCourt.sol` hashes the same two structs under its own domain (its name, its address).
+
+COURT_DOMAIN_NAME = "AIOracle DisputeCourt"
+RULING_TYPE = [{"name": "marketId", "type": "bytes32"}, {"name": "outcome", "type": "uint16"}]
+PROVER_CREDIT_TYPE = [
+    {"name": "marketId", "type": "bytes32"},
+    {"name": "proofHash", "type": "bytes32"},
+    {"name": "prover", "type": "address"},
+]
+
+
+def _court_signable(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict) -> SignableMessage:
+    return encode_typed_data(full_message={
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, primary: fields},
+        "primaryType": primary, "domain": domain.as_dict(), "message": message,
+    })
+
+
+def ruling_signable(domain: Domain, market_id: str, outcome: int) -> SignableMessage:
+    """What a member signs to settle a dispute by the larger quorum (`DisputeCourt.settleByVote`)."""
+    return _court_signable(domain, "Ruling", RULING_TYPE, {"marketId": to_bytes32(market_id), "outcome": outcome})
+
+
+def prover_credit_signable(domain: Domain, market_id: str, proof_hash: str, prover: str) -> SignableMessage:
+    """What a member signs to name the prover of a resolution's proof (`DisputeCourt.claimProverFee`)."""
+    return _court_signable(domain, "ProverCredit", PROVER_CREDIT_TYPE, {
+        "marketId": to_bytes32(market_id), "proofHash": to_bytes32(proof_hash), "prover": prover})
+
+
+def signable_digest(m: SignableMessage) -> str:
+    return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .canonical import to_bytes32
 from .chain import Chain
 from .deployment import Deployment
 from .eip712 import Resolution
@@ -108,7 +109,8 @@ class Staking:
     def deploy(cls, dep: Deployment, deployer: Signer, parameters: StakingParameters) -> "Staking":
         """Deploy for `dep`'s oracle and hand the oracle over (two-step ownership, then set manager).
         Records the address in `dep.addresses` (save the deployment after)."""
-        contract = dep.chain.deploy(deployer, "ValidatorStaking", dep.oracle.address, parameters.as_tuple())
+        contract = dep.chain.deploy(deployer, "ValidatorStaking", dep.oracle.address, dep.court.address,
+                                    parameters.as_tuple())
         staking = cls(dep.chain, contract.address)
         dep.transfer_ownership(deployer, staking.address)
         dep.chain.transact(deployer, staking.contract.functions.adoptOracle(), action="ValidatorStaking.adoptOracle")
@@ -194,6 +196,21 @@ class Staking:
         # removing a member re-installs the set on the oracle: gas grows with the set
         gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
         return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slash")
+
+    def slash_overturned(self, reporter: Signer, market_id: str, signature: bytes) -> Any:
+        """Take the bond of a key that signed a resolution the dispute court overturned (`signature`:
+        its vote over that resolution); the reporter receives its share."""
+        fn = self.contract.functions.slashOverturned(to_bytes32(market_id), bytes(signature))
+        gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
+        return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slashOverturned")
+
+    def slash_overturned_in_batch(self, reporter: Signer, market_id: str, proof: list[bytes], root: bytes,
+                                  count: int, signature: bytes) -> Any:
+        """The same for a batch signature: `proof` folds the overturned resolution up to `root`."""
+        fn = self.contract.functions.slashOverturnedInBatch(to_bytes32(market_id), list(proof), root, count,
+                                                            bytes(signature))
+        gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
+        return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slashOverturnedInBatch")
 
     def report(self, reporter: Signer, first: Resolution, first_signature: bytes, second: Resolution,
                second_signature: bytes) -> SlashReport:

@@ -85,7 +85,7 @@ contract Reenterer {
 
 
 def _kit(net) -> tuple[ResolutionReader, ParametricInsurance]:
-    reader = ResolutionReader.deploy(net.chain, net.deployer, net.dep.oracle.address)
+    reader = ResolutionReader.deploy(net.chain, net.deployer, net.dep.court.address)
     return reader, ParametricInsurance.deploy(net.chain, net.deployer, reader.address)
 
 

@@ -21,7 +21,7 @@ def network(chain_network):
 @pytest.fixture
 def ctf(network):
     ct = network.chain.deploy(network.deployer, "ConditionalTokensLite")
-    adapter = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, network.dep.oracle.address)
+    adapter = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, network.dep.court.address)
     return ct, adapter
 
 
@@ -70,7 +70,7 @@ def test_condition_resolved_and_redeemed(network, ctf):
     ct, adapter = ctf
     market_id, condition = _prepare(network, ct, adapter, b"m1")
     _split_and_trade(network, ct, condition)
-    with pytest.raises(ChainError, match="NotResolved"):
+    with pytest.raises(ChainError, match="NotFinal"):
         network.chain.transact(network.submitter, adapter.functions.report(to_bytes32(market_id)))
     r = _resolution(market_id, outcome=0)
     network.dep.resolve(network.submitter, r, _sigs(network, r))

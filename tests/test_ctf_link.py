@@ -29,7 +29,7 @@ def network(chain_network):
 @pytest.fixture
 def ctf(network):
     ct = network.chain.deploy(network.deployer, "ConditionalTokensLite")
-    adapter = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, network.dep.oracle.address)
+    adapter = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, network.dep.court.address)
     return ct, adapter
 
 
@@ -140,7 +140,7 @@ def test_someone_else_got_there_first(network, ctf, linker, events, monkeypatch)
 def test_refuses_an_adapter_of_another_oracle_or_ctf(network, ctf, store):
     ct, adapter = ctf
     other = Deployment.deploy(network.chain, network.deployer, network.members, network.t)
-    foreign = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, other.oracle.address)
+    foreign = network.chain.deploy(network.deployer, "CTFAdapter", ct.address, other.court.address)
     with pytest.raises(ChainError, match="reports oracle"):
         CtfLinker(network.dep, network.creator, adapter=foreign.address)
     with pytest.raises(ChainError, match="prepares conditions on"):

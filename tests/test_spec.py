@@ -56,9 +56,17 @@ def test_market_id_binds_every_onchain_parameter():
     assert spec.model == spec.resolver == RESOLVER and spec.forecaster == FORECASTER
     assert spec.onchain() == {"spec_hash": spec.spec_hash, "model_id": RESOLVER, "forecaster_id": FORECASTER,
                               "close_at": spec.close_at_unix, "resolve_at": spec.resolve_at_unix,
-                              "outcome_count": 2, "quorum": 3}
+                              "outcome_count": 2, "quorum": 3, "dispute_window": 0}
     assert spec.market_id == market_id_of(**{k: v for k, v in spec.onchain().items()})
     assert MarketSpec.parse(GOOD).forecaster == "0x" + "00" * 32
+    # the dispute window is part of the market: another window is another market (and another spec hash),
+    # so nobody can register a market's id with a shorter window than its creator chose
+    windowed = MarketSpec.parse({**forecast_doc(RESOLVER, FORECASTER), "dispute_window": 7200})
+    assert windowed.onchain()["dispute_window"] == 7200 and windowed.market_id != spec.market_id
+    assert market_id_of(**{**spec.onchain(), "dispute_window": 7200}) != spec.market_id
+    for bad in (-1, 7 * 86400 + 1, 1.5, True, "2h"):
+        with pytest.raises(SpecError, match="dispute_window"):
+            MarketSpec.parse({**forecast_doc(RESOLVER, FORECASTER), "dispute_window": bad})
 
 
 def test_market_id_matches_registry_contract(network):
@@ -66,6 +74,11 @@ def test_market_id_matches_registry_contract(network):
     o = spec.onchain()
     assert network.dep.market_id_of(o["spec_hash"], o["model_id"], o["resolve_at"], o["outcome_count"], o["quorum"],
                                     forecaster_id=o["forecaster_id"], close_at=o["close_at"]) == spec.market_id
+    windowed = MarketSpec.parse({**forecast_doc(RESOLVER, FORECASTER), "dispute_window": 3600})
+    w = windowed.onchain()
+    assert network.dep.market_id_of(w["spec_hash"], w["model_id"], w["resolve_at"], w["outcome_count"], w["quorum"],
+                                    forecaster_id=w["forecaster_id"], close_at=w["close_at"],
+                                    dispute_window=3600) == windowed.market_id
 
 
 def test_rounds_forecasts_then_the_evidence():

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {MarketRegistry} from "./MarketRegistry.sol";
+import {QuorumOracle} from "./QuorumOracle.sol";
+import {StrictEcdsa} from "./StrictEcdsa.sol";
+import {TwoStepOwnable} from "./TwoStepOwnable.sol";
+
+/// @title DisputeCourt
+/// @notice Finality for the QuorumOracle's resolutions, and the markets' fees.
+///
+/// A quorum's resolution recorded by the oracle is only *proposed*. It becomes *final* once its
+/// market's dispute window (chosen at registration, part of the market's id) has passed without a
+/// dispute. Within the window anyone may dispute it by posting `disputeBond`; the dispute is then
+/// settled by the strongest check available:
+/// - the ZK path (`settleByProof`): the proof the quorum named (its hash and its inputs' hash are
+///   in the signed resolution) is run through the resolver's on-chain verifier, and the market's
+///   rule (set by its creator before trading closed) gives the outcome. Nobody is trusted.
+/// - a larger quorum (`settleByVote`): `escalatedQuorum` members, strictly more than the proposal
+///   needed, sign a `Ruling`.
+/// - the arbiter (`settleByArbiter`), if governance configured one.
+/// - none of them within `RULING_TIMEOUT`: the market ends INVALID (every stake refunded).
+/// Upheld: the disputer's bond joins the market's fee (paid to the signers and the prover).
+/// Overturned: the disputer gets its bond and the fee; the signers of the overturned resolution are
+/// slashable in `ValidatorStaking` (their signature over it is the evidence).
+///
+/// Fees: the creator pays at registration (at least `minFee`); on a final answer the prover (named
+/// by a quorum's `ProverCredit`) may take `PROVER_BPS`, and each member who signed the resolution
+/// an equal share of the rest, up to the quorum it needed, while the set that recorded it stands.
+/// INVALID (no answer from the data, a ruling's timeout, an emergency resolution): back to the creator.
+///
+/// Governance (owner, two-step): parameters, the pause and an emergency resolution all wait
+/// `GOVERNANCE_DELAY` in public before they take effect. A pause holds back finality (disputes go
+/// on) for at most `MAX_PAUSE`; an emergency resolution settles a market not yet final.
+contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
+    enum State {
+        Unregistered,
+        Open, // no resolution proposed yet
+        Proposed, // a quorum's resolution, in its dispute window (or held by a pause)
+        Disputed, // disputed, waiting for a ruling
+        Final, // final, with an outcome
+        Invalid // final, INVALID: the market has no answer by its rules; consumers refund
+    }
+
+    enum Ruling {
+        None,
+        Upheld, // the dispute failed: the proposal is final
+        Overturned, // the proposal was wrong: the ruling's outcome is final
+        TimedOut, // nothing settled the dispute in time: INVALID
+        Emergency // governance's emergency resolution, after the delay
+    }
+
+    struct Parameters {
+        uint128 minFee; // wei a creator pays at least, at registration
+        uint128 disputeBond; // wei a disputer posts (exactly); > 0
+        address arbiter; // settles disputes if set (0: none)
+        uint16 escalationBps; // a ruling vote needs ceil(n * escalationBps / 10000) members, above the proposal's quorum
+    }
+
+    struct Case {
+        address disputer;
+        uint64 disputedAt;
+        uint96 bond;
+        uint64 settledAt;
+        uint16 outcome;
+        Ruling ruling;
+    }
+
+    struct Fees {
+        uint128 pot; // escrowed wei
+        uint128 paid; // wei credited out of the pot so far
+        uint16 slots; // signer shares: the quorum the resolution needed (fixed at the first claim)
+        uint16 signerClaims;
+        bool proverPaid;
+        bool closed; // the rest went back (refund, sweep) or to the disputer
+    }
+
+    struct Pause {
+        uint64 start;
+        uint64 end;
+    }
+
+    struct Emergency {
+        uint64 executableAt;
+        uint16 outcome;
+    }
+
+    uint16 public constant INVALID_OUTCOME = type(uint16).max;
+    uint16 public constant NOT_PINNED = type(uint16).max;
+    uint64 public constant GOVERNANCE_DELAY = 2 days;
+    uint64 public constant RULING_TIMEOUT = 7 days;
+    uint64 public constant MAX_PAUSE = 7 days;
+    uint256 public constant PROVER_BPS = 2000;
+
+    bytes32 public constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 public constant RULING_TYPEHASH = keccak256("Ruling(bytes32 marketId,uint16 outcome)");
+    bytes32 public constant PROVER_CREDIT_TYPEHASH =
+        keccak256("ProverCredit(bytes32 marketId,bytes32 proofHash,address prover)");
+    string public constant NAME = "AIOracle DisputeCourt";
+    string public constant VERSION = "1";
+
+    QuorumOracle public immutable oracle;
+    MarketRegistry public immutable registry;
+
+    Parameters private _params;
+    Parameters private _queuedParams;
+    uint64 public queuedParamsAt; // when the queued parameters may be executed (0: none)
+    uint64 public pauseExecutableAt; // when the queued pause may start (0: none queued)
+    Pause[] private _pauses;
+
+    mapping(bytes32 => Case) private _cases;
+    mapping(bytes32 => Fees) private _fees;
+    mapping(bytes32 => address) public creatorOf;
+    mapping(bytes32 => QuorumOracle.ZkRule) private _rules;
+    mapping(bytes32 => bool) public hasRule;
+    mapping(bytes32 => Emergency) private _emergencies;
+    mapping(bytes32 => mapping(address => bool)) public signerPaid;
+    mapping(bytes32 => bool) public finalized;
+    /// Wei each address may withdraw (fees, returned bonds): paid by pull, so no payee can block a ruling.
+    mapping(address => uint256) public owed;
+
+    event FeeEscrowed(bytes32 indexed marketId, address indexed creator, uint256 amount);
+    event RuleSet(bytes32 indexed marketId, QuorumOracle.ZkRule rule);
+    event Disputed(bytes32 indexed marketId, address indexed disputer, uint256 bond);
+    event DisputeSettled(bytes32 indexed marketId, Ruling ruling, uint16 outcome);
+    event Finalized(bytes32 indexed marketId, uint16 outcome);
+    event Credited(bytes32 indexed marketId, address indexed to, uint256 amount, string why);
+    event Withdrawn(address indexed to, uint256 amount);
+    event ParametersQueued(Parameters parameters, uint64 executableAt);
+    event ParametersExecuted(Parameters parameters);
+    event ParametersCancelled();
+    event PauseQueued(uint64 executableAt);
+    event PauseCancelled();
+    event Paused(uint64 until);
+    event Unpaused();
+    event EmergencyQueued(bytes32 indexed marketId, uint16 outcome, uint64 executableAt);
+    event EmergencyCancelled(bytes32 indexed marketId);
+
+    error NotRegistry(address caller);
+    error FeeTooLow(uint256 fee, uint256 minimum);
+    error UnregisteredMarket(bytes32 marketId);
+    error NotCreator(bytes32 marketId, address caller);
+    error BadRule(bytes32 marketId);
+    error RuleTooLate(bytes32 marketId, uint64 closeAt);
+    error NotDisputable(bytes32 marketId, State state);
+    error WrongBond(uint256 sent, uint256 bond);
+    error NotDisputed(bytes32 marketId);
+    error NoRule(bytes32 marketId);
+    error InputNotPinned(bytes32 marketId, uint256 expected, uint256 got);
+    error OutcomeOutOfRange(uint16 outcome, uint16 outcomeCount);
+    error NotEnoughSignatures(uint256 got, uint256 needed);
+    error UnknownSigner(uint256 index, address signer);
+    error SignersNotSorted(uint256 index);
+    error NotArbiter(address caller);
+    error RulingNotDue(uint64 due);
+    error NotFinal(bytes32 marketId, State state);
+    error NoFeeShare(bytes32 marketId);
+    error SetChanged(bytes32 marketId, uint64 recordedEpoch, uint64 currentEpoch);
+    error SetStands(bytes32 marketId);
+    error AlreadyPaid(bytes32 marketId, address payee);
+    error SharesTaken(bytes32 marketId, uint16 slots);
+    error NothingOwed(address account);
+    error PaymentFailed(address to);
+    error BadParameters(string field);
+    error NothingQueued();
+    error NotDue(uint64 executableAt);
+    error AlreadyPaused();
+    error NotPaused();
+
+    constructor(QuorumOracle oracle_, Parameters memory p) {
+        oracle = oracle_;
+        registry = oracle_.registry();
+        _checkParameters(p);
+        _params = p;
+    }
+
+    // ------------------------------------------------------------- fees in
+
+    /// The registry forwards each registration's payment here.
+    function escrowFee(bytes32 marketId, address creator) external payable {
+        if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
+        if (msg.value < _params.minFee) revert FeeTooLow(msg.value, _params.minFee);
+        creatorOf[marketId] = creator;
+        _fees[marketId].pot = uint128(msg.value);
+        emit FeeEscrowed(marketId, creator, msg.value);
+    }
+
+    /// The creator names the rule that turns its resolver's proven output into an outcome, so that a
+    /// dispute can be settled by the proof alone (the same rule validators check: `MarketSpec.zk_rule`).
+    /// Once, while trading is open: nobody picks a rule after seeing where the evidence points.
+    function setRule(bytes32 marketId, QuorumOracle.ZkRule calldata rule) external {
+        MarketRegistry.Market memory m = _market(marketId);
+        if (msg.sender != m.creator) revert NotCreator(marketId, msg.sender);
+        if (block.timestamp >= m.closeAt) revert RuleTooLate(marketId, m.closeAt);
+        if (hasRule[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
+            || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadRule(marketId);
+        uint256 inputs = oracle.models().modelOf(m.modelId).inputCount; // reverts: no verifier, no rule
+        if (rule.pinnedInput != NOT_PINNED && rule.pinnedInput >= inputs) revert BadRule(marketId);
+        _rules[marketId] = rule;
+        hasRule[marketId] = true;
+        emit RuleSet(marketId, rule);
+    }
+
+    function ruleOf(bytes32 marketId) external view returns (QuorumOracle.ZkRule memory) {
+        return _rules[marketId];
+    }
+
+    // -------------------------------------------------------------- state
+
+    function stateOf(bytes32 marketId) public view returns (State) {
+        if (!registry.isRegistered(marketId)) return State.Unregistered;
+        Case storage c = _cases[marketId];
+        if (c.ruling != Ruling.None) return c.outcome == INVALID_OUTCOME ? State.Invalid : State.Final;
+        if (!oracle.isResolved(marketId)) return State.Open;
+        if (c.disputedAt != 0) return State.Disputed;
+        (uint64 due, uint16 outcome) = _proposalFinalAt(marketId);
+        if (block.timestamp < due) return State.Proposed;
+        return outcome == INVALID_OUTCOME ? State.Invalid : State.Final;
+    }
+
+    function isFinal(bytes32 marketId) public view returns (bool) {
+        State s = stateOf(marketId);
+        return s == State.Final || s == State.Invalid;
+    }
+
+    /// The final outcome (maybe INVALID_OUTCOME) and when it became final; reverts `NotFinal` otherwise.
+    function finalOf(bytes32 marketId) public view returns (uint16 outcome, uint64 finalAt) {
+        State s = stateOf(marketId);
+        if (s != State.Final && s != State.Invalid) revert NotFinal(marketId, s);
+        Case storage c = _cases[marketId];
+        if (c.ruling != Ruling.None) return (c.outcome, c.settledAt);
+        (finalAt, outcome) = _proposalFinalAt(marketId);
+    }
+
+    /// When an undisputed proposal is (or will be) final: the end of its window, pushed to the end of
+    /// every pause it fell in.
+    function _proposalFinalAt(bytes32 marketId) private view returns (uint64 due, uint16 outcome) {
+        QuorumOracle.Record memory rec = oracle.resolutionOf(marketId);
+        due = rec.resolvedAt + registry.getMarket(marketId).disputeWindow;
+        outcome = rec.resolution.outcome;
+        uint256 i = _pauses.length;
+        while (i > 0 && _pauses[i - 1].end > rec.resolvedAt) i--; // the first pause that can hold it
+        for (; i < _pauses.length; i++) {
+            Pause memory p = _pauses[i];
+            if (due >= p.start && due < p.end) due = p.end;
+        }
+    }
+
+    /// Emits `Finalized` once for a final market (anyone; finality itself needs no transaction).
+    function finalize(bytes32 marketId) external {
+        (uint16 outcome,) = finalOf(marketId);
+        if (!finalized[marketId]) {
+            finalized[marketId] = true;
+            emit Finalized(marketId, outcome);
+        }
+    }
+
+    function caseOf(bytes32 marketId) external view returns (Case memory) {
+        return _cases[marketId];
+    }
+
+    function feesOf(bytes32 marketId) external view returns (Fees memory) {
+        return _fees[marketId];
+    }
+
+    // ----------------------------------------------------------- disputes
+
+    function dispute(bytes32 marketId) external payable {
+        State s = stateOf(marketId);
+        if (s != State.Proposed) revert NotDisputable(marketId, s);
+        uint256 bond = _params.disputeBond;
+        if (msg.value != bond) revert WrongBond(msg.value, bond);
+        _cases[marketId] = Case(msg.sender, uint64(block.timestamp), uint96(bond), 0, 0, Ruling.None);
+        emit Disputed(marketId, msg.sender, bond);
+    }
+
+    /// The ZK path: the proof whose hash the quorum signed, over the inputs whose hash it signed,
+    /// through the resolver's verifier; the market's rule gives the outcome. A proof over another
+    /// constant than the market's pinned one answers another question: INVALID.
+    function settleByProof(bytes32 marketId, bytes calldata proof, uint256[] calldata instances) external {
+        Case storage c = _openCase(marketId);
+        if (!hasRule[marketId]) revert NoRule(marketId);
+        QuorumOracle.Resolution memory r = oracle.resolutionOf(marketId).resolution;
+        uint256 output = oracle.checkProof(marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        QuorumOracle.ZkRule memory rule = _rules[marketId];
+        uint16 proven = rule.pinnedInput != NOT_PINNED && instances[rule.pinnedInput] != rule.pinnedValue
+            ? INVALID_OUTCOME
+            : oracle.outcomeFor(rule, output);
+        _settle(marketId, c, proven, proven == r.outcome ? Ruling.Upheld : Ruling.Overturned);
+    }
+
+    /// Members needed for a ruling vote: ceil(n * escalationBps / 10000), and more than the proposal
+    /// needed (at most the whole set).
+    function escalatedQuorum(bytes32 marketId) public view returns (uint256 e) {
+        uint256 n = oracle.validators().length;
+        uint256 base = oracle.threshold();
+        uint256 q = registry.getMarket(marketId).quorum;
+        if (q > base) base = q;
+        e = (n * _params.escalationBps + 9_999) / 10_000;
+        if (e <= base) e = base + 1;
+        if (e > n) e = n;
+    }
+
+    function rulingDigest(bytes32 marketId, uint16 outcome) public view returns (bytes32) {
+        return _typed(keccak256(abi.encode(RULING_TYPEHASH, marketId, outcome)));
+    }
+
+    /// A larger quorum's ruling: signatures over `Ruling(marketId, outcome)`, by members, ascending.
+    function settleByVote(bytes32 marketId, uint16 outcome, bytes[] calldata signatures) external {
+        Case storage c = _openCase(marketId);
+        _checkOutcome(marketId, outcome);
+        uint256 needed = escalatedQuorum(marketId);
+        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
+        _members(rulingDigest(marketId, outcome), signatures);
+        _settle(marketId, c, outcome, outcome == oracle.outcomeOf(marketId) ? Ruling.Upheld : Ruling.Overturned);
+    }
+
+    function settleByArbiter(bytes32 marketId, uint16 outcome) external {
+        address arbiter = _params.arbiter;
+        if (arbiter == address(0) || msg.sender != arbiter) revert NotArbiter(msg.sender);
+        Case storage c = _openCase(marketId);
+        _checkOutcome(marketId, outcome);
+        _settle(marketId, c, outcome, outcome == oracle.outcomeOf(marketId) ? Ruling.Upheld : Ruling.Overturned);
+    }
+
+    /// Nothing settled the dispute within RULING_TIMEOUT: INVALID, the disputer's bond returned (no
+    /// side was shown wrong), the fee back to the creator.
+    function settleByTimeout(bytes32 marketId) external {
+        Case storage c = _openCase(marketId);
+        uint64 due = c.disputedAt + RULING_TIMEOUT;
+        if (block.timestamp < due) revert RulingNotDue(due);
+        _settle(marketId, c, INVALID_OUTCOME, Ruling.TimedOut);
+    }
+
+    function _openCase(bytes32 marketId) private view returns (Case storage c) {
+        c = _cases[marketId];
+        if (c.disputedAt == 0 || c.ruling != Ruling.None) revert NotDisputed(marketId);
+    }
+
+    function _checkOutcome(bytes32 marketId, uint16 outcome) private view {
+        uint16 count = registry.getMarket(marketId).outcomeCount;
+        if (outcome >= count && outcome != INVALID_OUTCOME) revert OutcomeOutOfRange(outcome, count);
+    }
+
+    function _settle(bytes32 marketId, Case storage c, uint16 outcome, Ruling ruling) private {
+        c.settledAt = uint64(block.timestamp);
+        c.outcome = outcome;
+        c.ruling = ruling;
+        Fees storage f = _fees[marketId];
+        if (ruling == Ruling.Upheld) {
+            f.pot += c.bond; // a failed dispute pays the side it disputed
+        } else if (ruling == Ruling.Overturned) {
+            _credit(marketId, c.disputer, c.bond + f.pot - f.paid, "dispute won");
+            f.paid = f.pot;
+            f.closed = true;
+        } else {
+            _credit(marketId, c.disputer, c.bond, "bond returned");
+        }
+        emit DisputeSettled(marketId, ruling, outcome);
+    }
+
+    // ---------------------------------------------------------- fees out
+
+    function _payable(bytes32 marketId) private view returns (QuorumOracle.Record memory rec, Fees storage f) {
+        State s = stateOf(marketId);
+        if (s != State.Final) revert NotFinal(marketId, s);
+        Ruling ruling = _cases[marketId].ruling;
+        if (ruling != Ruling.None && ruling != Ruling.Upheld) revert NoFeeShare(marketId);
+        f = _fees[marketId];
+        if (f.closed) revert NoFeeShare(marketId);
+        rec = oracle.resolutionOf(marketId);
+        if (oracle.validatorEpoch() != rec.epoch) revert SetChanged(marketId, rec.epoch, oracle.validatorEpoch());
+    }
+
+    /// A member's share for signing the final resolution: `signature` is its vote (over the oracle's
+    /// `digest`). Paid to the signer, whoever sends it, while the set that recorded it stands.
+    function claimSignerFee(bytes32 marketId, bytes calldata signature) external {
+        (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
+        address signer = _recover(oracle.digest(rec.resolution), signature, 0);
+        if (!oracle.isValidator(signer)) revert UnknownSigner(0, signer);
+        if (signerPaid[marketId][signer]) revert AlreadyPaid(marketId, signer);
+        if (f.slots == 0) {
+            uint256 q = registry.getMarket(marketId).quorum;
+            uint256 t = oracle.threshold();
+            f.slots = uint16(q > t ? q : t);
+        }
+        if (f.signerClaims >= f.slots) revert SharesTaken(marketId, f.slots);
+        signerPaid[marketId][signer] = true;
+        f.signerClaims += 1;
+        uint256 share = (f.pot - f.pot * PROVER_BPS / 10_000) / f.slots;
+        f.paid += uint128(share);
+        _credit(marketId, signer, share, "signer");
+    }
+
+    function proverCreditDigest(bytes32 marketId, bytes32 proofHash, address prover) public view returns (bytes32) {
+        return _typed(keccak256(abi.encode(PROVER_CREDIT_TYPEHASH, marketId, proofHash, prover)));
+    }
+
+    /// The prover's share: a quorum of members (as many as the resolution needed) name who made the
+    /// proof the final resolution used, in `ProverCredit(marketId, proofHash, prover)`.
+    function claimProverFee(bytes32 marketId, address prover, bytes[] calldata signatures) external {
+        (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
+        if (f.proverPaid) revert AlreadyPaid(marketId, prover);
+        uint256 q = registry.getMarket(marketId).quorum;
+        uint256 t = oracle.threshold();
+        uint256 needed = q > t ? q : t;
+        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
+        _members(proverCreditDigest(marketId, rec.resolution.proofHash, prover), signatures);
+        f.proverPaid = true;
+        uint256 share = f.pot * PROVER_BPS / 10_000;
+        f.paid += uint128(share);
+        _credit(marketId, prover, share, "prover");
+    }
+
+    /// The fee back to the creator: the market ended INVALID (no answer from the data, a ruling's
+    /// timeout, an emergency), or the rest of it once the set that recorded the resolution changed.
+    function refundFee(bytes32 marketId) external {
+        State s = stateOf(marketId);
+        Fees storage f = _fees[marketId];
+        if (f.closed) revert NoFeeShare(marketId);
+        Ruling ruling = _cases[marketId].ruling;
+        if (s != State.Invalid && ruling != Ruling.Emergency) {
+            if (s != State.Final) revert NotFinal(marketId, s);
+            if (oracle.validatorEpoch() == oracle.resolutionOf(marketId).epoch) revert SetStands(marketId);
+        }
+        f.closed = true;
+        uint256 rest = f.pot - f.paid;
+        f.paid = f.pot;
+        _credit(marketId, creatorOf[marketId], rest, "refund");
+    }
+
+    function withdraw() external {
+        uint256 amount = owed[msg.sender];
+        if (amount == 0) revert NothingOwed(msg.sender);
+        owed[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert PaymentFailed(msg.sender);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    function _credit(bytes32 marketId, address to, uint256 amount, string memory why) private {
+        if (amount == 0) return;
+        owed[to] += amount;
+        emit Credited(marketId, to, amount, why);
+    }
+
+    // -------------------------------------------------------- governance
+
+    function parameters() external view returns (Parameters memory) {
+        return _params;
+    }
+
+    function queuedParameters() external view returns (Parameters memory) {
+        return _queuedParams;
+    }
+
+    function queueParameters(Parameters calldata p) external onlyOwner {
+        _checkParameters(p);
+        _queuedParams = p;
+        queuedParamsAt = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        emit ParametersQueued(p, queuedParamsAt);
+    }
+
+    function cancelParameters() external onlyOwner {
+        if (queuedParamsAt == 0) revert NothingQueued();
+        queuedParamsAt = 0;
+        emit ParametersCancelled();
+    }
+
+    function executeParameters() external {
+        uint64 due = queuedParamsAt;
+        if (due == 0) revert NothingQueued();
+        if (block.timestamp < due) revert NotDue(due);
+        queuedParamsAt = 0;
+        _params = _queuedParams;
+        emit ParametersExecuted(_params);
+    }
+
+    function _checkParameters(Parameters memory p) private pure {
+        if (p.disputeBond == 0) revert BadParameters("disputeBond"); // a free dispute is a free delay
+        if (p.disputeBond > type(uint96).max) revert BadParameters("disputeBond");
+        if (p.escalationBps <= 5_000 || p.escalationBps > 10_000) revert BadParameters("escalationBps");
+    }
+
+    function queuePause() external onlyOwner {
+        pauseExecutableAt = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        emit PauseQueued(pauseExecutableAt);
+    }
+
+    function cancelPause() external onlyOwner {
+        if (pauseExecutableAt == 0) revert NothingQueued();
+        pauseExecutableAt = 0;
+        emit PauseCancelled();
+    }
+
+    /// Anyone starts a queued pause once due: for MAX_PAUSE at most, no proposal becomes final.
+    function executePause() external {
+        uint64 due = pauseExecutableAt;
+        if (due == 0) revert NothingQueued();
+        if (block.timestamp < due) revert NotDue(due);
+        if (paused()) revert AlreadyPaused();
+        pauseExecutableAt = 0;
+        uint64 until = uint64(block.timestamp) + MAX_PAUSE;
+        _pauses.push(Pause(uint64(block.timestamp), until));
+        emit Paused(until);
+    }
+
+    /// Ends the pause now (finality resumes: nothing a window already allowed is held any longer).
+    function unpause() external onlyOwner {
+        if (!paused()) revert NotPaused();
+        _pauses[_pauses.length - 1].end = uint64(block.timestamp);
+        emit Unpaused();
+    }
+
+    function paused() public view returns (bool) {
+        uint256 n = _pauses.length;
+        return n != 0 && block.timestamp < _pauses[n - 1].end;
+    }
+
+    function pauses() external view returns (Pause[] memory) {
+        return _pauses;
+    }
+
+    function queueEmergencyResolution(bytes32 marketId, uint16 outcome) external onlyOwner {
+        _market(marketId);
+        _checkOutcome(marketId, outcome);
+        uint64 due = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        _emergencies[marketId] = Emergency(due, outcome);
+        emit EmergencyQueued(marketId, outcome, due);
+    }
+
+    function cancelEmergencyResolution(bytes32 marketId) external onlyOwner {
+        if (_emergencies[marketId].executableAt == 0) revert NothingQueued();
+        delete _emergencies[marketId];
+        emit EmergencyCancelled(marketId);
+    }
+
+    function emergencyOf(bytes32 marketId) external view returns (Emergency memory) {
+        return _emergencies[marketId];
+    }
+
+    /// Anyone executes a due emergency resolution of a market that is not final yet: a disputer gets
+    /// its bond back, the creator its fee.
+    function executeEmergencyResolution(bytes32 marketId) external {
+        Emergency memory e = _emergencies[marketId];
+        if (e.executableAt == 0) revert NothingQueued();
+        if (block.timestamp < e.executableAt) revert NotDue(e.executableAt);
+        State s = stateOf(marketId);
+        if (s == State.Final || s == State.Invalid) revert NotDisputable(marketId, s);
+        delete _emergencies[marketId];
+        Case storage c = _cases[marketId];
+        if (c.disputedAt == 0) c.disputedAt = uint64(block.timestamp);
+        _settle(marketId, c, e.outcome, Ruling.Emergency);
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256(bytes(NAME)), keccak256(bytes(VERSION)), block.chainid, address(this))
+        );
+    }
+
+    function _typed(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    function _members(bytes32 d, bytes[] calldata signatures) private view {
+        address previous = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = _recover(d, signatures[i], i);
+            if (!oracle.isValidator(signer)) revert UnknownSigner(i, signer);
+            if (signer <= previous) revert SignersNotSorted(i);
+            previous = signer;
+        }
+    }
+
+    function _market(bytes32 marketId) private view returns (MarketRegistry.Market memory) {
+        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
+        return registry.getMarket(marketId);
+    }
+}
