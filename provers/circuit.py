@@ -2,19 +2,23 @@
 
 Artifacts are cached per (ONNX bytes, calibration set, run args, ezkl version):
 a second run with the same model reuses them; a missing proving key is
-rebuilt. The public part (vk, settings, SRS per circuit) is published to the
+rebuilt. The calibration rows and the box's extreme inputs are built only when a
+circuit must be compiled: an index keyed by what determines them (the ONNX bytes,
+the calibration's `key`, the input box) finds a cached circuit without them, so a
+new process loads a cached model in a fraction of a second. The public part (vk, settings, SRS per circuit) is published to the
 artifact store as one `ModelRecord`; proving keys never leave the prover.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import ezkl
 import numpy as np
@@ -30,6 +34,51 @@ ONNX_OPSET = 17  # ezkl's tract backend is tested on opsets 9..18
 # 2^13: at most 6e-5 quantization error per input. ezkl's full scale search picks
 # the same for these models and takes ~6x longer.
 DEFAULT_SCALES = (13,)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Real input rows the circuit's scales are calibrated on, built (`build()`) only when a circuit
+    is compiled. `key` names the rows: two calibrations with one key must build the same rows."""
+
+    key: str
+    build: Callable[[], np.ndarray]
+
+    @classmethod
+    def of(cls, rows) -> "Calibration":
+        rows = np.asarray(rows, dtype=float)
+        return cls(keccak_hex(rows.tobytes() + repr(rows.shape).encode()), lambda: rows)
+
+    @classmethod
+    def thinned(cls, examples: Callable[[], np.ndarray], n: int, *, inputs: bytes,
+                code: Sequence[object] = ()) -> "Calibration":
+        """`n` rows evenly spread over what `examples()` returns (the whole history, thinned), built on
+        first use. Named by `inputs` (the data and configuration the examples come from) and the
+        source files defining `code` (what builds them): editing either names new rows."""
+        sources = b"".join(Path(inspect.getsourcefile(c if inspect.ismodule(c) or inspect.isclass(c) or
+                                                      inspect.isroutine(c) else type(c))).read_bytes() for c in code)
+
+        def build() -> np.ndarray:
+            X = np.asarray(examples(), dtype=float)
+            return X[np.linspace(0, len(X) - 1, num=min(n, len(X))).astype(int)]
+
+        return cls(keccak_hex(inputs + sources + str(n).encode()), build)
+
+
+class _Samples:
+    """What a compile calibrates on and self-checks with (rows, extreme inputs): built once, on first use."""
+
+    def __init__(self, key: str, build: Callable[[], tuple[np.ndarray, np.ndarray]]):
+        self.key = key
+        self._build = build
+        self._value: tuple[np.ndarray, np.ndarray] | None = None
+        self.built = False
+
+    def get(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._value is None:
+            self._value = self._build()
+            self.built = True
+        return self._value
 
 
 @dataclass(frozen=True)
@@ -90,6 +139,10 @@ def extreme_inputs(module: torch.nn.Module, n_inputs: int, bound: float, *, step
     return torch.stack(found).numpy()
 
 
+# names the extremes search in the circuit index: editing it re-derives the extremes of every circuit
+_SEARCH = keccak_hex(inspect.getsource(extreme_inputs).encode())
+
+
 def _srs(cache: Path, logrows: int, public: Path | None = None) -> Path:
     """The SRS for a circuit: a given public ceremony file, or a local dev SRS per logrows
     (generated once, shared by every circuit in the cache; `gen_srs` is random per run)."""
@@ -115,24 +168,41 @@ def _ezkl(what: str, fn, *args, **kwargs):
         raise ProvingError(f"ezkl {what} failed: {e}") from None
 
 
-def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.ndarray, extremes: np.ndarray,
-                 run_args: dict, scales: Sequence[int], cache: Path, log, srs_file: Path | None = None,
+def _indexed(index: Path, circuits: Path) -> Path | None:
+    """The cached circuit an index entry names, if it is complete."""
+    try:
+        found = index.read_text().strip()
+    except OSError:
+        return None
+    if not found or "/" in found or found.startswith("."):
+        return None
+    directory = circuits / found
+    return directory if (directory / "meta.json").exists() else None
+
+
+def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: _Samples, run_args: dict,
+                 scales: Sequence[int], cache: Path, log, srs_file: Path | None = None,
                  prove_check: bool = False) -> tuple[Path, dict]:
     circuits = cache / "circuits"
     circuits.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
     try:
         onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx", batch)
-        key = keccak_hex(onnx_bytes + samples.tobytes() + canonical_json(
-            {"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__, "format": CIRCUIT_FORMAT,
-             "srs": keccak_hex(srs_file.read_bytes()) if srs_file else "dev"})
-        )[2:18]
-        directory = circuits / f"{name}-b{batch}-{key}"
+        settings = canonical_json({"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__,
+                                   "format": CIRCUIT_FORMAT,
+                                   "srs": keccak_hex(srs_file.read_bytes()) if srs_file else "dev"})
+        # what determines the rows, not the rows: a cached circuit is found without building them
+        quick = keccak_hex(onnx_bytes + samples.key.encode() + settings)[2:18]
+        index = circuits / "index" / f"{name}-b{batch}-{quick}"
+        directory = _indexed(index, circuits)
+        if directory is None:
+            rows, extremes = samples.get()
+            key = keccak_hex(onnx_bytes + rows.tobytes() + settings)[2:18]
+            directory = circuits / f"{name}-b{batch}-{key}"
         if not (directory / "meta.json").exists():
             log(f"compiling {name} for batch {batch}")
-            rows = samples if len(samples) % batch == 0 else np.concatenate(
-                [samples, samples[: batch - len(samples) % batch]])
-            (staging / "calibration.json").write_text(json.dumps({"input_data": [rows.flatten().tolist()]}))
+            padded = rows if len(rows) % batch == 0 else np.concatenate([rows, rows[: batch - len(rows) % batch]])
+            (staging / "calibration.json").write_text(json.dumps({"input_data": [padded.flatten().tolist()]}))
             ra = ezkl.PyRunArgs()
             for k, v in run_args.items():
                 setattr(ra, k, v)
@@ -156,6 +226,11 @@ def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: np.nd
                 staging.rename(directory)
             except OSError:  # another process finished the same circuit first: use theirs
                 pass
+        if _indexed(index, circuits) != directory:
+            index.parent.mkdir(exist_ok=True)
+            tmp = index.with_name(f".{index.name}.{np.random.randint(1 << 30)}.tmp")
+            tmp.write_text(directory.name)
+            tmp.replace(index)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     meta = json.loads((directory / "meta.json").read_text())
@@ -176,7 +251,7 @@ def compile_model(
     family: str,
     n_inputs: int,
     recipe: str,
-    calibration: np.ndarray,
+    calibration: "np.ndarray | Calibration",
     input_bound: float,
     cache: Path,
     store: ArtifactStore,
@@ -186,38 +261,58 @@ def compile_model(
     output_transform: str = "identity",
     scales: Sequence[int] = DEFAULT_SCALES,
     srs_file: Path | None = None,
+    run_args: dict | None = None,
     log=lambda msg: None,
 ) -> CompiledModel:
-    """Compile (or load from cache) one circuit per batch size and publish the model's record."""
+    """Compile (or load from cache) one circuit per batch size and publish the model's record.
+
+    `calibration`: real input rows (or a `Calibration` that builds them only if a circuit is compiled).
+    The circuit is calibrated on them, on 256 random points of the box [-input_bound, input_bound]^n
+    and on the box's extreme inputs for this module, and must pass mock on those extremes."""
     if input_visibility not in ("public", "hashed"):
         raise ProvingError(f"input visibility {input_visibility!r}: use 'public' or 'hashed'")
     if param_visibility not in ("fixed", "hashed"):
         raise ProvingError(f"parameter visibility {param_visibility!r}: use 'fixed' or 'hashed'")
     if input_visibility == "hashed" and param_visibility == "hashed":
         raise ProvingError("hashed inputs with hashed parameters together are not supported yet")
-    extremes = extreme_inputs(module, n_inputs, input_bound)
-    rng = np.random.default_rng(0)
-    box = rng.uniform(-input_bound, input_bound, size=(256, n_inputs))
-    samples = np.concatenate([np.asarray(calibration, dtype=float), box, extremes]).astype(np.float32)
-    run_args = {"input_visibility": input_visibility, "output_visibility": "public",
+    if not isinstance(calibration, Calibration):
+        calibration = Calibration.of(calibration)
+
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        extremes = extreme_inputs(module, n_inputs, input_bound)
+        box = np.random.default_rng(0).uniform(-input_bound, input_bound, size=(256, n_inputs))
+        rows = np.concatenate([np.asarray(calibration.build(), dtype=float), box, extremes]).astype(np.float32)
+        return rows, extremes
+
+    # the extremes are the module's (its ONNX bytes are in the circuit's index key) in this box
+    samples = _Samples(keccak_hex(canonical_json({"calibration": calibration.key, "input_bound": input_bound,
+                                                  "box": 256, "search": _SEARCH})),
+                       build)
+    # `run_args`: more of ezkl's run arguments (e.g. decomp_base, decomp_legs: the range-check table)
+    run_args = {**(run_args or {}), "input_visibility": input_visibility, "output_visibility": "public",
                 "param_visibility": param_visibility}
     return _compile_and_publish(
-        module, name=name, family=family, n_inputs=n_inputs, recipe=recipe, samples=samples, extremes=extremes,
+        module, name=name, family=family, n_inputs=n_inputs, recipe=recipe, samples=samples,
         run_args=run_args, scales=scales, cache=cache, store=store, batches=batches, srs_file=srs_file, log=log,
         output_transform=output_transform)
 
 
-def _compile_and_publish(module, *, name: str, family: str, n_inputs: int, recipe: str, samples: np.ndarray,
-                         extremes: np.ndarray, run_args: dict, scales: Sequence[int], cache: Path,
+def _compile_and_publish(module, *, name: str, family: str, n_inputs: int, recipe: str,
+                         samples: "np.ndarray | _Samples", run_args: dict, scales: Sequence[int], cache: Path,
                          store: ArtifactStore, batches: Sequence[int], srs_file: Path | None, log,
-                         output_transform: str, prove_check: bool = False) -> CompiledModel:
-    """One circuit per batch size, then the model's public record into the store."""
+                         output_transform: str, extremes: np.ndarray | None = None,
+                         prove_check: bool = False) -> CompiledModel:
+    """One circuit per batch size, then the model's public record into the store. `samples`: the
+    calibration rows with `extremes` (the inputs the self-check mocks), or a `_Samples` building both."""
+    if not isinstance(samples, _Samples):
+        rows, checked = np.asarray(samples), np.asarray(extremes)
+        samples = _Samples(keccak_hex(rows.tobytes() + checked.tobytes()), lambda: (rows, checked))
     input_visibility, param_visibility = run_args["input_visibility"], run_args["param_visibility"]
     directories, srs_paths, circuits = {}, {}, []
     n_outputs = None
     for batch in sorted(set(batches)):
         directory, meta = _compile_one(module, name=name, batch=batch, n_inputs=n_inputs, samples=samples,
-                                       extremes=extremes, run_args=run_args, scales=scales, cache=cache, log=log,
+                                       run_args=run_args, scales=scales, cache=cache, log=log,
                                        srs_file=srs_file, prove_check=prove_check)
         settings = json.loads((directory / "settings.json").read_text())
         n_outputs = int(np.prod(settings["model_instance_shapes"][-1])) // batch

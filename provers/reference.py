@@ -6,13 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from markets.features import CLIP, RECIPES
 from markets.feeds import bundled_path, load_source
 from oracle.store import ArtifactStore
 
-from .circuit import CompiledModel, compile_model
+from .circuit import Calibration, CompiledModel, compile_model
 from .model import ReferenceConfig, TrainingConfig, examples, load_or_train
 
 BTC_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_daily.csv", "column": "Close"}
@@ -62,10 +60,11 @@ def index_circuit(store: ArtifactStore, cache: Path, log=lambda m: None) -> Comp
     cfg = ReferenceConfig()
     frame = load_source(NDX_SOURCE).loc[NDX_FROM:]
     model = index_model(cache)
-    X, _, _ = examples(frame, cfg, end=cfg.train_end)
-    idx = np.linspace(0, len(X) - 1, num=min(CALIBRATION_ROWS, len(X))).astype(int)
+    calibration = Calibration.thinned(  # built only when the circuit is compiled
+        lambda: examples(frame, cfg, end=cfg.train_end)[0], CALIBRATION_ROWS, code=(examples, RECIPES[cfg.recipe]),
+        inputs=bundled_path("nasdaq100_daily_stooq.csv").read_bytes() + NDX_FROM.encode() + repr(cfg).encode())
     return compile_model(model.body, name=NDX_NAME, family="mlp", n_inputs=RECIPES[cfg.recipe].n_features,
-                         recipe=cfg.recipe, calibration=X[idx], input_bound=CLIP, cache=cache, store=store,
+                         recipe=cfg.recipe, calibration=calibration, input_bound=CLIP, cache=cache, store=store,
                          output_transform="sigmoid", log=log)
 
 
@@ -75,15 +74,17 @@ def reference_circuit(store: ArtifactStore, cache: Path, *, family: str = "mlp",
     cfg = config_for(family)
     frame = load_source(BTC_SOURCE)
     model = load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache, log=log)
-    X, _, _ = examples(frame, cfg, end=cfg.train_end)  # range calibration: rows before the test period
-    # real feature vectors across the whole history, thinned evenly
-    idx = np.linspace(0, len(X) - 1, num=min(CALIBRATION_ROWS, len(X))).astype(int)
+    # range calibration: real feature vectors before the test period, thinned evenly over the history;
+    # built only when the circuit is compiled (a cached circuit loads without them)
+    calibration = Calibration.thinned(
+        lambda: examples(frame, cfg, end=cfg.train_end)[0], CALIBRATION_ROWS, code=(examples, RECIPES[cfg.recipe]),
+        inputs=bundled_path("btc_usd_daily.csv").read_bytes() + repr(cfg).encode())
     # The circuit proves the logit; the sigmoid is applied exactly by whoever reads
     # the proof (oracle.models.output_probability). A sigmoid lookup table spanning
     # every logit the input box allows would need 2^19 rows instead of 2^15.
     return compile_model(
         model.body, name=model_name(family, input_visibility, param_visibility), family=family,
-        n_inputs=RECIPES[cfg.recipe].n_features, recipe=cfg.recipe, calibration=X[idx], input_bound=CLIP,
+        n_inputs=RECIPES[cfg.recipe].n_features, recipe=cfg.recipe, calibration=calibration, input_bound=CLIP,
         cache=cache, store=store, batches=batches, input_visibility=input_visibility,
         param_visibility=param_visibility, output_transform="sigmoid", log=log,
     )
