@@ -217,3 +217,21 @@ class Court:
 
     def accept_ownership(self, new_owner: Signer) -> Any:
         return self._send(new_owner, "acceptOwnership", gas=100_000)
+
+    # ------------------------------------------ reads for operators (network/, commands/)
+    def signer_paid(self, market_id: str, account: str) -> bool:
+        """Whether `account` was paid its signer share of the market's fee."""
+        return self._call("signerPaid", to_bytes32(market_id), account)
+
+    def window_end(self, market_id: str) -> int | None:
+        """When a recorded (proposed) resolution's dispute window ends: its record time plus the
+        market's window, as registered (a pause can hold finality longer: `state_of` has the last
+        word); None while nothing is recorded."""
+        oracle = self.chain.contract("QuorumOracle", self._call("oracle"))
+        registry = self.chain.contract("MarketRegistry", self._call("registry"))
+        mid = to_bytes32(market_id)
+        if not self.chain.call(oracle.functions.isResolved(mid), action="QuorumOracle.isResolved"):
+            return None
+        resolved_at = self.chain.call(oracle.functions.resolutionOf(mid), action="QuorumOracle.resolutionOf")[1]
+        window = self.chain.call(registry.functions.getMarket(mid), action="MarketRegistry.getMarket")[8]
+        return int(resolved_at) + int(window)
