@@ -1,0 +1,410 @@
+"""The dispute court on both chains: a quorum's resolution is proposed, then final after its market's
+dispute window or a ruling; disputes settled by the proof, a larger quorum, the arbiter or the
+timeout; fees to signers and prover; timelocked governance (parameters, pause, emergency). Every
+consumer (BinaryMarket, ResolutionReader) acts on final only. Each refused attack names its check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_staking import BOND, MODEL, Staked
+
+from oracle.bundle import felt_to_uint
+from oracle.canonical import keccak_hex
+from oracle.consumer import ResolutionReader, State
+from oracle.eip712 import INVALID_OUTCOME, Resolution, signable
+from oracle.errors import ChainError
+from oracle.signer import LocalSigner
+from oracle.staking import ETH
+
+WINDOW = 3600
+FEE = 10**16  # 0.01 ETH
+DAY = 86_400
+
+
+def _register(net, tag: bytes, *, window: int = WINDOW, fee: int = FEE, quorum: int = 1,
+              close_in: int = 1000) -> str:
+    now = net.chain.timestamp()
+    market_id, _ = net.dep.register_market(net.creator, spec_hash=keccak_hex(tag), model_id=MODEL,
+                                           close_at=now + close_in, resolve_at=now + close_in + 10,
+                                           outcome_count=2, quorum=quorum, dispute_window=window, fee=fee)
+    return market_id
+
+
+def _resolution(market_id: str, outcome: int = 1, ppm: int = 800_000) -> Resolution:
+    return Resolution(market_id, 0, outcome, ppm, MODEL, keccak_hex(b"inputs"), keccak_hex(b"proof"))
+
+
+def _propose(net, market_id: str, outcome: int = 1, keys=None) -> Resolution:
+    """Let trading close and resolve time come, then record a quorum's resolution (the proposal)."""
+    net.advance_to(net.dep.get_market(market_id).resolve_at)
+    r = _resolution(market_id, outcome)
+    net.dep.resolve(net.submitter, r, net.signatures(r, keys))
+    return r
+
+
+def _owed_then_withdraw(net, account) -> int:
+    owed = net.dep.court.owed(account.address)
+    if owed:
+        before = net.chain.balance(account.address)
+        receipt = net.dep.court.withdraw(account)
+        assert net.chain.balance(account.address) == before + owed - receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        assert net.dep.court.owed(account.address) == 0
+    return owed
+
+
+def _ruling_signatures(net, market_id: str, outcome: int, keys) -> list[bytes]:
+    return [net.dep.court.ruling_signature(k, market_id, outcome) for k in keys]
+
+
+# ------------------------------------------------------------------ proposed -> final
+
+
+def test_a_resolution_is_proposed_for_its_window_then_final_and_consumers_wait(chain_network):
+    net = chain_network
+    court = net.dep.court
+    reader = ResolutionReader.deploy(net.chain, net.deployer, court.address)
+    market_id = _register(net, b"windowed")
+    assert court.state_of(market_id) == "open" and reader.state_of(market_id) == State.OPEN
+    assert court.fees_of(market_id).pot == FEE
+    net.dep.deposit(net.alice, market_id, 1, ETH)
+    net.dep.deposit(net.bob, market_id, 0, ETH)
+    r = _propose(net, market_id, outcome=1)
+    proposed_at = net.dep.resolution_of(market_id).resolved_at
+    # recorded by the oracle, but only proposed: no consumer pays on it
+    assert net.dep.is_resolved(market_id) and court.state_of(market_id) == "proposed"
+    assert reader.state_of(market_id) == State.PROPOSED
+    with pytest.raises(ChainError, match="NotFinal"):
+        reader.outcome_of(market_id)
+    assert net.dep.payout_of(market_id, net.alice.address) == 0
+    with pytest.raises(ChainError, match="NotResolved"):
+        net.dep.redeem(net.alice, market_id)
+    with pytest.raises(ChainError, match="NotFinal"):
+        court.final_of(market_id)
+    net.advance_to(proposed_at + WINDOW)
+    assert court.state_of(market_id) == "final" and reader.state_of(market_id) == State.FINAL
+    assert court.final_of(market_id) == (1, proposed_at + WINDOW)
+    assert reader.final_resolution(market_id) == (r, proposed_at + WINDOW)
+    assert net.dep.redeem(net.alice, market_id)[0] == 2 * ETH
+    with pytest.raises(ChainError, match="NotDisputable"):  # the window has passed
+        court.dispute(net.bob, market_id)
+
+
+def test_a_zero_window_is_final_as_it_lands(chain_network):
+    net = chain_network
+    market_id = _register(net, b"instant", window=0)
+    _propose(net, market_id, outcome=0)
+    assert net.dep.court.state_of(market_id) == "final"
+    with pytest.raises(ChainError, match="NotDisputable"):
+        net.dep.court.dispute(net.bob, market_id)
+
+
+def test_registration_checks_the_fee_and_the_window(chain_network):
+    net = chain_network
+    minimum = net.dep.court.parameters().min_fee
+    with pytest.raises(ChainError, match="FeeTooLow"):
+        _register(net, b"cheap", fee=minimum - 1)
+    with pytest.raises(ChainError, match="DisputeWindowTooLong"):
+        _register(net, b"long", window=7 * DAY + 1)
+    # only the registry escrows fees: nobody credits a market (or themselves) directly
+    fn = net.dep.court.contract.functions.escrowFee(b"\x01" * 32, net.alice.address)
+    with pytest.raises(ChainError, match="NotRegistry"):
+        net.chain.transact(net.alice, fn, value=FEE, gas=200_000 if net.chain.explicit_gas else None)
+
+
+# ------------------------------------------------------------------ disputes
+
+
+def test_a_griefing_dispute_loses_its_bond_to_the_signers_and_the_prover(chain_network):
+    net = chain_network
+    court = net.dep.court
+    bond = court.parameters().dispute_bond
+    market_id = _register(net, b"grief")
+    r = _propose(net, market_id, outcome=1)
+    with pytest.raises(ChainError, match="WrongBond"):
+        court.dispute(net.bob, market_id, bond=bond - 1)
+    court.dispute(net.bob, market_id)
+    assert court.state_of(market_id) == "disputed"
+    with pytest.raises(ChainError, match="NotDisputable"):
+        court.dispute(net.alice, market_id)
+    # a disputed market stays undecided past its window: nothing pays
+    net.advance_to(net.dep.resolution_of(market_id).resolved_at + WINDOW + 1)
+    assert court.state_of(market_id) == "disputed"
+    # the larger quorum: more than the proposal needed (3 of 4 here, so all 4)
+    assert court.escalated_quorum(market_id) == 4
+    with pytest.raises(ChainError, match="NotEnoughSignatures"):
+        court.settle_by_vote(net.submitter, market_id, 1, _ruling_signatures(net, market_id, 1, net.keys[:3]))
+    with pytest.raises(ChainError, match="SignersNotSorted"):
+        court.settle_by_vote(net.submitter, market_id, 1, _ruling_signatures(net, market_id, 1, net.keys[::-1]))
+    outsider = LocalSigner.create()
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        court.settle_by_vote(net.submitter, market_id, 1,
+                             _ruling_signatures(net, market_id, 1, net.keys[:3] + [outsider]))
+    # a vote over the Resolution type is not a Ruling: it recovers to nobody in the set
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        court.settle_by_vote(net.submitter, market_id, 1, net.signatures(r, net.keys))
+    with pytest.raises(ChainError, match="NotArbiter"):
+        court.settle_by_arbiter(net.alice, market_id, 0)
+    court.settle_by_vote(net.submitter, market_id, 1, _ruling_signatures(net, market_id, 1, net.keys))
+    case = court.case_of(market_id)
+    assert case.ruling == "upheld" and court.state_of(market_id) == "final"
+    assert court.final_of(market_id)[0] == 1
+    assert court.owed(net.bob.address) == 0 and court.fees_of(market_id).pot == FEE + bond
+
+    # fees: the prover (named by a quorum's ProverCredit) 20 %, the 3 signers the rest in equal parts
+    pot = FEE + bond
+    prover = LocalSigner.create()
+    credits = [court.prover_credit_signature(k, market_id, r.proof_hash, prover.address) for k in net.keys[:3]]
+    with pytest.raises(ChainError, match="NotEnoughSignatures"):
+        court.claim_prover_fee(net.submitter, market_id, prover.address, credits[:2])
+    # the credits name one prover: claimed for another, they recover to strangers
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        court.claim_prover_fee(net.submitter, market_id, net.alice.address, credits)
+    court.claim_prover_fee(net.submitter, market_id, prover.address, credits)
+    with pytest.raises(ChainError, match="AlreadyPaid"):
+        court.claim_prover_fee(net.submitter, market_id, prover.address, credits)
+    assert court.owed(prover.address) == pot * 2000 // 10_000
+    votes = net.signatures(r, net.keys)
+    with pytest.raises(ChainError, match="UnknownSigner"):  # a stranger's signature over the resolution
+        court.claim_signer_fee(net.submitter, market_id, outsider.sign_message(signable(net.dep.domain, r)))
+    for v in votes[:3]:
+        court.claim_signer_fee(net.submitter, market_id, v)  # anyone sends it; the signer is paid
+    with pytest.raises(ChainError, match="AlreadyPaid"):
+        court.claim_signer_fee(net.submitter, market_id, votes[0])
+    with pytest.raises(ChainError, match="SharesTaken"):  # shares for the quorum the resolution needed
+        court.claim_signer_fee(net.submitter, market_id, votes[3])
+    share = (pot - pot * 2000 // 10_000) // 3
+    for k in net.keys[:3]:
+        net.chain.fund(k.address, ETH)
+        assert _owed_then_withdraw(net, k) == share
+    assert court.owed(net.submitter.address) == 0
+    with pytest.raises(ChainError, match="NothingOwed"):
+        court.withdraw(net.bob)
+
+
+def test_an_arbiter_overturns_a_wrong_resolution_and_its_signers_lose_their_bonds(chain_network):
+    staked = Staked(chain_network)
+    net, court, staking = staked.net, staked.dep.court, staked.staking
+    arbiter = LocalSigner.create()
+    net.chain.fund(arbiter.address, ETH)
+    p = court.parameters()
+    # governance: the arbiter is a parameter, behind the 2-day delay, in public
+    with pytest.raises(ChainError, match="NotOwner"):
+        court.queue_parameters(net.alice, replace(p, arbiter=arbiter.address))
+    court.queue_parameters(net.deployer, replace(p, arbiter=arbiter.address))
+    with pytest.raises(ChainError, match="NotDue"):
+        court.execute_parameters(net.alice)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_parameters(net.alice)
+    assert court.parameters().arbiter == arbiter.address
+
+    market_id = _register(net, b"collusion")
+    net.dep.deposit(net.alice, market_id, 0, ETH)  # the truth: outcome 0
+    net.dep.deposit(net.bob, market_id, 1, ETH)
+    colluders = net.keys[:3]  # t of n sign the wrong outcome
+    _propose(net, market_id, outcome=1, keys=colluders)
+    votes = [net.sign(k, _resolution(market_id, 1)) for k in colluders]
+    with pytest.raises(ChainError, match="NotOverturned"):  # nothing to punish while it stands
+        staking.slash_overturned(net.alice, market_id, votes[0])
+    court.dispute(net.alice, market_id)
+    # the colluders cannot uphold it by themselves: the ruling vote needs more than they are
+    with pytest.raises(ChainError, match="NotEnoughSignatures"):
+        court.settle_by_vote(net.submitter, market_id, 1, _ruling_signatures(net, market_id, 1, colluders))
+    with pytest.raises(ChainError, match="OutcomeOutOfRange"):
+        court.settle_by_arbiter(arbiter, market_id, 2)
+    court.settle_by_arbiter(arbiter, market_id, 0)
+    assert court.case_of(market_id).ruling == "overturned" and court.final_of(market_id)[0] == 0
+    # the disputer: its bond back and the creator's fee
+    assert court.owed(net.alice.address) == court.parameters().dispute_bond + FEE
+    with pytest.raises(ChainError, match="NoFeeShare"):  # no fee for signing a wrong answer
+        court.claim_signer_fee(net.submitter, market_id, votes[0])
+    assert net.dep.redeem(net.alice, market_id)[0] == 2 * ETH
+    # every signer of the overturned resolution loses its bond; the reporter takes 25 %
+    for k, v in zip(colluders, votes):
+        before = net.chain.balance(net.bob.address)
+        receipt = staking.slash_overturned(net.bob, market_id, v)
+        paid = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        assert net.chain.balance(net.bob.address) == before - paid + BOND // 4
+        assert staking.bond_of(k.address).bond == 0
+    assert staking.bond_of(net.keys[3].address).bond == BOND  # the honest member keeps its bond
+    assert k.address not in staking.members()
+
+
+def test_an_unsettled_dispute_ends_invalid_at_the_timeout(chain_network):
+    net = chain_network
+    court = net.dep.court
+    market_id = _register(net, b"timeout")
+    net.dep.deposit(net.alice, market_id, 1, ETH)
+    _propose(net, market_id)
+    court.dispute(net.bob, market_id)
+    with pytest.raises(ChainError, match="RulingNotDue"):
+        court.settle_by_timeout(net.alice, market_id)
+    net.advance_to(court.case_of(market_id).disputed_at + 7 * DAY)
+    court.settle_by_timeout(net.alice, market_id)
+    assert court.state_of(market_id) == "invalid" and court.case_of(market_id).ruling == "timed_out"
+    assert court.owed(net.bob.address) == court.parameters().dispute_bond  # no side was shown wrong
+    with pytest.raises(ChainError, match="NotFinal"):  # INVALID: no signer fee
+        court.claim_signer_fee(net.submitter, market_id, b"\x00" * 65)
+    court.refund_fee(net.alice, market_id)  # anyone; the creator is paid
+    assert court.owed(net.creator.address) == FEE
+    with pytest.raises(ChainError, match="NoFeeShare"):
+        court.refund_fee(net.alice, market_id)
+    assert net.dep.redeem(net.alice, market_id)[0] == ETH  # INVALID refunds the stake
+
+
+def test_signer_fees_close_when_the_set_changes(chain_network):
+    net = chain_network
+    court = net.dep.court
+    market_id = _register(net, b"set-change", window=0)
+    r = _propose(net, market_id)
+    votes = net.signatures(r)
+    court.claim_signer_fee(net.submitter, market_id, votes[0])
+    with pytest.raises(ChainError, match="SetStands"):  # the rest is still the signers'
+        court.refund_fee(net.alice, market_id)
+    newcomer = LocalSigner.create()
+    net.dep.propose_validators(net.deployer, net.members + [newcomer.address], 3)
+    net.advance_to(net.chain.timestamp() + net.dep.validator_set_delay())
+    net.dep.execute_validators(net.alice)
+    # a member who joined after the resolution signs it now: not one of its signers
+    late = newcomer.sign_message(signable(net.dep.domain, r))
+    with pytest.raises(ChainError, match="SetChanged"):
+        court.claim_signer_fee(net.submitter, market_id, late)
+    with pytest.raises(ChainError, match="SetChanged"):
+        court.claim_signer_fee(net.submitter, market_id, votes[1])
+    court.refund_fee(net.alice, market_id)  # the unclaimed rest goes back to the creator
+    share = (FEE - FEE * 2000 // 10_000) // 3
+    assert court.owed(net.creator.address) == FEE - share
+
+
+# ------------------------------------------------------------------ governance
+
+
+def test_a_pause_holds_finality_back_and_an_emergency_resolution_waits_its_delay(chain_network):
+    net = chain_network
+    court = net.dep.court
+    held = _register(net, b"held", close_in=3 * DAY)
+    stuck = _register(net, b"stuck", close_in=3 * DAY)
+    with pytest.raises(ChainError, match="NotOwner"):
+        court.queue_pause(net.alice)
+    court.queue_pause(net.deployer)
+    with pytest.raises(ChainError, match="NotDue"):
+        court.execute_pause(net.alice)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_pause(net.alice)  # anyone, once due
+    assert court.paused()
+    _propose(net, held)
+    proposed_at = net.dep.resolution_of(held).resolved_at
+    net.advance_to(proposed_at + WINDOW + 10)
+    assert court.state_of(held) == "proposed"  # its window passed during the pause: held
+    court.dispute(net.bob, held)  # disputes go on while paused
+    with pytest.raises(ChainError, match="NotOwner"):
+        court.unpause(net.alice)
+    court.unpause(net.deployer)
+    assert court.state_of(held) == "disputed"
+
+    # an emergency resolution: owner only, public, due after the same delay, only on a market not final
+    with pytest.raises(ChainError, match="NotOwner"):
+        court.queue_emergency_resolution(net.alice, stuck, 0)
+    court.queue_emergency_resolution(net.deployer, stuck, INVALID_OUTCOME)
+    court.queue_emergency_resolution(net.deployer, held, 0)
+    with pytest.raises(ChainError, match="NotDue"):
+        court.execute_emergency_resolution(net.alice, stuck)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_emergency_resolution(net.alice, stuck)
+    court.execute_emergency_resolution(net.alice, held)
+    assert court.state_of(stuck) == "invalid" and court.state_of(held) == "final"
+    assert court.case_of(held).ruling == "emergency" and court.final_of(held)[0] == 0
+    assert court.owed(net.bob.address) == court.parameters().dispute_bond  # the disputer's bond back
+    court.refund_fee(net.alice, held)
+    assert court.owed(net.creator.address) == FEE
+    with pytest.raises(ChainError, match="NothingQueued"):
+        court.execute_emergency_resolution(net.alice, held)
+
+
+def test_a_pause_ending_on_its_own_releases_what_it_held(chain_network):
+    net = chain_network
+    court = net.dep.court
+    market_id = _register(net, b"max-pause", close_in=3 * DAY)
+    court.queue_pause(net.deployer)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_pause(net.alice)
+    paused_until = court.contract.functions.pauses().call()[-1][1]
+    _propose(net, market_id)
+    net.advance_to(paused_until - 10)
+    assert court.state_of(market_id) == "proposed"
+    net.advance_to(paused_until)
+    assert court.state_of(market_id) == "final" and not court.paused()
+    assert court.final_of(market_id)[1] == paused_until  # final when the pause ended, not before
+
+
+# ------------------------------------------------------------------ the ZK path (real proofs)
+
+
+@pytest.fixture(scope="session")
+def resolver_verifier(circuit, store):
+    from provers.evm import evm_verifier
+
+    return evm_verifier(circuit, store)[1]
+
+
+@pytest.fixture
+def zk_market(chain_network, resolver_verifier, circuit, spec, bundle):
+    """`spec` with a dispute window, its creator's rule set while trading is open, at resolve time; the
+    honest resolution (from the real proof) and the proof's instances."""
+    from markets.spec import MarketSpec
+
+    net = chain_network
+    verifier = net.chain.deploy(net.deployer, resolver_verifier)
+    net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, circuit.record.circuit(1).vk,
+                              circuit.record.n_inputs)
+    windowed = MarketSpec.parse({**spec.to_json(), "dispute_window": WINDOW})
+    net.register(spec, advance=False)  # validators review the proof against its own market
+    net.register(windowed, advance=False)
+    with pytest.raises(ChainError, match="NotCreator"):
+        net.dep.court.set_rule(net.alice, windowed.market_id, windowed.zk_rule().as_tuple())
+    net.dep.court.set_rule(net.creator, windowed.market_id, windowed.zk_rule().as_tuple())
+    with pytest.raises(ChainError, match="BadRule"):  # once
+        net.dep.court.set_rule(net.creator, windowed.market_id, windowed.zk_rule().as_tuple())
+    net.advance_to(windowed.resolve_at_unix)
+    honest = net.validators[0].review(spec, bundle).vote.resolution
+    honest = replace(honest, market_id=windowed.market_id)
+    return net, windowed, honest, [felt_to_uint(f) for f in bundle.instances[0]]
+
+
+def test_a_rule_is_set_only_while_trading_is_open(chain_network, spec):
+    from markets.spec import MarketSpec
+
+    net = chain_network
+    late = MarketSpec.parse({**spec.to_json(), "dispute_window": 60})
+    net.register(late)  # and time passes to its resolve time
+    with pytest.raises(ChainError, match="RuleTooLate"):
+        net.dep.court.set_rule(net.creator, late.market_id, late.zk_rule().as_tuple())
+
+
+@pytest.mark.slow
+def test_the_proof_overturns_a_quorum_that_mislabels_what_it_proves(zk_market, bundle):
+    net, market, honest, instances = zk_market
+    court = net.dep.court
+    wrong = replace(honest, outcome=1 - honest.outcome)  # t colluders sign the other outcome, same proof
+    net.dep.resolve(net.submitter, wrong, net.signatures(wrong))
+    court.dispute(net.alice, market.market_id)
+    with pytest.raises(ChainError, match="ProofHashMismatch"):  # only the proof the quorum named
+        court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes + b"\x00", instances)
+    court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes, instances)  # anyone
+    assert court.case_of(market.market_id).ruling == "overturned"
+    assert court.final_of(market.market_id)[0] == honest.outcome
+    assert court.owed(net.alice.address) == court.parameters().dispute_bond + court.parameters().min_fee
+
+
+@pytest.mark.slow
+def test_the_proof_upholds_a_correct_resolution_against_a_griefer(zk_market, bundle):
+    net, market, honest, instances = zk_market
+    court = net.dep.court
+    net.dep.resolve(net.submitter, honest, net.signatures(honest))
+    court.dispute(net.alice, market.market_id)
+    court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes, instances)
+    assert court.case_of(market.market_id).ruling == "upheld"
+    assert court.final_of(market.market_id)[0] == honest.outcome
+    assert court.owed(net.alice.address) == 0  # the griefer's bond went to the fee
+    assert court.fees_of(market.market_id).pot == court.parameters().min_fee + court.parameters().dispute_bond
