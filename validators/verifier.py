@@ -4,6 +4,11 @@ A batched proof serves several markets; the verifier remembers proofs it has
 accepted (keyed by proof, instances, vk and SRS), so a validator verifies one proof
 per batch and still checks every market's own row.
 
+A validator keeps one verifier between reviews: it hashes each artifact (vk, settings, SRS) once and
+again only when its file changes (inode, size, modification and change times). ezkl's Python API
+reads the three files on every call and rebuilds the evaluation domain from the vk (twiddles for 2^k
+rows): that, not the pairing check, is most of a verification, and it grows with the circuit's logrows.
+
 The SRS must be one this verifier trusts by hash: by default the store's own trusted set
 (`oracle.models.trust_srs`: the operator's configuration, or a compile on this machine), or the
 set given to the constructor. A record names its SRS, and the model id binds that name, but
@@ -36,6 +41,8 @@ class ProofVerifier:
         self._remember = remember
         self.verifications = 0  # ezkl verify calls actually made
         self._consistent: set[Circuit] = set()  # circuits whose scales and logrows match their settings
+        self._verified: dict[str, tuple[Path, tuple]] = {}  # artifact id -> (path, file signature when hashed)
+        self.hashed = 0  # artifacts hashed from disk (once each while their files stay unchanged)
 
     def verify(self, bundle: ProofBundle, circuit: Circuit) -> None:
         """Return if the proof verifies; raise CheckFailed('srs' | 'model-artifacts' | 'proof', why) otherwise."""
@@ -47,7 +54,7 @@ class ProofVerifier:
             self._accepted.move_to_end(key)
             return
         try:
-            vk, settings, srs = circuit.paths(self.store)
+            vk, settings, srs = (self._path(a) for a in (circuit.vk, circuit.settings, circuit.srs))
         except Exception as e:
             raise CheckFailed("model-artifacts", str(e)) from None
         with tempfile.TemporaryDirectory(prefix="oracle-verify-") as tmp:
@@ -65,6 +72,23 @@ class ProofVerifier:
         self._accepted[key] = None
         if len(self._accepted) > self._remember:
             self._accepted.popitem(last=False)
+
+    def _path(self, artifact_id: str) -> Path:
+        """The artifact's verified path: hashed on first use, and again whenever its file changed."""
+        known = self._verified.get(artifact_id)
+        if known is not None:
+            path, signature = known
+            try:
+                if _signature(path) == signature:
+                    return path
+            except OSError:
+                pass
+        path = self.store.path(artifact_id)
+        signature = _signature(path)
+        self.store.get(artifact_id)  # the bytes behind this signature hash to the id
+        self.hashed += 1
+        self._verified[artifact_id] = (path, signature)
+        return path
 
     def check_srs(self, circuit: Circuit) -> None:
         """CheckFailed('srs') unless the circuit's SRS hash is one this verifier trusts."""
@@ -93,3 +117,9 @@ class ProofVerifier:
                 raise CheckFailed("model-artifacts", f"the record's {name} is {getattr(circuit, name)}, "
                                   f"its settings say {value}")
         self._consistent.add(circuit)
+
+
+def _signature(path: Path) -> tuple:
+    """What changes whenever a file's bytes can have changed (ctime: no one sets it back)."""
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
