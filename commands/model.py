@@ -176,13 +176,16 @@ def show(model_id: str = typer.Argument(...), as_json: bool = JsonOption) -> Non
     state_path = config.home() / "state.sqlite"
     rep = LocalState(state_path).reputation(record["model_id"]) if state_path.exists() else \
         {"markets": 0, "forecasts": 0, "brier": None, "log_loss": None, "accuracy": None}
-    emit({**record, "reputation": rep}, as_json, _render_model)
+    from markets.evaluation import latest_evaluation
+
+    emit({**record, "reputation": rep, "evaluation": latest_evaluation(store(), record["model_id"])}, as_json,
+         _render_model)
 
 
 def _render_model(doc: dict[str, Any]) -> None:
     rep = doc["reputation"]
     for k, v in doc.items():
-        if k in ("reputation", "circuits"):
+        if k in ("reputation", "circuits", "evaluation"):
             continue
         shown = srs_label(v) if k == "srs_kind" else ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
         out.print(f"[bold]{k}[/bold]: {shown}", highlight=False)
@@ -197,6 +200,16 @@ def _render_model(doc: dict[str, Any]) -> None:
                   f"accuracy {rep['accuracy']:.3f} over {rep['forecasts']} forecast(s) in {rep['markets']} market(s)")
     else:
         out.print("[bold]reputation[/bold]: no resolved forecasts yet")
+    ev = doc.get("evaluation")
+    if ev:  # the latest `oracle evaluate` of this model: the same Brier and log loss (markets.scoring)
+        m = ev["scores"].get("model_proven") or ev["scores"]["model_float"]
+        out.print(f"[bold]held-out backtest[/bold] ({ev['data']}, {ev['period'][0]} .. {ev['period'][1]}, "
+                  f"{ev['n']} questions): Brier {m['brier']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.3f}",
+                  highlight=False)
+        for line in ev["verdicts"]:
+            out.print(f"  {line}", highlight=False)
+    else:
+        out.print("[bold]held-out backtest[/bold]: none on this node yet (`oracle evaluate`)")
 
 
 @app.command("trust-srs")

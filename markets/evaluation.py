@@ -157,6 +157,37 @@ def bootstrap_difference(model: Sequence[float], baseline: Sequence[float], outc
             "blocks": int(len(ids)), "block_days": block_days}
 
 
+def bootstrap_ece(probabilities: Sequence[float], outcomes: Sequence[int], dates: Sequence[pd.Timestamp], *,
+                  bins: int = 10, block_days: int = 30, resamples: int = 2000, level: float = 0.95,
+                  seed: int = 0) -> dict[str, float]:
+    """`expected_calibration_error` with a block-bootstrap interval (the same blocks of question dates
+    as `bootstrap_difference`): each resample adds up the bins' counts and sums of whole blocks. A
+    percentile interval: ECE sums absolute errors, so resampling noise only raises it, and on
+    well-calibrated forecasts the interval can sit wholly above the estimate (it errs against the goal)."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(outcomes, dtype=float)
+    days = pd.DatetimeIndex(dates)
+    block = np.asarray((days - days.min()).days // block_days)
+    ids, inverse = np.unique(block, return_inverse=True)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, bins - 1)  # [e_b, e_b+1), the last bin closed
+    cell = inverse * bins + which
+    size = len(ids) * bins
+    count = np.bincount(cell, minlength=size).reshape(len(ids), bins).astype(float)
+    sp = np.bincount(cell, weights=p, minlength=size).reshape(len(ids), bins)
+    sy = np.bincount(cell, weights=y, minlength=size).reshape(len(ids), bins)
+
+    def ece(n, a, b):
+        return np.abs(a - b).sum(axis=-1) / n.sum(axis=-1)  # sum_b n_b/N |mean p_b - mean y_b|
+
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(ids), size=(resamples, len(ids)))
+    draws = ece(count[pick].sum(axis=1), sp[pick].sum(axis=1), sy[pick].sum(axis=1))
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return {"ece": float(ece(count.sum(0), sp.sum(0), sy.sum(0))), "low": float(lo), "high": float(hi),
+            "level": level, "blocks": int(len(ids)), "block_days": block_days}
+
+
 BASELINE_WORDS = {"random_walk": "the random walk", "base_rate": "the base rate"}
 
 
@@ -208,3 +239,28 @@ def evaluate(qs: Sequence[Question], predictions: dict[str, Sequence[float]], *,
     return {"n": len(qs), "period": [str(min(q.date for q in qs).date()), str(max(q.date for q in qs).date())],
             "models": report, "comparisons": comparisons,
             "verdicts": [m["verdict"] for per in comparisons.values() for b in per.values() for m in b.values()]}
+
+
+EVALUATIONS = "evaluation"  # store refs: model id -> its latest held-out backtest (`oracle model show`)
+
+
+def record_evaluation(store, model_id: str, report: dict) -> str:
+    """Keep the backtest's scores, ECE and verdicts as the model's latest evaluation (what `oracle model
+    show` prints beside its reputation, scored with the same functions, markets.scoring)."""
+    summary = {"version": 1, "model_id": model_id, "data": report["data"], "period": report["period"],
+               "n": report["n"], "horizons": report["horizons"], "ratios": report["ratios"],
+               "scores": {k: {m: r[m] for m in ("brier", "log_loss", "accuracy", "ece")}
+                          for k, r in report["models"].items()},
+               "ece_interval": report["ece_interval"], "verdicts": report["verdicts"]}
+    rid = store.put_json(summary)
+    store.set_ref(EVALUATIONS, model_id, rid)
+    return rid
+
+
+def latest_evaluation(store, model_id: str) -> dict | None:
+    from oracle.errors import NotFound
+
+    try:
+        return store.get_json(store.ref(EVALUATIONS, model_id))
+    except NotFound:
+        return None

@@ -48,3 +48,31 @@ def save_plots(report: dict, dates: Sequence[pd.Timestamp], outcomes: Sequence[i
         fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
         plt.close(fig)
     return paths
+
+
+def reliability_grid(cells: dict[str, dict[str, dict]], path: str | Path, *, columns: int = 3) -> Path:
+    """Reliability diagrams, one panel per cell (e.g. "btc h=7"): for each predictor, its calibration
+    table's mean predicted vs observed frequency, and its ECE with interval in the legend.
+    `cells[name][predictor]` = {"calibration": calibration_table rows, "ece": {"ece", "low", "high"}}."""
+    names = list(cells)
+    rows = max(1, -(-len(names) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+        for predictor, r in cells[name].items():
+            cal, e = r["calibration"], r["ece"]
+            ax.plot([c["mean_predicted"] for c in cal], [c["observed"] for c in cal], "o-", ms=3, lw=1,
+                    label=f"{predictor} ECE {e['ece']:.3f} [{e['low']:.3f}, {e['high']:.3f}]")
+        ax.set_title(name, fontsize=9)
+        ax.set(xlim=(0, 1), ylim=(0, 1))
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper left")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.supxlabel("predicted probability", fontsize=9)
+    fig.supylabel("observed frequency", fontsize=9)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return out

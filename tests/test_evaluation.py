@@ -90,3 +90,27 @@ def test_proven_outputs_score_like_the_float_model(circuit):
     report = json.loads(result.stdout)
     assert abs(report["brier_float_minus_proven"]) <= 1e-3
     assert report["models"]["model_proven"]["n"] == report["models"]["model_float"]["n"] > 100
+
+
+def test_model_show_prints_the_latest_backtest_beside_the_reputation(circuit, store, frame):
+    """`oracle evaluate` keeps its scores, ECE interval and verdicts for the model it proved with;
+    `oracle model show` prints them (the same Brier and log loss functions as the reputation)."""
+    from markets.evaluation import bootstrap_ece, latest_evaluation, record_evaluation
+
+    qs = questions(frame, start="2021-01-01", end="2021-03-31", horizons=(7,), ratios=(1.0,))
+    ys, dates = [q.outcome for q in qs], [q.date for q in qs]
+    p = [random_walk_probability(q) for q in qs]
+    report = evaluate(qs, {"model_float": p}, rates={})
+    report.update(data="bundled:btc_usd_daily.csv", horizons=[7], ratios=[1.0],
+                  ece_interval={"model_float": bootstrap_ece(p, ys, dates)},
+                  verdicts=["model selection: test sentence"] + report["verdicts"])
+    assert latest_evaluation(store, circuit.model_id) is None
+    record_evaluation(store, circuit.model_id, report)
+    shown = runner.invoke(app, ["model", "show", circuit.model_id])
+    assert shown.exit_code == 0, shown.output
+    assert "held-out backtest" in shown.output and f"Brier {brier(p, ys):.4f}" in shown.output
+    assert "model selection: test sentence" in shown.output and "the random walk on log loss" in shown.output
+    doc = json.loads(runner.invoke(app, ["model", "show", circuit.model_id, "--json"]).stdout)
+    assert doc["evaluation"]["scores"]["model_float"]["log_loss"] == pytest.approx(log_loss(p, ys))
+    assert doc["evaluation"]["ece_interval"]["model_float"]["high"] >= doc["evaluation"]["ece_interval"]["model_float"]["low"]
+
