@@ -18,6 +18,17 @@ benchmarks/results/gas.json).
   signatures (it re-installs the set on the oracle), and `advanceEpoch` installing n = 4, 10, 100
   bonded members (and a boundary with one joiner and one leaver at n = 10).
   `--only staking` runs these rows alone.
+- Disputes and fees (`DisputeCourt`, 7-of-10 bonded members), on a fresh replay chain: register with the
+  fee escrowed (and the same registration on the contracts before the court, commit 0b79e8c: the delta),
+  setRule, propose (= resolve), dispute, settleByProof with the resolver's real proof (upheld and
+  overturned), settleByVote (the escalated quorum's `Ruling`s), settleByArbiter, settleByTimeout,
+  finalize, claimSignerFee, claimProverFee, refundFee, withdraw, slashOverturned, and governance
+  (queue/execute parameters, pause, unpause, emergency resolution).
+- The dispute window's cost to the happy path: 64 markets registered, bet on, settled in one 7-of-10
+  `resolveBatch` and redeemed (BinaryMarket), on the contracts before the court (0b79e8c: no fee, the
+  market reads the oracle) and now (fee escrowed, a one-hour window waited out, the market reads
+  final through the court); every transaction measured, the difference per market.
+  `--only court` runs these two sets of rows alone.
 """
 
 from __future__ import annotations
@@ -161,6 +172,266 @@ def staking_rows(chain) -> dict:
     return {**rows, "advance_epoch_install_gas_by_n": install, "slash_gas_by_n": slash}
 
 
+BEFORE_COURT = "0b79e8c"  # the last commit before the dispute court (c6109d5): the happy path's "before"
+
+
+def _artifact_before_court(name: str) -> dict:
+    """A contract artifact as committed before the dispute court (read from git history)."""
+    import subprocess
+
+    out = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE_COURT}:oracle/contracts/{name}.json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+class _BeforeCourt:
+    """MarketRegistry + ModelRegistry + QuorumOracle + BinaryMarket as they were before the court
+    (no fee, no dispute window; the market reads the oracle), driven by raw calls."""
+
+    def __init__(self, chain, deployer, validators, threshold: int):
+        from oracle.eip712 import Domain
+
+        self.chain = chain
+        art = {n: _artifact_before_court(n) for n in ("MarketRegistry", "ModelRegistry", "QuorumOracle",
+                                                       "BinaryMarket")}
+        self.registry = chain.deploy(deployer, art["MarketRegistry"])
+        models = chain.deploy(deployer, art["ModelRegistry"])
+        self.oracle = chain.deploy(deployer, art["QuorumOracle"], self.registry.address, models.address,
+                                   list(validators), threshold, gas=8_000_000)
+        chain.transact(deployer, self.registry.functions.bindOracle(self.oracle.address), gas=200_000)
+        self.market = chain.deploy(deployer, art["BinaryMarket"], self.oracle.address)
+        self.domain = Domain(chain_id=chain.chain_id, verifying_contract=self.oracle.address)
+
+    def register(self, creator, spec_hash: str, model: str, close_at: int, resolve_at: int):
+        from oracle.canonical import to_bytes32
+
+        args = (to_bytes32(spec_hash), to_bytes32(model), b"\0" * 32, close_at, resolve_at, 2, 1)
+        mid = self.chain.call(self.registry.functions.marketIdOf(*args))
+        receipt = self.chain.transact(creator, self.registry.functions.register(*args), gas=400_000)
+        return "0x" + bytes(mid).hex(), receipt
+
+    def deposit(self, bettor, market_id: str, outcome: int, wei: int):
+        from oracle.canonical import to_bytes32
+
+        return self.chain.transact(bettor, self.market.functions.deposit(to_bytes32(market_id), outcome), value=wei,
+                                   gas=300_000)
+
+    def resolve(self, submitter, r, signatures):
+        from oracle.deployment import _as_resolution
+
+        return self.chain.transact(submitter, self.oracle.functions.resolve(_as_resolution(r), list(signatures)),
+                                   gas=1_000_000)
+
+    def resolve_batch(self, submitter, rs, signatures):
+        from oracle.deployment import _as_resolution
+
+        fn = self.oracle.functions.resolveBatch([_as_resolution(r) for r in rs], list(signatures))
+        return self.chain.transact(submitter, fn, gas=400_000 + 180_000 * len(rs))
+
+    def redeem(self, bettor, market_id: str):
+        from oracle.canonical import to_bytes32
+
+        return self.chain.transact(bettor, self.market.functions.redeem(to_bytes32(market_id)), gas=300_000)
+
+
+def happy_path_rows(chain, size: int = 64, window: int = 3600) -> dict:
+    """What the dispute window costs a market nobody disputes, measured before the court and now: `size`
+    markets registered, one bet each, settled in one 7-of-10 `resolveBatch`, redeemed. Now: the minimum
+    fee escrowed at registration, `window` seconds waited out, and BinaryMarket reading final through
+    the court; before: no fee, the market reading the oracle directly."""
+    from oracle.batch import batch_signable, leaf, merkle_root
+    from oracle.canonical import keccak_hex
+    from oracle.eip712 import Resolution, signable
+    from oracle.signer import LocalSigner
+
+    dep, keys, creator, submitter, deployer = setup(chain, 10, 7, with_deployer=True)
+    old = _BeforeCourt(chain, deployer, [k.address for k in keys], 7)
+    bettor = LocalSigner.create()
+    chain.fund(bettor.address, 10**21)
+    fee = dep.court.parameters().min_fee
+    model = keccak_hex(b"model")
+    stake = 10**15
+
+    def one_side(label: str, register, deposit, resolve_batch, resolve, redeem, domain, wait: int) -> dict:
+        now = chain.timestamp()
+        close_at, resolve_at = now + 600, now + 1200
+        gas = {"register": [], "deposit": [], "redeem": []}
+        rs = []
+        for i in range(size):
+            mid, receipt = register(keccak_hex(f"happy-{label}-{i}".encode()), close_at, resolve_at)
+            gas["register"].append(receipt["gasUsed"])
+            r = Resolution(mid, 0, i % 2, 600_000, model, keccak_hex(b"i%d" % i), keccak_hex(b"p%d" % i))
+            gas["deposit"].append(deposit(mid, r.outcome)["gasUsed"])
+            rs.append(r)
+        # one more market through the single-market path (`resolve`), for the per-proposal delta
+        mid, _ = register(keccak_hex(f"happy-{label}-single".encode()), close_at, resolve_at)
+        one = Resolution(mid, 0, 1, 600_000, model, keccak_hex(b"i"), keccak_hex(b"p"))
+        chain.advance_time(resolve_at - chain.timestamp() + 1)
+        root = merkle_root([leaf(r) for r in rs])
+        batch = resolve_batch(rs, [k.sign_message(batch_signable(domain, root, size)) for k in keys[:7]])["gasUsed"]
+        single = resolve(one, [k.sign_message(signable(domain, one)) for k in keys[:7]])["gasUsed"]
+        chain.advance_time(wait + 1)  # the window passes with no dispute: final
+        for r in rs:
+            gas["redeem"].append(redeem(r.market_id)["gasUsed"])
+        return {"register_per_market_gas": round(sum(gas["register"]) / size),
+                "deposit_per_market_gas": round(sum(gas["deposit"]) / size),
+                "resolve_batch_per_market_gas": round(batch / size),
+                "redeem_per_market_gas": round(sum(gas["redeem"]) / size),
+                "total_per_market_gas": round((sum(gas["register"]) + sum(gas["deposit"]) + batch
+                                               + sum(gas["redeem"])) / size),
+                "resolve_single_7of10_gas": single}
+
+    before = one_side(
+        "before", lambda h, c, ra: old.register(creator, h, model, c, ra),
+        lambda m, o: old.deposit(bettor, m, o, stake), lambda rs, s: old.resolve_batch(submitter, rs, s),
+        lambda r, s: old.resolve(submitter, r, s), lambda m: old.redeem(bettor, m), old.domain, 0)
+    now = one_side(
+        "now", lambda h, c, ra: dep.register_market(creator, spec_hash=h, model_id=model, resolve_at=ra, close_at=c,
+                                                    outcome_count=2, quorum=1, dispute_window=window, fee=fee),
+        lambda m, o: dep.deposit(bettor, m, o, stake), lambda rs, s: dep.resolve_batch(submitter, rs, s),
+        lambda r, s: dep.resolve(submitter, r, s), lambda m: dep.redeem(bettor, m)[1], dep.domain, window)
+    delta = {k: now[k] - before[k] for k in before}
+    return {"batch": size, "dispute_window_s": window, "fee_wei": fee, "before_court": before, "with_court": now,
+            "extra_gas_per_market": delta}
+
+
+def court_rows(chain, zk) -> dict:
+    """DisputeCourt on a bonded 7-of-10 set (a fresh replay chain: the zk market's rule is set while its
+    trading is open)."""
+    from dataclasses import replace
+
+    from oracle.canonical import keccak_hex
+    from oracle.eip712 import Resolution, signable
+    from oracle.signer import LocalSigner
+    from oracle.staking import ETH, Staking, StakingParameters
+
+    dep, keys, creator, submitter, deployer = setup(chain, 10, 7, with_deployer=True)
+    staking = Staking.deploy(dep, deployer, StakingParameters(max_validators=256, epoch_length=3600))
+    for k in keys:
+        chain.fund(k.address, 3 * ETH)
+        staking.join(k, 2 * ETH)
+    staking.advance_epoch(deployer)
+    court = dep.court
+    disputer, arbiter, prover = (LocalSigner.create() for _ in range(3))
+    for s in (disputer, arbiter, prover):
+        chain.fund(s.address, 10 * ETH)
+    params = court.parameters()
+    fee = 10 * params.min_fee
+    model = keccak_hex(b"model")
+    window = 3600
+    rows: dict = {"members": 10, "threshold": dep.threshold(), "parameters": params.to_json(), "fee_wei": fee,
+                  "dispute_window_s": window}
+
+    def plain(tag: str, outcome: int = 1):
+        mid, receipt = dep.register_market(creator, spec_hash=keccak_hex(tag.encode()), model_id=model, resolve_at=1,
+                                           outcome_count=2, quorum=1, dispute_window=window, fee=fee)
+        return Resolution(mid, 0, outcome, 600_000, model, keccak_hex(b"i" + tag.encode()),
+                          keccak_hex(b"p" + tag.encode())), receipt
+
+    def propose(r):
+        return dep.resolve(submitter, r, [k.sign_message(signable(dep.domain, r)) for k in keys[:7]])["gasUsed"]
+
+    w, receipt = plain("court-final")
+    rows["register_with_fee_gas"] = receipt["gasUsed"]
+    x, _ = plain("court-vote", outcome=1)  # proposed 1; the escalated quorum rules 0
+    y, _ = plain("court-arbiter")
+    z, _ = plain("court-timeout")
+    v, _ = plain("court-emergency")  # never proposed: governance resolves it
+    zk_markets = {}
+    if "error" not in zk:
+        from oracle.bundle import felt_to_uint
+        from oracle.models import inputs_hash
+        from validators.checks import rule_decision
+
+        record, spec, bundle, art = zk
+        verifier = chain.deploy(deployer, art)
+        dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
+        values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)
+        instances = [felt_to_uint(f) for f in bundle.instances[0]]
+        for label, w_s in (("upheld", window), ("overturned", window + 1)):  # two market ids, one proof
+            s = replace(spec, dispute_window=w_s)
+            dep.register_market(creator, **s.onchain(), fee=fee)
+            rows.setdefault("set_rule_gas", court.set_rule(creator, s.market_id, s.zk_rule().as_tuple())["gasUsed"])
+            final = s.round(s.final_round)
+            d = rule_decision(s, final, record, record.circuit(1), values.outputs)
+            outcome = d.outcome if label == "upheld" else 1 - d.outcome
+            zk_markets[label] = Resolution(s.market_id, final.index, outcome, d.probability_ppm, record.model_id,
+                                           inputs_hash(list(bundle.instances[0][: record.n_inputs])), bundle.proof_hash)
+
+    # governance: an arbiter, behind the public delay
+    rows["queue_parameters_gas"] = court.queue_parameters(deployer, replace(params, arbiter=arbiter.address))["gasUsed"]
+    chain.advance_time(2 * 86400 + 1)
+    rows["execute_parameters_gas"] = court.execute_parameters(submitter)["gasUsed"]
+    rows["queue_emergency_gas"] = court.queue_emergency_resolution(deployer, v.market_id, 0)["gasUsed"]
+    if zk_markets:
+        chain.advance_time(max(0, spec.resolve_at_unix - chain.timestamp()))
+
+    rows["propose_gas_7of10"] = propose(w)
+    for r in (x, y, z, *zk_markets.values()):
+        propose(r)
+    rows["dispute_gas"] = court.dispute(disputer, x.market_id)["gasUsed"]
+    for r in (y, z, *zk_markets.values()):
+        court.dispute(disputer, r.market_id)
+    if zk_markets:
+        rows["settle_by_proof_upheld_gas"] = court.settle_by_proof(submitter, zk_markets["upheld"].market_id,
+                                                                   bundle.proof_bytes, instances)["gasUsed"]
+        rows["settle_by_proof_overturned_gas"] = court.settle_by_proof(submitter, zk_markets["overturned"].market_id,
+                                                                       bundle.proof_bytes, instances)["gasUsed"]
+        rows["zk_rulings"] = {k: court.case_of(r.market_id).ruling for k, r in zk_markets.items()}
+    else:
+        rows["settle_by_proof"] = zk
+    e = court.escalated_quorum(x.market_id)
+    rulings = [court.ruling_signature(k, x.market_id, 0) for k in keys[:e]]
+    rows["settle_by_vote_gas"] = court.settle_by_vote(submitter, x.market_id, 0, rulings)["gasUsed"]
+    rows["settle_by_vote_signatures"] = e
+    rows["settle_by_arbiter_gas"] = court.settle_by_arbiter(arbiter, y.market_id, y.outcome)["gasUsed"]
+
+    # the undisputed proposal: final after the window; its fee paid out
+    chain.advance_time(window + 1)
+    rows["finalize_gas"] = court.finalize(submitter, w.market_id)["gasUsed"]
+    votes = [k.sign_message(signable(dep.domain, w)) for k in keys[:7]]
+    rows["claim_signer_fee_first_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[0])["gasUsed"]
+    rows["claim_signer_fee_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[1])["gasUsed"]
+    credits = [court.prover_credit_signature(k, w.market_id, w.proof_hash, prover.address) for k in keys[:7]]
+    rows["claim_prover_fee_gas"] = court.claim_prover_fee(submitter, w.market_id, prover.address, credits)["gasUsed"]
+    rows["prover_share_wei"] = court.owed(prover.address)
+    rows["signer_share_wei"] = court.owed(keys[0].address)
+    rows["withdraw_gas"] = court.withdraw(keys[0])["gasUsed"]
+
+    # nothing settles a dispute in time: INVALID, the fee back to the creator; a due emergency resolution
+    chain.advance_time(7 * 86400 + 1)
+    rows["settle_by_timeout_gas"] = court.settle_by_timeout(submitter, z.market_id)["gasUsed"]
+    rows["refund_fee_gas"] = court.refund_fee(creator, z.market_id)["gasUsed"]
+    rows["execute_emergency_gas"] = court.execute_emergency_resolution(submitter, v.market_id)["gasUsed"]
+    rows["queue_pause_gas"] = court.queue_pause(deployer)["gasUsed"]
+    chain.advance_time(2 * 86400 + 1)
+    rows["execute_pause_gas"] = court.execute_pause(submitter)["gasUsed"]
+    rows["unpause_gas"] = court.unpause(deployer)["gasUsed"]
+
+    # the signers of an overturned resolution lose their bonds (the set is re-installed on the oracle)
+    overturned = zk_markets.get("overturned", x)
+    sig = keys[0].sign_message(signable(dep.domain, overturned))
+    rows["slashed_bond_wei"] = staking.bond_of(keys[0].address).bond
+    rows["slash_overturned_gas_n10"] = staking.slash_overturned(submitter, overturned.market_id, sig)["gasUsed"]
+    rows["slashed_is_member"] = keys[0].address in staking.members()
+    rows["disputer_owed_wei"] = court.owed(disputer.address)
+    return rows
+
+
+def _replay_chain(kind: str, fn):
+    """`fn(chain)` on a fresh replay chain (genesis REPLAY_START) of `kind`: embedded or anvil (stopped after)."""
+    from oracle.anvil import start_anvil
+    from oracle.chain import Chain
+
+    if kind != "anvil":
+        return fn(Chain.embedded(start=REPLAY_START))
+    node = start_anvil(log_dir=Path(tempfile.mkdtemp()), timestamp=REPLAY_START)
+    try:
+        return fn(Chain.rpc(node.url))
+    finally:
+        node.stop()
+
+
 def markets(dep, creator, count: int, tag: str):
     from oracle.canonical import keccak_hex
     from oracle.eip712 import Resolution
@@ -276,23 +547,14 @@ def run(chain, zk=None) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--chains", default="embedded,anvil")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gas.json"))
-    ap.add_argument("--only", choices=["staking"], help="Only these rows, printed (the results file is kept).")
-    args = ap.parse_args()
-    if args.only == "staking":
-        print(json.dumps({"benchmark": "gas", "only": "staking", "chains": {
-            kind: _on_chain(kind, staking_rows) for kind in args.chains.split(",")}}, indent=2))
-        return
+def zk_inputs():
+    """The resolver's circuit record, "BTC above $4,000 on 2019-03-23?" as a plain market (quorum 1), a real
+    proof of it from the bundled providers, and the generated verifier's artifact (or {"error": why})."""
     from dataclasses import replace
 
     from markets.demo import DEMO_MARKETS, demo_spec
     from markets.feeds import load_source
     from oracle import config
-    from oracle.anvil import start_anvil
-    from oracle.chain import Chain
     from oracle.errors import ProvingError
     from oracle.signer import LocalSigner
     from oracle.store import ArtifactStore
@@ -301,15 +563,40 @@ def main() -> None:
     from provers.resolvers import compile_resolver
 
     store = ArtifactStore(Path(tempfile.mkdtemp(prefix="gas-")) / "store")
-    # "BTC above $4,000 on 2019-03-23?" as a plain resolve market (no forecasts), quorum 1
     above = replace(DEMO_MARKETS[0], forecast=None)
     circuit = compile_resolver(store, config.cache_dir(), above.width)
     spec = demo_spec(above, lambda width: circuit.model_id, None, quorum=1)
     bundle = EzklProver(circuit, LocalSigner.create()).prove(spec, load_source)
     try:
-        zk = (circuit.record, spec, bundle, evm_verifier(circuit, store)[1])
+        return (circuit.record, spec, bundle, evm_verifier(circuit, store)[1])
     except ProvingError as e:
-        zk = {"error": f"resolver {circuit.model_id}: {e}"}
+        return {"error": f"resolver {circuit.model_id}: {e}"}
+
+
+def court_and_happy_path(kind: str, zk) -> dict:
+    return {"court": _replay_chain(kind, lambda chain: court_rows(chain, zk)),
+            "dispute_window_happy_path": _replay_chain(kind, happy_path_rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--chains", default="embedded,anvil")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gas.json"))
+    ap.add_argument("--only", choices=["staking", "court"],
+                    help="Only these rows, printed (the results file is kept).")
+    args = ap.parse_args()
+    if args.only == "staking":
+        print(json.dumps({"benchmark": "gas", "only": "staking", "chains": {
+            kind: _on_chain(kind, staking_rows) for kind in args.chains.split(",")}}, indent=2))
+        return
+    zk = zk_inputs()
+    if args.only == "court":
+        print(json.dumps({"benchmark": "gas", "only": "court", "chains": {
+            kind: court_and_happy_path(kind, zk) for kind in args.chains.split(",")}}, indent=2))
+        return
+    from oracle.anvil import start_anvil
+    from oracle.chain import Chain
+
     result = {"benchmark": "gas", "chains": {}}
     for kind in args.chains.split(","):
         if kind == "anvil":
@@ -320,6 +607,7 @@ def main() -> None:
                 node.stop()
         else:
             result["chains"]["embedded"] = run(Chain.embedded(start=REPLAY_START), zk)
+        result["chains"][kind].update(court_and_happy_path(kind, zk))
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
