@@ -45,7 +45,8 @@ class LocalNetwork:
         load = load_data or (lambda source: load_source(source, chain=self.chain))
         self.validators = [Validator(k, store, self.dep.domain, load, registry=self.dep) for k in self.keys]
         self.settler = Settler(self.dep, self.submitter)
-        self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settler)
+        self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settler,
+                                     court_domain=self.dep.court.domain)
 
     @property
     def members(self) -> list[str]:

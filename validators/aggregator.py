@@ -13,7 +13,9 @@ from typing import Callable, Iterable, Sequence
 
 from oracle import bls
 from oracle.batch import batch_digest
-from oracle.eip712 import Domain, Resolution, digest, recover
+from eth_account import Account
+
+from oracle.eip712 import Domain, Resolution, digest, prover_credit_signable, recover
 from oracle.settlement import Settlement
 
 from .votes import BlsSubmission, BlsVote, Equivocation, Submission, Vote, VoteRejected
@@ -31,8 +33,12 @@ Settle = Callable[[Resolution, Sequence[bytes]], Settlement]
 
 
 class Aggregator:
-    def __init__(self, domain: Domain, members: Iterable[str], threshold: int, settle: Settle):
+    def __init__(self, domain: Domain, members: Iterable[str], threshold: int, settle: Settle, *,
+                 court_domain: Domain | None = None):
+        """`court_domain`: the dispute court's; a vote's prover credit must be its voter's signature
+        under it (one bad credit in a quorum would make the prover's claim revert)."""
         self.domain = domain
+        self.court_domain = court_domain
         self.members = {m.lower() for m in members}
         self.threshold = threshold
         self.settle = settle
@@ -53,6 +59,8 @@ class Aggregator:
             raise VoteRejected(f"vote digest {vote.digest} is not the resolution's digest {d} under this domain")
         if recover(self.domain, r, vote.signature) != vote.validator:
             raise VoteRejected(f"vote signature does not recover to {vote.validator}")
+        if vote.prover_credit:
+            self._check_credit(vote)
         tally = self._tallies.setdefault((r.market_id, r.round), _Tally())
         previous = tally.by_validator.get(vote.validator)
         if previous is not None and previous.digest != d:
@@ -68,6 +76,38 @@ class Aggregator:
             settlement = self.settle(r, [v.signature for v in chosen])
             tally.submission = Submission(r.market_id, r.round, r, tuple(v.validator for v in chosen), settlement)
             return tally.submission
+        return None
+
+    def _check_credit(self, vote: Vote) -> None:
+        r = vote.resolution
+        if not r.final:
+            raise VoteRejected("prover_credit: only a final round's vote credits a prover")
+        if self.court_domain is None:
+            return  # nothing to check it against: never used for a claim here
+        try:
+            who = Account.recover_message(prover_credit_signable(self.court_domain, r.market_id, r.proof_hash,
+                                                                 vote.prover), signature=vote.prover_credit)
+        except Exception as e:  # malformed r/s/v
+            raise VoteRejected(f"prover_credit: unreadable signature ({e})") from None
+        if who != vote.validator:
+            raise VoteRejected(f"prover_credit: does not recover to {vote.validator} over ProverCredit("
+                               f"{r.market_id}, {r.proof_hash}, {vote.prover})")
+
+    def prover_credits(self, resolution: Resolution, needed: int) -> tuple[str, list[bytes]] | None:
+        """(prover, `needed` credit signatures by members, ascending by signer) naming one prover of
+        `resolution`'s proof, from the votes for exactly that resolution; None if too few agree."""
+        t = self._tallies.get((resolution.market_id, resolution.round))
+        if t is None:
+            return None
+        votes = t.by_digest.get(digest(self.domain, resolution), {})
+        by_prover: dict[str, list[Vote]] = {}
+        for v in votes.values():
+            if v.prover_credit and v.validator.lower() in self.members:
+                by_prover.setdefault(v.prover.lower(), []).append(v)
+        for credits in by_prover.values():
+            if len(credits) >= needed:
+                chosen = sorted(credits, key=lambda v: int(v.validator, 16))[:needed]
+                return chosen[0].prover, [v.prover_credit for v in chosen]
         return None
 
     def set_members(self, members: Iterable[str], threshold: int) -> None:

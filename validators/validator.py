@@ -21,7 +21,7 @@ from markets.features import snapshot_bytes
 from oracle.batch import leaf
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
-from oracle.eip712 import Domain, Resolution, digest, signable
+from oracle.eip712 import Domain, Resolution, digest, prover_credit_signable, signable
 from oracle.errors import CheckFailed, DataError, OracleError
 from oracle.models import ModelRecord, inputs_hash, load_model
 from oracle.signer import Signer
@@ -43,6 +43,7 @@ class Validator:
         registry=None,
         bls_key=None,
         clock=None,
+        court_domain: Domain | None = None,
     ):
         """`load_data(source)` fetches the market's data independently of any prover.
 
@@ -62,6 +63,9 @@ class Validator:
                                if registry is not None else (lambda: datetime.now(timezone.utc)))
         self.deviations: list[dict] = []  # sources off the median, per reviewed round (reported, not counted)
         self._endorsed: set[bytes] = set()  # leaves (struct hashes) of resolutions this validator signed
+        # the dispute court's domain: a final round's vote also credits the bundle's prover (its fee)
+        court = getattr(registry, "court", None) if court_domain is None else None
+        self.court_domain = court_domain or (court.domain if court is not None else None)
 
     @property
     def address(self) -> str:
@@ -80,8 +84,13 @@ class Validator:
         sig = self.signer.sign_message(signable(self.domain, resolution))
         if resolution.final:  # only a final round may go into a BLS-signed batch root
             self._endorsed.add(leaf(resolution))
+        credit = {}
+        if resolution.final and self.court_domain is not None:
+            # the prover is the bundle's signer (check 1): the credit names whoever made this proof
+            credit = {"prover": bundle.prover, "prover_credit": self.signer.sign_message(
+                prover_credit_signable(self.court_domain, resolution.market_id, resolution.proof_hash, bundle.prover))}
         vote = Vote(self.address, resolution, digest(self.domain, resolution), sig, tuple(checks),
-                    time.perf_counter() - t0)
+                    time.perf_counter() - t0, **credit)
         return Review(vote, None, checks, timings)
 
     def sign_batch_bls(self, resolutions: Sequence[Resolution]):

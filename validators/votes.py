@@ -25,15 +25,23 @@ class Vote:
     signature: bytes
     checks: tuple[str, ...] = ()
     verify_s: float = 0.0
+    # a final round's vote also names who made the proof: the member's `ProverCredit(marketId,
+    # proofHash, prover)` signature under the dispute court's domain (`DisputeCourt.claimProverFee`)
+    prover: str = ""
+    prover_credit: bytes = b""
 
     def to_json(self) -> dict:
-        return {
+        doc = {
             "validator": self.validator,
             "resolution": self.resolution.to_json(),
             "digest": self.digest,
             "signature": "0x" + self.signature.hex(),
             "checks": list(self.checks),
         }
+        if self.prover_credit:  # absent otherwise: votes stored before the court read the same
+            doc["prover"] = self.prover
+            doc["prover_credit"] = "0x" + self.prover_credit.hex()
+        return doc
 
     @classmethod
     def from_json(cls, d: dict) -> "Vote":
@@ -42,8 +50,16 @@ class Vote:
             sig = d["signature"]
             if not (isinstance(sig, str) and sig.startswith("0x") and len(sig) == 132):
                 raise ValueError("signature: expected 65 bytes as 0x-hex")
+            prover, credit = d.get("prover", ""), d.get("prover_credit", "")
+            if credit or prover:
+                if not (isinstance(credit, str) and credit.startswith("0x") and len(credit) == 132):
+                    raise ValueError("prover_credit: expected 65 bytes as 0x-hex")
+                if not (isinstance(prover, str) and prover.startswith("0x") and len(prover) == 42):
+                    raise ValueError("prover: expected a 0x-prefixed 20-byte address")
+                int(prover, 16)
             return cls(str(d["validator"]), Resolution.from_json(d["resolution"]), str(d["digest"]),
-                       bytes.fromhex(sig[2:]), tuple(d.get("checks", ())))
+                       bytes.fromhex(sig[2:]), tuple(d.get("checks", ())), prover=prover,
+                       prover_credit=bytes.fromhex(credit[2:]) if credit else b"")
         except (KeyError, TypeError, ValueError) as e:
             raise OracleError(f"malformed vote: {e}") from None
 

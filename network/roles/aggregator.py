@@ -8,11 +8,15 @@ contract's decoded error. With "scheme": "bls" in role.json, final rounds settle
 aggregate of the validators' shares (forecast rounds, which have no BLS entry point, stay ECDSA).
 Equivocations go to evidence.jsonl and, when the deployment has a `ValidatorStaking`, to the chain:
 two conflicting signatures by one bonded key take its bond (the aggregator is paid the reporter's
-share) and remove it from the set at once.
+share) and remove it from the set at once. Once a market it collected votes for is final in the
+dispute court, the aggregator claims the fee's shares from what it holds (`claim_fees`, every
+"claim_fees_s" seconds, default 5): the prover's, with a quorum of the members' `ProverCredit`
+signatures, and each member's, with its vote (paid to them; the aggregator pays the gas).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 
@@ -44,7 +48,9 @@ class AggregatorService:
         self.bls_mode = home.cfg.get("scheme") == "bls"
         self.settler = Settler(self.dep, home.key, bls_final=self.bls_mode, log=self.log)
         self.staking = Staking.of(self.dep) if self.dep.addresses.get("ValidatorStaking") else None
-        self.aggregator = Aggregator(self.dep.domain, members, threshold, self.settler)
+        self.aggregator = Aggregator(self.dep.domain, members, threshold, self.settler,
+                                     court_domain=self.dep.court.domain)
+        self._fee_markets: set[str] = set()  # markets with final-round votes here whose fees are not done
         self.bls: BlsAggregator | None = None
         self._resolution_of_root: dict[bytes, object] = {}
         if self.bls_mode:
@@ -114,6 +120,8 @@ class AggregatorService:
                 bls_sub = self.bls.tally(index, share, required=required)
                 if bls_sub is not None:
                     sub = bls_sub
+            if r.final:
+                self._fee_markets.add(r.market_id)
             if persist:
                 doc = vote.to_json()
                 if bls_signature is not None:
@@ -123,6 +131,57 @@ class AggregatorService:
         if sub is not None and sub.tx_hash is not None:  # our own transaction landed
             return {"accepted": True, "submitted": sub.tx_hash}
         return {"accepted": True}
+
+    # ---------------------------------------------------------------- fees
+    def claim_fees(self) -> list[dict]:
+        """For each market this aggregator holds final-round votes for that the court now says is
+        final: claim the prover's share (a quorum of credits naming one prover) and the members'
+        shares (their votes for the resolution that became final). Done with a market once nothing
+        more can be claimed from here; INVALID markets are the creator's refund."""
+        rows: list[dict] = []
+        with self._lock:
+            markets = sorted(self._fee_markets)
+        for market_id in markets:
+            try:
+                state = self.dep.court.state_of(market_id)
+                if state in ("open", "proposed", "disputed"):
+                    continue
+                if state == "final":
+                    rows.extend(self._claim_market(market_id))
+            except (ChainError, OracleError) as e:
+                self.log("fee_claim_failed", market_id=market_id, reason=str(e))
+                continue
+            with self._lock:
+                self._fee_markets.discard(market_id)
+        return rows
+
+    def _claim_market(self, market_id: str) -> list[dict]:
+        from ..fees import claim_market_fees
+
+        with self._lock:  # votes arrive on other threads
+            rows = claim_market_fees(self.dep, self.home.key, self.aggregator, market_id)
+        for row in rows:
+            self.log("fee_claim", **row)
+        return rows
+
+    def attach(self, app) -> None:
+        """Claim fees in the background while `app` runs."""
+        every = float(self.home.cfg.get("claim_fees_s", 5.0))
+
+        async def loop(_app):
+            async def run():
+                while True:
+                    await asyncio.sleep(every)
+                    try:
+                        await in_thread(self.claim_fees)
+                    except Exception as e:  # the node is down: try again later
+                        self.log("fee_claim_failed", reason=str(e))
+
+            task = asyncio.ensure_future(run())
+            yield
+            task.cancel()
+
+        app.cleanup_ctx.append(loop)
 
     def _follow_set(self) -> None:
         """Count votes against the set in force now: after a change, members and threshold are
@@ -206,8 +265,10 @@ class AggregatorService:
 
 def build_app(home: RoleHome):
     service = AggregatorService(home)
-    return make_app("aggregator", home.log, home.store, service.routes(),
-                    lambda: {"name": home.name, "address": home.key.address, **service.stats()})
+    app = make_app("aggregator", home.log, home.store, service.routes(),
+                   lambda: {"name": home.name, "address": home.key.address, **service.stats()})
+    service.attach(app)
+    return app
 
 
 def _bls_of(doc: dict) -> bytes | None:

@@ -150,4 +150,7 @@ def build_app(home: RoleHome):
         stats = aggregator.stats
     health = lambda: {"name": home.name, "address": home.key.address, "votes": votes.count(),
                       **{f"aggregated_{k}": v for k, v in stats().items()}}
-    return make_app("validator", log, home.store, routes, health)
+    app = make_app("validator", log, home.store, routes, health)
+    if home.cfg.get("aggregate"):
+        aggregator.attach(app)
+    return app
