@@ -33,17 +33,28 @@ def up(
                              "with one BLS12-381 aggregate."),
     start: str = typer.Option("2019-03-10", "--start", help="The chain's genesis day (UTC), or 'now': a replay "
                               "chain starts before the bundled data's events, and `devnet market` moves it on."),
+    dispute_window: int = typer.Option(120, "--dispute-window", help="Seconds a market's quorum resolution stays "
+                                       "proposed (disputable) before it is final; 0: final as it lands."),
+    fee: str = typer.Option("0.01", "--fee", help="Resolution fee (ETH) the creator escrows per market, for the "
+                            "signers and the prover of its final resolution."),
 ) -> None:
     """Start anvil, deploy, and start every role as its own process (recorded by PID)."""
     from network.devnet import Devnet
 
+    from markets.spec import MAX_DISPUTE_WINDOW
+
+    from .roles import parse_eth
+
     if aggregators + validator_aggregators == 0:
         raise typer.BadParameter("someone must aggregate", param_hint="--aggregators")
+    if not 0 <= dispute_window <= MAX_DISPUTE_WINDOW:
+        raise typer.BadParameter(f"must be 0..{MAX_DISPUTE_WINDOW} seconds (7 days)", param_hint="--dispute-window")
     net = Devnet.up(_root(), validators=validators, threshold=threshold, provers=provers,
                     aggregators=aggregators, validator_aggregators=validator_aggregators, bls=bls,
-                    password=password(), start=None if start == "now" else _day(start, "--start"))
+                    password=password(), start=None if start == "now" else _day(start, "--start"),
+                    dispute_window=dispute_window, fee=parse_eth(fee, "--fee"))
     out.print(f"devnet up: anvil {net.rpc_url}, {len(net.roles)} roles, scheduler {net.doc['scheduler_url']}, "
-              f"chain time {_iso(net.now())}")
+              f"chain time {_iso(net.now())}; markets: dispute window {dispute_window} s, fee {fee} ETH")
 
 
 def _day(text: str, hint: str) -> int:
@@ -92,7 +103,8 @@ def status(
     watch: bool = typer.Option(False, "--watch", help="Refresh live until Ctrl-C."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Roles (PID, health), rounds in flight and the last resolutions."""
+    """Roles (PID, health), rounds in flight, the last resolutions, and each market's state in the
+    dispute court (proposed -> final, with its window's end; disputed; invalid) and fees."""
     if as_json or not watch:
         emit(_snapshot(), as_json, lambda s: out.print(_render(s)))
         return
@@ -122,11 +134,19 @@ def _snapshot() -> dict[str, Any]:
         for x in sch.get("last", []):
             spec = state.spec_json(x["market_id"]) if state else None
             x["outcomes"] = spec["outcomes"] if spec else None
-    return {"anvil": {"url": net.rpc_url, "alive": net.anvil().alive()}, "roles": roles, "scheduler": sch}
+    alive = net.anvil().alive()
+    markets = []
+    if alive:
+        net.tick()  # a quiet dev chain shows a window's end only in a new block
+        markets = net.markets()
+    return {"anvil": {"url": net.rpc_url, "alive": alive}, "roles": roles, "scheduler": sch,
+            "chain_time": net.now() if alive else None, "markets": markets}
 
 
 def _render(s: dict[str, Any]):
     from rich.console import Group
+
+    from network.fees import state_label
 
     t = Table(title=f"devnet: anvil {s['anvil']['url']} ({'up' if s['anvil']['alive'] else 'DOWN'})")
     for col in ("role", "name", "pid", "state", "detail"):
@@ -147,7 +167,22 @@ def _render(s: dict[str, Any]):
     for x in sch.get("last", []):
         f.add_row(x["market_id"][:12], str(x["round"]), "settled", "",
                   outcome_text(x.get("outcomes"), x.get("outcome"), x.get("probability_ppm")))
-    return Group(t, f)
+    m = Table(title=f"Markets in the dispute court (chain time {_iso(s['chain_time']) if s.get('chain_time') else '?'})")
+    for col in ("market", "state", "window ends", "case", "fee", "paid"):
+        m.add_column(col, overflow="fold")
+    for x in s.get("markets", []):
+        m.add_row(x["market_id"][:12], state_label(x, x.get("outcomes")),
+                  _iso(x["window_ends_at"]) if x.get("window_ends_at") is not None else "",
+                  _case_text(x.get("case")), f"{x['fees']['pot_wei'] / 10**18:g} ETH",
+                  f"{x['fees']['paid_wei'] / 10**18:g} ETH ({x['fees']['signer_claims']} signers"
+                  f"{', prover' if x['fees']['prover_paid'] else ''})")
+    return Group(t, f, m)
+
+
+def _case_text(case: dict | None) -> str:
+    if not case:
+        return ""
+    return f"{case['disputer'][:10]} bond {case['bond_wei'] / 10**18:g} ETH, ruling {case['ruling']}"
 
 
 @app.command("down")

@@ -1,4 +1,5 @@
-"""`oracle market ...`: market specs: new (the creator's prompt), validate, register, list, show."""
+"""`oracle market ...`: market specs: new (the creator's prompt), validate, register, list, show; and
+a market's life in the dispute court: status (proposed -> final, case, fees), dispute, withdraw."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from oracle.errors import NotFound, SpecError
 from .home import password, store
 from .render import JsonOption, emit, err, handles_errors, out, progress, say
 
-app = typer.Typer(no_args_is_help=True, help="Market specs: new, validate, register, list, show.")
+app = typer.Typer(no_args_is_help=True, help="Market specs: new, validate, register, list, show; the dispute "
+                  "court: status, dispute, withdraw.")
 
 
 def _tracked() -> dict[str, dict[str, Any]]:
@@ -28,7 +30,8 @@ def _info(spec) -> dict[str, Any]:
     return {"market_id": spec.market_id, "spec_hash": spec.spec_hash, "question": spec.question,
             "outcomes": list(spec.outcomes), "kind": spec.kind, "shape": spec.shape.kind,
             "sources": len(spec.observe.sources), "resolver": spec.resolver, "forecaster": spec.forecaster,
-            "close_at": doc["close_at"], "resolve_at": doc["resolve_at"], "rounds": len(spec.rounds())}
+            "close_at": doc["close_at"], "resolve_at": doc["resolve_at"], "rounds": len(spec.rounds()),
+            "dispute_window": spec.dispute_window}
 
 
 @app.command("validate")
@@ -56,22 +59,26 @@ def validate(path: str = typer.Argument(..., help="Market spec file (.json, .yam
 @app.command("register")
 @handles_errors
 def register(path: str = typer.Argument(..., help="Market spec file (.json, .yaml)."),
+             fee: Optional[str] = typer.Option(None, "--fee", help="Resolution fee (ETH) escrowed in the dispute "
+                                               "court for the signers and the prover (default: the court's minimum)."),
              as_json: bool = JsonOption) -> None:
-    """Register a market: spec into the artifact store, entry on-chain, a job for each round. Refused
-    once its trading has closed by the chain's clock (its outcome could already be known)."""
+    """Register a market: spec into the artifact store, entry on-chain (its fee escrowed), a job for
+    each round. Refused once its trading has closed by the chain's clock (its outcome could already be known)."""
     from markets.spec import MarketSpec
 
+    from .roles import parse_eth
+
     spec = MarketSpec.load(path)  # a malformed file is refused before any key is decrypted
-    info, human = _register(spec, as_json)
+    info, human = _register(spec, as_json, fee=None if fee is None else parse_eth(fee, "--fee"))
     emit(info, as_json, human)
 
 
-def _register(spec, as_json: bool) -> tuple[dict, Any]:
+def _register(spec, as_json: bool, fee: int | None = None) -> tuple[dict, Any]:
     from network.client import Client
 
     with progress("registering", quiet=as_json) as log:
         log("unlocking the keystore, compiling (or loading) the resolver")
-        reg = Client(password=password(), on_log=log).register(spec)
+        reg = Client(password=password(), on_log=log).register(spec, fee=fee)
     info = {**_info(spec), "market_id": reg.market_id, "already_registered": reg.already}
     verb = "already registered" if reg.already else "registered"
     return info, say(f"{verb} {reg.market_id} ({info['rounds']} round(s), trading closes at "
@@ -113,7 +120,128 @@ def show(market_id: str = typer.Argument(...), as_json: bool = JsonOption) -> No
     emit(entry, as_json, lambda e: out.print_json(json.dumps(e, default=str)))
 
 
+# ------------------------------------------------------------------ the dispute court
+KeyOption = typer.Option("creator", "--key", help="Whose key pays (this home's keystore; on a devnet, the role "
+                         "of that name, e.g. creator or validator-0).")
+
+
+class _Site:
+    """This home's chain: its node (node.json) or its devnet ($ORACLE_HOME/devnet): the deployment,
+    a key by name, and a tracked market's spec."""
+
+    def __init__(self):
+        from oracle.chain import Chain
+        from oracle.deployment import Deployment
+
+        home = config.home()
+        if (home / "node.json").exists():
+            from network.node.config import NodeConfig
+
+            self.dep = Deployment.load(Chain.rpc(NodeConfig.load(home).rpc_url), home / "deployments")
+            self._keys = lambda name: home / "keys"
+            self._state = home / "state.sqlite"
+        elif (home / "devnet" / "devnet.json").exists():
+            from network.devnet import Devnet
+
+            net = Devnet(home / "devnet")
+            self.dep = net.deployment()
+            self._keys = lambda name: net.root / name / "keys"
+            self._state = net.root / "scheduler" / "state.sqlite"
+        else:
+            raise NotFound(f"no node (node.json) or devnet in {home}: run `oracle node init` or `oracle devnet up`")
+
+    def key(self, name: str):
+        from oracle.keystore import KeyStore
+
+        return KeyStore(self._keys(name)).load(name, password())
+
+    def outcomes(self, market_id: str) -> list[str] | None:
+        from oracle.state import LocalState
+
+        doc = LocalState(self._state).spec_json(market_id) if self._state.exists() else None
+        return doc["outcomes"] if doc else None
+
+
+def _market_id(text: str) -> str:
+    from network.explorer.data import check_id
+
+    return check_id(text.strip().lower(), "MARKET_ID")
+
+
+@app.command("status")
+@handles_errors
+def status(market_id: str = typer.Argument(..., help="The market's id (0x + 64 hex)."),
+           as_json: bool = JsonOption) -> None:
+    """A market in the dispute court: open, proposed (until its window ends), disputed, final or
+    invalid; the case (disputer, bond, ruling) and the fee (escrowed, paid, claims)."""
+    from network.fees import finality, state_label
+
+    site = _Site()
+    market_id = _market_id(market_id)
+    if not site.dep.is_registered(market_id):
+        raise NotFound(f"unknown market {market_id}: not registered on this home's chain")
+    doc = {"market_id": market_id, **finality(site.dep, market_id), "chain_time": site.dep.chain.timestamp()}
+    outcomes = site.outcomes(market_id)
+
+    def human(d: dict) -> None:
+        f = d["fees"]
+        out.print(f"{d['market_id']}: {state_label(d, outcomes)}", highlight=False)
+        if d["window_ends_at"] is not None:
+            out.print(f"dispute window ends at {d['window_ends_at']} (chain time now {d['chain_time']})",
+                      highlight=False)
+        if d["case"]:
+            c = d["case"]
+            out.print(f"case: disputed by {c['disputer']} at {c['disputed_at']}, bond {c['bond_wei'] / 10**18:g} ETH, "
+                      f"ruling {c['ruling']}", highlight=False)
+        out.print(f"fee: {f['pot_wei'] / 10**18:g} ETH escrowed, {f['paid_wei'] / 10**18:g} ETH paid out "
+                  f"({f['signer_claims']} signer share(s){', prover paid' if f['prover_paid'] else ''}"
+                  f"{', closed' if f['closed'] else ''})", highlight=False)
+
+    emit(doc, as_json, human)
+
+
+@app.command("dispute")
+@handles_errors
+def dispute(market_id: str = typer.Argument(..., help="The market's id (0x + 64 hex)."),
+            key: str = KeyOption, as_json: bool = JsonOption) -> None:
+    """Dispute a proposed resolution within its window, posting the court's dispute bond: a ruling
+    (the ZK proof, a larger quorum, the arbiter) pays the bond and the fee to the side it upholds."""
+    from oracle.errors import OracleError
+
+    site = _Site()
+    market_id = _market_id(market_id)
+    court = site.dep.court
+    state = court.state_of(market_id)
+    if state != "proposed":
+        raise OracleError(f"MARKET_ID: market {market_id} is {state}: only a proposed resolution, within its "
+                          "dispute window, can be disputed")
+    signer = site.key(key)
+    bond = court.parameters().dispute_bond
+    receipt = court.dispute(signer, market_id, bond)
+    doc = {"market_id": market_id, "disputer": signer.address, "bond_wei": bond,
+           "tx": "0x" + bytes(receipt["transactionHash"]).hex(), "state": court.state_of(market_id)}
+    emit(doc, as_json, say(f"disputed {market_id} with a bond of {bond / 10**18:g} ETH from {signer.address}; "
+                           "it is final once a ruling settles it"))
+
+
+@app.command("withdraw")
+@handles_errors
+def withdraw(key: str = KeyOption, as_json: bool = JsonOption) -> None:
+    """Withdraw what the dispute court owes this key (a refunded fee, a dispute won, a returned bond)."""
+    from oracle.errors import OracleError
+
+    site = _Site()
+    signer = site.key(key)
+    amount = site.dep.court.owed(signer.address)
+    if amount == 0:
+        raise OracleError(f"--key: the court owes {signer.address} nothing")
+    site.dep.court.withdraw(signer)
+    emit({"address": signer.address, "withdrawn_wei": amount}, as_json,
+         say(f"{signer.address}: withdrew {amount / 10**18:g} ETH from the dispute court"))
+
+
 # ------------------------------------------------------------------ the creator's prompt
+DEFAULT_WINDOW = 7200  # 2 h, as UMA's optimistic oracle (a quorum's answer, then time to object)
 SHAPES = ("above", "up_down", "range", "touch", "versus")
 _SHAPE_HELP = {"above": "the close at a date above a value?", "up_down": "up or down over a period?",
                "range": "which bucket the close at a date falls in?", "touch": "does the price reach a level "
@@ -276,6 +404,11 @@ def new(
     now: Optional[str] = typer.Option(None, "--now", help="Check at this ISO-8601 time (default: the node's "
                                       "chain clock, or the wall clock without a node)."),
     out_path: Optional[str] = typer.Option(None, "--out", help="Spec file to write (default: market-<id>.json)."),
+    dispute_window: Optional[str] = typer.Option(None, "--dispute-window", help="Seconds a quorum's resolution stays "
+                                                 "proposed (disputable) before it is final; 0: final as it lands "
+                                                 f"(default {DEFAULT_WINDOW}: 2 h)."),
+    fee: Optional[str] = typer.Option(None, "--fee", help="With --register: the resolution fee (ETH) escrowed for "
+                                      "the signers and the prover (default: the court's minimum)."),
     do_register: bool = typer.Option(False, "--register", help="Register it on this node's chain once written."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt: a missing flag is an error."),
     like: Optional[str] = typer.Option(None, "--like", help="Take every answer not given from this spec file "
@@ -295,12 +428,12 @@ def new(
             for k in ("question", "outcomes", "close_at", "resolve_at"):  # they were about the file's market
                 given.pop(k, None)
         shape, asset, source, at, from_, to, value, bounds, level, direction, versus, question, outcomes, quorum, \
-            close_at, resolve_at = (
+            close_at, resolve_at, dispute_window = (
                 v if v is not None else given.get(k) for k, v in (
                     ("shape", shape), ("asset", asset), ("source", source), ("at", at), ("from", from_), ("to", to),
                     ("value", value), ("bounds", bounds), ("level", level), ("direction", direction),
                     ("versus", versus), ("question", question), ("outcomes", outcomes), ("quorum", quorum),
-                    ("close_at", close_at), ("resolve_at", resolve_at)))
+                    ("close_at", close_at), ("resolve_at", resolve_at), ("dispute_window", dispute_window)))
         inclusive = inclusive or given.get("inclusive", False)
     ask = _Asker(no_input)
     at_now = spec_now(now=now)
@@ -398,6 +531,12 @@ def new(
 
     outcome_names = ask("--outcomes", outcomes, "Outcomes (comma-separated)", parse_outcomes,
                         default=",".join(_default_outcomes(kind, the_asset.label, rule)))
+    window = ask("--dispute-window", dispute_window, "Dispute window: seconds a quorum's resolution stays "
+                 "disputable before it is final (0: final as it lands)", _window, default=str(DEFAULT_WINDOW))
+    fee_wei = None
+    if do_register:
+        fee_wei = ask("--fee", fee, "Resolution fee (ETH) escrowed for the signers and the prover", _fee,
+                      default=f"{_min_fee() / 10**18:f}".rstrip("0").rstrip("."))
     made = _draft(kind, the_asset, other, at_day, first, last, rule, question=text, outcomes=outcome_names,
                   resolver_of=resolver_of, quorum=node_quorum, now=at_now)
     if isinstance(made, str):
@@ -407,6 +546,8 @@ def new(
         doc["close_at"] = close_at
     if resolve_at is not None:
         doc["resolve_at"] = resolve_at
+    if window:
+        doc["dispute_window"] = window
     spec = check_spec(doc, now=at_now, store=store())  # what `validate` and `register` check
     target = Path(ask("--out", out_path, "Write the spec to", str, default=f"market-{spec.market_id[2:12]}.json"))
     if target.exists():
@@ -414,7 +555,7 @@ def new(
     target.write_text(json.dumps(spec.to_json(), indent=2) + "\n")
     info = {**_info(spec), "file": str(target), "spec": spec.to_json()}
     if do_register:
-        reg, _ = _register(spec, as_json)
+        reg, _ = _register(spec, as_json, fee=fee_wei)
         info["registered"], info["already_registered"] = True, reg["already_registered"]
 
     def human(info: dict) -> None:
@@ -449,7 +590,8 @@ def _answers_of(path: str) -> dict[str, Any]:
     symbol, names = asset_of(doc["observe"]["sources"], "--like")
     out: dict[str, Any] = {"shape": shape["kind"], "asset": symbol, "source": names, "question": doc["question"],
                            "outcomes": ",".join(doc["outcomes"]), "quorum": doc["quorum"],
-                           "close_at": doc["close_at"], "resolve_at": doc["resolve_at"]}
+                           "close_at": doc["close_at"], "resolve_at": doc["resolve_at"],
+                           "dispute_window": str(doc.get("dispute_window", 0))}
     for k in ("at", "from", "to", "level", "direction"):
         if k in shape:
             out[k] = str(shape[k])
@@ -460,6 +602,42 @@ def _answers_of(path: str) -> dict[str, Any]:
     if shape["kind"] == "versus":
         out["versus"] = asset_of(shape["other"]["sources"], "--like")[0]
     return out
+
+
+def _window(v: Any) -> int:
+    from markets.spec import MAX_DISPUTE_WINDOW
+
+    text = str(v).strip()
+    if not text.isdigit() or int(text) > MAX_DISPUTE_WINDOW:
+        raise SpecError("--dispute-window", f"must be whole seconds in [0, {MAX_DISPUTE_WINDOW}] (7 days), got {v!r}")
+    return int(text)
+
+
+def _fee(v: Any) -> int:
+    from oracle.errors import OracleError
+
+    from .roles import parse_eth
+
+    try:
+        wei = parse_eth(str(v), "--fee")
+    except OracleError as e:
+        raise SpecError("--fee", str(e).removeprefix("--fee: ")) from None
+    least = _min_fee()
+    if wei < least:
+        raise SpecError("--fee", f"{v} ETH is below the network's minimum fee, {least / 10**18:g} ETH")
+    return wei
+
+
+def _min_fee() -> int:
+    """The court's minimum resolution fee on this home's node (the default parameters without one)."""
+    from oracle.court import CourtParameters
+
+    try:
+        from network.client import Client
+
+        return Client().deployment.court.parameters().min_fee
+    except NotFound:
+        return CourtParameters().min_fee
 
 
 def _fail(field: str, reason: str):

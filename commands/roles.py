@@ -138,3 +138,66 @@ def validator_status(role_home: Path = RoleHomeOption, as_json: bool = JsonOptio
                   + (", joining paused" if p["joining_paused"] else ""), highlight=False)
 
     emit(doc, as_json, human)
+
+
+# ------------------------------------------------------------------ fees (DisputeCourt)
+def _role(role_home: Path):
+    from network.home import RoleHome
+
+    return RoleHome(role_home, password=password())
+
+
+@validator_app.command("claim-fees")
+@handles_errors
+def validator_claim_fees(role_home: Path = RoleHomeOption,
+                         withdraw: bool = typer.Option(False, "--withdraw", help="Then withdraw what the court owes."),
+                         as_json: bool = JsonOption) -> None:
+    """Claim this validator's share of the fee of every final market it signed, with its stored votes
+    as evidence (votes.sqlite); a share already claimed (by an aggregator, say) is reported as such."""
+    from network.fees import claim_own_fees
+    from network.home import JsonRows
+
+    home = _role(role_home)
+    rows = claim_own_fees(home.dep, home.key, JsonRows(home.home / "votes.sqlite", "votes").all(), log=home.log)
+    owed = home.dep.court.owed(home.key.address)
+    doc = {"address": home.key.address, "claims": rows, "owed_wei": owed}
+    if withdraw and owed:
+        home.dep.court.withdraw(home.key)
+        doc.update(withdrawn_wei=owed, owed_wei=0)
+
+    def human(d):
+        for r in d["claims"]:
+            amount = f" {r['amount_wei'] / 10**18:g} ETH" if "amount_wei" in r else ""
+            out.print(f"{r['market_id']}: {r['result']}{amount}", highlight=False)
+        tail = f"withdrew {d['withdrawn_wei'] / 10**18:g} ETH" if "withdrawn_wei" in d else \
+            f"owed {d['owed_wei'] / 10**18:g} ETH (withdraw: oracle validator withdraw-fees)"
+        out.print(f"{d['address']}: {len(d['claims'])} market(s) looked at; {tail}", highlight=False)
+
+    emit(doc, as_json, human)
+
+
+def _withdraw_fees(role_home: Path, as_json: bool) -> None:
+    from oracle.errors import OracleError
+
+    home = _role(role_home)
+    owed = home.dep.court.owed(home.key.address)
+    if owed == 0:
+        raise OracleError(f"--role-home: the dispute court owes {home.key.address} nothing (claim first)")
+    home.dep.court.withdraw(home.key)
+    emit({"address": home.key.address, "withdrawn_wei": owed}, as_json,
+         lambda _: out.print(f"{home.key.address}: withdrew {owed / 10**18:g} ETH of fees", highlight=False))
+
+
+@validator_app.command("withdraw-fees")
+@handles_errors
+def validator_withdraw_fees(role_home: Path = RoleHomeOption, as_json: bool = JsonOption) -> None:
+    """Withdraw the fees the dispute court credited to this validator."""
+    _withdraw_fees(role_home, as_json)
+
+
+@prover_app.command("withdraw-fees")
+@handles_errors
+def prover_withdraw_fees(role_home: Path = typer.Option(..., "--role-home", help="This prover's home."),
+                         as_json: bool = JsonOption) -> None:
+    """Withdraw the prover's share of fees (claimed by the aggregators with the members' credits)."""
+    _withdraw_fees(role_home, as_json)

@@ -10,7 +10,7 @@ rounds name is one this home knows and can answer the market's rule. One functio
 
     c = Client()                                  # ORACLE_HOME's node (node.json, keystores)
     reg = c.register("markets/examples/above.json")  # Registration(market_id, already=False, ...)
-    c.status(reg.market_id)                       # {"state": "open" | "closed" | "resolved", ...}
+    c.status(reg.market_id)                       # {"state": "open" | "closed" | "proposed" | "final", ...}
     c.wait_for_resolution(reg.market_id, timeout=600)
     c.forecasts(reg.market_id)                    # [{"round": 0, "due_at": ..., "probability": 0.6}, ...]
 
@@ -28,6 +28,7 @@ from typing import Any, Callable
 from markets.registration import check_spec, known_resolvers  # noqa: F401  (the one check, re-exported)
 from markets.spec import MarketSpec
 from oracle import config
+from oracle.eip712 import INVALID_OUTCOME
 from oracle.errors import NotFound, OracleError
 
 
@@ -115,20 +116,23 @@ class Client:
 
         return check_spec(spec, now=self.now(), store=ArtifactStore(self.home / "store"))
 
-    def register(self, spec: MarketSpec | dict | str | Path) -> Registration:
+    def register(self, spec: MarketSpec | dict | str | Path, *, fee: int | None = None) -> Registration:
         """Store the spec, register it on-chain, track its rounds (`oracle market register`). A
-        market already registered is not sent again: `already` says so."""
+        market already registered is not sent again: `already` says so. `fee`: the resolution fee
+        escrowed in the dispute court (wei; default and floor: the court's minimum)."""
         node = self.node
         if not isinstance(spec, MarketSpec):
             spec = MarketSpec.load(spec) if isinstance(spec, (str, Path)) else MarketSpec.parse(spec)
         already = node.dep.is_registered(spec.market_id)  # by anyone: nothing is sent again
-        market_id = node.register(spec)
+        market_id = node.register(spec, fee=fee)
         doc = spec.to_json()
         return Registration(market_id, spec.spec_hash, already, len(spec.rounds()), doc["close_at"], doc["resolve_at"])
 
     def status(self, market_id: str) -> dict[str, Any]:
         """What the chain says of a market: `state` open (trading) / closed (awaiting its evidence) /
-        resolved, with the outcome's name and probability once resolved."""
+        proposed (a quorum's resolution, disputable until `window_ends_at`) / disputed / final /
+        invalid (the dispute court's word), with the outcome's name and probability once proposed;
+        `final` says whether consumers may act on it."""
         dep = self.deployment
         market_id = market_id.lower()
         if not dep.is_registered(market_id):
@@ -141,22 +145,34 @@ class Client:
         except NotFound:
             outcomes = None
         if dep.is_resolved(market_id):
+            from .fees import finality
+
+            court = finality(dep, market_id)
             res = dep.resolution_of(market_id).resolution
-            name = outcomes[res.outcome] if outcomes and res.outcome < len(outcomes) else \
-                ("INVALID" if outcomes else str(res.outcome))
-            doc.update(state="resolved", outcome=name, outcome_index=res.outcome,
-                       probability=res.probability_ppm / 1e6)
+            # the final outcome once a ruling overturned the proposal; the proposal's until then
+            index = court["outcome"] if court["state"] == "final" else res.outcome
+            if court["state"] == "invalid":
+                index = INVALID_OUTCOME
+            name = outcomes[index] if outcomes and index < len(outcomes) else \
+                ("INVALID" if outcomes else str(index))
+            doc.update(state=court["state"], final=court["state"] in ("final", "invalid"), outcome=name,
+                       outcome_index=index, probability=res.probability_ppm / 1e6,
+                       window_ends_at=court["window_ends_at"], final_at=court["final_at"], case=court["case"],
+                       fees=court["fees"])
         else:
             doc["state"] = "open" if self.now().timestamp() < record.close_at else "closed"
+            doc.update(final=False, fees=dep.court.fees_of(market_id).to_json())
         return doc
 
-    def wait_for_resolution(self, market_id: str, *, timeout: float = 3600.0, poll: float = 2.0) -> dict[str, Any]:
-        """Poll the chain until the market is resolved (the node's scheduler does the work); its
-        `status`. OracleError after `timeout` seconds."""
+    def wait_for_resolution(self, market_id: str, *, timeout: float = 3600.0, poll: float = 2.0,
+                            final: bool = False) -> dict[str, Any]:
+        """Poll the chain until a quorum's resolution is recorded (proposed, or later; `final`: until
+        the court says final or invalid, after the market's dispute window); its `status`. The node's
+        scheduler does the work. OracleError after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             doc = self.status(market_id)
-            if doc["state"] == "resolved":
+            if doc["final"] or (not final and doc["state"] not in ("open", "closed")):
                 return doc
             if time.monotonic() >= deadline:
                 raise OracleError(f"market {market_id} is not resolved after {timeout:g} s (state {doc['state']}; "

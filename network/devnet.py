@@ -6,7 +6,10 @@ registered before their events and time then moved on with `advance_to`), create
 in that role's own home, deploys (each validator bonds 10 ETH in `ValidatorStaking`, whose first
 epoch installs them as the oracle's set), and starts: the scheduler, the provers, n validators and
 the aggregators (`--aggregators`, default 2: any validator operator can run one). Everything
-started is recorded in `devnet.json` by PID and process group; `down` stops exactly those.
+started is recorded in `devnet.json` by PID and process group; `down` stops exactly those. Its
+markets are registered with a short dispute window (`dispute_window`, default 120 s: a quorum's
+resolution is proposed, then final) and a resolution fee (`fee`, default 0.01 ETH), which the
+aggregators claim for the signers and the prover once final.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from oracle.store import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY_START = 1552176000  # 2019-03-10T00:00:00Z (markets.demo.REPLAY_START): before the bundled markets' events
+DISPUTE_WINDOW = 120  # seconds a devnet market's proposed resolution stays disputable
+FEE = 10**16  # 0.01 ETH: the resolution fee a devnet market's creator escrows
 SERVE = {"prover": ["prover", "serve"], "validator": ["validator", "serve"],
          "aggregator": ["aggregator", "serve"], "scheduler": ["scheduler", "run"]}
 
@@ -92,9 +97,11 @@ class Devnet:
     @classmethod
     def up(cls, root: Path, *, validators: int = 7, threshold: int = 5, provers: int = 1, aggregators: int = 2,
            validator_aggregators: int = 0, bls: bool = False, password: str, overrides: dict[str, dict] | None = None,
-           timeout: float = 120.0, start: int | None = REPLAY_START, bond: int | None = 10 * 10**18) -> "Devnet":
+           timeout: float = 120.0, start: int | None = REPLAY_START, bond: int | None = 10 * 10**18,
+           dispute_window: int = DISPUTE_WINDOW, fee: int = FEE) -> "Devnet":
         """`start`: the chain's genesis time (unix; None: now). `bond` (wei): each validator bonds this
-        much in `ValidatorStaking`, which owns the oracle's set (None: a fixed set, no staking)."""
+        much in `ValidatorStaking`, which owns the oracle's set (None: a fixed set, no staking).
+        `dispute_window` (seconds) and `fee` (wei): what `demo_market` registers its markets with."""
         from oracle.chain import Chain
         from oracle.keystore import KeyStore
 
@@ -105,11 +112,16 @@ class Devnet:
             raise OracleError(f"a devnet is already running from {root} (oracle devnet down first)")
         if threshold > validators or threshold * 2 <= validators:
             raise OracleError(f"threshold {threshold} of {validators}: needs a strict majority, at most n")
+        from markets.spec import MAX_DISPUTE_WINDOW
+
+        if not 0 <= dispute_window <= MAX_DISPUTE_WINDOW:
+            raise OracleError(f"dispute_window: {dispute_window} s must be in [0, {MAX_DISPUTE_WINDOW}] (7 days)")
         root.mkdir(parents=True, exist_ok=True)
         net = cls(root, password=password)
         node = start_anvil(log_dir=root / "anvil", state_file=root / "anvil" / "state.json", timestamp=start)
         net.doc = {"anvil": node.to_json(), "state_file": str(root / "anvil" / "state.json"), "start": start,
-                   "validators": validators, "threshold": threshold, "started": time.time()}
+                   "validators": validators, "threshold": threshold, "started": time.time(),
+                   "dispute_window": dispute_window, "fee_wei": fee}
         net.roles = {}
         chain = Chain.rpc(node.url)
         names = (["scheduler", "creator", "deployer"] + [f"prover-{i}" for i in range(provers)]
@@ -274,9 +286,41 @@ class Devnet:
         now = datetime.fromtimestamp(dep.chain.timestamp(), timezone.utc)
         MarketSpec.parse(spec.to_json(), now=now)  # refused once trading has closed by the chain's clock
         if not dep.is_registered(spec.market_id):
-            dep.register_market(creator, **spec.onchain())
+            dep.register_market(creator, **spec.onchain(), fee=max(self.fee, dep.court.parameters().min_fee))
         post(f"{self.doc['scheduler_url']}/v1/specs", json.loads(spec.canonical()))
         return spec.market_id
+
+    @property
+    def fee(self) -> int:
+        """The resolution fee (wei) this devnet's creator pays per market."""
+        return int(self.doc.get("fee_wei", FEE))
+
+    @property
+    def dispute_window(self) -> int:
+        return int(self.doc.get("dispute_window", DISPUTE_WINDOW))
+
+    def tick(self) -> int:
+        """Mine one empty block: a quiet dev chain shows time passing (a dispute window ending) only in
+        a new block's timestamp. Returns it."""
+        return self.deployment().chain.advance_time(0)
+
+    def markets(self) -> list[dict[str, Any]]:
+        """Every market the scheduler tracks, with the dispute court's state (proposed -> final), when
+        its window ends, the case and the fees; newest registration last."""
+        from oracle.state import LocalState
+
+        from .fees import finality
+
+        path = self.roles["scheduler"].home / "state.sqlite" if "scheduler" in self.roles else None
+        if path is None or not path.exists():
+            return []
+        dep = self.deployment()
+        rows = []
+        for m in LocalState(path).markets():
+            spec = json.loads(m["spec_json"])
+            rows.append({"market_id": m["market_id"], "question": spec["question"], "outcomes": spec["outcomes"],
+                         "dispute_window": spec.get("dispute_window", 0), **finality(dep, m["market_id"])})
+        return rows
 
     def scheduler_status(self) -> dict | None:
         try:
@@ -342,7 +386,8 @@ class Devnet:
         quorum = min(self.doc["threshold"], self.deployment().threshold())
         spec = btc_above_spec(at, value, resolver=models["resolvers"]["1"], quorum=quorum,
                               forecaster=models["forecaster"] if forecast_from else None,
-                              forecast_from=forecast_from, every_days=every_days)
+                              forecast_from=forecast_from, every_days=every_days,
+                              dispute_window=self.dispute_window)
         return self.register_market(spec, password=password)
 
     def signed_outcome(self, market_id: str, validator: str = "validator-0") -> int | None:
@@ -388,10 +433,10 @@ def _last_block_time(state_file: Path) -> int | None:
 
 
 def btc_above_spec(at: str, value: float, *, resolver: str, quorum: int, forecaster: str | None = None,
-                   forecast_from: str | None = None, every_days: int = 2):
+                   forecast_from: str | None = None, every_days: int = 2, dispute_window: int = 0):
     """A version-2 "BTC close above `value` on `at`?" market over the bundled providers that have the
     day (Coinbase's file ends in November 2020): trading closes when the day opens, it resolves when
-    the day is over."""
+    the day is over; a quorum's resolution stays disputable `dispute_window` seconds."""
     from datetime import timedelta
 
     from markets.demo import BTC_2019, BTC_2021, BTC_SOURCE, SOURCES, DemoMarket, demo_spec
@@ -410,4 +455,9 @@ def btc_above_spec(at: str, value: float, *, resolver: str, quorum: int, forecas
         {"kind": "above", "at": at, "value": value, "above": "YES", "below": "NO"},
         close_at=day.strftime("%Y-%m-%dT%H:%M:%SZ"),
         resolve_at=(day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), forecast=forecast)
-    return demo_spec(market, lambda width: resolver, forecaster, quorum)
+    spec = demo_spec(market, lambda width: resolver, forecaster, quorum)
+    if dispute_window:
+        from markets.spec import MarketSpec
+
+        spec = MarketSpec.parse({**spec.to_json(), "dispute_window": dispute_window})
+    return spec

@@ -87,12 +87,12 @@ class CtfLinker:
         return record
 
     def report(self, market_id: str) -> dict[str, Any] | None:
-        """Report a resolved market's payouts to its condition (`CTFAdapter.report`, open to anyone):
+        """Report a final market's payouts to its condition (`CTFAdapter.report`, open to anyone):
         the event-log record (market_id, condition_id, payouts, tx), or None when the market is not
-        linked, not resolved yet, or reported already."""
+        linked, not final yet (proposed: its dispute window is still open), or reported already."""
         if self.condition_id_of(market_id) is None or self.is_reported(market_id):
             return None
-        if not self.dep.is_resolved(market_id):
+        if not self.dep.court.is_final(market_id):  # proposed, disputed: the adapter would refuse
             return None
         try:
             receipt = self.chain.transact(self.signer, self.adapter.functions.report(to_bytes32(market_id)),

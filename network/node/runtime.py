@@ -78,8 +78,9 @@ class Node:
             self._log_event("ctf_error", step=what, reason=str(e))
 
     def sweep_ctf(self) -> None:
-        """Link every tracked market with a ctf_question_id, report every resolved one (a restart, or
-        a market settled by someone else, is caught up here)."""
+        """Link every tracked market with a ctf_question_id, report every final one (a restart, a
+        market settled by someone else, or one whose dispute window has since passed, is caught up
+        here)."""
         if self.ctf is None:
             return
         for market in self.state.markets():
@@ -87,7 +88,7 @@ class Node:
             if not spec.ctf_question_id:
                 continue
             self._ctf("link", self.ctf.link, spec)
-            if self.dep.is_resolved(spec.market_id):
+            if self.dep.court.is_final(spec.market_id):  # the adapter pays out on final only
                 self._ctf("report", self.ctf.report, spec.market_id)
 
     # ------------------------------------------------------------- roles
@@ -169,8 +170,9 @@ class Node:
         return self._specs[market_id]
 
     # ------------------------------------------------------------ markets
-    def register(self, spec, *, origin: str = "local") -> str:
-        """Store the spec, register it on-chain, record it locally: all or nothing."""
+    def register(self, spec, *, origin: str = "local", fee: int | None = None) -> str:
+        """Store the spec, register it on-chain, record it locally: all or nothing. `fee` (wei,
+        default the court's minimum) is escrowed for the signers and the prover of its final resolution."""
         from markets.registration import check_spec
 
         self.resolver(spec.shape.n_constants)  # this node's resolver for the shape, compiled before the check
@@ -185,7 +187,7 @@ class Node:
         assert stored == spec.spec_hash
         if not self.dep.is_registered(spec.market_id):
             try:
-                self.dep.register_market(self.creator, **spec.onchain())
+                self.dep.register_market(self.creator, **spec.onchain(), fee=fee)
             except OracleError:
                 if not existed:
                     self.store.delete(spec.spec_hash)
