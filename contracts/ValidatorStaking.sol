@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {BLS} from "./BLS.sol";
 import {DisputeCourt} from "./DisputeCourt.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 import {StrictEcdsa} from "./StrictEcdsa.sol";
@@ -108,6 +109,8 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     error PaymentFailed(address to);
     error SlashedKey(address validator);
     error NotOverturned(bytes32 marketId);
+    error NoBlsKey(address validator);
+    error BadBlsSignature(address validator);
     error NotInBatch(bytes32 marketId, bytes32 root);
 
     constructor(QuorumOracle oracle_, DisputeCourt court_, Parameters memory parameters_) {
@@ -294,6 +297,59 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         _slash(signer, keccak256(abi.encode(signer, a.marketId, a.round, uint8(1))));
     }
 
+    /// One side of equivocation evidence: a resolution and the signature that vouches for it, either
+    /// the member's vote (`count` 0: over the oracle's `digest(r)`, `proof` and `root` unused) or its
+    /// signature over a batch (`batchDigest(root, count)`) whose root `proof` folds `r` up to.
+    struct Vouch {
+        QuorumOracle.Resolution r;
+        bytes32[] proof;
+        bytes32 root;
+        uint32 count;
+        bytes signature;
+    }
+
+    /// Two conflicting resolutions for one market and round vouched for by one key on any path: votes
+    /// and batch signatures (ECDSA, recovered), or BLS batch shares (`bls`: checked against the key
+    /// `member` has registered with the oracle now; a share under a key it rotated away is not).
+    function slashEquivocation(address member, Vouch calldata a, Vouch calldata b, bool bls) external {
+        if (a.r.marketId != b.r.marketId || a.r.round != b.r.round) revert NotSameRound();
+        if (a.r.outcome == b.r.outcome && a.r.probabilityPpm == b.r.probabilityPpm) revert NotConflicting();
+        bytes32 da = _vouched(a);
+        bytes32 db = _vouched(b);
+        if (bls) {
+            bytes memory key = oracle.blsKeyOf(member);
+            if (key.length == 0) revert NoBlsKey(member);
+            // BLS shares sign batches (of one, at least): a vote's digest is never BLS-signed
+            if (a.count == 0 || b.count == 0) revert NotConflicting();
+            _checkBls(member, key, da, a.signature);
+            _checkBls(member, key, db, b.signature);
+        } else {
+            address first = _recover(da, a.signature, 0);
+            address second = _recover(db, b.signature, 1);
+            if (first != member || second != member) revert SignersDiffer(first, second);
+        }
+        _slash(member, keccak256(abi.encode(member, a.r.marketId, a.r.round, uint8(0))));
+    }
+
+    function _vouched(Vouch calldata v) private view returns (bytes32) {
+        if (v.count == 0) return oracle.digest(v.r);
+        _fold(v.r, v.proof, v.root);
+        return oracle.batchDigest(v.root, v.count);
+    }
+
+    function _fold(QuorumOracle.Resolution memory r, bytes32[] calldata proof, bytes32 root) private view {
+        bytes32 h = oracle.hashResolution(r);
+        for (uint256 i = 0; i < proof.length; i++) {
+            h = h < proof[i] ? keccak256(abi.encodePacked(h, proof[i])) : keccak256(abi.encodePacked(proof[i], h));
+        }
+        if (h != root) revert NotInBatch(r.marketId, root);
+    }
+
+    function _checkBls(address member, bytes memory key, bytes32 d, bytes calldata signature) private view {
+        bytes memory h = oracle.hashToG2(abi.encodePacked(d), BLS.DST_SIG);
+        if (!BLS.pairingCheck(key, h, signature)) revert BadBlsSignature(member);
+    }
+
     /// A signature over a resolution the dispute court overturned (its vote, over the oracle's `digest`):
     /// the signer vouched for a wrong answer, and its bond is taken.
     function slashOverturned(bytes32 marketId, bytes calldata signature) external {
@@ -312,11 +368,7 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         bytes calldata signature
     ) external {
         QuorumOracle.Resolution memory r = _overturned(marketId);
-        bytes32 h = oracle.hashResolution(r);
-        for (uint256 i = 0; i < proof.length; i++) {
-            h = h < proof[i] ? keccak256(abi.encodePacked(h, proof[i])) : keccak256(abi.encodePacked(proof[i], h));
-        }
-        if (h != root) revert NotInBatch(marketId, root);
+        _fold(r, proof, root);
         address signer = _recover(oracle.batchDigest(root, count), signature, 0);
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }

@@ -65,6 +65,23 @@ class BondStatus:
 
 
 @dataclass(frozen=True)
+class Vouch:
+    """`ValidatorStaking.Vouch`: a resolution and the signature that vouches for it, the member's vote
+    (`count` 0) or its signature over a batch root (`proof` folds the resolution up to `root`); a BLS
+    share in EIP-2537 encoding (`oracle.bls.to_eip2537_g2`)."""
+
+    resolution: Resolution
+    signature: bytes
+    proof: tuple[bytes, ...] = ()
+    root: bytes = b"\x00" * 32
+    count: int = 0
+
+    def as_tuple(self) -> tuple:
+        return (replace(self.resolution, final=True).as_tuple(), list(self.proof), self.root, self.count,
+                bytes(self.signature))
+
+
+@dataclass(frozen=True)
 class SlashReport:
     """What became of one piece of evidence: `slashed` (our transaction), `spent` (already used, or
     the key holds no bond now) or `not_slashable` (no conflict the contract punishes)."""
@@ -196,6 +213,14 @@ class Staking:
         # removing a member re-installs the set on the oracle: gas grows with the set
         gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
         return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slash")
+
+    def slash_equivocation(self, reporter: Signer, member: str, first: "Vouch", second: "Vouch", *,
+                           bls: bool = False) -> Any:
+        """Two conflicting resolutions for one market and round vouched for by `member` on any path
+        (votes, ECDSA batch signatures, or BLS batch shares with `bls`): its bond is taken."""
+        fn = self.contract.functions.slashEquivocation(member, first.as_tuple(), second.as_tuple(), bls)
+        gas = (1_500_000 if bls else 600_000) + 120_000 * len(self.members()) if self.chain.explicit_gas else None
+        return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slashEquivocation")
 
     def slash_overturned(self, reporter: Signer, market_id: str, signature: bytes) -> Any:
         """Take the bond of a key that signed a resolution the dispute court overturned (`signature`:
