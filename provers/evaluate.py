@@ -78,7 +78,9 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
     from oracle.errors import FieldError
     from oracle.store import ArtifactStore
 
-    from .model import load_or_train
+    from markets.evaluation import bootstrap_ece, record_evaluation
+
+    from .model import fit_report, load_or_train
     from .reference import BTC_SOURCE, config_for, reference_circuit
 
     frame = load_source({"kind": "csv", "uri": data})
@@ -103,12 +105,46 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
     if proven:
         report["brier_float_minus_proven"] = (report["models"]["model_float"]["brier"]
                                               - report["models"]["model_proven"]["brier"])
+    selection = fit_report(cfg, training_data, config.cache_dir()).get("chosen")
+    report["selection"] = selection
+    ys, dates = [q.outcome for q in qs], [q.date for q in qs]
+    report["ece_interval"] = {name: bootstrap_ece(p, ys, dates) for name, p in preds.items()}
+    report["verdicts"] = [selection_sentence(selection)] + report["verdicts"] + [
+        ece_sentence(name, e) for name, e in report["ece_interval"].items()]
+    if circuit is not None:
+        report["model"]["model_id"] = circuit.model_id
+        record_evaluation(store or ArtifactStore(config.home() / "store"), circuit.model_id, report)
     if plot_dir:
         from markets.plots import save_plots
 
         report["plots"] = [str(p) for p in save_plots(report, [q.date for q in qs], [q.outcome for q in qs],
                                                       preds, plot_dir)]
     return report
+
+
+ECE_GOAL = 0.03
+
+
+def selection_sentence(chosen: dict | None) -> str:
+    """What model selection on validation made of the forecaster, in words."""
+    if not chosen:
+        return "model selection: no record on this node (the model was trained elsewhere)"
+    if chosen.get("random_walk_only"):
+        return ("model selection: no correction or calibration map beat the random walk on validation (pooled, "
+                "without being worse at some horizon), so the model is the random walk itself")
+    parts = []
+    if chosen.get("penalty"):
+        parts.append(f"a correction (penalty {chosen['penalty']:g})")
+    if chosen.get("calibration") != "identity":
+        parts.append(f"a {chosen['calibration']} map (a = {chosen['a']:.3f}, b = {chosen['b']:+.3f})")
+    return (f"model selection: the random walk plus {' and '.join(parts)}, kept because on validation it beat "
+            "the walk pooled and was worse at no horizon")
+
+
+def ece_sentence(name: str, e: dict[str, float]) -> str:
+    met = "meets" if e["ece"] <= ECE_GOAL else "misses"
+    return (f"{name} expected calibration error {e['ece']:.3f}, {e['level']:.0%} interval [{e['low']:.3f}, "
+            f"{e['high']:.3f}]: {met} the goal <= {ECE_GOAL}")
 
 
 def pd_timestamp(s: str):

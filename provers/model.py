@@ -7,11 +7,16 @@ features).
 The reference (`mlp`, `ReferenceConfig`) is a residual on the log-normal random
 walk: its logit is the walk's own logit (from the recipe's z-score feature) plus
 a small MLP correction that starts at zero and is penalised towards it, then a
-Platt calibration map. Time splits, enforced by `markets.evaluation.assert_trained_before`:
+monotone calibration map. Time splits, enforced by `markets.evaluation.assert_trained_before`:
 the correction learns from questions whose outcome was known before
 `validation_start`; the penalty (or no correction at all) is chosen and the
 calibration map fitted on questions asked from `validation_start` whose outcome
 was known before `test_start`; nothing at or after `test_start` is read at all.
+Selection keeps a correction or map only if validation shows it better than the
+walk pooled and worse at no horizon (`departs_with_evidence`); otherwise the
+forecaster is the random walk itself. The features do not carry the horizon
+(only volatility x sqrt(h)), so one map serves every horizon: a map that a
+horizon's validation refuses is refused for all.
 The other families (`conv1d`, `trees`) keep the plain training (`TrainingConfig`).
 """
 
@@ -32,7 +37,7 @@ from markets.features import RECIPES, TrailingReturns
 from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 3  # v3: a departure from the random walk must be shown better on validation, at no horizon worse
 
 
 class Forecaster(nn.Module):
@@ -96,10 +101,11 @@ class ReferenceConfig:
 
 
 def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: str | None = None,
-             label_before: str | None = None, column: str = "Close"):
+             label_before: str | None = None, column: str = "Close", with_horizons: bool = False):
     """(X, y, dates, target dates) for every question asked on or after `start` whose outcome row
-    is before `label_before`. Horizons count rows (trading days on an exchange series). The frame is
-    cut at `label_before` first, so no feature or label can read a later row."""
+    is before `label_before` (and each question's horizon after them, `with_horizons`). Horizons count
+    rows (trading days on an exchange series). The frame is cut at `label_before` first, so no feature
+    or label can read a later row."""
     impl = RECIPES[recipe]
     if label_before is not None:
         frame = frame.loc[: pd.Timestamp(label_before) - pd.Timedelta(days=1)]
@@ -107,7 +113,7 @@ def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: s
     dates = frame.index
     n = impl.rows_needed
     lo = pd.Timestamp(start) if start else None
-    xs, ys, ds, ts = [], [], [], []
+    xs, ys, ds, ts, hs = [], [], [], [], []
     for h in horizons:
         for i in range(n - 1, len(closes) - h):
             if lo is not None and dates[i] < lo:
@@ -118,8 +124,10 @@ def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: s
                 ys.append(1.0 if closes[i + h] > k * closes[i] else 0.0)
                 ds.append(dates[i])
                 ts.append(dates[i + h])
-    return (np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32),
-            pd.DatetimeIndex(ds), pd.DatetimeIndex(ts))
+                hs.append(h)
+    out = (np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32),
+           pd.DatetimeIndex(ds), pd.DatetimeIndex(ts))
+    return (*out, np.asarray(hs, dtype=int)) if with_horizons else out
 
 
 def _bce(logits: np.ndarray, y: np.ndarray) -> float:
@@ -163,12 +171,43 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 CALIBRATIONS = {"identity": lambda z, y: (1.0, 0.0), "temperature": fit_temperature, "platt": fit_platt}
 
 
-def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str = "Close") -> tuple[str, list]:
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
+
+
+def validation_gain(logits: np.ndarray, walk: np.ndarray, y: np.ndarray, dates, horizons: np.ndarray, *,
+                    resamples: int = 1000) -> dict:
+    """A candidate's log loss minus the random walk's on validation questions, pooled and per horizon,
+    each with a 95 % block-bootstrap interval over question dates (`markets.evaluation`, the intervals
+    `oracle evaluate` prints)."""
+    from markets.evaluation import bootstrap_difference
+
+    pc, pw, y = _sigmoid(logits), _sigmoid(walk), np.asarray(y, dtype=int)
+    dates, horizons = pd.DatetimeIndex(dates), np.asarray(horizons)
+    keep = ("difference", "low", "high")
+
+    def diff(m):
+        d = bootstrap_difference(pc[m], pw[m], y[m], dates[m], metric="log_loss", resamples=resamples)
+        return {k: d[k] for k in keep}
+
+    every = np.ones(len(y), dtype=bool)
+    return {"pooled": diff(every), "per_horizon": {int(h): diff(horizons == h) for h in np.unique(horizons)}}
+
+
+def departs_with_evidence(gain: dict) -> bool:
+    """The rule a departure from the random walk must pass on validation: better pooled (the interval of
+    candidate - walk log loss lies below 0) and at no horizon shown worse (every horizon's interval
+    reaches 0 or below). A forecaster that fails it is the walk (identity map, no correction)."""
+    return gain["pooled"]["high"] < 0 and all(d["low"] <= 0 for d in gain["per_horizon"].values())
+
+
+def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str = "Close") -> tuple[str, list, dict]:
     """Which calibration map generalises: rolling origin over the years before the test period, on the
     random walk's own logit (no fitted parameters, so every pre-test year can be used): each map is
     fitted on the questions of year Y - 1 (outcomes known before Y) and scored on year Y's (outcomes
-    known before Y + 1); the map with the lowest total log loss wins ("identity" unless a map helps
-    the following year on average)."""
+    known before Y + 1). A map is kept only if, over all those scored years, it passes
+    `departs_with_evidence` against the identity (better pooled, no horizon shown worse); among those
+    the lowest log loss wins, else "identity". (kind, folds, gains)."""
     from markets.evaluation import assert_trained_before
 
     from .families import ResidualBody
@@ -177,25 +216,33 @@ def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str 
     test_year = pd.Timestamp(cfg.test_start).year
     years = {}
     for year in range(seen.index[0].year + 1, test_year):
-        X, y, _, targets = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=f"{year}-01-01",
-                                    label_before=f"{year + 1}-01-01", column=column)
+        X, y, dates, targets, hs = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=f"{year}-01-01",
+                                            label_before=f"{year + 1}-01-01", column=column, with_horizons=True)
         assert_trained_before(targets, cfg.test_start, what="calibration outcome")
         if len(X):
             with torch.no_grad():
-                years[year] = (walk(torch.from_numpy(X)).numpy().ravel().astype(float), y)
-    totals = {k: 0.0 for k in CALIBRATIONS}
-    folds = []
+                years[year] = (walk(torch.from_numpy(X)).numpy().ravel().astype(float), y, dates, hs)
+    scored: dict[str, list] = {k: [] for k in CALIBRATIONS}
+    folds, ys, ds, hs = [], [], [], []
     for year in sorted(years):
         if year - 1 not in years:
             continue
-        (zf, yf), (zs, ys) = years[year - 1], years[year]
+        (zf, yf, _, _), (zs, y_s, d_s, h_s) = years[year - 1], years[year]
         row = {"fit": year - 1, "score": year}
         for kind, fit in CALIBRATIONS.items():
             a, b = fit(zf, yf)
-            row[kind] = _bce(a * zs + b, ys)
-            totals[kind] += row[kind] * len(ys)
+            row[kind] = _bce(a * zs + b, y_s)
+            scored[kind].append(a * zs + b)
         folds.append(row)
-    return min(CALIBRATIONS, key=lambda k: (totals[k], k != "identity")), folds
+        ys.append(y_s), ds.append(d_s), hs.append(h_s)
+    if not folds:
+        return "identity", folds, {}
+    y_all, d_all, h_all = np.concatenate(ys), pd.DatetimeIndex(np.concatenate(ds)), np.concatenate(hs)
+    z = {k: np.concatenate(v) for k, v in scored.items()}
+    gains = {k: validation_gain(z[k], z["identity"], y_all, d_all, h_all) for k in CALIBRATIONS if k != "identity"}
+    kept = [k for k, g in gains.items() if departs_with_evidence(g)]
+    kind = min(kept, key=lambda k: gains[k]["pooled"]["difference"]) if kept else "identity"
+    return kind, folds, gains
 
 
 def _epoch_log(log: Callable[[str], None], what: str, epochs: int) -> Callable[[int], None]:
@@ -211,13 +258,15 @@ def _epoch_log(log: Callable[[str], None], what: str, epochs: int) -> Callable[[
 
 def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "Close",
                   report: dict | None = None, log: Callable[[str], None] = lambda m: None) -> Forecaster:
-    """Train the residual correction, then choose (correction penalty, calibration map) on later data.
+    """Train the residual correction, then choose (correction, calibration map) on later data.
 
     Three blocks, each outcome known before the next block starts (so a gap of at least the horizon):
     train (outcomes before `validation_start`) fits the corrections; validation A (asked from
     `validation_start`, outcomes before `calibration_end`) fits each calibration map; validation B
-    (asked from `calibration_end`, outcomes before `test_start`) scores every (correction, map) pair,
-    the identity map and no correction included, and the best log loss is kept.
+    (asked from `calibration_end`, outcomes before `test_start`) scores every (correction, map) pair
+    against the random walk itself. A pair is kept only if it passes `departs_with_evidence` there
+    (better pooled, no horizon shown worse); the best kept pair wins, and if none is kept the
+    forecaster is the random walk exactly (no correction, identity map).
     """
     from markets.evaluation import assert_trained_before
 
@@ -228,13 +277,13 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     for name, start, before in (("train", None, cfg.validation_start),
                                 ("validation A", cfg.validation_start, cfg.calibration_end),
                                 ("validation B", cfg.calibration_end, cfg.test_start)):
-        X, y, _, targets = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=start,
-                                    label_before=before, column=column)
+        X, y, dates, targets, hs = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=start,
+                                            label_before=before, column=column, with_horizons=True)
         assert_trained_before(targets, before, what=f"{name} outcome")
         if len(X) == 0:
             raise ValueError(f"no {name} questions with outcomes before {before}")
-        blocks[name] = (torch.from_numpy(X), y)
-    xt, y = blocks["train"]
+        blocks[name] = (torch.from_numpy(X), y, dates, hs)
+    xt, y, _, _ = blocks["train"]
     yt = torch.from_numpy(y).unsqueeze(1)
     n = xt.shape[1]
     candidates: list[tuple[float, ResidualBody]] = [(0.0, ResidualBody(n, cfg.hidden))]
@@ -253,24 +302,36 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
             loss.backward()
             opt.step()
         candidates.append((lam, body.eval()))
-    kind, folds = calibration_kind(seen, cfg, column=column)
-    (xa, ya), (xb, yb) = blocks["validation A"], blocks["validation B"]
+    kind, folds, map_gains = calibration_kind(seen, cfg, column=column)
+    (xa, ya, _, _), (xb, yb, db, hb) = blocks["validation A"], blocks["validation B"]
+    with torch.no_grad():
+        walk_b = candidates[0][1](xb).numpy().ravel().astype(float)
     best, rows = None, []
     for lam, body in candidates:
         with torch.no_grad():
             za, zb = (body(x).numpy().ravel().astype(float) for x in (xa, xb))
-        for cal, fit in ((kind, CALIBRATIONS[kind]),):
-            a, b = fit(za, ya)
+        for cal in dict.fromkeys(("identity", kind)):
+            if not lam and cal == "identity":
+                continue  # the random walk itself: what every candidate is measured against
+            a, b = CALIBRATIONS[cal](za, ya)
             score = _bce(a * zb + b, yb)
+            gain = validation_gain(a * zb + b, walk_b, yb, db, hb)
+            kept = departs_with_evidence(gain)
             rows.append({"penalty": lam if lam else None, "calibration": cal, "a": a, "b": b,
-                         "validation_b_log_loss": score})
-            if best is None or score < best[0] - 1e-12:
+                         "validation_b_log_loss": score, "minus_walk": gain, "kept": kept})
+            if kept and (best is None or score < best[0] - 1e-12):
                 best = (score, lam, body, cal, a, b)
+    if best is None:  # nothing shown better than the walk on validation: ship the walk itself
+        best = (_bce(walk_b, yb), 0.0, candidates[0][1], "identity", 1.0, 0.0)
     _, lam, body, cal, a, b = best
     body.calibrate_(a, b)
     if report is not None:
-        report.update({"calibration_folds": folds, "candidates": rows, "chosen": {"penalty": lam if lam else None, "calibration": cal,
-                                                      "a": a, "b": b},
+        report.update({"calibration_folds": folds, "calibration_minus_identity": map_gains, "calibration_kind": kind,
+                       "walk_validation_b_log_loss": _bce(walk_b, yb), "candidates": rows,
+                       "chosen": {"penalty": lam if lam else None, "calibration": cal, "a": a, "b": b,
+                                  "random_walk_only": not lam and cal == "identity"},
+                       "rule": "departs from the random walk only if better pooled on validation "
+                               "(95 % block-bootstrap interval of log loss below 0) and at no horizon shown worse",
                        "questions": {k: int(len(v[1])) for k, v in blocks.items()}})
     return Forecaster(n, body=body).eval()
 

@@ -14,10 +14,10 @@ import torch
 from typer.testing import CliRunner
 
 from cli import app
-from markets.evaluation import (LookAheadError, Question, assert_trained_before, bootstrap_difference,
+from markets.evaluation import (LookAheadError, Question, assert_trained_before, bootstrap_difference, bootstrap_ece,
                                 expected_calibration_error, questions, random_walk_probability, verdict)
 from provers.families import ResidualBody, walk_d, walk_logit_exact
-from provers.model import ReferenceConfig, fit_platt, fit_temperature, labelled
+from provers.model import ReferenceConfig, departs_with_evidence, fit_platt, fit_temperature, labelled, validation_gain
 
 runner = CliRunner()
 
@@ -73,9 +73,8 @@ def test_a_training_set_that_reads_the_test_period_is_refused(frame, monkeypatch
 
     real = model.labelled
 
-    def leaky(frame_, recipe, horizons, thresholds, *, start=None, label_before=None, column="Close"):
-        X, y, d, t = real(frame_, recipe, horizons, thresholds, start=start, label_before=None, column=column)
-        return X, y, d, t  # outcomes up to the end of what it was handed
+    def leaky(frame_, recipe, horizons, thresholds, *, start=None, label_before=None, **kw):
+        return real(frame_, recipe, horizons, thresholds, start=start, label_before=None, **kw)  # no cut at the split
 
     monkeypatch.setattr(model, "labelled", leaky)
     cfg = ReferenceConfig(epochs=1, penalties=())
@@ -142,7 +141,10 @@ def test_evaluate_prints_verdicts_with_intervals():
     report = json.loads(as_json.stdout)
     comp = report["comparisons"]["model_float"]["random_walk"]["brier"]
     assert comp["low"] <= comp["difference"] <= comp["high"]
-    assert report["models"]["model_float"]["ece"] >= 0 and len(report["verdicts"]) == 4
+    assert report["models"]["model_float"]["ece"] >= 0 and len(report["verdicts"]) == 4 + 2
+    assert report["verdicts"][0].startswith("model selection: ")  # what validation made of the model
+    e = report["ece_interval"]["model_float"]
+    assert e["low"] < e["high"] and e["ece"] <= e["high"] and report["verdicts"][-1].startswith("model_float expected calibration")
 
 
 def test_held_out_start_is_refused_for_every_asset():
@@ -186,3 +188,55 @@ def test_base_rate_reads_no_outcome_after_the_start_on_a_trading_day_series():
                                horizons=(5,), ratios=(1.0,))
     assert rates == {(5, 1.0): 0.0}
     assert all(q.outcome == 1 for q in qs)
+
+
+def test_a_departure_from_the_walk_needs_evidence_at_every_horizon():
+    """Better pooled is not enough: a map that helps long horizons but is shown worse at h = 1 is refused,
+    and so is one whose pooled gain has an interval reaching 0."""
+    good = {"difference": -0.01, "low": -0.02, "high": -0.001}
+    unclear = {"difference": -0.01, "low": -0.02, "high": 0.001}
+    worse = {"difference": 0.004, "low": 0.0001, "high": 0.007}
+    assert departs_with_evidence({"pooled": good, "per_horizon": {1: unclear, 30: good}})
+    assert not departs_with_evidence({"pooled": good, "per_horizon": {1: worse, 30: good}})
+    assert not departs_with_evidence({"pooled": unclear, "per_horizon": {1: good, 30: good}})
+    rng = np.random.default_rng(3)
+    dates = pd.DatetimeIndex(np.repeat(pd.date_range("2020-01-01", periods=360), 4))
+    hs = np.tile([1, 1, 30, 30], 360)
+    z = rng.normal(0, 1.5, dates.size)
+    y = (rng.random(z.size) < 1 / (1 + np.exp(-np.where(hs == 1, z, 0.5 * z)))).astype(float)
+    shrunk = 0.5 * z  # right at h = 30, too timid at h = 1
+    gain = validation_gain(shrunk, z, y, dates, hs)
+    assert gain["per_horizon"][30]["high"] < 0 < gain["per_horizon"][1]["low"]
+    assert not departs_with_evidence(gain)
+    assert departs_with_evidence(validation_gain(np.where(hs == 1, z, shrunk), z, y, dates, hs))
+
+
+def test_a_forecaster_that_cannot_beat_the_walk_is_the_walk_exactly():
+    """On a log-normal random walk (no structure to find) model selection keeps no correction and no
+    map: the shipped weights compute the walk's own logit, bit for bit."""
+    from provers.model import fit_reference
+
+    rng = np.random.default_rng(11)
+    idx = pd.date_range("2014-01-01", "2021-06-30")
+    vol = 0.03 * np.exp(0.3 * np.sin(np.arange(idx.size) / 90))  # the walk's own vol, slowly varying
+    frame = pd.DataFrame({"Close": 100 * np.exp(np.cumsum(rng.normal(0, vol)))}, index=idx)
+    cfg = ReferenceConfig(horizons=(1, 7), thresholds=(0.95, 1.0, 1.05), epochs=30, penalties=(0.3,))
+    report: dict = {}
+    model = fit_reference(frame, cfg, report=report)
+    assert report["chosen"]["random_walk_only"], report["candidates"]
+    assert all(not r["kept"] for r in report["candidates"])
+    x = torch.rand(64, 17) * 8 - 4
+    with torch.no_grad():
+        assert torch.equal(model.logit(x), ResidualBody(17)(x))
+
+
+def test_ece_interval_by_blocks():
+    rng = np.random.default_rng(5)
+    dates = list(pd.date_range("2021-01-01", periods=3000, freq="6h"))
+    p = rng.random(3000)
+    honest_y = (rng.random(3000) < p).astype(int)
+    e = bootstrap_ece(p, honest_y, dates)
+    assert e["ece"] == pytest.approx(expected_calibration_error(p, honest_y), abs=1e-12)
+    assert e["low"] < e["high"] < 0.05 and e["ece"] <= e["high"]  # resampled ECE is biased up: low may exceed it
+    off = bootstrap_ece(np.clip(p + 0.2, 0, 1), honest_y, dates)  # 0.2 too high: ECE near 0.2, interval too
+    assert 0.12 < off["low"] <= off["ece"] <= off["high"] < 0.25
