@@ -123,15 +123,17 @@ def test_market_new_interactive_asks_and_writes_the_same_spec(tmp_path, made):
         "12500,13000,13500",
         "",                  # question: the default
         "",                  # outcomes: the default
+        "2h",                # dispute window: not whole seconds, asked again
+        "",                  # dispute window: the default, 7200 s
         str(tmp_path / "asked.json"),
     ]) + "\n"
     result = runner.invoke(app, ["market", "new", "--now", NOW], input=answers)
     assert result.exit_code == 0, result.output
     for reason in ("must be one of BTC, NDX", "not a trading day of NASDAQ-100", "not a number: 'abc'",
-                   "bounds must increase"):
+                   "bounds must increase", "must be whole seconds in [0, 604800]"):
         assert reason in result.output
     spec = MarketSpec.load(tmp_path / "asked.json")
-    assert spec.market_id == made["range"][0]["market_id"]
+    assert spec.market_id == made["range"][0]["market_id"] and spec.dispute_window == 7200
     assert f"market id {spec.market_id}" in result.output
 
 
@@ -143,6 +145,10 @@ def test_market_new_bad_answers_are_one_line_errors(tmp_path, made):
         (["--shape", "above", "--asset", "BTC", "--at", "2019-03-23"], "field '--value': is required"),
         (["--shape", "above", "--asset", "BTC", "--at", "2019-03-23", "--value", "4000.123"], "field '--value'"),
         (["--shape", "range", "--asset", "NDX", "--at", "2021-01-29", "--bounds", "2,1"], "bounds must increase"),
+        (["--shape", "above", "--asset", "BTC", "--at", "2019-03-23", "--value", "4000", "--dispute-window",
+          "604801"], "field '--dispute-window': must be whole seconds in [0, 604800]"),
+        (["--shape", "above", "--asset", "BTC", "--at", "2019-03-23", "--value", "4000", "--dispute-window",
+          "-5"], "field '--dispute-window'"),
         (["--shape", "touch", "--asset", "BTC", "--from", "2021-01-25", "--to", "2021-01-20"], "field '--to'"),
         (["--shape", "above", "--asset", "BTC", "--source", "ndx-yahoo"], "field '--source'"),
         (["--shape", "above", "--asset", "BTC", "--at", "2019-03-23", "--value", "4000", "--resolver",
@@ -243,7 +249,9 @@ def test_client_registers_follows_and_errs_like_the_cli(node_home, circuit, tmp_
     assert client.status(spec.market_id)["state"] == "closed"
     node.dispatch(spec.market_id, spec.final_round)
     resolved = client.wait_for_resolution(spec.market_id, timeout=60, poll=0.5)
-    assert (resolved["state"], resolved["outcome"]) == ("resolved", "NO")
+    # the example has no dispute window: the quorum's resolution is final as it lands
+    assert (resolved["state"], resolved["final"], resolved["outcome"]) == ("final", True, "NO")
+    assert resolved["fees"]["pot_wei"] == node.dep.court.parameters().min_fee  # the default fee
 
 
 def _write(tmp_path: Path, doc: dict) -> Path:
@@ -265,3 +273,13 @@ def test_market_new_registers_on_the_nodes_chain(node_home, circuit, tmp_path):
     assert doc["registered"] is True and doc["already_registered"] is False
     assert doc["market_id"] == MarketSpec.load(out).market_id
     assert Client().status(doc["market_id"])["state"] == "open"
+    assert MarketSpec.load(out).dispute_window == 7200  # the default window: 2 h
+    fee = runner.invoke(app, ["market", "new", "--shape", "above", *FLAGS["above"][0], "--value", "4100",
+                              "--dispute-window", "0", "--fee", "0.005", "--no-input", "--out", str(tmp_path / "b.json"),
+                              "--register", "--json"])
+    assert fee.exit_code == 0, fee.output
+    mine = Client().status(json.loads(fee.stdout)["market_id"])
+    assert mine["fees"]["pot_wei"] == 5 * 10**15 and MarketSpec.load(tmp_path / "b.json").dispute_window == 0
+    low = runner.invoke(app, ["market", "new", "--shape", "above", *FLAGS["above"][0], "--value", "4200",
+                              "--fee", "0.0000001", "--no-input", "--out", str(tmp_path / "c.json"), "--register"])
+    assert low.exit_code == 1 and "field '--fee'" in low.output and "below the network's minimum fee" in low.output

@@ -27,6 +27,14 @@ def test_the_state_table_orders_a_markets_life():
     assert state(10**9, outcome=0, expired=True) == "resolved"  # a late resolution is still what happened
     assert len({k for k, _, _ in STATES}) == len(STATES)
 
+    def court(name, outcome=1):  # a recorded resolution: the dispute court's state decides
+        return market_state(MarketFacts(now=300, close_at=100, resolve_at=200, outcome=outcome, expired=False,
+                                        court=name)).key
+
+    assert [court("proposed"), court("disputed"), court("final"), court("invalid", INVALID_OUTCOME)] == \
+        ["proposed", "disputed", "resolved", "invalid"]
+    assert court("invalid", outcome=1) == "invalid"  # a ruling's INVALID over a proposed outcome
+
 
 @pytest.fixture(scope="module")
 def explored(store, circuit, load):
@@ -92,6 +100,11 @@ def test_the_api_answers_what_the_chain_holds(explored):
     assert [p["wei"] for p in m["payouts"]["pools"]] == dep.pools(mid) == [2 * 10**18, 10**18]
     assert [x["wei"] for x in m["payouts"]["redeemed"]] == [3 * 10**18]
     assert m["payouts"]["redeemed"][0]["label"] == "3 ETH"
+    # the dispute court: no window, so final as it landed; the creator's fee escrowed, nothing claimed yet
+    c = m["court"]
+    assert c["state"] == "final" and c["case"] is None and c["window_ends_at"] == dep.resolution_of(mid).resolved_at
+    assert c["fees"]["pot_wei"] == dep.court.parameters().min_fee and c["fees"]["paid_wei"] == 0
+    assert 'id="court-state"' in _get(url, f"/market/{mid}").text
 
 
 def test_the_verification_is_oracle_verifys(explored):

@@ -165,7 +165,8 @@ def market_page(m: dict[str, Any], verdict: dict[str, Any]) -> str:
                    ("resolver", "resolver", _model_link(m["resolver"])),
                    ("forecaster", "forecaster", _model_link(m["forecaster"]))]))
     spec = json.dumps(m["spec"], indent=2) if m["spec"] else "not in this store"
-    return (head + _forecasts(m) + _evidence(m) + _proof(m, verdict) + _settlement(m) + _payouts(m) + _rounds(m)
+    return (head + _forecasts(m) + _evidence(m) + _proof(m, verdict) + _settlement(m) + _court(m) + _payouts(m)
+            + _rounds(m)
             + f'<h2>Spec</h2><details id="spec-details"><summary>the spec as registered (hash <code>{esc(m["spec_hash"])}</code>)</summary>'
             f'<pre id="spec">{esc(spec)}</pre></details>')
 
@@ -251,6 +252,26 @@ def _settlement(m: dict[str, Any]) -> str:
                    ("resolution-outcome", "outcome", esc(r["outcome_label"])),
                    ("signer-count", "signatures", f'{len(r["signers"])} (threshold {esc(r["threshold"])})')])
             + f'<table id="signers"><thead><tr><th>validator</th><th></th></tr></thead><tbody>{signers}</tbody></table>')
+
+
+def _court(m: dict[str, Any]) -> str:
+    """The dispute court: proposed until the window ends (or disputed), then final; the case and the fee."""
+    c = m.get("court")
+    if c is None:
+        return '<h2>Dispute court</h2><p class="empty" id="court">no resolution proposed yet</p>'
+    case = c["case"]
+    f = c["fees"]
+    items = [("court-state", "state", f'<span data-court="{esc(c["state"])}">{esc(c["state"])}</span>'),
+             ("window-end", "dispute window ends", esc(c["window_ends_label"] or "—")),
+             ("final-at", "final at", esc(c["final_at_label"] or "—"))]
+    if case:
+        items += [("disputer", "disputed by", f'<code>{esc(case["disputer"])}</code> at {esc(case["disputed_at_label"])}'),
+                  ("dispute-bond", "bond", esc(case["bond_label"])),
+                  ("ruling", "ruling", esc(case["ruling"]))]
+    items += [("fee", "fee escrowed", esc(f["pot_label"])),
+              ("fee-paid", "fee paid out", f'{esc(f["paid_label"])} ({esc(f["signer_claims"])} signer share(s)'
+               f'{", prover paid" if f["prover_paid"] else ""}{", closed" if f["closed"] else ""})')]
+    return "<h2>Dispute court</h2>" + _dl(items)
 
 
 def _payouts(m: dict[str, Any]) -> str:

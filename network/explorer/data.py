@@ -84,6 +84,7 @@ class MarketFacts:
     resolve_at: int
     outcome: int | None  # the on-chain resolution's outcome; None while unresolved
     expired: bool  # BinaryMarket: stakes refundable (no resolution in time)
+    court: str | None = None  # DisputeCourt.stateOf once a resolution is recorded (None: no court)
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,13 @@ class MarketState:
     label: str
 
 
-# The most advanced state first; the first that holds is the market's. A lifecycle with more steps
-# (a proposal, then a dispute window, then final) adds its entries here, in order.
+# The most advanced state first; the first that holds is the market's. A quorum's resolution is
+# proposed, disputable through its window (or disputed), then final: the dispute court says which.
 STATES: tuple[tuple[str, str, Callable[[MarketFacts], bool]], ...] = (
-    ("invalid", "Invalid", lambda f: f.outcome == INVALID_OUTCOME),
-    ("resolved", "Resolved", lambda f: f.outcome is not None),
+    ("invalid", "Invalid", lambda f: f.court == "invalid" or (f.court is None and f.outcome == INVALID_OUTCOME)),
+    ("resolved", "Final", lambda f: f.court == "final" or (f.court is None and f.outcome is not None)),
+    ("disputed", "Disputed (awaiting a ruling)", lambda f: f.court == "disputed"),
+    ("proposed", "Proposed (dispute window open)", lambda f: f.court == "proposed"),
     ("expired", "Expired (stakes refundable)", lambda f: f.expired),
     ("awaiting_evidence", "Awaiting evidence", lambda f: f.now >= f.resolve_at),
     ("trading_closed", "Trading closed", lambda f: f.now >= f.close_at),
@@ -262,8 +265,14 @@ class ExplorerData:
             expired = self.dep.expired(market_id)
         except ChainError:
             expired = False
-        state = market_state(MarketFacts(now, rec.close_at, rec.resolve_at,
-                                         resolved.outcome if resolved else None, expired))
+        court = self._court(market_id) if resolved else None
+        outcome = resolved.outcome if resolved else None
+        if court is not None and court.get("outcome") is not None:
+            outcome = court["outcome"]  # a ruling's outcome, when it overturned the proposal
+        elif court is not None and court["state"] == "invalid":
+            outcome = INVALID_OUTCOME
+        state = market_state(MarketFacts(now, rec.close_at, rec.resolve_at, outcome, expired,
+                                         court["state"] if court else None))
         forecasts = self._forecasts.get(market_id, [])
         latest = forecasts[-1] if forecasts else None
         return {
@@ -275,12 +284,30 @@ class ExplorerData:
             "creator": rec.creator, "quorum": rec.quorum, "spec_hash": rec.spec_hash,
             "resolver": rec.model_id, "forecaster": None if rec.forecaster_id == ZERO32 else rec.forecaster_id,
             "registered_block": ev.block,
-            "outcome": None if resolved is None else resolved.outcome,
-            "outcome_label": None if resolved is None else outcome_label(outcomes, resolved.outcome),
+            "outcome": outcome,
+            "outcome_label": None if outcome is None else outcome_label(outcomes, outcome)
+            + (" (proposed)" if state.key in ("proposed", "disputed") else ""),
+            "court": court,
             "latest_forecast_ppm": latest.probability_ppm if latest else None,
             "latest_forecast_label": probability_label(outcomes, latest.probability_ppm) if latest else None,
             "forecast_count": len(forecasts),
         }
+
+    def _court(self, market_id: str) -> dict[str, Any]:
+        """The dispute court's view of a recorded resolution: state, window end, case, fees (labels too)."""
+        court = self.dep.court
+        doc = court.status(market_id)
+        case = doc.pop("case")
+        window_end = court.window_end(market_id)
+        fees = doc["fees"]
+        doc.setdefault("outcome", None)
+        doc.update(window_ends_at=window_end, window_ends_label=iso(window_end),
+                   final_at_label=iso(doc.get("final_at")),
+                   case={**case, "bond_label": eth_label(case["bond_wei"]), "disputed_at_label": iso(case["disputed_at"]),
+                         "settled_at_label": iso(case["settled_at"]) if case["settled_at"] else None}
+                   if case["disputed_at"] else None,
+                   fees={**fees, "pot_label": eth_label(fees["pot_wei"]), "paid_label": eth_label(fees["paid_wei"])})
+        return doc
 
     # ------------------------------------------------------------------ one market
     def market(self, market_id: str) -> dict[str, Any]:
@@ -301,7 +328,8 @@ class ExplorerData:
             doc["resolution"] = self._resolution(market_id, outcomes)
             doc["evidence"] = self._evidence_of(market_id, spec, doc["state"]["key"], block)
             doc["proof"] = self._proof(market_id, doc["resolution"])
-            doc["payouts"] = self._payouts(market_id, outcomes, doc["resolution"] is not None)
+            # consumers pay on final only: a proposal in its window (or disputed) pays nothing yet
+            doc["payouts"] = self._payouts(market_id, outcomes, doc["state"]["key"] in ("resolved", "invalid"))
             doc["rounds"] = [r.__dict__ for r in self.state.rounds(market_id)] if self.state else None
             return doc
 
@@ -379,9 +407,10 @@ class ExplorerData:
         here, as of the chain's clock): kept once resolved, re-read per block while awaited."""
         if spec is None:
             return {"used": None, "observations": [], "note": "the spec is not in this home's store"}
-        if state not in ("resolved", "invalid", "awaiting_evidence", "expired"):
+        recorded = ("resolved", "invalid", "proposed", "disputed")
+        if state not in (*recorded, "awaiting_evidence", "expired"):
             return {"used": None, "observations": [], "note": "the evidence cannot exist before the market's window"}
-        key = (market_id, "final" if state in ("resolved", "invalid") else block)
+        key = (market_id, "final" if state in recorded else block)
         if key in self._evidence:
             return self._evidence[key]
         doc: dict[str, Any] = {"used": None, "observations": [], "note": None}
