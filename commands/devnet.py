@@ -137,8 +137,10 @@ def _snapshot() -> dict[str, Any]:
     alive = net.anvil().alive()
     markets = []
     if alive:
-        net.tick()  # a quiet dev chain shows a window's end only in a new block
         markets = net.markets()
+        if any(m["state"] == "proposed" for m in markets):
+            net.tick()  # a quiet dev chain shows a window's end only in a new block
+            markets = net.markets()
     return {"anvil": {"url": net.rpc_url, "alive": alive}, "roles": roles, "scheduler": sch,
             "chain_time": net.now() if alive else None, "markets": markets}
 

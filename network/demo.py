@@ -133,6 +133,8 @@ def run_demo(*, n_validators: int = 5, threshold: int = 4, store: ArtifactStore 
             "refusals": [r.to_json() for r in report.refusals],
             "tx_hash": tx_hash,
             "onchain_outcome": onchain_outcome,
+            # the dispute court's word: the demo's markets have no window, final as they land
+            "court_state": net.dep.court.state_of(market_id),
             "payout_wei": payout,
             "bundle_hash": report.bundle.bundle_hash,
             "prove_s": round(report.prove_s, 3),
