@@ -88,8 +88,14 @@ def _register(spec, as_json: bool, fee: int | None = None) -> tuple[dict, Any]:
 @app.command("list")
 @handles_errors
 def list_(as_json: bool = JsonOption) -> None:
-    """Markets known to this node."""
-    emit(list(_tracked().values()), as_json, _render_list)
+    """Markets known to this node; a settled one with the dispute court's state (proposed or final)."""
+    entries = list(_tracked().values())
+    settled = [e for e in entries if e["resolution"]]
+    if settled and (config.home() / "node.json").exists():
+        dep = _Site().dep
+        for e in settled:
+            e["court_state"] = dep.court.state_of(e["market_id"])
+    emit(entries, as_json, _render_list)
 
 
 def _render_list(entries: list[dict[str, Any]]) -> None:
@@ -103,7 +109,7 @@ def _render_list(entries: list[dict[str, Any]]) -> None:
             outcome = r.get("onchain_outcome") or r.get("outcome")
             if isinstance(outcome, int):
                 outcome = e["spec"]["outcomes"][outcome] if outcome < len(e["spec"]["outcomes"]) else "INVALID"
-            status = f"resolved ({outcome})"
+            status = f"{e.get('court_state') or 'resolved'} ({outcome})"
         elif e["rounds"]:
             status = ", ".join(sorted({x["status"] for x in e["rounds"]}))
         table.add_row(e["market_id"], e["origin"], e["spec"]["question"], e["spec"]["resolve_at"], status)

@@ -38,6 +38,7 @@ def test_demo_json_end_to_end(circuit):
         assert m["proof_verified"] is True and m["validators_signed"] == 5 and m["quorum"] == 4
         # the outcome the quorum settled is what the providers' data shows
         assert m["onchain_outcome"] == m["outcome"] == m["actual_outcome"] and m["tx_hash"].startswith("0x")
+        assert m["court_state"] == "final"  # no dispute window: final as it lands, so the winner redeems
         assert len(m["evidence"]["sources"]) >= 2
     for m in binary:  # 1 ETH on the first outcome, 2 ETH on the second: the winning side takes the 3 ETH pot
         assert m["payout_wei"] == 3 * 10**18

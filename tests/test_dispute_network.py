@@ -173,6 +173,9 @@ def test_market_status_dispute_and_withdraw_from_the_cli(node_home, circuit, tmp
     assert s["state"] == "proposed" and s["window_ends_at"] == node.dep.resolution_of(spec.market_id).resolved_at + 600
     human = runner.invoke(app, ["market", "status", spec.market_id])
     assert "proposed (final at" in human.output and "0.002 ETH escrowed" in human.output
+    listed = json.loads(runner.invoke(app, ["market", "list", "--json"]).stdout)
+    assert [e["court_state"] for e in listed if e["market_id"] == spec.market_id] == ["proposed"]
+    assert "proposed (NO)" in runner.invoke(app, ["market", "list"]).output
 
     disputed = runner.invoke(app, ["market", "dispute", spec.market_id, "--key", "deployer", "--json"])
     assert disputed.exit_code == 0, disputed.output
