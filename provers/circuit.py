@@ -34,6 +34,13 @@ ONNX_OPSET = 17  # ezkl's tract backend is tested on opsets 9..18
 # 2^13: at most 6e-5 quantization error per input. ezkl's full scale search picks
 # the same for these models and takes ~6x longer.
 DEFAULT_SCALES = (13,)
+# ezkl checks ranges by decomposing values in `base` over `legs` digits, against a table of `base`
+# rows. Its default (2^14, 2: 28 bits) needs 2^15 rows for the table alone; (2^10, 3) covers 30 bits
+# from a 2^10 table at the cost of a third digit per check. A compile keeps whichever layout needs the
+# fewest rows for the batch size: the reference forecaster proves at 2^12 rows instead of 2^15 at
+# batch 1, 2^14 at batch 4, and batch 16 keeps ezkl's default (benchmarks/results/proving.json).
+# The quantization (scales) is unchanged: outputs are the same felts.
+RANGE_CHECKS = ((1 << 14, 2), (1 << 10, 3))
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ def _indexed(index: Path, circuits: Path) -> Path | None:
 
 def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: _Samples, run_args: dict,
                  scales: Sequence[int], cache: Path, log, srs_file: Path | None = None,
-                 prove_check: bool = False) -> tuple[Path, dict]:
+                 prove_check: bool = False, range_checks: Sequence[tuple[int, int]] = ()) -> tuple[Path, dict]:
     circuits = cache / "circuits"
     circuits.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=circuits))
@@ -190,7 +197,8 @@ def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: _Samp
         onnx_bytes = export_onnx(module, n_inputs, staging / "model.onnx", batch)
         settings = canonical_json({"run_args": run_args, "scales": list(scales), "ezkl": ezkl.__version__,
                                    "format": CIRCUIT_FORMAT,
-                                   "srs": keccak_hex(srs_file.read_bytes()) if srs_file else "dev"})
+                                   "srs": keccak_hex(srs_file.read_bytes()) if srs_file else "dev",
+                                   **({"range_checks": [list(r) for r in range_checks]} if range_checks else {})})
         # what determines the rows, not the rows: a cached circuit is found without building them
         quick = keccak_hex(onnx_bytes + samples.key.encode() + settings)[2:18]
         index = circuits / "index" / f"{name}-b{batch}-{quick}"
@@ -203,16 +211,27 @@ def _compile_one(module, *, name: str, batch: int, n_inputs: int, samples: _Samp
             log(f"compiling {name} for batch {batch}")
             padded = rows if len(rows) % batch == 0 else np.concatenate([rows, rows[: batch - len(rows) % batch]])
             (staging / "calibration.json").write_text(json.dumps({"input_data": [padded.flatten().tolist()]}))
-            ra = ezkl.PyRunArgs()
-            for k, v in run_args.items():
-                setattr(ra, k, v)
             m, s = str(staging / "model.onnx"), str(staging / "settings.json")
-            _ezkl("gen_settings", ezkl.gen_settings, m, s, py_run_args=ra)
-            if scales:  # no scales: the run args fix them (integer circuits)
-                _ezkl("calibrate_settings", ezkl.calibrate_settings, str(staging / "calibration.json"), m, s,
-                      "resources", scales=list(scales))
+            # each range-check layout (base, legs) tried; the one needing the fewest rows is kept
+            tried = []
+            for i, (base, legs) in enumerate(range_checks or [(None, None)]):
+                ra = ezkl.PyRunArgs()
+                for k, v in {**run_args, **({"decomp_base": base, "decomp_legs": legs} if base else {})}.items():
+                    setattr(ra, k, v)
+                path = str(staging / f"settings-{i}.json")
+                _ezkl("gen_settings", ezkl.gen_settings, m, path, py_run_args=ra)
+                if scales:  # no scales: the run args fix them (integer circuits)
+                    _ezkl("calibrate_settings", ezkl.calibrate_settings, str(staging / "calibration.json"), m, path,
+                          "resources", scales=list(scales))
+                tried.append((json.loads(Path(path).read_text())["run_args"]["logrows"], i, path))
+            logrows, i, path = min(tried)
+            if range_checks:
+                log(f"{name} batch {batch}: range checks in base {range_checks[i][0]} x {range_checks[i][1]} legs "
+                    f"(logrows {', '.join(str(t[0]) for t in tried)} for {list(range_checks)})")
+            Path(path).replace(s)
+            for _, _, other in tried:
+                Path(other).unlink(missing_ok=True)
             _ezkl("compile_circuit", ezkl.compile_circuit, m, str(staging / "model.compiled"), s)
-            logrows = json.loads((staging / "settings.json").read_text())["run_args"]["logrows"]
             srs = _srs(cache, logrows, srs_file)
             log(f"setup {name} batch {batch}: logrows {logrows}")
             _ezkl("setup", ezkl.setup, str(staging / "model.compiled"), str(staging / "vk.key"),
@@ -262,13 +281,15 @@ def compile_model(
     scales: Sequence[int] = DEFAULT_SCALES,
     srs_file: Path | None = None,
     run_args: dict | None = None,
+    range_checks: Sequence[tuple[int, int]] = RANGE_CHECKS,
     log=lambda msg: None,
 ) -> CompiledModel:
     """Compile (or load from cache) one circuit per batch size and publish the model's record.
 
     `calibration`: real input rows (or a `Calibration` that builds them only if a circuit is compiled).
     The circuit is calibrated on them, on 256 random points of the box [-input_bound, input_bound]^n
-    and on the box's extreme inputs for this module, and must pass mock on those extremes."""
+    and on the box's extreme inputs for this module, and must pass mock on those extremes (and prove and
+    verify the first). `range_checks`: the (base, legs) layouts to choose from, per batch size."""
     if input_visibility not in ("public", "hashed"):
         raise ProvingError(f"input visibility {input_visibility!r}: use 'public' or 'hashed'")
     if param_visibility not in ("fixed", "hashed"):
@@ -294,14 +315,15 @@ def compile_model(
     return _compile_and_publish(
         module, name=name, family=family, n_inputs=n_inputs, recipe=recipe, samples=samples,
         run_args=run_args, scales=scales, cache=cache, store=store, batches=batches, srs_file=srs_file, log=log,
-        output_transform=output_transform)
+        output_transform=output_transform, prove_check=True,
+        range_checks=() if "decomp_base" in run_args else range_checks)
 
 
 def _compile_and_publish(module, *, name: str, family: str, n_inputs: int, recipe: str,
                          samples: "np.ndarray | _Samples", run_args: dict, scales: Sequence[int], cache: Path,
                          store: ArtifactStore, batches: Sequence[int], srs_file: Path | None, log,
                          output_transform: str, extremes: np.ndarray | None = None,
-                         prove_check: bool = False) -> CompiledModel:
+                         prove_check: bool = False, range_checks: Sequence[tuple[int, int]] = ()) -> CompiledModel:
     """One circuit per batch size, then the model's public record into the store. `samples`: the
     calibration rows with `extremes` (the inputs the self-check mocks), or a `_Samples` building both."""
     if not isinstance(samples, _Samples):
@@ -313,7 +335,7 @@ def _compile_and_publish(module, *, name: str, family: str, n_inputs: int, recip
     for batch in sorted(set(batches)):
         directory, meta = _compile_one(module, name=name, batch=batch, n_inputs=n_inputs, samples=samples,
                                        run_args=run_args, scales=scales, cache=cache, log=log,
-                                       srs_file=srs_file, prove_check=prove_check)
+                                       srs_file=srs_file, prove_check=prove_check, range_checks=range_checks)
         settings = json.loads((directory / "settings.json").read_text())
         n_outputs = int(np.prod(settings["model_instance_shapes"][-1])) // batch
         directories[batch], srs_paths[batch] = directory, meta["srs_path"]
