@@ -8,9 +8,11 @@ padding). Each market still gets its own bundle, naming its row.
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,6 +44,63 @@ def _ezkl(what: str, fn, *args):
         raise ProvingError(f"{what} failed: {e}") from None
 
 
+class ProveWorker:
+    """A long-lived `python -m provers.isolated --serve` child that proves one job at a time: ezkl is
+    imported once and the proving key stays in the page cache. A proof past its deadline kills the
+    child (the next proof starts a new one), exactly like the one-shot child it replaces."""
+
+    def __init__(self):
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self.started = 0  # children started (1 while no proof has failed or timed out)
+
+    def prove(self, witness: Path, compiled: Path, pk: Path, proof: Path, srs: Path, timeout_s: float) -> dict:
+        with self._lock:
+            proc = self._child()
+            job = {"witness": str(witness), "compiled": str(compiled), "pk": str(pk), "proof": str(proof),
+                   "srs": str(srs)}
+            try:
+                proc.stdin.write(json.dumps(job) + "\n")
+                proc.stdin.flush()
+                ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+                line = proc.stdout.readline() if ready else None
+            except (BrokenPipeError, OSError):
+                line = ""
+            if line is None:
+                self._stop()
+                raise ProvingError(f"prove exceeded {timeout_s:.0f} s and was killed")
+            if not line:
+                self._stop()
+                raise ProvingError("prove failed: the prover worker exited")
+            reply = json.loads(line)
+            if not reply.get("ok"):
+                raise ProvingError(f"prove failed: {reply.get('error')}")
+            return reply
+
+    def _child(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen([sys.executable, "-m", "provers.isolated", "--serve"], text=True,
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          cwd=Path(__file__).resolve().parent.parent)
+            self.started += 1
+        return self._proc
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def __del__(self):
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+
 @dataclass(frozen=True)
 class Job:
     """One market round's row in a proof."""
@@ -56,10 +115,12 @@ class EzklProver:
     """Proves with a compiled model; signs what it proves."""
 
     def __init__(self, circuit: CompiledModel, signer: Signer, *, timeout_s: float = DEFAULT_PROVE_TIMEOUT_S,
-                 store=None, clock=None):
+                 store=None, clock=None, worker: ProveWorker | None = None):
         """`store`, when given, receives each round's data snapshot (content-addressed). `clock()`: the
-        oracle's time (the chain's, in a node), which decides whether evidence exists yet."""
+        oracle's time (the chain's, in a node), which decides whether evidence exists yet. `worker`: a
+        long-lived prove process to use instead of one new process per proof."""
         self.circuit = circuit
+        self.worker = worker
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.signer = signer
         self.timeout_s = timeout_s
@@ -133,21 +194,32 @@ class EzklProver:
             # hanging prove forever
             _ezkl("mock (witness outside the circuit's calibrated range?)", ezkl.mock, str(t / "witness.json"),
                   str(compiled))
-            cmd = [sys.executable, "-m", "provers.isolated", str(t / "witness.json"), str(compiled), str(pk),
-                   str(t / "proof.json"), str(srs)]
-            try:
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s,
-                                      cwd=Path(__file__).resolve().parent.parent)
-            except subprocess.TimeoutExpired:
-                raise ProvingError(f"prove exceeded {self.timeout_s:.0f} s and was killed") from None
-            if done.returncode != 0:
-                raise ProvingError(f"prove failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+            if self.worker is not None:
+                rss = self.worker.prove(t / "witness.json", compiled, pk, t / "proof.json", srs,
+                                        self.timeout_s).get("max_rss_mb")
+            else:
+                rss = self._prove_once(t / "witness.json", compiled, pk, t / "proof.json", srs)
             prove_s = time.perf_counter() - t0
             proof = json.loads((t / "proof.json").read_text())
-            try:
-                rss = json.loads(done.stdout.strip().splitlines()[-1])["max_rss_mb"]
-            except (ValueError, IndexError, KeyError):
-                rss = None
+        return self._bundles(jobs, batch, circuit, proof, witness, prove_s, rss)
+
+    def _prove_once(self, witness: Path, compiled: Path, pk: Path, proof: Path, srs: Path) -> float | None:
+        """One prove in a new child process; its peak RSS."""
+        cmd = [sys.executable, "-m", "provers.isolated", str(witness), str(compiled), str(pk), str(proof), str(srs)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout_s,
+                                  cwd=Path(__file__).resolve().parent.parent)
+        except subprocess.TimeoutExpired:
+            raise ProvingError(f"prove exceeded {self.timeout_s:.0f} s and was killed") from None
+        if done.returncode != 0:
+            raise ProvingError(f"prove failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        try:
+            return json.loads(done.stdout.strip().splitlines()[-1])["max_rss_mb"]
+        except (ValueError, IndexError, KeyError):
+            return None
+
+    def _bundles(self, jobs, batch, circuit, proof, witness, prove_s, rss) -> list[ProofBundle]:
+        rec = self.circuit.record
         instances = tuple(tuple(r) for r in proof["instances"])
         preimage: tuple[str, ...] = ()
         if rec.input_visibility == "hashed":
