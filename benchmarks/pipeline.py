@@ -1,6 +1,7 @@
 """End-to-end latency and sustained throughput: market due -> evidence -> proof -> 7 validators -> on-chain.
 
     .venv/bin/python -m benchmarks.pipeline [--markets 200] [--batch 16] [--chains embedded,anvil]
+                                            [--prover process|worker|fleet] [--fleet-workers 2]
 
 The markets are version-2 "BTC close above X on day D?" questions over three bundled providers
 (2021-01 .. 2022-02), registered on a replay chain that starts before their days, which then moves
@@ -10,7 +11,9 @@ validator gathers it again itself, checks the proof and decides; the quorum sett
 
 Prints JSON (and writes benchmarks/results/pipeline.json): for each chain, the median
 end-to-end latency of single markets (batch 1), and the throughput over `--markets`
-markets proved in batches, with the time split by stage.
+markets proved in batches, with the time split by stage. `--prover`: one new prove process per
+proof, one long-lived prove worker (the default), or a prover fleet of Ray actors on a local cluster
+(`provers.fleet`; the prover still gathers the evidence and signs).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def questions(frame, n: int, quorum: int, resolver: str):
 REPLAY_START = 1609286400  # 2020-12-30T00:00:00Z: before every question's day
 
 
-def run_chain(kind: str, args, store, compiled, frame) -> dict:
+def run_chain(kind: str, args, store, compiled, frame, fleet=None) -> dict:
     from datetime import datetime, timezone
 
     from markets.feeds import load_source
@@ -55,7 +58,7 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
     from network.local import LocalNetwork
     from oracle.chain import Chain
     from oracle.signer import LocalSigner
-    from provers.prover import EzklProver
+    from provers.prover import EzklProver, ProveWorker
 
     node = None
     if kind == "anvil":
@@ -74,7 +77,8 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
 
         net = LocalNetwork(store, n=args.validators, t=args.threshold, chain=chain, load_data=data, fund_wei=10**20)
         dep, validators, agg = net.dep, net.validators, net.aggregator
-        prover = EzklProver(compiled, LocalSigner.create(),
+        worker = ProveWorker() if args.prover == "worker" else None
+        prover = EzklProver(compiled, fleet.signer if fleet else LocalSigner.create(), worker=worker,
                             clock=lambda: datetime.fromtimestamp(chain.timestamp(), timezone.utc))
         specs = questions(frame, args.markets + args.singles, args.threshold, compiled.model_id)
         for s in specs:
@@ -83,7 +87,10 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
 
         def settle_batch(batch_specs) -> dict:
             t0 = time.perf_counter()
-            bundles = prover.prove_batch([(s, 0) for s in batch_specs], data)
+            if fleet is not None:  # evidence gathered here, proofs on the fleet, signed here
+                bundles = fleet.prove_jobs([prover.job(s, data, 0) for s in batch_specs])
+            else:
+                bundles = prover.prove_batch([(s, 0) for s in batch_specs], data)
             t1 = time.perf_counter()
             verify_s = 0.0
             settle_s = 0.0
@@ -111,8 +118,10 @@ def run_chain(kind: str, args, store, compiled, frame) -> dict:
             for k in stages:
                 stages[k] += r[k]
         total = time.perf_counter() - t0
+        if worker is not None:
+            worker.close()
         return {
-            "chain": kind, "validators": args.validators, "threshold": args.threshold,
+            "chain": kind, "prover": args.prover, "validators": args.validators, "threshold": args.threshold,
             "single_market_end_to_end_s": [round(x, 3) for x in singles],
             "end_to_end_s_median": round(statistics.median(singles), 3),
             "markets": len(rest), "batch": args.batch, "total_s": round(total, 2),
@@ -134,6 +143,8 @@ def main() -> None:
     ap.add_argument("--validators", type=int, default=7)
     ap.add_argument("--threshold", type=int, default=5)
     ap.add_argument("--chains", default="embedded,anvil")
+    ap.add_argument("--prover", choices=("process", "worker", "fleet"), default="worker")
+    ap.add_argument("--fleet-workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
     args = ap.parse_args()
 
@@ -146,13 +157,30 @@ def main() -> None:
     store = ArtifactStore(Path(tempfile.mkdtemp(prefix="bench-home-")) / "store")
     compiled = compile_resolver(store, config.cache_dir(), 1, batches=(1, args.batch))
     frame = load_source(SOURCES["btc-bitstamp"])
-    runs = [run_chain(kind, args, store, compiled, frame) for kind in args.chains.split(",")]
+    fleet = None
+    if args.prover == "fleet":
+        import functools
+
+        from oracle.signer import LocalSigner
+        from provers.fleet import ProverFleet, start_local
+
+        start_local(os.cpu_count())
+        fleet = ProverFleet(functools.partial(compile_resolver, store, config.cache_dir(), 1, batches=(1, args.batch)),
+                            LocalSigner.create(), workers=args.fleet_workers)
+    try:
+        runs = [run_chain(kind, args, store, compiled, frame, fleet) for kind in args.chains.split(",")]
+    finally:
+        if fleet is not None:
+            import ray
+
+            fleet.close()
+            ray.shutdown()
     for r in runs:
         r["goals"] = {k: {"goal": g, "measured": r[k], "ratio": round(r[k] / g, 3)} for k, g in GOALS.items()}
     result = {"benchmark": "pipeline", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "model": compiled.record.name, "spec_version": 2,
               "evidence": "median of 3 bundled providers' daily closes (Yahoo, Bitstamp, Binance)",
-              "srs": "dev (local gen_srs)", "runs": runs}
+              "srs": "dev (local gen_srs)", "loadavg_1m_after": round(os.getloadavg()[0], 2), "runs": runs}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
