@@ -18,8 +18,7 @@ from oracle.errors import ChainError
 from oracle.signer import Signer
 
 # the court's answers that mean "nothing (more) to claim here", not a failure
-_SETTLED = {"AlreadyPaid": "already_paid", "SharesTaken": "shares_taken", "NoFeeShare": "no_fee_share",
-            "SetChanged": "set_changed"}
+_SETTLED = {"AlreadyPaid": "already_paid", "SharesTaken": "shares_taken", "NoFeeShare": "no_fee_share"}
 
 
 def finality(dep: Deployment, market_id: str) -> dict[str, Any]:
@@ -57,10 +56,16 @@ def _onchain_resolution(dep: Deployment, market_id: str) -> Resolution:
     return dep.resolution_of(market_id).resolution
 
 
-def claim_signer_fee(dep: Deployment, sender: Signer, market_id: str, vote_doc: dict) -> dict[str, Any]:
+def recording_set(dep: Deployment, market_id: str) -> list[str]:
+    """The validator set that recorded the market's resolution: the court pays its members only."""
+    return dep.members_of_epoch(dep.resolution_of(market_id).epoch)
+
+
+def claim_signer_fee(dep: Deployment, sender: Signer, market_id: str, vote_doc: dict,
+                     members: list[str] | None = None) -> dict[str, Any]:
     """Claim the share of the vote's signer (its stored vote document: resolution + signature).
-    {"market_id", "signer", "result": "claimed" | "already_paid" | ... | "not_final" | "other_resolution",
-    "amount_wei"?}."""
+    {"market_id", "signer", "result": "claimed" | "already_paid" | ... | "not_final" | "other_resolution"
+    | "not_a_member", "amount_wei"?}. `members`: the recording set, if already read."""
     from validators.votes import Vote
 
     vote = Vote.from_json(vote_doc)
@@ -72,9 +77,12 @@ def claim_signer_fee(dep: Deployment, sender: Signer, market_id: str, vote_doc: 
         return {**row, "result": "other_resolution"}  # it did not sign what became final: no share
     if dep.court.signer_paid(market_id, vote.validator):
         return {**row, "result": "already_paid"}
+    members = recording_set(dep, market_id) if members is None else members
+    if vote.validator.lower() not in {m.lower() for m in members}:
+        return {**row, "result": "not_a_member"}  # of the set that recorded it: no share
     before = dep.court.owed(vote.validator)
     try:
-        dep.court.claim_signer_fee(sender, market_id, vote.signature)
+        dep.court.claim_signer_fee(sender, market_id, vote.signature, members)
     except ChainError as e:
         if e.error in _SETTLED:
             return {**row, "result": _SETTLED[e.error]}
@@ -83,8 +91,9 @@ def claim_signer_fee(dep: Deployment, sender: Signer, market_id: str, vote_doc: 
 
 
 def claim_prover_fee(dep: Deployment, sender: Signer, market_id: str, prover: str,
-                     credits: list[bytes]) -> dict[str, Any]:
-    """Claim the prover's share with a quorum of members' `ProverCredit` signatures (ascending)."""
+                     credits: list[tuple[str, bytes]], members: list[str] | None = None) -> dict[str, Any]:
+    """Claim the prover's share with enough (member, `ProverCredit` signature) pairs from the set that
+    recorded the resolution (`members`, read if not given)."""
     row: dict[str, Any] = {"market_id": market_id, "prover": prover}
     if dep.court.state_of(market_id) != "final":
         return {**row, "result": "not_final"}
@@ -92,7 +101,8 @@ def claim_prover_fee(dep: Deployment, sender: Signer, market_id: str, prover: st
         return {**row, "result": "already_paid"}
     before = dep.court.owed(prover)
     try:
-        dep.court.claim_prover_fee(sender, market_id, prover, credits)
+        dep.court.claim_prover_fee(sender, market_id, prover, credits,
+                                   recording_set(dep, market_id) if members is None else members)
     except ChainError as e:
         if e.error in _SETTLED:
             return {**row, "result": _SETTLED[e.error]}
@@ -102,22 +112,27 @@ def claim_prover_fee(dep: Deployment, sender: Signer, market_id: str, prover: st
 
 def claim_market_fees(dep: Deployment, sender: Signer, aggregator, market_id: str) -> list[dict[str, Any]]:
     """An aggregator's claims for a final market, from the votes it holds (`validators.aggregator.
-    Aggregator`): the prover's share with a quorum of credits that name one prover for the recorded
-    proof, then each member's share with its vote for the recorded resolution, ascending, until the
-    shares are taken. Nothing is sent before final."""
+    Aggregator`): the prover's share with credits naming one prover for the recorded proof, from as
+    many members of the recording set as the court asks (the market's quorum and a strict majority of
+    that set), then each member's share with its vote for the recorded resolution. Nothing is sent
+    before final."""
     if dep.court.state_of(market_id) != "final":
         return []
     onchain = _onchain_resolution(dep, market_id)
-    needed = max(dep.get_market(market_id).quorum, dep.threshold())
+    members = recording_set(dep, market_id)
+    needed = max(dep.get_market(market_id).quorum, len(members) // 2 + 1)
     rows = []
-    credits = aggregator.prover_credits(onchain, needed)
+    credits = aggregator.prover_credits(onchain, needed, members)
     if credits is not None:
-        rows.append(claim_prover_fee(dep, sender, market_id, *credits))
+        rows.append(claim_prover_fee(dep, sender, market_id, *credits, members=members))
+    lowered = {m.lower() for m in members}
     votes = aggregator.votes(market_id, onchain.round).get(digest(dep.domain, onchain), {})
     for v in sorted(votes.values(), key=lambda v: int(v.validator, 16)):
-        row = claim_signer_fee(dep, sender, market_id, v.to_json())
+        if v.validator.lower() not in lowered:
+            continue
+        row = claim_signer_fee(dep, sender, market_id, v.to_json(), members)
         rows.append(row)
-        if row["result"] in ("shares_taken", "set_changed", "no_fee_share"):
+        if row["result"] == "no_fee_share":
             break
     return rows
 

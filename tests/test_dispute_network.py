@@ -59,17 +59,16 @@ def test_fees_reach_the_prover_and_the_signers_only_once_final_and_are_withdrawn
     network.advance_to(court.window_end(mid))
     assert court.state_of(mid) == "final"
     rows = claim_market_fees(dep, network.submitter, network.aggregator, mid)
-    prover_share, signer_share = _shares(FEE, 3)
+    prover_share, signer_share = _shares(FEE, 4)  # a share per member of the recording set
     assert rows[0] == {"market_id": mid, "prover": prover.signer.address, "result": "claimed",
                        "amount_wei": prover_share}
     signers = sorted((v.validator for v in votes), key=lambda a: int(a, 16))
-    assert [(r["signer"], r["result"]) for r in rows[1:]] == [
-        *((s, "claimed") for s in signers[:3]), (signers[3], "shares_taken")]  # the quorum's 3 slots
-    assert all(r["amount_wei"] == signer_share for r in rows[1:4])
+    assert [(r["signer"], r["result"], r["amount_wei"]) for r in rows[1:]] == [(s, "claimed", signer_share)
+                                                                              for s in signers]
     assert court.owed(prover.signer.address) == prover_share
-    assert [court.owed(s) for s in signers] == [signer_share] * 3 + [0]
+    assert [court.owed(s) for s in signers] == [signer_share] * 4
     fees = court.fees_of(mid)
-    assert fees.prover_paid and fees.signer_claims == 3 and fees.paid == prover_share + 3 * signer_share
+    assert fees.prover_paid and fees.signer_claims == 4 and fees.paid == prover_share + 4 * signer_share
 
     # claiming again pays nobody twice, and sends nothing
     block = dep.chain.block_number()
@@ -114,7 +113,7 @@ def test_a_forged_or_minority_prover_credit_neither_blocks_nor_steals_the_prover
     assert network.dep.is_resolved(mid) and court.state_of(mid) == "final"
 
     rows = claim_market_fees(network.dep, network.submitter, network.aggregator, mid)
-    prover_share, signer_share = _shares(FEE, 3)
+    prover_share, signer_share = _shares(FEE, 4)
     assert rows[0]["prover"] == bundle.prover and rows[0]["result"] == "claimed"
     assert court.owed(bundle.prover) == prover_share and court.owed(thief.address) == 0
     assert court.owed(member.address) == signer_share  # its signer share, not the prover's
@@ -141,7 +140,7 @@ def test_a_disputed_market_pays_nothing_until_upheld_then_the_bond_joins_the_fee
                          [court.ruling_signature(k, mid, outcome) for k in network.keys])
     assert finality(dep, mid)["case"]["ruling"] == "upheld"
     rows = claim_market_fees(dep, network.submitter, network.aggregator, mid)
-    prover_share, signer_share = _shares(FEE + bond, 3)
+    prover_share, signer_share = _shares(FEE + bond, 4)
     assert rows[0]["amount_wei"] == prover_share and rows[1]["amount_wei"] == signer_share
 
 

@@ -300,6 +300,51 @@ def test_cli_market_and_status_dashboard(devnet):
     table = CliRunner().invoke(app, ["devnet", "status"], env=env)
     assert table.exit_code == 0 and "validator-3" in table.output and "healthy" in table.output
 
+    # the dispute court: proposed for the devnet's window, then final; the aggregators claim the fee's
+    # shares (the prover's with the validators' credits); validators and the prover withdraw theirs
+    dep = devnet.deployment()
+    row = next(x for x in doc["markets"] if x["market_id"] == market)
+    assert row["state"] == "proposed" and row["dispute_window"] == devnet.dispute_window == 120
+    assert row["window_ends_at"] == dep.resolution_of(market).resolved_at + 120
+    assert row["fees"]["pot_wei"] == devnet.fee and "proposed (final at" in table.output
+    shown = CliRunner().invoke(app, ["market", "status", market, "--json"], env=env)
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["state"] == "proposed", shown.output
+    devnet.advance_to(row["window_ends_at"])
+    doc = json.loads(CliRunner().invoke(app, ["devnet", "status", "--json"], env=env).stdout)
+    assert next(x for x in doc["markets"] if x["market_id"] == market)["state"] == "final"
+    deadline = time.time() + 60
+    # a share per member of the set that recorded it (earlier tests' slashing may have shrunk it)
+    quorum = dep.get_market(market).quorum
+    while not ((f := dep.court.fees_of(market)).prover_paid and f.signer_claims >= quorum):
+        assert time.time() < deadline, [e for n in ("aggregator-0", "validator-0") for e in devnet.events(n)
+                                        if e["event"].startswith("fee_claim")]
+        time.sleep(0.5)
+    from network.home import JsonRows
+
+    provers = {devnet.roles[n].health()["address"]: n for n in devnet.roles if n.startswith("prover")}
+    votes = JsonRows(devnet.roles["validator-0"].home / "votes.sqlite", "votes").all()
+    named = next(d["prover"] for d in votes if d["resolution"]["market_id"] == market and d["resolution"]["final"])
+    assert named in provers and dep.court.owed(named) >= devnet.fee * 2000 // 10_000  # the bundle's prover
+    credited = [named]
+    slots = dep.court.fees_of(market).slots
+    assert slots == len(dep.members_of_epoch(dep.resolution_of(market).epoch))
+    share = (devnet.fee - devnet.fee * 2000 // 10_000) // slots
+    signers = [v for v in (f"validator-{i}" for i in range(4))
+               if dep.court.signer_paid(market, devnet.roles[v].health()["address"])]
+    assert len(signers) == dep.court.fees_of(market).signer_claims >= quorum
+    claimed = CliRunner().invoke(app, ["validator", "claim-fees", "--role-home", str(devnet.roles[signers[0]].home),
+                                       "--withdraw", "--json"], env=env)
+    assert claimed.exit_code == 0, claimed.output
+    c = json.loads(claimed.stdout)
+    assert {"market_id": market, "signer": c["address"], "result": "already_paid"} in c["claims"]
+    assert c["withdrawn_wei"] >= share and dep.court.owed(c["address"]) == 0
+    paid = CliRunner().invoke(app, ["prover", "withdraw-fees", "--role-home",
+                                    str(devnet.roles[provers[credited[0]]].home), "--json"], env=env)
+    assert paid.exit_code == 0 and json.loads(paid.stdout)["withdrawn_wei"] >= devnet.fee * 2000 // 10_000, paid.output
+    again = CliRunner().invoke(app, ["prover", "withdraw-fees", "--role-home",
+                                     str(devnet.roles[provers[credited[0]]].home)], env=env)
+    assert again.exit_code == 1 and "owes" in again.output
+
 
 def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
     from oracle.eip712 import Domain, Resolution, digest, signable

@@ -93,21 +93,24 @@ class Aggregator:
             raise VoteRejected(f"prover_credit: does not recover to {vote.validator} over ProverCredit("
                                f"{r.market_id}, {r.proof_hash}, {vote.prover})")
 
-    def prover_credits(self, resolution: Resolution, needed: int) -> tuple[str, list[bytes]] | None:
-        """(prover, `needed` credit signatures by members, ascending by signer) naming one prover of
-        `resolution`'s proof, from the votes for exactly that resolution; None if too few agree."""
+    def prover_credits(self, resolution: Resolution, needed: int,
+                       members: Iterable[str] | None = None) -> tuple[str, list[tuple[str, bytes]]] | None:
+        """(prover, `needed` (member, credit signature) pairs, ascending by member) naming one prover of
+        `resolution`'s proof, from the votes for exactly that resolution by `members` (default: the set
+        counted now; for a claim, the set that recorded it); None if too few agree on one prover."""
         t = self._tallies.get((resolution.market_id, resolution.round))
         if t is None:
             return None
+        allowed = self.members if members is None else {m.lower() for m in members}
         votes = t.by_digest.get(digest(self.domain, resolution), {})
         by_prover: dict[str, list[Vote]] = {}
         for v in votes.values():
-            if v.prover_credit and v.validator.lower() in self.members:
+            if v.prover_credit and v.validator.lower() in allowed:
                 by_prover.setdefault(v.prover.lower(), []).append(v)
         for credits in by_prover.values():
             if len(credits) >= needed:
                 chosen = sorted(credits, key=lambda v: int(v.validator, 16))[:needed]
-                return chosen[0].prover, [v.prover_credit for v in chosen]
+                return chosen[0].prover, [(v.validator, v.prover_credit) for v in chosen]
         return None
 
     def set_members(self, members: Iterable[str], threshold: int) -> None:
