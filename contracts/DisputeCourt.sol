@@ -13,25 +13,31 @@ import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 /// market's dispute window (chosen at registration, part of the market's id) has passed without a
 /// dispute. Within the window anyone may dispute it by posting `disputeBond`; the dispute is then
 /// settled by the strongest check available:
-/// - the ZK path (`settleByProof`): the proof the quorum named (its hash and its inputs' hash are
-///   in the signed resolution) is run through the resolver's on-chain verifier, and the market's
-///   rule (set by its creator before trading closed) gives the outcome. Nobody is trusted.
+/// - the ZK path (`settleByProof`), which can only overturn: the proof the quorum named (its hash
+///   and its inputs' hash are in the signed resolution) through the resolver's on-chain verifier,
+///   under the rule committed in the market's id (`ruleHash`), gives another outcome than the quorum
+///   signed. A proof that agrees settles nothing: its inputs (the observations) may be made up, which
+///   only the validators' reading of the sources can tell.
 /// - a larger quorum (`settleByVote`): `escalatedQuorum` members, strictly more than the proposal
 ///   needed, sign a `Ruling`.
 /// - the arbiter (`settleByArbiter`), if governance configured one.
-/// - none of them within `RULING_TIMEOUT`: the market ends INVALID (every stake refunded).
+/// - none of them within `RULING_TIMEOUT`: the market ends INVALID (every stake refunded) and the
+///   disputer's bond is burned (a dispute nobody could settle is not free).
 /// Upheld: the disputer's bond joins the market's fee (paid to the signers and the prover).
 /// Overturned: the disputer gets its bond and the fee; the signers of the overturned resolution are
-/// slashable in `ValidatorStaking` (their signature over it is the evidence).
+/// slashable in `ValidatorStaking` (their signature over it, or the BLS bitmap the oracle kept).
 ///
 /// Fees: the creator pays at registration (at least `minFee`); on a final answer the prover (named
-/// by a quorum's `ProverCredit`) may take `PROVER_BPS`, and each member who signed the resolution
-/// an equal share of the rest, up to the quorum it needed, while the set that recorded it stands.
-/// INVALID (no answer from the data, a ruling's timeout, an emergency resolution): back to the creator.
+/// by a quorum of the recording set's `ProverCredit`) may take `PROVER_BPS`, and each member of the
+/// set that recorded the resolution who signed it an equal share of the rest (one share per member),
+/// for `CLAIM_PERIOD` after it became final; the rest then goes back to the creator. INVALID (no
+/// answer from the data, a timeout, an emergency, or no resolution in `RESOLUTION_GRACE`): back to
+/// the creator.
 ///
 /// Governance (owner, two-step): parameters, the pause and an emergency resolution all wait
-/// `GOVERNANCE_DELAY` in public before they take effect. A pause holds back finality (disputes go
-/// on) for at most `MAX_PAUSE`; an emergency resolution settles a market not yet final.
+/// `GOVERNANCE_DELAY` in public before they take effect. A pause holds back the finality of a
+/// proposal whose window ends during it (disputes go on), each proposal at most once, for at most
+/// `MAX_PAUSE`; an emergency resolution makes a market INVALID once its resolve time has come.
 contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     enum State {
         Unregistered,
@@ -69,7 +75,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     struct Fees {
         uint128 pot; // escrowed wei
         uint128 paid; // wei credited out of the pot so far
-        uint16 slots; // signer shares: the quorum the resolution needed (fixed at the first claim)
+        uint16 slots; // signer shares: the members of the recording set (fixed at the first claim)
         uint16 signerClaims;
         bool proverPaid;
         bool closed; // the rest went back (refund, sweep) or to the disputer
@@ -80,10 +86,6 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         uint64 end;
     }
 
-    struct Emergency {
-        uint64 executableAt;
-        uint16 outcome;
-    }
 
     uint16 public constant INVALID_OUTCOME = type(uint16).max;
     uint16 public constant NOT_PINNED = type(uint16).max;
@@ -91,6 +93,9 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     uint64 public constant RULING_TIMEOUT = 7 days;
     uint64 public constant MAX_PAUSE = 7 days;
     uint256 public constant PROVER_BPS = 2000;
+    uint64 public constant CLAIM_PERIOD = 30 days;
+    /// A market with no resolution this long after its resolve time gets its fee back (= BinaryMarket's).
+    uint64 public constant RESOLUTION_GRACE = 30 days;
 
     bytes32 public constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -114,7 +119,10 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     mapping(bytes32 => address) public creatorOf;
     mapping(bytes32 => QuorumOracle.ZkRule) private _rules;
     mapping(bytes32 => bool) public hasRule;
-    mapping(bytes32 => Emergency) private _emergencies;
+    /// When a queued emergency resolution (INVALID) of a market may be executed (0: none queued).
+    mapping(bytes32 => uint64) public emergencyAt;
+    /// Wei of disputers' bonds burned at a ruling's timeout (held here forever: no function moves it).
+    uint256 public burned;
     mapping(bytes32 => mapping(address => bool)) public signerPaid;
     mapping(bytes32 => bool) public finalized;
     /// Wei each address may withdraw (fees, returned bonds): paid by pull, so no payee can block a ruling.
@@ -134,7 +142,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     event PauseCancelled();
     event Paused(uint64 until);
     event Unpaused();
-    event EmergencyQueued(bytes32 indexed marketId, uint16 outcome, uint64 executableAt);
+    event EmergencyQueued(bytes32 indexed marketId, uint64 executableAt);
     event EmergencyCancelled(bytes32 indexed marketId);
 
     error NotRegistry(address caller);
@@ -142,7 +150,10 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     error UnregisteredMarket(bytes32 marketId);
     error NotCreator(bytes32 marketId, address caller);
     error BadRule(bytes32 marketId);
-    error RuleTooLate(bytes32 marketId, uint64 closeAt);
+    error ProofAgrees(bytes32 marketId, uint16 outcome);
+    error VoteUnavailable(bytes32 marketId);
+    error NotMember(uint256 index, address signer);
+    error TooEarly(uint64 due);
     error NotDisputable(bytes32 marketId, State state);
     error WrongBond(uint256 sent, uint256 bond);
     error NotDisputed(bytes32 marketId);
@@ -156,8 +167,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     error RulingNotDue(uint64 due);
     error NotFinal(bytes32 marketId, State state);
     error NoFeeShare(bytes32 marketId);
-    error SetChanged(bytes32 marketId, uint64 recordedEpoch, uint64 currentEpoch);
-    error SetStands(bytes32 marketId);
+    error NotRecordingSet(bytes32 marketId, uint64 epoch);
     error AlreadyPaid(bytes32 marketId, address payee);
     error SharesTaken(bytes32 marketId, uint16 slots);
     error NothingOwed(address account);
@@ -186,15 +196,14 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         emit FeeEscrowed(marketId, creator, msg.value);
     }
 
-    /// The creator names the rule that turns its resolver's proven output into an outcome, so that a
-    /// dispute can be settled by the proof alone (the same rule validators check: `MarketSpec.zk_rule`).
-    /// Once, while trading is open: nobody picks a rule after seeing where the evidence points.
+    /// Stores the rule a market committed to at registration (its `ruleHash`, part of its id, which
+    /// validators derive from the spec: `MarketSpec.zk_rule`), so that a dispute can be settled by the
+    /// proof. Anyone, once; nobody can substitute another rule.
     function setRule(bytes32 marketId, QuorumOracle.ZkRule calldata rule) external {
         MarketRegistry.Market memory m = _market(marketId);
-        if (msg.sender != m.creator) revert NotCreator(marketId, msg.sender);
-        if (block.timestamp >= m.closeAt) revert RuleTooLate(marketId, m.closeAt);
-        if (hasRule[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
-            || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadRule(marketId);
+        if (m.ruleHash == bytes32(0)) revert NoRule(marketId);
+        if (hasRule[marketId] || keccak256(abi.encode(rule)) != m.ruleHash || rule.above >= m.outcomeCount
+            || rule.below >= m.outcomeCount) revert BadRule(marketId);
         uint256 inputs = oracle.models().modelOf(m.modelId).inputCount; // reverts: no verifier, no rule
         if (rule.pinnedInput != NOT_PINNED && rule.pinnedInput >= inputs) revert BadRule(marketId);
         _rules[marketId] = rule;
@@ -239,12 +248,12 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         QuorumOracle.Record memory rec = oracle.resolutionOf(marketId);
         due = rec.resolvedAt + registry.getMarket(marketId).disputeWindow;
         outcome = rec.resolution.outcome;
+        // The pause running when the window ends holds it to the pause's end; strictly after the start:
+        // a pause starting in the block a proposal turns final leaves it final, and a pause starting
+        // as another ends does not hold again what that one released.
         uint256 i = _pauses.length;
-        while (i > 0 && _pauses[i - 1].end > rec.resolvedAt) i--; // the first pause that can hold it
-        for (; i < _pauses.length; i++) {
-            Pause memory p = _pauses[i];
-            if (due >= p.start && due < p.end) due = p.end;
-        }
+        while (i > 0 && _pauses[i - 1].end > due) i--;
+        if (i < _pauses.length && due > _pauses[i].start) due = _pauses[i].end;
     }
 
     /// Emits `Finalized` once for a final market (anyone; finality itself needs no transaction).
@@ -275,11 +284,12 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         emit Disputed(marketId, msg.sender, bond);
     }
 
-    /// The ZK path: the proof whose hash the quorum signed, over the inputs whose hash it signed,
-    /// through the resolver's verifier; the market's rule gives the outcome. A proof over another
-    /// constant than the market's pinned one answers another question: INVALID.
+    /// The ZK path, to overturn: the proof whose hash the quorum signed, over the inputs whose hash it
+    /// signed, through the resolver's verifier, under the market's committed rule, gives another
+    /// outcome than the quorum signed (a proof over another constant than the market's pinned one
+    /// answers another question: INVALID). A proof that agrees settles nothing (`ProofAgrees`).
     function settleByProof(bytes32 marketId, bytes calldata proof, uint256[] calldata instances) external {
-        Case storage c = _openCase(marketId);
+        _openCase(marketId);
         if (!hasRule[marketId]) revert NoRule(marketId);
         QuorumOracle.Resolution memory r = oracle.resolutionOf(marketId).resolution;
         uint256 output = oracle.checkProof(marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
@@ -287,11 +297,13 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         uint16 proven = rule.pinnedInput != NOT_PINNED && instances[rule.pinnedInput] != rule.pinnedValue
             ? INVALID_OUTCOME
             : oracle.outcomeFor(rule, output);
-        _settle(marketId, c, proven, proven == r.outcome ? Ruling.Upheld : Ruling.Overturned);
+        if (proven == r.outcome) revert ProofAgrees(marketId, proven);
+        // re-read after the verifier's call: the case must still be open
+        _settle(marketId, _openCase(marketId), proven, Ruling.Overturned);
     }
 
     /// Members needed for a ruling vote: ceil(n * escalationBps / 10000), and more than the proposal
-    /// needed (at most the whole set).
+    /// needed; `VoteUnavailable` when the set is too small for that (the arbiter or the timeout then).
     function escalatedQuorum(bytes32 marketId) public view returns (uint256 e) {
         uint256 n = oracle.validators().length;
         uint256 base = oracle.threshold();
@@ -299,7 +311,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         if (q > base) base = q;
         e = (n * _params.escalationBps + 9_999) / 10_000;
         if (e <= base) e = base + 1;
-        if (e > n) e = n;
+        if (e > n) revert VoteUnavailable(marketId);
     }
 
     function rulingDigest(bytes32 marketId, uint16 outcome) public view returns (bytes32) {
@@ -324,8 +336,8 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         _settle(marketId, c, outcome, outcome == oracle.outcomeOf(marketId) ? Ruling.Upheld : Ruling.Overturned);
     }
 
-    /// Nothing settled the dispute within RULING_TIMEOUT: INVALID, the disputer's bond returned (no
-    /// side was shown wrong), the fee back to the creator.
+    /// Nothing settled the dispute within RULING_TIMEOUT: INVALID, the disputer's bond burned (else a
+    /// dispute nobody settles would void a market for free), the fee back to the creator.
     function settleByTimeout(bytes32 marketId) external {
         Case storage c = _openCase(marketId);
         uint64 due = c.disputedAt + RULING_TIMEOUT;
@@ -354,14 +366,17 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
             _credit(marketId, c.disputer, c.bond + f.pot - f.paid, "dispute won");
             f.paid = f.pot;
             f.closed = true;
+        } else if (ruling == Ruling.TimedOut) {
+            burned += c.bond;
         } else {
-            _credit(marketId, c.disputer, c.bond, "bond returned");
+            _credit(marketId, c.disputer, c.bond, "bond returned"); // an emergency: no side was shown wrong
         }
         emit DisputeSettled(marketId, ruling, outcome);
     }
 
     // ---------------------------------------------------------- fees out
 
+    /// A final (not INVALID, not overturned) market's fees, within CLAIM_PERIOD, and its record.
     function _payable(bytes32 marketId) private view returns (QuorumOracle.Record memory rec, Fees storage f) {
         State s = stateOf(marketId);
         if (s != State.Final) revert NotFinal(marketId, s);
@@ -369,23 +384,30 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         if (ruling != Ruling.None && ruling != Ruling.Upheld) revert NoFeeShare(marketId);
         f = _fees[marketId];
         if (f.closed) revert NoFeeShare(marketId);
+        (, uint64 finalAt) = finalOf(marketId);
+        if (block.timestamp >= finalAt + CLAIM_PERIOD) revert NoFeeShare(marketId);
         rec = oracle.resolutionOf(marketId);
-        if (oracle.validatorEpoch() != rec.epoch) revert SetChanged(marketId, rec.epoch, oracle.validatorEpoch());
+    }
+
+    /// `members` must be the set that recorded the resolution (the oracle keeps its hash per epoch).
+    function _recordingSet(QuorumOracle.Record memory rec, address[] calldata members) private view {
+        if (keccak256(abi.encode(members)) != oracle.setHashAt(rec.epoch)) {
+            revert NotRecordingSet(rec.resolution.marketId, rec.epoch);
+        }
     }
 
     /// A member's share for signing the final resolution: `signature` is its vote (over the oracle's
-    /// `digest`). Paid to the signer, whoever sends it, while the set that recorded it stands.
-    function claimSignerFee(bytes32 marketId, bytes calldata signature) external {
+    /// `digest`), `members` the set that recorded it. Paid to the signer, whoever sends it; one share
+    /// per member of that set.
+    function claimSignerFee(bytes32 marketId, bytes calldata signature, address[] calldata members) external {
         (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
+        _recordingSet(rec, members);
         address signer = _recover(oracle.digest(rec.resolution), signature, 0);
-        if (!oracle.isValidator(signer)) revert UnknownSigner(0, signer);
+        uint256 i = 0;
+        while (i < members.length && members[i] != signer) i++;
+        if (i == members.length) revert UnknownSigner(0, signer);
         if (signerPaid[marketId][signer]) revert AlreadyPaid(marketId, signer);
-        if (f.slots == 0) {
-            uint256 q = registry.getMarket(marketId).quorum;
-            uint256 t = oracle.threshold();
-            f.slots = uint16(q > t ? q : t);
-        }
-        if (f.signerClaims >= f.slots) revert SharesTaken(marketId, f.slots);
+        if (f.slots == 0) f.slots = uint16(members.length);
         signerPaid[marketId][signer] = true;
         f.signerClaims += 1;
         uint256 share = (f.pot - f.pot * PROVER_BPS / 10_000) / f.slots;
@@ -397,16 +419,33 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         return _typed(keccak256(abi.encode(PROVER_CREDIT_TYPEHASH, marketId, proofHash, prover)));
     }
 
-    /// The prover's share: a quorum of members (as many as the resolution needed) name who made the
-    /// proof the final resolution used, in `ProverCredit(marketId, proofHash, prover)`.
-    function claimProverFee(bytes32 marketId, address prover, bytes[] calldata signatures) external {
+    /// The prover's share: members of the recording set, as many as the market's quorum and a strict
+    /// majority of that set, name who made the proof the final resolution used, in
+    /// `ProverCredit(marketId, proofHash, prover)`; `indices[i]` is signature i's place in `members`.
+    function claimProverFee(
+        bytes32 marketId,
+        address prover,
+        bytes[] calldata signatures,
+        address[] calldata members,
+        uint256[] calldata indices
+    ) external {
         (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
         if (f.proverPaid) revert AlreadyPaid(marketId, prover);
+        _recordingSet(rec, members);
+        uint256 needed = members.length / 2 + 1;
         uint256 q = registry.getMarket(marketId).quorum;
-        uint256 t = oracle.threshold();
-        uint256 needed = q > t ? q : t;
-        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
-        _members(proverCreditDigest(marketId, rec.resolution.proofHash, prover), signatures);
+        if (q > needed) needed = q;
+        if (signatures.length < needed || indices.length != signatures.length) {
+            revert NotEnoughSignatures(signatures.length, needed);
+        }
+        bytes32 d = proverCreditDigest(marketId, rec.resolution.proofHash, prover);
+        address previous = address(0);
+        for (uint256 i = 0; i < signatures.length; i++) {
+            address signer = _recover(d, signatures[i], i);
+            if (indices[i] >= members.length || members[indices[i]] != signer) revert NotMember(i, signer);
+            if (signer <= previous) revert SignersNotSorted(i);
+            previous = signer;
+        }
         f.proverPaid = true;
         uint256 share = f.pot * PROVER_BPS / 10_000;
         f.paid += uint128(share);
@@ -414,15 +453,20 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     }
 
     /// The fee back to the creator: the market ended INVALID (no answer from the data, a ruling's
-    /// timeout, an emergency), or the rest of it once the set that recorded the resolution changed.
+    /// timeout, an emergency), had no resolution RESOLUTION_GRACE after its resolve time, or the rest
+    /// of it once CLAIM_PERIOD has passed since it became final.
     function refundFee(bytes32 marketId) external {
         State s = stateOf(marketId);
         Fees storage f = _fees[marketId];
         if (f.closed) revert NoFeeShare(marketId);
-        Ruling ruling = _cases[marketId].ruling;
-        if (s != State.Invalid && ruling != Ruling.Emergency) {
-            if (s != State.Final) revert NotFinal(marketId, s);
-            if (oracle.validatorEpoch() == oracle.resolutionOf(marketId).epoch) revert SetStands(marketId);
+        if (s == State.Open) {
+            uint64 due = registry.getMarket(marketId).resolveAt + RESOLUTION_GRACE;
+            if (block.timestamp < due) revert TooEarly(due);
+        } else if (s == State.Final) {
+            (, uint64 finalAt) = finalOf(marketId);
+            if (block.timestamp < finalAt + CLAIM_PERIOD) revert TooEarly(finalAt + CLAIM_PERIOD);
+        } else if (s != State.Invalid) {
+            revert NotFinal(marketId, s);
         }
         f.closed = true;
         uint256 rest = f.pot - f.paid;
@@ -522,36 +566,35 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         return _pauses;
     }
 
-    function queueEmergencyResolution(bytes32 marketId, uint16 outcome) external onlyOwner {
+    /// An emergency resolution is INVALID only (every stake refunded, the fee back): governance can
+    /// stop a market it sees broken, never pick its winner; and only once its resolve time has come.
+    function queueEmergencyResolution(bytes32 marketId) external onlyOwner {
         _market(marketId);
-        _checkOutcome(marketId, outcome);
         uint64 due = uint64(block.timestamp) + GOVERNANCE_DELAY;
-        _emergencies[marketId] = Emergency(due, outcome);
-        emit EmergencyQueued(marketId, outcome, due);
+        emergencyAt[marketId] = due;
+        emit EmergencyQueued(marketId, due);
     }
 
     function cancelEmergencyResolution(bytes32 marketId) external onlyOwner {
-        if (_emergencies[marketId].executableAt == 0) revert NothingQueued();
-        delete _emergencies[marketId];
+        if (emergencyAt[marketId] == 0) revert NothingQueued();
+        delete emergencyAt[marketId];
         emit EmergencyCancelled(marketId);
     }
 
-    function emergencyOf(bytes32 marketId) external view returns (Emergency memory) {
-        return _emergencies[marketId];
-    }
-
-    /// Anyone executes a due emergency resolution of a market that is not final yet: a disputer gets
-    /// its bond back, the creator its fee.
+    /// Anyone executes a due emergency resolution of a market that is not final yet and whose resolve
+    /// time has come: INVALID; a disputer gets its bond back, the creator its fee (`refundFee`).
     function executeEmergencyResolution(bytes32 marketId) external {
-        Emergency memory e = _emergencies[marketId];
-        if (e.executableAt == 0) revert NothingQueued();
-        if (block.timestamp < e.executableAt) revert NotDue(e.executableAt);
+        uint64 due = emergencyAt[marketId];
+        if (due == 0) revert NothingQueued();
+        if (block.timestamp < due) revert NotDue(due);
+        uint64 resolveAt = registry.getMarket(marketId).resolveAt;
+        if (block.timestamp < resolveAt) revert TooEarly(resolveAt);
         State s = stateOf(marketId);
         if (s == State.Final || s == State.Invalid) revert NotDisputable(marketId, s);
-        delete _emergencies[marketId];
+        delete emergencyAt[marketId];
         Case storage c = _cases[marketId];
         if (c.disputedAt == 0) c.disputedAt = uint64(block.timestamp);
-        _settle(marketId, c, e.outcome, Ruling.Emergency);
+        _settle(marketId, c, INVALID_OUTCOME, Ruling.Emergency);
     }
 
     // ------------------------------------------------------------ helpers

@@ -21,7 +21,9 @@ contract MarketRegistry {
     /// into the outcome. `forecasterId` is the model whose proven forecasts the market posts during
     /// its life (zero: none). Positions close at `closeAt`, before any evidence exists. A quorum's
     /// resolution is only proposed until `disputeWindow` seconds have passed without a dispute (0: final
-    /// as it lands).
+    /// as it lands). `ruleHash`: keccak256(abi.encode(rule)) of the `QuorumOracle.ZkRule` its resolver's
+    /// proven output is read by (zero: none), committed here so that a dispute can be settled by the
+    /// proof under the rule the market was registered with, and no other.
     struct Market {
         bytes32 specHash;
         bytes32 modelId;
@@ -32,6 +34,7 @@ contract MarketRegistry {
         uint16 quorum;
         address creator;
         uint32 disputeWindow;
+        bytes32 ruleHash;
     }
 
     bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v4");
@@ -58,6 +61,7 @@ contract MarketRegistry {
         uint16 quorum,
         address indexed creator,
         uint32 disputeWindow,
+        bytes32 ruleHash,
         uint256 fee
     );
 
@@ -89,11 +93,21 @@ contract MarketRegistry {
         uint64 resolveAt,
         uint16 outcomeCount,
         uint16 quorum,
-        uint32 disputeWindow
+        uint32 disputeWindow,
+        bytes32 ruleHash
     ) public pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                MARKET_ID_DOMAIN, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow
+                MARKET_ID_DOMAIN,
+                specHash,
+                modelId,
+                forecasterId,
+                closeAt,
+                resolveAt,
+                outcomeCount,
+                quorum,
+                disputeWindow,
+                ruleHash
             )
         );
     }
@@ -106,7 +120,8 @@ contract MarketRegistry {
         uint64 resolveAt,
         uint16 outcomeCount,
         uint16 quorum,
-        uint32 disputeWindow
+        uint32 disputeWindow,
+        bytes32 ruleHash
     ) external payable returns (bytes32 marketId) {
         if (specHash == bytes32(0)) revert EmptyField("specHash");
         if (modelId == bytes32(0)) revert EmptyField("modelId");
@@ -116,10 +131,11 @@ contract MarketRegistry {
         if (address(oracle) == address(0)) revert OracleBinding(address(0));
         // a quorum above the set's size could never be met: the market could never resolve
         if (quorum == 0 || quorum > oracle.validators().length) revert InvalidQuorum(quorum);
-        marketId = marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow);
+        marketId =
+            marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow, ruleHash);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
         _markets[marketId] = Market(
-            specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender, disputeWindow
+            specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender, disputeWindow, ruleHash
         );
         unchecked {
             marketCount += 1;
@@ -128,7 +144,7 @@ contract MarketRegistry {
         court.escrowFee{value: msg.value}(marketId, msg.sender);
         emit MarketRegistered(
             marketId, specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender,
-            disputeWindow, msg.value
+            disputeWindow, ruleHash, msg.value
         );
     }
 

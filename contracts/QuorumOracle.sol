@@ -124,6 +124,17 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     }
 
     mapping(bytes32 => RetiredKeys) private _retiredKeys;
+    /// keccak256(abi.encode(validators)) of each epoch's set: who was a member when a record was made
+    /// (the dispute court pays fee shares to members of the recording set; slashing names BLS signers).
+    mapping(uint64 => bytes32) public setHashAt;
+    /// The members whose BLS aggregates accepted a root (bit i: `validators()[i]` of `epoch`): the
+    /// chain itself checked their signatures, so a root later overturned names who vouched for it.
+    struct BlsSigners {
+        uint256 bitmap;
+        uint64 epoch;
+    }
+
+    mapping(bytes32 => BlsSigners) private _blsSigners;
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -277,6 +288,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         _validators = validators_;
         threshold = threshold_;
         validatorEpoch += 1;
+        setHashAt[validatorEpoch] = keccak256(abi.encode(validators_));
         blsKeysHash = keccak256(blsPublicKeys());
         emit ValidatorSetChanged(validators_, threshold_);
     }
@@ -730,7 +742,14 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes memory h = BLS.hashToG2(abi.encodePacked(batchDigest(root, count)), BLS.DST_SIG);
         if (!BLS.pairingCheck(aggregateKey, h, signature)) revert BadAggregateSignature(root);
         emit BatchAcceptedBls(root, count, signerBitmap);
+        BlsSigners storage b = _blsSigners[root];
+        if (b.epoch == validatorEpoch) b.bitmap |= signerBitmap;
+        else (b.bitmap, b.epoch) = (signerBitmap, validatorEpoch);
         signers = _recordRoot(root, signers);
+    }
+
+    function blsSignersOf(bytes32 root) external view returns (BlsSigners memory) {
+        return _blsSigners[root];
     }
 
     /// Exposed for tests against the library's vectors: RFC 9380 hash_to_curve under `dst`.

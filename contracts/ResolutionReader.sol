@@ -17,6 +17,7 @@ interface IMarketRegistryReads {
         uint16 quorum;
         address creator;
         uint32 disputeWindow;
+        bytes32 ruleHash;
     }
 
     function isRegistered(bytes32 marketId) external view returns (bool);
@@ -99,8 +100,8 @@ contract ResolutionReader is IResolutionReader {
     }
 
     /// The final resolution and when it became final. Settled by a ruling other than "upheld" (an
-    /// overturn, a timeout, an emergency): the ruling's outcome, probability 0 (no resolver gave it),
-    /// the rest as the quorum proposed (zero if nothing was proposed).
+    /// overturn, a timeout, an emergency): the market, the proposal's round, the ruling's outcome, and
+    /// zero for what no resolver gave it (probability, model, inputs, proof).
     function finalResolution(bytes32 marketId) public view returns (Resolution memory r, uint64 finalAt) {
         _requireFinal(marketId);
         uint16 outcome;
@@ -108,7 +109,7 @@ contract ResolutionReader is IResolutionReader {
         if (oracle.isResolved(marketId)) r = oracle.resolutionOf(marketId).resolution;
         else r.marketId = marketId;
         uint8 ruling = court.caseOf(marketId).ruling;
-        if (ruling != 0 && ruling != UPHELD) (r.outcome, r.probabilityPpm) = (outcome, 0);
+        if (ruling != 0 && ruling != UPHELD) r = Resolution(marketId, r.round, outcome, 0, 0, 0, 0);
     }
 
     function outcomeOf(bytes32 marketId) external view returns (uint16) {

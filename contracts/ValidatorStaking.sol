@@ -373,6 +373,25 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
 
+    /// The same for a batch the oracle accepted with a BLS aggregate: the oracle kept the bitmap of
+    /// the members whose signatures it checked; `members` is the set of that epoch (its hash is the
+    /// oracle's), `index` the signer's place in it.
+    function slashOverturnedBls(
+        bytes32 marketId,
+        bytes32[] calldata proof,
+        bytes32 root,
+        address[] calldata members,
+        uint256 index
+    ) external {
+        QuorumOracle.Resolution memory r = _overturned(marketId);
+        _fold(r, proof, root);
+        QuorumOracle.BlsSigners memory b = oracle.blsSignersOf(root);
+        if (index >= members.length || (b.bitmap >> index) & 1 == 0
+            || keccak256(abi.encode(members)) != oracle.setHashAt(b.epoch)) revert NotInBatch(marketId, root);
+        address signer = members[index];
+        _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
+    }
+
     function _overturned(bytes32 marketId) private view returns (QuorumOracle.Resolution memory) {
         if (address(court) == address(0) || court.caseOf(marketId).ruling != DisputeCourt.Ruling.Overturned) {
             revert NotOverturned(marketId);

@@ -72,14 +72,22 @@ class Round:
 
 
 def market_id_of(spec_hash: str, model_id: str, forecaster_id: str, close_at: int, resolve_at: int,
-                 outcome_count: int, quorum: int, dispute_window: int = 0) -> str:
+                 outcome_count: int, quorum: int, dispute_window: int = 0, rule_hash: str = ZERO_ID) -> str:
     """`MarketRegistry.marketIdOf`: the id binds the spec and the parameters registered with it."""
     from eth_abi import encode as abi_encode
 
-    words = abi_encode(["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint64", "uint16", "uint16", "uint32"],
+    words = abi_encode(["bytes32", "bytes32", "bytes32", "bytes32", "uint64", "uint64", "uint16", "uint16", "uint32",
+                        "bytes32"],
                        [MARKET_ID_DOMAIN, to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
-                        close_at, resolve_at, outcome_count, quorum, dispute_window])
+                        close_at, resolve_at, outcome_count, quorum, dispute_window, to_bytes32(rule_hash)])
     return "0x" + keccak(words).hex()
+
+
+def rule_hash_of(rule: tuple) -> str:
+    """keccak256(abi.encode(ZkRule)): what `MarketRegistry` commits for the dispute court's ZK path."""
+    from eth_abi import encode as abi_encode
+
+    return "0x" + keccak(abi_encode(["int256", "int256", "uint16", "uint16", "uint16", "uint256"], list(rule))).hex()
 
 
 def _model_id(v: Any, field: str) -> str:
@@ -295,13 +303,23 @@ class MarketSpec:
     @property
     def market_id(self) -> str:
         return market_id_of(self.spec_hash, self.resolver, self.forecaster, self.close_at_unix, self.resolve_at_unix,
-                            len(self.outcomes), self.quorum, self.dispute_window)
+                            len(self.outcomes), self.quorum, self.dispute_window, self.rule_hash)
+
+    @property
+    def rule_hash(self) -> str:
+        """The committed hash of `zk_rule()` (zero for a market that has none: not binary), part of the id:
+        the dispute court settles by proof under this rule and no other."""
+        try:
+            return rule_hash_of(self.zk_rule().as_tuple())
+        except SpecError:
+            return ZERO_ID
 
     def onchain(self) -> dict[str, Any]:
         """`Deployment.register_market` keyword arguments for this market."""
         return {"spec_hash": self.spec_hash, "model_id": self.resolver, "forecaster_id": self.forecaster,
                 "close_at": self.close_at_unix, "resolve_at": self.resolve_at_unix,
-                "outcome_count": len(self.outcomes), "quorum": self.quorum, "dispute_window": self.dispute_window}
+                "outcome_count": len(self.outcomes), "quorum": self.quorum, "dispute_window": self.dispute_window,
+                "rule_hash": self.rule_hash}
 
     def zk_rule(self):
         """`QuorumOracle.ZkRule` for `requireZk`: the shape's rule over the resolver's first output,

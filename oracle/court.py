@@ -174,15 +174,24 @@ class Court:
         return self._send(sender, "finalize", to_bytes32(market_id), gas=300_000)
 
     # ----------------------------------------------------------- fees
-    def claim_signer_fee(self, sender: Signer, market_id: str, vote_signature: bytes) -> Any:
-        return self._send(sender, "claimSignerFee", to_bytes32(market_id), bytes(vote_signature), gas=400_000)
+    def claim_signer_fee(self, sender: Signer, market_id: str, vote_signature: bytes, members: Sequence[str]) -> Any:
+        """A member's share: its vote over the final resolution; `members` the set that recorded it
+        (`Deployment.members_of_epoch(resolution_of(market).epoch)`)."""
+        return self._send(sender, "claimSignerFee", to_bytes32(market_id), bytes(vote_signature), list(members),
+                          gas=400_000 + 3_000 * len(members))
 
     def prover_credit_signature(self, member: Signer, market_id: str, proof_hash: str, prover: str) -> bytes:
         return member.sign_message(prover_credit_signable(self.domain, market_id, proof_hash, prover))
 
-    def claim_prover_fee(self, sender: Signer, market_id: str, prover: str, signatures: Sequence[bytes]) -> Any:
-        return self._send(sender, "claimProverFee", to_bytes32(market_id), prover, [bytes(s) for s in signatures],
-                          gas=1_000_000)
+    def claim_prover_fee(self, sender: Signer, market_id: str, prover: str, credits: Sequence[tuple[str, bytes]],
+                         members: Sequence[str]) -> Any:
+        """The prover's share: `credits` are (member, ProverCredit signature) pairs from the set that
+        recorded the resolution (`members`); sent in the ascending order the contract wants."""
+        ordered = sorted(credits, key=lambda c: int(c[0], 16))
+        lowered = [m.lower() for m in members]
+        indices = [lowered.index(a.lower()) if a.lower() in lowered else len(members) for a, _ in ordered]
+        return self._send(sender, "claimProverFee", to_bytes32(market_id), prover, [bytes(s) for _, s in ordered],
+                          list(members), indices, gas=1_000_000 + 3_000 * len(members))
 
     def refund_fee(self, sender: Signer, market_id: str) -> Any:
         return self._send(sender, "refundFee", to_bytes32(market_id), gas=300_000)
@@ -206,8 +215,9 @@ class Court:
     def unpause(self, owner: Signer) -> Any:
         return self._send(owner, "unpause", gas=100_000)
 
-    def queue_emergency_resolution(self, owner: Signer, market_id: str, outcome: int) -> Any:
-        return self._send(owner, "queueEmergencyResolution", to_bytes32(market_id), outcome, gas=200_000)
+    def queue_emergency_resolution(self, owner: Signer, market_id: str) -> Any:
+        """An emergency resolution is INVALID (refunds), never a chosen winner."""
+        return self._send(owner, "queueEmergencyResolution", to_bytes32(market_id), gas=200_000)
 
     def execute_emergency_resolution(self, sender: Signer, market_id: str) -> Any:
         return self._send(sender, "executeEmergencyResolution", to_bytes32(market_id), gas=400_000)

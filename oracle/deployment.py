@@ -34,6 +34,7 @@ class MarketRecord:
     forecaster_id: str = "0x" + "00" * 32
     close_at: int = 0
     dispute_window: int = 0  # seconds a quorum resolution stays proposed (disputable) before it is final
+    rule_hash: str = "0x" + "00" * 32  # the committed ZkRule's hash (zero: none)
 
 
 @dataclass(frozen=True)
@@ -195,25 +196,28 @@ class Deployment:
 
     # ------------------------------------------------------------ registry
     def market_id_of(self, spec_hash: str, model_id: str, resolve_at: int, outcome_count: int, quorum: int, *,
-                     forecaster_id: str = ZERO32, close_at: int | None = None, dispute_window: int = 0) -> str:
+                     forecaster_id: str = ZERO32, close_at: int | None = None, dispute_window: int = 0,
+                     rule_hash: str = ZERO32) -> str:
         """The id `register` gives a market with these parameters (`markets.spec.market_id_of`)."""
         fn = self.registry.functions.marketIdOf(to_bytes32(spec_hash), to_bytes32(model_id),
                                                 to_bytes32(forecaster_id),
                                                 resolve_at if close_at is None else close_at, resolve_at,
-                                                outcome_count, quorum, dispute_window)
+                                                outcome_count, quorum, dispute_window, to_bytes32(rule_hash))
         return _hex(self.chain.call(fn, action="MarketRegistry.marketIdOf"))
 
     def register_market(self, creator: Signer, *, spec_hash: str, model_id: str, resolve_at: int,
                         outcome_count: int, quorum: int, forecaster_id: str = ZERO32,
-                        close_at: int | None = None, dispute_window: int = 0,
+                        close_at: int | None = None, dispute_window: int = 0, rule_hash: str = ZERO32,
                         fee: int | None = None) -> tuple[str, Any]:
         """`model_id` is the market's resolver; `forecaster_id` the model of its forecasts (zero:
         none); positions close at `close_at` (default: the resolve time); a quorum's resolution stays
         disputable for `dispute_window` seconds; `fee` (wei, default the court's minimum) is escrowed
-        for the signers and the prover of its final resolution."""
+        for the signers and the prover of its final resolution; `rule_hash` commits the ZkRule a dispute is
+        settled by proof under (`MarketSpec.rule_hash`; zero: none)."""
         fn = self.registry.functions.register(
             to_bytes32(spec_hash), to_bytes32(model_id), to_bytes32(forecaster_id),
-            resolve_at if close_at is None else close_at, resolve_at, outcome_count, quorum, dispute_window
+            resolve_at if close_at is None else close_at, resolve_at, outcome_count, quorum, dispute_window,
+            to_bytes32(rule_hash)
         )
         fee = self.court.parameters().min_fee if fee is None else fee
         receipt = self.chain.transact(creator, fn, value=fee, action="MarketRegistry.register")
@@ -242,7 +246,8 @@ class Deployment:
 
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
-        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3], m[8])
+        return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3], m[8],
+                            _hex(m[9]))
 
     # -------------------------------------------------------------- oracle
     def validators(self) -> list[str]:
@@ -460,6 +465,14 @@ class Deployment:
                     _hex(log["args"]["root"]), log["args"]["count"], bls, _hex(log["transactionHash"]),
                     log["blockNumber"], log["transactionIndex"])))
         return [e for _, e in sorted(found, key=lambda p: (p[1].block, p[1].tx_index, p[0]))]
+
+    def members_of_epoch(self, epoch: int) -> list[str]:
+        """The validator set of oracle epoch `epoch` (the oracle keeps only its hash: `setHashAt`), from the
+        `ValidatorSetChanged` logs: the deployment's set is epoch 1, each change the next."""
+        logs = self.chain.logs(self.oracle.events.ValidatorSetChanged(), from_block=self.from_block)
+        if not 1 <= epoch <= len(logs):
+            raise NotFound(f"no validator set for oracle epoch {epoch} ({len(logs)} sets since the deployment)")
+        return list(logs[epoch - 1]["args"]["validators"])
 
     def validator_epoch_at(self, block: int) -> int:
         """`validatorEpoch` at the end of `block`: bumped by every validator-set change."""

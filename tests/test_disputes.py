@@ -13,7 +13,7 @@ from test_staking import BOND, MODEL, Staked
 from oracle.bundle import felt_to_uint
 from oracle.canonical import keccak_hex
 from oracle.consumer import ResolutionReader, State
-from oracle.eip712 import INVALID_OUTCOME, Resolution, signable
+from oracle.eip712 import Resolution, signable
 from oracle.errors import ChainError
 from oracle.signer import LocalSigner
 from oracle.staking import ETH
@@ -152,30 +152,34 @@ def test_a_griefing_dispute_loses_its_bond_to_the_signers_and_the_prover(chain_n
     assert court.final_of(market_id)[0] == 1
     assert court.owed(net.bob.address) == 0 and court.fees_of(market_id).pot == FEE + bond
 
-    # fees: the prover (named by a quorum's ProverCredit) 20 %, the 3 signers the rest in equal parts
+    # fees: the prover (named by a majority of the recording set's ProverCredit) 20 %, then one equal
+    # share of the rest per member of the set that recorded the resolution, for those who signed it
     pot = FEE + bond
+    members = net.dep.members_of_epoch(net.dep.resolution_of(market_id).epoch)
+    assert members == net.members
     prover = LocalSigner.create()
-    credits = [court.prover_credit_signature(k, market_id, r.proof_hash, prover.address) for k in net.keys[:3]]
+    credits = [(k.address, court.prover_credit_signature(k, market_id, r.proof_hash, prover.address))
+               for k in net.keys[:3]]
     with pytest.raises(ChainError, match="NotEnoughSignatures"):
-        court.claim_prover_fee(net.submitter, market_id, prover.address, credits[:2])
+        court.claim_prover_fee(net.submitter, market_id, prover.address, credits[:2], members)
     # the credits name one prover: claimed for another, they recover to strangers
-    with pytest.raises(ChainError, match="UnknownSigner"):
-        court.claim_prover_fee(net.submitter, market_id, net.alice.address, credits)
-    court.claim_prover_fee(net.submitter, market_id, prover.address, credits)
+    with pytest.raises(ChainError, match="NotMember"):
+        court.claim_prover_fee(net.submitter, market_id, net.alice.address, credits, members)
+    with pytest.raises(ChainError, match="NotRecordingSet"):  # another list than the recording set
+        court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members[:3])
+    court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members)
     with pytest.raises(ChainError, match="AlreadyPaid"):
-        court.claim_prover_fee(net.submitter, market_id, prover.address, credits)
+        court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members)
     assert court.owed(prover.address) == pot * 2000 // 10_000
     votes = net.signatures(r, net.keys)
     with pytest.raises(ChainError, match="UnknownSigner"):  # a stranger's signature over the resolution
-        court.claim_signer_fee(net.submitter, market_id, outsider.sign_message(signable(net.dep.domain, r)))
-    for v in votes[:3]:
-        court.claim_signer_fee(net.submitter, market_id, v)  # anyone sends it; the signer is paid
+        court.claim_signer_fee(net.submitter, market_id, outsider.sign_message(signable(net.dep.domain, r)), members)
+    for v in votes:
+        court.claim_signer_fee(net.submitter, market_id, v, members)  # anyone sends it; the signer is paid
     with pytest.raises(ChainError, match="AlreadyPaid"):
-        court.claim_signer_fee(net.submitter, market_id, votes[0])
-    with pytest.raises(ChainError, match="SharesTaken"):  # shares for the quorum the resolution needed
-        court.claim_signer_fee(net.submitter, market_id, votes[3])
-    share = (pot - pot * 2000 // 10_000) // 3
-    for k in net.keys[:3]:
+        court.claim_signer_fee(net.submitter, market_id, votes[0], members)
+    share = (pot - pot * 2000 // 10_000) // 4
+    for k in net.keys:
         net.chain.fund(k.address, ETH)
         assert _owed_then_withdraw(net, k) == share
     assert court.owed(net.submitter.address) == 0
@@ -215,10 +219,14 @@ def test_an_arbiter_overturns_a_wrong_resolution_and_its_signers_lose_their_bond
         court.settle_by_arbiter(arbiter, market_id, 2)
     court.settle_by_arbiter(arbiter, market_id, 0)
     assert court.case_of(market_id).ruling == "overturned" and court.final_of(market_id)[0] == 0
+    # a consumer reading the final resolution sees the ruling, nothing a resolver did not give
+    reader = ResolutionReader.deploy(net.chain, net.deployer, court.address)
+    final, _ = reader.final_resolution(market_id)
+    assert final == Resolution(market_id, 0, 0, 0, "0x" + "00" * 32, "0x" + "00" * 32, "0x" + "00" * 32)
     # the disputer: its bond back and the creator's fee
     assert court.owed(net.alice.address) == court.parameters().dispute_bond + FEE
     with pytest.raises(ChainError, match="NoFeeShare"):  # no fee for signing a wrong answer
-        court.claim_signer_fee(net.submitter, market_id, votes[0])
+        court.claim_signer_fee(net.submitter, market_id, votes[0], net.members)
     assert net.dep.redeem(net.alice, market_id)[0] == 2 * ETH
     # every signer of the overturned resolution loses its bond; the reporter takes 25 %
     for k, v in zip(colluders, votes):
@@ -243,9 +251,11 @@ def test_an_unsettled_dispute_ends_invalid_at_the_timeout(chain_network):
     net.advance_to(court.case_of(market_id).disputed_at + 7 * DAY)
     court.settle_by_timeout(net.alice, market_id)
     assert court.state_of(market_id) == "invalid" and court.case_of(market_id).ruling == "timed_out"
-    assert court.owed(net.bob.address) == court.parameters().dispute_bond  # no side was shown wrong
+    # a dispute nobody could settle is not free: else voiding any market would cost nothing
+    assert court.owed(net.bob.address) == 0
+    assert court.contract.functions.burned().call() == court.parameters().dispute_bond
     with pytest.raises(ChainError, match="NotFinal"):  # INVALID: no signer fee
-        court.claim_signer_fee(net.submitter, market_id, b"\x00" * 65)
+        court.claim_signer_fee(net.submitter, market_id, b"\x00" * 65, net.members)
     court.refund_fee(net.alice, market_id)  # anyone; the creator is paid
     assert court.owed(net.creator.address) == FEE
     with pytest.raises(ChainError, match="NoFeeShare"):
@@ -253,28 +263,48 @@ def test_an_unsettled_dispute_ends_invalid_at_the_timeout(chain_network):
     assert net.dep.redeem(net.alice, market_id)[0] == ETH  # INVALID refunds the stake
 
 
-def test_signer_fees_close_when_the_set_changes(chain_network):
+def test_signer_fees_follow_the_recording_set_for_the_claim_period(chain_network):
     net = chain_network
     court = net.dep.court
     market_id = _register(net, b"set-change", window=0)
     r = _propose(net, market_id)
     votes = net.signatures(r)
-    court.claim_signer_fee(net.submitter, market_id, votes[0])
-    with pytest.raises(ChainError, match="SetStands"):  # the rest is still the signers'
+    recording = net.dep.members_of_epoch(net.dep.resolution_of(market_id).epoch)
+    court.claim_signer_fee(net.submitter, market_id, votes[0], recording)
+    with pytest.raises(ChainError, match="TooEarly"):  # the rest is the signers' for the claim period
         court.refund_fee(net.alice, market_id)
     newcomer = LocalSigner.create()
-    net.dep.propose_validators(net.deployer, net.members + [newcomer.address], 3)
+    net.dep.propose_validators(net.deployer, net.members[1:] + [newcomer.address], 3)
     net.advance_to(net.chain.timestamp() + net.dep.validator_set_delay())
     net.dep.execute_validators(net.alice)
-    # a member who joined after the resolution signs it now: not one of its signers
+    current = net.dep.validators()
+    # a member who joined after the resolution signs it now: not one of the set that recorded it
     late = newcomer.sign_message(signable(net.dep.domain, r))
-    with pytest.raises(ChainError, match="SetChanged"):
-        court.claim_signer_fee(net.submitter, market_id, late)
-    with pytest.raises(ChainError, match="SetChanged"):
-        court.claim_signer_fee(net.submitter, market_id, votes[1])
+    with pytest.raises(ChainError, match="UnknownSigner"):
+        court.claim_signer_fee(net.submitter, market_id, late, recording)
+    with pytest.raises(ChainError, match="NotRecordingSet"):
+        court.claim_signer_fee(net.submitter, market_id, late, current)
+    # a signer who left the set since is still paid: it was a member when the resolution was recorded
+    court.claim_signer_fee(net.submitter, market_id, votes[1], recording)
+    final_at = court.final_of(market_id)[1]
+    net.advance_to(final_at + 30 * DAY)
+    with pytest.raises(ChainError, match="NoFeeShare"):  # the claim period is over
+        court.claim_signer_fee(net.submitter, market_id, votes[2], recording)
     court.refund_fee(net.alice, market_id)  # the unclaimed rest goes back to the creator
-    share = (FEE - FEE * 2000 // 10_000) // 3
-    assert court.owed(net.creator.address) == FEE - share
+    share = (FEE - FEE * 2000 // 10_000) // 4
+    assert court.owed(net.creator.address) == FEE - 2 * share
+
+
+def test_a_market_never_resolved_gets_its_fee_back_after_the_grace(chain_network):
+    net = chain_network
+    court = net.dep.court
+    market_id = _register(net, b"silent")
+    resolve_at = net.dep.get_market(market_id).resolve_at
+    with pytest.raises(ChainError, match="TooEarly"):
+        court.refund_fee(net.alice, market_id)
+    net.advance_to(resolve_at + 30 * DAY)
+    court.refund_fee(net.alice, market_id)
+    assert court.owed(net.creator.address) == FEE
 
 
 # ------------------------------------------------------------------ governance
@@ -303,23 +333,47 @@ def test_a_pause_holds_finality_back_and_an_emergency_resolution_waits_its_delay
     court.unpause(net.deployer)
     assert court.state_of(held) == "disputed"
 
-    # an emergency resolution: owner only, public, due after the same delay, only on a market not final
+    # an emergency resolution: owner only, public, after the same delay; INVALID only (refunds, never a
+    # chosen winner), on a market not final whose resolve time has come
+    early = _register(net, b"early", close_in=10 * DAY)
     with pytest.raises(ChainError, match="NotOwner"):
-        court.queue_emergency_resolution(net.alice, stuck, 0)
-    court.queue_emergency_resolution(net.deployer, stuck, INVALID_OUTCOME)
-    court.queue_emergency_resolution(net.deployer, held, 0)
+        court.queue_emergency_resolution(net.alice, stuck)
+    court.queue_emergency_resolution(net.deployer, stuck)
+    court.queue_emergency_resolution(net.deployer, held)
+    court.queue_emergency_resolution(net.deployer, early)
     with pytest.raises(ChainError, match="NotDue"):
         court.execute_emergency_resolution(net.alice, stuck)
     net.advance_to(net.chain.timestamp() + 2 * DAY)
+    with pytest.raises(ChainError, match="TooEarly"):  # still trading: governance cannot void it
+        court.execute_emergency_resolution(net.alice, early)
     court.execute_emergency_resolution(net.alice, stuck)
     court.execute_emergency_resolution(net.alice, held)
-    assert court.state_of(stuck) == "invalid" and court.state_of(held) == "final"
-    assert court.case_of(held).ruling == "emergency" and court.final_of(held)[0] == 0
+    assert court.state_of(stuck) == "invalid" and court.state_of(held) == "invalid"
+    assert court.case_of(held).ruling == "emergency"
     assert court.owed(net.bob.address) == court.parameters().dispute_bond  # the disputer's bond back
     court.refund_fee(net.alice, held)
     assert court.owed(net.creator.address) == FEE
     with pytest.raises(ChainError, match="NothingQueued"):
         court.execute_emergency_resolution(net.alice, held)
+
+
+def test_a_pause_holds_a_proposal_once(chain_network):
+    net = chain_network
+    court = net.dep.court
+    market_id = _register(net, b"once", close_in=3 * DAY)
+    court.queue_pause(net.deployer)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_pause(net.alice)
+    _propose(net, market_id)
+    net.advance_to(net.dep.resolution_of(market_id).resolved_at + WINDOW + 10)
+    assert court.state_of(market_id) == "proposed"
+    court.unpause(net.deployer)
+    released = court.final_of(market_id)[1]
+    assert court.state_of(market_id) == "final" and released == net.chain.timestamp()
+    court.queue_pause(net.deployer)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_pause(net.alice)  # a later pause leaves what is final final
+    assert court.state_of(market_id) == "final" and court.final_of(market_id)[1] == released
 
 
 def test_a_pause_ending_on_its_own_releases_what_it_held(chain_network):
@@ -350,7 +404,7 @@ def resolver_verifier(circuit, store):
 
 @pytest.fixture
 def zk_market(chain_network, resolver_verifier, circuit, spec, bundle):
-    """`spec` with a dispute window, its creator's rule set while trading is open, at resolve time; the
+    """`spec` with a dispute window (its rule committed in its id), the rule stored, at resolve time; the
     honest resolution (from the real proof) and the proof's instances."""
     from markets.spec import MarketSpec
 
@@ -361,25 +415,36 @@ def zk_market(chain_network, resolver_verifier, circuit, spec, bundle):
     windowed = MarketSpec.parse({**spec.to_json(), "dispute_window": WINDOW})
     net.register(spec, advance=False)  # validators review the proof against its own market
     net.register(windowed, advance=False)
-    with pytest.raises(ChainError, match="NotCreator"):
-        net.dep.court.set_rule(net.alice, windowed.market_id, windowed.zk_rule().as_tuple())
-    net.dep.court.set_rule(net.creator, windowed.market_id, windowed.zk_rule().as_tuple())
+    rule = windowed.zk_rule().as_tuple()
+    # a rule other than the one committed in the market's id: e.g. "always the other outcome"
+    rigged = (-(2**255), -(2**255), rule[3], rule[2], rule[4], rule[5])
+    with pytest.raises(ChainError, match="BadRule"):
+        net.dep.court.set_rule(net.creator, windowed.market_id, rigged)
+    net.dep.court.set_rule(net.alice, windowed.market_id, rule)  # anyone stores the committed rule
     with pytest.raises(ChainError, match="BadRule"):  # once
-        net.dep.court.set_rule(net.creator, windowed.market_id, windowed.zk_rule().as_tuple())
+        net.dep.court.set_rule(net.alice, windowed.market_id, rule)
     net.advance_to(windowed.resolve_at_unix)
     honest = net.validators[0].review(spec, bundle).vote.resolution
     honest = replace(honest, market_id=windowed.market_id)
     return net, windowed, honest, [felt_to_uint(f) for f in bundle.instances[0]]
 
 
-def test_a_rule_is_set_only_while_trading_is_open(chain_network, spec):
-    from markets.spec import MarketSpec
+def test_only_the_rule_committed_in_the_market_id_is_stored(chain_network, spec):
+    from markets.spec import MarketSpec, rule_hash_of
 
     net = chain_network
-    late = MarketSpec.parse({**spec.to_json(), "dispute_window": 60})
-    net.register(late)  # and time passes to its resolve time
-    with pytest.raises(ChainError, match="RuleTooLate"):
-        net.dep.court.set_rule(net.creator, late.market_id, late.zk_rule().as_tuple())
+    windowed = MarketSpec.parse({**spec.to_json(), "dispute_window": 60})
+    assert windowed.rule_hash == rule_hash_of(windowed.zk_rule().as_tuple()) != "0x" + "00" * 32
+    assert net.register(windowed) == windowed.market_id
+    assert net.dep.get_market(windowed.market_id).rule_hash == windowed.rule_hash
+    # the same market registered with another rule is another market: its id is not the spec's
+    other = windowed.onchain() | {"rule_hash": keccak_hex(b"another rule")}
+    other_id, _ = net.dep.register_market(net.creator, **other)
+    assert other_id != windowed.market_id
+    # a market registered without a rule has no proof path
+    bare = _register(net, b"no-rule")
+    with pytest.raises(ChainError, match="NoRule"):
+        net.dep.court.set_rule(net.creator, bare, windowed.zk_rule().as_tuple())
 
 
 @pytest.mark.slow
@@ -398,12 +463,17 @@ def test_the_proof_overturns_a_quorum_that_mislabels_what_it_proves(zk_market, b
 
 
 @pytest.mark.slow
-def test_the_proof_upholds_a_correct_resolution_against_a_griefer(zk_market, bundle):
+def test_a_proof_that_agrees_settles_nothing_and_the_vote_upholds_against_a_griefer(zk_market, bundle):
     net, market, honest, instances = zk_market
     court = net.dep.court
     net.dep.resolve(net.submitter, honest, net.signatures(honest))
     court.dispute(net.alice, market.market_id)
-    court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes, instances)
+    # the proof agrees with the quorum; its inputs could still be made up (only validators reading the
+    # sources can tell), so it upholds nothing by itself: colluders cannot close a dispute this way
+    with pytest.raises(ChainError, match="ProofAgrees"):
+        court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes, instances)
+    court.settle_by_vote(net.submitter, market.market_id, honest.outcome,
+                         _ruling_signatures(net, market.market_id, honest.outcome, net.keys))
     assert court.case_of(market.market_id).ruling == "upheld"
     assert court.final_of(market.market_id)[0] == honest.outcome
     assert court.owed(net.alice.address) == 0  # the griefer's bond went to the fee

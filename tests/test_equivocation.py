@@ -5,11 +5,14 @@ signer, no registered BLS key)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from test_staking import BOND, Staked, _resolution
+from test_staking import BOND, MODEL, Staked, _resolution
 
 from oracle import bls
 from oracle.batch import batch_signable, leaf, merkle_proof, merkle_root
+from oracle.canonical import keccak_hex
 from oracle.errors import ChainError
 from oracle.staking import Vouch
 
@@ -85,3 +88,39 @@ def test_two_bls_shares_for_conflicting_answers_are_slashed(chain_network):
                                    bls=True)
     staking.slash_equivocation(net.alice, liar.address, share(key, yes), share(key, no), bls=True)
     assert staking.bond_of(liar.address).bond == 0 and liar.address not in staking.members()
+
+
+@pytest.mark.slow
+def test_members_of_an_overturned_bls_batch_lose_their_bonds(chain_network):
+    """The oracle checked the aggregate: the bitmap it kept names who vouched for the overturned answer."""
+    staked = Staked(chain_network)
+    net, dep, staking, court = staked.net, staked.dep, staked.staking, staked.dep.court
+    keys = {}
+    for k in net.keys[:3]:
+        keys[k.address] = bls.BlsKey.generate()
+        dep.register_bls_key(k, keys[k.address].public_key, keys[k.address].proof_of_possession(k.address))
+    arbiter = net.alice
+    court.queue_parameters(net.deployer, replace(court.parameters(), arbiter=arbiter.address))
+    net.advance_to(net.chain.timestamp() + 2 * 86_400)
+    court.execute_parameters(net.bob)
+    now = net.chain.timestamp()
+    market, _ = dep.register_market(net.creator, spec_hash=keccak_hex(b"bls-overturn"), model_id=MODEL,
+                                    close_at=now + 100, resolve_at=now + 110, outcome_count=2, quorum=1,
+                                    dispute_window=3600)
+    net.advance_to(now + 110)
+    wrong = _resolution(market, outcome=1)
+    members = dep.validators()
+    signers = [members.index(a) for a in keys]
+    root = leaf(wrong)
+    message = dep.batch_digest(root, 1)
+    aggregate = bls.aggregate([keys[members[i]].sign(message) for i in signers])
+    dep.resolve_batch_bls(net.submitter, [wrong], bls.bitmap_of(signers), aggregate)
+    court.dispute(net.bob, market)
+    court.settle_by_arbiter(arbiter, market, 0)
+    epoch_members = dep.members_of_epoch(dep.resolution_of(market).epoch)
+    with pytest.raises(ChainError, match="NotInBatch"):  # the honest member's bit is not set
+        staking.slash_overturned_bls(net.bob, market, [], root, epoch_members, members.index(net.keys[3].address))
+    for i in signers:
+        staking.slash_overturned_bls(net.bob, market, [], root, epoch_members, i)
+        assert staking.bond_of(epoch_members[i]).bond == 0
+    assert staking.bond_of(net.keys[3].address).bond == BOND

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import forecast_doc, spec_doc
 from markets.demo import SOURCES
-from markets.spec import MarketSpec, market_id_of
+from markets.spec import MarketSpec, market_id_of, rule_hash_of
 from oracle.errors import SpecError
 
 RESOLVER = "0x" + "ab" * 32
@@ -56,7 +56,8 @@ def test_market_id_binds_every_onchain_parameter():
     assert spec.model == spec.resolver == RESOLVER and spec.forecaster == FORECASTER
     assert spec.onchain() == {"spec_hash": spec.spec_hash, "model_id": RESOLVER, "forecaster_id": FORECASTER,
                               "close_at": spec.close_at_unix, "resolve_at": spec.resolve_at_unix,
-                              "outcome_count": 2, "quorum": 3, "dispute_window": 0}
+                              "outcome_count": 2, "quorum": 3, "dispute_window": 0,
+                              "rule_hash": rule_hash_of(spec.zk_rule().as_tuple())}
     assert spec.market_id == market_id_of(**{k: v for k, v in spec.onchain().items()})
     assert MarketSpec.parse(GOOD).forecaster == "0x" + "00" * 32
     # the dispute window is part of the market: another window is another market (and another spec hash),
@@ -73,12 +74,13 @@ def test_market_id_matches_registry_contract(network):
     spec = MarketSpec.parse(forecast_doc(RESOLVER, FORECASTER))
     o = spec.onchain()
     assert network.dep.market_id_of(o["spec_hash"], o["model_id"], o["resolve_at"], o["outcome_count"], o["quorum"],
-                                    forecaster_id=o["forecaster_id"], close_at=o["close_at"]) == spec.market_id
+                                    forecaster_id=o["forecaster_id"], close_at=o["close_at"],
+                                    rule_hash=o["rule_hash"]) == spec.market_id
     windowed = MarketSpec.parse({**forecast_doc(RESOLVER, FORECASTER), "dispute_window": 3600})
     w = windowed.onchain()
     assert network.dep.market_id_of(w["spec_hash"], w["model_id"], w["resolve_at"], w["outcome_count"], w["quorum"],
                                     forecaster_id=w["forecaster_id"], close_at=w["close_at"],
-                                    dispute_window=3600) == windowed.market_id
+                                    dispute_window=3600, rule_hash=w["rule_hash"]) == windowed.market_id
 
 
 def test_rounds_forecasts_then_the_evidence():
