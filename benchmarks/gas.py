@@ -20,8 +20,9 @@ benchmarks/results/gas.json).
   `--only staking` runs these rows alone.
 - Disputes and fees (`DisputeCourt`, 7-of-10 bonded members), on a fresh replay chain: register with the
   fee escrowed (and the same registration on the contracts before the court, commit 0b79e8c: the delta),
-  setRule, propose (= resolve), dispute, settleByProof with the resolver's real proof (upheld and
-  overturned), settleByVote (the escalated quorum's `Ruling`s), settleByArbiter, settleByTimeout,
+  setRule (the rule committed in the market id), propose (= resolve), dispute, settleByProof with the
+  resolver's real proof (overturning; an agreeing proof settles nothing), settleByVote (the escalated
+  quorum's `Ruling`s, upholding and overturning), settleByArbiter, settleByTimeout,
   finalize, claimSignerFee, claimProverFee, refundFee, withdraw, slashOverturned, and governance
   (queue/execute parameters, pause, unpause, emergency resolution).
 - The dispute window's cost to the happy path: 64 markets registered, bet on, settled in one 7-of-10
@@ -296,12 +297,13 @@ def happy_path_rows(chain, size: int = 64, window: int = 3600) -> dict:
 
 
 def court_rows(chain, zk) -> dict:
-    """DisputeCourt on a bonded 7-of-10 set (a fresh replay chain: the zk market's rule is set while its
-    trading is open)."""
+    """DisputeCourt on a bonded 7-of-10 set (a fresh replay chain: the zk market registers before its
+    trading closes, then time moves to its resolve time)."""
     from dataclasses import replace
 
     from oracle.canonical import keccak_hex
     from oracle.eip712 import Resolution, signable
+    from oracle.errors import ChainError
     from oracle.signer import LocalSigner
     from oracle.staking import ETH, Staking, StakingParameters
 
@@ -348,13 +350,13 @@ def court_rows(chain, zk) -> dict:
         dep.register_verifier(deployer, record.model_id, verifier.address, record.circuit(1).vk, record.n_inputs)
         values = record.row(list(bundle.instances[0]), list(bundle.input_preimage), 1, 0)
         instances = [felt_to_uint(f) for f in bundle.instances[0]]
-        for label, w_s in (("upheld", window), ("overturned", window + 1)):  # two market ids, one proof
+        for label, w_s in (("agrees", window), ("overturned", window + 1)):  # two market ids, one proof
             s = replace(spec, dispute_window=w_s)
-            dep.register_market(creator, **s.onchain(), fee=fee)
-            rows.setdefault("set_rule_gas", court.set_rule(creator, s.market_id, s.zk_rule().as_tuple())["gasUsed"])
+            dep.register_market(creator, **s.onchain(), fee=fee)  # its rule's hash is part of its id
+            rows.setdefault("set_rule_gas", court.set_rule(submitter, s.market_id, s.zk_rule().as_tuple())["gasUsed"])
             final = s.round(s.final_round)
             d = rule_decision(s, final, record, record.circuit(1), values.outputs)
-            outcome = d.outcome if label == "upheld" else 1 - d.outcome
+            outcome = d.outcome if label == "agrees" else 1 - d.outcome
             zk_markets[label] = Resolution(s.market_id, final.index, outcome, d.probability_ppm, record.model_id,
                                            inputs_hash(list(bundle.instances[0][: record.n_inputs])), bundle.proof_hash)
 
@@ -362,7 +364,7 @@ def court_rows(chain, zk) -> dict:
     rows["queue_parameters_gas"] = court.queue_parameters(deployer, replace(params, arbiter=arbiter.address))["gasUsed"]
     chain.advance_time(2 * 86400 + 1)
     rows["execute_parameters_gas"] = court.execute_parameters(submitter)["gasUsed"]
-    rows["queue_emergency_gas"] = court.queue_emergency_resolution(deployer, v.market_id, 0)["gasUsed"]
+    rows["queue_emergency_gas"] = court.queue_emergency_resolution(deployer, v.market_id)["gasUsed"]
     if zk_markets:
         chain.advance_time(max(0, spec.resolve_at_unix - chain.timestamp()))
 
@@ -373,16 +375,23 @@ def court_rows(chain, zk) -> dict:
     for r in (y, z, *zk_markets.values()):
         court.dispute(disputer, r.market_id)
     if zk_markets:
-        rows["settle_by_proof_upheld_gas"] = court.settle_by_proof(submitter, zk_markets["upheld"].market_id,
-                                                                   bundle.proof_bytes, instances)["gasUsed"]
         rows["settle_by_proof_overturned_gas"] = court.settle_by_proof(submitter, zk_markets["overturned"].market_id,
                                                                        bundle.proof_bytes, instances)["gasUsed"]
+        try:  # a proof that agrees with the proposal settles nothing: its observations may be made up
+            court.settle_by_proof(submitter, zk_markets["agrees"].market_id, bundle.proof_bytes, instances)
+            rows["settle_by_proof_agreeing"] = "settled"
+        except ChainError as err:
+            rows["settle_by_proof_agreeing"] = f"reverted: {err.error}"
+        agrees = zk_markets["agrees"]
+        rulings = [court.ruling_signature(k, agrees.market_id, agrees.outcome) for k in keys[:8]]
+        rows["settle_by_vote_upheld_gas"] = court.settle_by_vote(submitter, agrees.market_id, agrees.outcome,
+                                                                 rulings)["gasUsed"]
         rows["zk_rulings"] = {k: court.case_of(r.market_id).ruling for k, r in zk_markets.items()}
     else:
         rows["settle_by_proof"] = zk
     e = court.escalated_quorum(x.market_id)
     rulings = [court.ruling_signature(k, x.market_id, 0) for k in keys[:e]]
-    rows["settle_by_vote_gas"] = court.settle_by_vote(submitter, x.market_id, 0, rulings)["gasUsed"]
+    rows["settle_by_vote_overturned_gas"] = court.settle_by_vote(submitter, x.market_id, 0, rulings)["gasUsed"]
     rows["settle_by_vote_signatures"] = e
     rows["settle_by_arbiter_gas"] = court.settle_by_arbiter(arbiter, y.market_id, y.outcome)["gasUsed"]
 
@@ -390,15 +399,20 @@ def court_rows(chain, zk) -> dict:
     chain.advance_time(window + 1)
     rows["finalize_gas"] = court.finalize(submitter, w.market_id)["gasUsed"]
     votes = [k.sign_message(signable(dep.domain, w)) for k in keys[:7]]
-    rows["claim_signer_fee_first_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[0])["gasUsed"]
-    rows["claim_signer_fee_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[1])["gasUsed"]
-    credits = [court.prover_credit_signature(k, w.market_id, w.proof_hash, prover.address) for k in keys[:7]]
-    rows["claim_prover_fee_gas"] = court.claim_prover_fee(submitter, w.market_id, prover.address, credits)["gasUsed"]
+    recording = dep.members_of_epoch(dep.resolution_of(w.market_id).epoch)  # the set that recorded it
+    rows["claim_signer_fee_first_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[0], recording)["gasUsed"]
+    rows["claim_signer_fee_gas"] = court.claim_signer_fee(submitter, w.market_id, votes[1], recording)["gasUsed"]
+    credits = [(k.address, court.prover_credit_signature(k, w.market_id, w.proof_hash, prover.address))
+               for k in keys[:6]]  # a strict majority of the recording set (and the market's quorum)
+    rows["claim_prover_fee_gas"] = court.claim_prover_fee(submitter, w.market_id, prover.address, credits,
+                                                          recording)["gasUsed"]
+    rows["prover_credits"] = len(credits)
     rows["prover_share_wei"] = court.owed(prover.address)
     rows["signer_share_wei"] = court.owed(keys[0].address)
     rows["withdraw_gas"] = court.withdraw(keys[0])["gasUsed"]
 
-    # nothing settles a dispute in time: INVALID, the fee back to the creator; a due emergency resolution
+    # nothing settles a dispute in time: INVALID, the bond burned, the fee back to the creator; a due
+    # emergency resolution (INVALID)
     chain.advance_time(7 * 86400 + 1)
     rows["settle_by_timeout_gas"] = court.settle_by_timeout(submitter, z.market_id)["gasUsed"]
     rows["refund_fee_gas"] = court.refund_fee(creator, z.market_id)["gasUsed"]
