@@ -240,3 +240,23 @@ def test_ece_interval_by_blocks():
     assert e["low"] < e["high"] < 0.05 and e["ece"] <= e["high"]  # resampled ECE is biased up: low may exceed it
     off = bootstrap_ece(np.clip(p + 0.2, 0, 1), honest_y, dates)  # 0.2 too high: ECE near 0.2, interval too
     assert 0.12 < off["low"] <= off["ece"] <= off["high"] < 0.25
+
+
+def test_the_shipped_selection_kept_only_what_validation_showed():
+    """The BTC reference as trained: the temperature map the previous model shipped is refused (worse at
+    h = 1 over the rolling-origin years), the correction it keeps beat the walk on validation, and every
+    candidate marked kept passes the rule."""
+    from markets.feeds import bundled_path
+    from oracle import config
+    from provers.model import fit_report
+    from provers.reference import config_for, trained
+
+    trained("mlp")
+    fit = fit_report(config_for("mlp"), bundled_path("btc_usd_daily.csv").read_bytes(), config.cache_dir())
+    assert fit["calibration_minus_identity"]["temperature"]["per_horizon"]["1"]["low"] > 0
+    assert fit["calibration_kind"] == "identity"
+    for row in fit["candidates"]:
+        assert row["kept"] == departs_with_evidence(row["minus_walk"])
+    chosen = fit["chosen"]
+    row = next(r for r in fit["candidates"] if r["penalty"] == chosen["penalty"] and r["calibration"] == chosen["calibration"])
+    assert row["kept"] and row["minus_walk"]["pooled"]["high"] < 0
