@@ -109,7 +109,17 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
     report["selection"] = selection
     ys, dates = [q.outcome for q in qs], [q.date for q in qs]
     report["ece_interval"] = {name: bootstrap_ece(p, ys, dates) for name, p in preds.items()}
-    report["verdicts"] = [selection_sentence(selection)] + report["verdicts"] + [
+    per_horizon = []
+    if len(set(horizons)) > 1:  # the pooled verdicts can hide a horizon where the model is worse
+        from markets.evaluation import compare, random_walk_probability
+
+        for h in sorted(set(horizons)):
+            idx = [i for i, q in enumerate(qs) if q.horizon == h]
+            sub = [qs[i] for i in idx]
+            comp = compare(sub, {"model_float": [preds["model_float"][i] for i in idx]},
+                           {"random_walk": [random_walk_probability(q) for q in sub]})
+            per_horizon += [f"h = {h}: {d['verdict']}" for d in comp["model_float"]["random_walk"].values()]
+    report["verdicts"] = [selection_sentence(selection)] + report["verdicts"] + per_horizon + [
         ece_sentence(name, e) for name, e in report["ece_interval"].items()]
     if circuit is not None:
         report["model"]["model_id"] = circuit.model_id
@@ -144,7 +154,7 @@ def selection_sentence(chosen: dict | None) -> str:
 def ece_sentence(name: str, e: dict[str, float]) -> str:
     met = "meets" if e["ece"] <= ECE_GOAL else "misses"
     return (f"{name} expected calibration error {e['ece']:.3f}, {e['level']:.0%} interval [{e['low']:.3f}, "
-            f"{e['high']:.3f}]: {met} the goal <= {ECE_GOAL}")
+            f"{e['high']:.3f}]: the estimate {met} the goal <= {ECE_GOAL}")
 
 
 def pd_timestamp(s: str):

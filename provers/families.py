@@ -2,8 +2,9 @@
 
 - mlp:    the reference: the random walk's own logit (a piecewise-linear map of the walk's
           z-score, which the recipe's features give exactly) plus a residual MLP correction
-          17 -> 16 -> 8 -> 1 (ReLU), initialised at zero, regularised, then a fitted monotone
-          calibration (Platt) folded into the output layers (`ResidualBody`).
+          17 -> 16 -> 8 -> 1 (ReLU), initialised at zero, regularised, then a monotone calibration
+          map (identity, temperature or Platt) folded into the output layers (`ResidualBody`);
+          model selection keeps a correction or map only with evidence (`provers.model`).
 - conv1d: a 1-D convolution over the 14 daily returns, joined with the 3 scalar features.
 - trees:  gradient-boosted decision stumps (fit with numpy), converted to torch as
           Linear + ReLU: each stump's step is a hard ramp 1/64 wide, so the circuit

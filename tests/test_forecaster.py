@@ -141,7 +141,8 @@ def test_evaluate_prints_verdicts_with_intervals():
     report = json.loads(as_json.stdout)
     comp = report["comparisons"]["model_float"]["random_walk"]["brier"]
     assert comp["low"] <= comp["difference"] <= comp["high"]
-    assert report["models"]["model_float"]["ece"] >= 0 and len(report["verdicts"]) == 4 + 2
+    assert report["models"]["model_float"]["ece"] >= 0 and len(report["verdicts"]) == 1 + 4 + 2 * 2 + 1
+    assert [v[:7] for v in report["verdicts"][5:9]] == ["h = 1: "] * 2 + ["h = 30:"] * 2  # per horizon vs the walk
     assert report["verdicts"][0].startswith("model selection: ")  # what validation made of the model
     e = report["ece_interval"]["model_float"]
     assert e["low"] < e["high"] and e["ece"] <= e["high"] and report["verdicts"][-1].startswith("model_float expected calibration")
