@@ -45,10 +45,12 @@ The adversaries of issue 14 (every validator bonded 10 ETH in `ValidatorStaking`
   with the leaver's vote counted; the leaver calls `requestLeave`, the chain passes the epoch boundary
   and `advanceEpoch` runs; the others come back. The round must settle exactly once, signed by members
   only (the leaver not among the signers).
-- `griefing_dispute`: a market with a one-hour dispute window whose creator set the zk rule while
-  trading was open; the network settles it (proposed), the attacker disputes with the bond, a watcher
-  fetches the bundle the scheduler chose (by hash) and calls `settleByProof`: upheld, the final outcome is
-  the proposed one and the bond joins the market's fee pot.
+- `griefing_dispute`: a market with a one-hour dispute window and the zk rule committed in its id; the
+  network settles it (proposed), the attacker disputes with the bond. A watcher fetches the bundle the
+  scheduler chose (by hash): `settleByProof` must refuse it (`ProofAgrees`: a proof that agrees settles
+  nothing), and the escalated quorum of members (signing `Ruling`s by hand: no role collects them yet)
+  upholds the proposal with `settleByVote`: the final outcome is the proposed one and the bond joins the
+  market's fee pot.
 - `collusion_t_sign_wrong`: the same kind of market; t members (a quorum) never sign the honest answer
   (their processes stopped: the honest rest is below the quorum) and sign the opposite outcome by hand,
   naming the honest proof, which the attacker lands (proposed). The watcher disputes within the window
@@ -401,7 +403,7 @@ def main() -> None:
                                   circuit.record.n_inputs)
 
         def zk_market() -> tuple[str, object]:
-            """A market with a dispute window whose creator set the zk rule while trading was open."""
+            """A market with a dispute window whose zk rule is committed in its id (stored in the court)."""
             models = net.prover_models()
             base = btc_above_spec(next_day(), 4000, resolver=models["resolvers"]["1"],
                                   quorum=min(t, dep.threshold()))
@@ -466,7 +468,9 @@ def main() -> None:
                leaver_among_signers=vkeys[leaver].address in signers, signers=len(signers),
                threshold_after=dep.threshold())
 
-        # (c) a griefing dispute of a correct resolution: settleByProof upholds it, the bond joins the fee
+        # (c) a griefing dispute of a correct resolution: the honest proof agrees with the proposal, so it
+        # settles nothing (ProofAgrees: its observations could be made up); the members' larger quorum
+        # signs a Ruling upholding it, the bond joins the fee
         m, spec = zk_market()
         t_fault = time.time()
         due(m)
@@ -475,15 +479,25 @@ def main() -> None:
         pot_before = court.fees_of(m).pot
         court.dispute(attacker, m)
         state_disputed = court.state_of(m)
-        settled = settle_by_proof(m)
+        try:
+            by_proof = f"settled: {settle_by_proof(m)['ruling']}"
+        except OracleError as e:
+            by_proof = f"reverted: {getattr(e, 'error', None) or str(e)[:200]}"
+        needed_rulings = court.escalated_quorum(m)
+        judges = sorted(members()[:needed_rulings], key=lambda v: int(vkeys[v].address, 16))  # ascending
+        rulings = [court.ruling_signature(vkeys[v], m, proposed) for v in judges]
+        vote_gas = court.settle_by_vote(watcher, m, proposed, rulings)["gasUsed"]
+        ruling = court.case_of(m).ruling
         final_outcome, _ = court.final_of(m)
         bond = court.parameters().dispute_bond
-        checks["griefing_dispute_loses_bond"] = (settled["ruling"] == "upheld" and final_outcome == proposed
+        checks["griefing_dispute_loses_bond"] = (ruling == "upheld" and final_outcome == proposed
+                                                 and by_proof.startswith("reverted")
                                                  and court.fees_of(m).pot == pot_before + bond
                                                  and court.owed(attacker.address) == 0)
         record("griefing_dispute", m, time.time(), t_fault, state_after_dispute=state_disputed,
-               proposed_outcome=proposed, final_outcome=final_outcome, bond_lost_wei=bond,
-               fee_pot_wei=[pot_before, court.fees_of(m).pot], **settled)
+               proposed_outcome=proposed, settle_by_proof=by_proof, rulings=len(rulings),
+               settle_by_vote_gas=vote_gas, ruling=ruling, final_outcome=final_outcome, bond_lost_wei=bond,
+               fee_pot_wei=[pot_before, court.fees_of(m).pot])
 
         # (b) t members collude: they sign a wrong outcome by hand (naming the honest proof) on a zk-rule
         # market with a dispute window; a dispute overturns it by the proof within the window, and each
