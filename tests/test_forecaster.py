@@ -158,16 +158,17 @@ def test_held_out_start_is_refused_for_every_asset():
 
 def test_the_shipped_forecaster_stays_with_the_walk_on_its_held_out_period():
     """BTC 2021-22, k in 0.9..1.1: per horizon the model's Brier is within 0.004 of the random walk's
-    (the previous plain MLP was 0.0068 worse at h = 7), and pooled the interval of model - walk
-    reaches 0 on both scores."""
+    (the plain MLP before was 0.0068 worse at h = 7) and not shown worse (the temperature-mapped model
+    before was, at h = 1: +0.0016 [+0.0003, +0.0028]); pooled the interval of model - walk reaches 0 on
+    both scores."""
     from provers.evaluate import evaluate_reference
 
     ratios = (0.9, 0.95, 1.0, 1.05, 1.1)
     for h in (1, 7, 30):
         report = evaluate_reference("bundled:btc_usd_daily.csv", start="2021-01-01", horizons=(h,), ratios=ratios,
                                     proven=False)
-        d = report["comparisons"]["model_float"]["random_walk"]["brier"]["difference"]
-        assert abs(d) < 0.004, (h, report["verdicts"])
+        d = report["comparisons"]["model_float"]["random_walk"]["brier"]
+        assert abs(d["difference"]) < 0.004 and d["low"] <= 0, (h, report["verdicts"])
     pooled = evaluate_reference("bundled:btc_usd_daily.csv", start="2021-01-01", horizons=(1, 7, 30), ratios=ratios,
                                 proven=False)["comparisons"]["model_float"]["random_walk"]
     assert pooled["brier"]["low"] <= 0 and pooled["log_loss"]["low"] <= 0
