@@ -17,8 +17,11 @@ whoever knows an SRS's secret can forge KZG openings: a peer's record is never e
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import tempfile
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable
@@ -43,6 +46,10 @@ class ProofVerifier:
         self._consistent: set[Circuit] = set()  # circuits whose scales and logrows match their settings
         self._verified: dict[str, tuple[Path, tuple]] = {}  # artifact id -> (path, file signature when hashed)
         self.hashed = 0  # artifacts hashed from disk (once each while their files stay unchanged)
+        # ezkl reads proofs from files: one scratch directory for this verifier's life, a file per call
+        self._scratch = Path(tempfile.mkdtemp(prefix="oracle-verify-"))
+        self._names = itertools.count()
+        weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
 
     def verify(self, bundle: ProofBundle, circuit: Circuit) -> None:
         """Return if the proof verifies; raise CheckFailed('srs' | 'model-artifacts' | 'proof', why) otherwise."""
@@ -57,8 +64,8 @@ class ProofVerifier:
             vk, settings, srs = (self._path(a) for a in (circuit.vk, circuit.settings, circuit.srs))
         except Exception as e:
             raise CheckFailed("model-artifacts", str(e)) from None
-        with tempfile.TemporaryDirectory(prefix="oracle-verify-") as tmp:
-            proof_path = Path(tmp) / "proof.json"
+        proof_path = self._scratch / f"proof-{next(self._names)}.json"
+        try:
             proof_path.write_text(json.dumps(bundle.ezkl_proof()))
             self.verifications += 1
             try:
@@ -67,6 +74,8 @@ class ProofVerifier:
                 if isinstance(e, (KeyboardInterrupt, SystemExit)):
                     raise
                 raise CheckFailed("proof", f"ezkl verify rejected the proof: {e}") from None
+        finally:
+            proof_path.unlink(missing_ok=True)
         if ok is not True:
             raise CheckFailed("proof", f"ezkl verify returned {ok!r}")
         self._accepted[key] = None
