@@ -588,8 +588,14 @@ def zk_inputs():
 
 
 def court_and_happy_path(kind: str, zk) -> dict:
-    return {"court": _replay_chain(kind, lambda chain: court_rows(chain, zk)),
-            "dispute_window_happy_path": _replay_chain(kind, happy_path_rows)}
+    import subprocess
+
+    try:  # the "before" side is read from git history: a shallow clone lacks it
+        _artifact_before_court("MarketRegistry")
+        happy = _replay_chain(kind, happy_path_rows)
+    except subprocess.CalledProcessError as e:
+        happy = {"error": f"contracts of {BEFORE_COURT} not in this clone's history: {e.stderr.strip()[:200]}"}
+    return {"court": _replay_chain(kind, lambda chain: court_rows(chain, zk)), "dispute_window_happy_path": happy}
 
 
 def main() -> None:
