@@ -55,11 +55,17 @@ class AggregatorService:
         self._resolution_of_root: dict[bytes, object] = {}
         if self.bls_mode:
             self.bls = BlsAggregator(self.dep.domain, members, self.dep.bls_key_set(), threshold, self._settle_bls)
+        from .rulings import RulingBox
+
+        # members' Rulings on disputed markets (network/roles/rulings.py), kept like the votes
+        self.rulings = RulingBox(self.dep.court, self.dep.validators, home.key, log=self.log)
+        self.received_rulings = JsonRows(home.home / "aggregated.sqlite", "rulings")
+        self._disputes_tried: set[str] = set()  # markets whose proof path was tried here
         self._replay()
 
     # ---------------------------------------------------------------- API
     def routes(self) -> dict:
-        return {"/v1/votes": self.handle_vote}
+        return {"/v1/votes": self.handle_vote, "/v1/rulings": self.handle_ruling}
 
     def stats(self) -> dict:
         return {"votes": self.received.count(), "evidence": len(self.aggregator.evidence)}
@@ -77,6 +83,87 @@ class AggregatorService:
         self.log("vote", validator=vote.validator, market_id=vote.resolution.market_id,
                  round=vote.resolution.round, **{k: v for k, v in result.items() if k == "submitted"})
         return result
+
+    async def handle_ruling(self, request) -> dict:
+        from .rulings import Ruling, RulingRefused
+
+        try:
+            ruling = Ruling.from_json(request["body"])
+        except RulingRefused as e:
+            raise Refused(400, str(e)) from None
+        result = await in_thread(self.add_ruling, ruling, True)
+        self.log("ruling", validator=ruling.validator, market_id=ruling.market_id, outcome=ruling.outcome,
+                 **{k: v for k, v in result.items() if k == "settled_by"})
+        return result
+
+    def add_ruling(self, ruling, persist: bool) -> dict:
+        """A member's `Ruling` on a disputed market: checked (member, signature, one outcome per
+        signer), kept, counted; the escalated quorum settles by vote, after the proof path had its go."""
+        from .rulings import RulingRefused
+
+        try:
+            self.rulings.check(ruling)
+            if persist:
+                state = self.dep.court.state_of(ruling.market_id)
+                if state != "disputed":
+                    raise RulingRefused(f"market_id: {ruling.market_id} is {state}: rulings are for disputed markets")
+            self.answer_dispute(ruling.market_id)  # a wrong proposal is overturned by its proof first
+            result = self.rulings.add(ruling)
+        except RulingRefused as e:
+            raise Refused(422, f"ruling: {e}") from None
+        if persist:
+            self.received_rulings.put(ruling.market_id, 0, ruling.validator, ruling.to_json())
+        return result
+
+    def answer_dispute(self, market_id: str) -> dict | None:
+        """The proof path, once per disputed market: with the bundle the proposal named (from this
+        role's store) and the market's committed rule, `settleByProof` when the proof disagrees."""
+        if market_id in self._disputes_tried:
+            return None
+        self._disputes_tried.add(market_id)
+        from markets.spec import MarketSpec
+        from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
+
+        from .rulings import settle_by_proof_if_wrong
+
+        try:
+            if self.dep.court.state_of(market_id) != "disputed":
+                return None
+            proposal = self.dep.resolution_of(market_id).resolution
+            try:
+                rid = self.home.store.ref(BUNDLE_BY_PROOF, bundle_ref(proposal.proof_hash, market_id))
+                bundle = ProofBundle.from_json(self.home.store.get_json(rid))
+            except OracleError:
+                return None  # not held here
+            rule = None
+            if self.dep.court.rule_of(market_id) is None:
+                spec_hash = self.dep.get_market(market_id).spec_hash
+                spec = MarketSpec.parse(json.loads(fetch_artifact(self.home.peers("artifacts"), spec_hash,
+                                                                  self.home.store)))
+                rule = spec.zk_rule().as_tuple()
+            row = settle_by_proof_if_wrong(self.dep.court, self.home.key, market_id, bundle, proposal, rule)
+        except (ChainError, OracleError) as e:
+            self.log("dispute_proof_failed", market_id=market_id, reason=str(e))
+            self._disputes_tried.discard(market_id)
+            return None
+        self.log("dispute_proof", market_id=market_id, **row)
+        if row["result"] == "overturned":
+            self.rulings.settled[market_id] = {"settled_by": "proof", **row}
+        return row
+
+    def watch_disputes(self) -> None:
+        """Every market with final-round votes here that the court says is disputed: the proof path
+        (once), then the rulings held (a quorum completed while the chain was away settles now)."""
+        with self._lock:
+            markets = sorted(self._fee_markets)
+        for market_id in markets:
+            try:
+                if self.dep.court.state_of(market_id) != "disputed":
+                    continue
+                self.answer_dispute(market_id)
+                self.rulings.try_settle(market_id)
+            except (ChainError, OracleError) as e:
+                self.log("dispute_failed", market_id=market_id, reason=str(e))
 
     # ------------------------------------------------------------- rounds
     def last_round(self, market_id: str) -> int:
@@ -173,6 +260,7 @@ class AggregatorService:
                 while True:
                     await asyncio.sleep(every)
                     try:
+                        await in_thread(self.watch_disputes)
                         await in_thread(self.claim_fees)
                     except Exception as e:  # the node is down: try again later
                         self.log("fee_claim_failed", reason=str(e))
@@ -259,6 +347,13 @@ class AggregatorService:
         for doc in self.received.all():
             try:
                 self.add(Vote.from_json(doc), persist=False, bls_signature=_bls_of(doc))
+            except (OracleError, Refused) as e:
+                self.log("replay_failed", reason=str(e))
+        from .rulings import Ruling
+
+        for doc in self.received_rulings.all():
+            try:
+                self.rulings.add(Ruling.from_json(doc))
             except (OracleError, Refused) as e:
                 self.log("replay_failed", reason=str(e))
 

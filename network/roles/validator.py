@@ -26,7 +26,7 @@ from .hooks import load_hooks
 def build_app(home: RoleHome):
     from markets.feeds import load_source
     from markets.spec import MarketSpec
-    from oracle.bundle import ProofBundle
+    from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
     from oracle.eip712 import digest, signable
     from validators.validator import Validator
     from validators.votes import Vote
@@ -39,6 +39,7 @@ def build_app(home: RoleHome):
                           bls_key=home.bls_key, clock=lambda: datetime.fromtimestamp(home.chain.timestamp(),
                                                                                       timezone.utc))
     votes = JsonRows(home.home / "votes.sqlite", "votes")
+    rulings = JsonRows(home.home / "votes.sqlite", "rulings")  # one per market: the outcome of its own vote
     trusted = home.peers("trusted")
     nonces = NonceStore(home.home / "nonces.sqlite")  # envelopes seen: a replay is refused (409), restarts too
     # one lock per (market, round): one vote each, and a slow data source of one market never
@@ -74,6 +75,9 @@ def build_app(home: RoleHome):
                 return {"vote": stored, "sent_to": send(stored), "repeated": True}
             spec = MarketSpec.parse(json.loads(fetch_artifact(artifacts, field(p, "spec_hash"), home.store)))
             bundle = ProofBundle.from_json(json.loads(fetch_artifact(artifacts, field(p, "bundle"), home.store)))
+            # findable from what the proposal commits to: this role (aggregating too) holds the proof
+            # a dispute may need (`settleByProof`)
+            home.store.set_ref(BUNDLE_BY_PROOF, bundle_ref(bundle.proof_hash, bundle.market_id), field(p, "bundle"))
             if spec.market_id != market_id or bundle.market_id != market_id or bundle.round != round_:
                 raise Refused(400, f"bundle/spec: for market {bundle.market_id} round {bundle.round} "
                                    f"(spec of {spec.market_id}), not {market_id} round {round_}")
@@ -130,6 +134,75 @@ def build_app(home: RoleHome):
                 probability_ppm=0, absence=True)
         return {"vote": doc, "sent_to": send(doc)}
 
+    # ------------------------------------------------------------ disputes: this member's Ruling
+    def ruling(market_id: str, asked: int | None = None) -> dict:
+        """This validator's `Ruling` on a disputed market: the outcome of its own stored final-round
+        vote, signed once and kept; a request naming another outcome gets nothing."""
+        from .rulings import RulingRefused, own_final_vote, sign_ruling
+
+        with lock_for((market_id, -1)):
+            mine = [d for d in votes.all() if (d.get("resolution") or {}).get("market_id") == market_id]
+            try:
+                r = sign_ruling(home.dep.court, home.key, own_final_vote(mine, home.key.address, market_id),
+                                market_id, stored=rulings.get(market_id, 0, home.key.address), asked=asked)
+            except RulingRefused as e:
+                raise Refused(409, str(e)) from None
+            if rulings.get(market_id, 0, home.key.address) is None:
+                rulings.put(market_id, 0, home.key.address, r.to_json())
+                log("ruling_signed", market_id=market_id, outcome=r.outcome)
+        return r.to_json()
+
+    def send_ruling(doc: dict) -> list[str]:
+        sent = []
+        for url in home.peers("aggregators"):
+            try:
+                post(f"{url}/v1/rulings", doc, timeout=15)
+                sent.append(url)
+            except OracleError as e:
+                log("ruling_send_failed", aggregator=url, reason=str(e))
+        return sent
+
+    settled: set[str] = set()
+
+    def answer_disputes() -> list[dict]:
+        """Every market this validator voted the final round of and has not ruled on: once the court
+        says disputed, sign and send its ruling; a ruling kept is sent again while still disputed (an
+        aggregator may have restarted). Markets that became final or invalid are left alone."""
+        out = []
+        for doc in votes.all():
+            if (doc.get("resolution") or {}).get("market_id") in settled:
+                continue
+            r = doc.get("resolution") or {}
+            market_id = r.get("market_id")
+            if not r.get("final") or str(doc.get("validator", "")).lower() != home.key.address.lower():
+                continue
+            try:
+                state = home.dep.court.state_of(market_id)
+                if state in ("final", "invalid"):
+                    settled.add(market_id)  # nothing to rule on any more: not read again
+                if state != "disputed":
+                    continue
+                ruled = ruling(market_id)
+            except (OracleError, Refused) as e:
+                log("ruling_failed", market_id=market_id, reason=str(e))
+                continue
+            out.append({"ruling": ruled, "sent_to": send_ruling(ruled)})
+        return out
+
+    async def handle_ruling(request):
+        """POST /v1/ruling {market_id, outcome?}: anyone may ask; the answer is this member's own
+        ruling (public once sent), never one for another outcome."""
+        body = request["body"]
+        if not isinstance(body, dict):
+            raise Refused(400, "body: expected {market_id, outcome?}")
+        market_id = field(body, "market_id")
+        if not (market_id.startswith("0x") and len(market_id) == 66):
+            raise Refused(400, "market_id: expected 32 bytes as 0x-hex")
+        asked = body.get("outcome")
+        if asked is not None and (not isinstance(asked, int) or isinstance(asked, bool)):
+            raise Refused(400, "outcome: not an integer")
+        return await in_thread(ruling, market_id, asked)
+
     async def handle_absence(request):
         _, p = open_envelope(request["body"], trusted, bases=own_audiences(home.cfg),
                              path=request.path, nonces=nonces)
@@ -140,7 +213,7 @@ def build_app(home: RoleHome):
                              path=request.path, nonces=nonces)
         return await in_thread(review, p)
 
-    routes = {"/v1/review": handle_review, "/v1/absence": handle_absence}
+    routes = {"/v1/review": handle_review, "/v1/absence": handle_absence, "/v1/ruling": handle_ruling}
     stats = lambda: {}
     if home.cfg.get("aggregate"):  # any validator can act as an aggregator too
         from .aggregator import AggregatorService
@@ -153,4 +226,22 @@ def build_app(home: RoleHome):
     app = make_app("validator", log, home.store, routes, health)
     if home.cfg.get("aggregate"):
         aggregator.attach(app)
+    every = float(home.cfg.get("rulings_s", 5.0))
+
+    async def watch(_app):
+        import asyncio
+
+        async def run():
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await in_thread(answer_disputes)
+                except Exception as e:  # the node is down: try again later
+                    log("ruling_failed", reason=str(e))
+
+        task = asyncio.ensure_future(run())
+        yield
+        task.cancel()
+
+    app.cleanup_ctx.append(watch)
     return app
