@@ -151,3 +151,65 @@ def test_forged_non_member_and_two_faced_rulings_are_refused_and_settle_nothing(
             Ruling.from_json(bad)
     assert court.state_of(mid) == "disputed" and box.try_settle(mid) == {}
     assert [r.validator for r in box.rulings(mid, outcome)] == [r.validator for r in honest]
+
+
+# ------------------------------------------------------------------ the proof path, from a held bundle
+@pytest.fixture(scope="module")
+def resolver_verifier(circuit, store):
+    from provers.evm import evm_verifier
+
+    return evm_verifier(circuit, store)[1]
+
+
+@pytest.mark.slow
+def test_the_aggregator_overturns_a_wrong_proposal_with_the_proof_it_holds_before_any_vote(
+        network, resolver_verifier, circuit, prover, load):
+    """Colluders propose the other outcome over the real proof; a dispute; the aggregator holding that
+    bundle stores the market's committed rule and submits `settleByProof`: overturned, the disputer
+    paid. A bundle whose proof the proposal did not name, or a proof that agrees with a right proposal,
+    sends nothing (an agreeing proof upholds nothing: the rulings do that)."""
+    from dataclasses import replace
+
+    from network.roles.rulings import settle_by_proof_if_wrong
+
+    net, court = network, network.dep.court
+    verifier = net.chain.deploy(net.deployer, resolver_verifier)
+    net.dep.register_verifier(net.deployer, circuit.model_id, verifier.address, circuit.record.circuit(1).vk,
+                              circuit.record.n_inputs)
+    from markets.spec import MarketSpec
+
+    right = MarketSpec.parse(spec_doc(circuit.model_id, dispute_window=1800))  # registered before its day
+    rid, _ = net.dep.register_market(net.creator, **right.onchain(), fee=FEE)
+    spec = _market(net, circuit)
+    mid = spec.market_id
+    bundle = prover.prove(spec, load)
+    honest = net.validators[0].review(spec, bundle).vote.resolution
+    wrong = replace(honest, outcome=1 - honest.outcome)  # t colluders, the same proof named
+    net.dep.resolve(net.submitter, wrong, net.signatures(wrong))
+    rule = spec.zk_rule().as_tuple()
+    assert settle_by_proof_if_wrong(court, net.bob, mid, bundle, wrong, rule) == {"result": "not_disputed"}
+    court.dispute(net.alice, mid)
+    assert court.rule_of(mid) is None
+    other = replace(bundle, market_id="0x" + "cd" * 32)
+    block = net.chain.block_number()
+    assert settle_by_proof_if_wrong(court, net.bob, mid, other, wrong, rule) == {"result": "other_proof"}
+    assert settle_by_proof_if_wrong(court, net.bob, mid, bundle, wrong, None) == {"result": "no_rule"}
+    assert net.chain.block_number() == block
+    row = settle_by_proof_if_wrong(court, net.bob, mid, bundle, wrong, rule)
+    assert row["result"] == "overturned" and row["outcome"] == honest.outcome
+    assert court.rule_of(mid) == tuple(rule) and court.case_of(mid).ruling == "overturned"
+    assert court.final_of(mid)[0] == honest.outcome
+    assert court.owed(net.alice.address) == court.parameters().dispute_bond + FEE  # the disputer was right
+
+    # a right proposal disputed: the proof agrees, nothing is sent, the dispute stays for the rulings
+    rb = prover.prove(right, load)
+    review = net.validators[0].review(right, rb)
+    assert review.vote is not None, review.refusal
+    r = review.vote.resolution
+    net.dep.resolve(net.submitter, r, net.signatures(r))
+    court.dispute(net.alice, rid)
+    block = net.chain.block_number()
+    court.set_rule(net.bob, rid, right.zk_rule().as_tuple())
+    assert settle_by_proof_if_wrong(court, net.bob, rid, rb, r, None) == {"result": "proof_agrees"}
+    assert net.chain.block_number() == block + 1 and court.state_of(rid) == "disputed"
+
