@@ -84,21 +84,33 @@ contract BinaryMarket {
     }
 
     /// True once the market's payouts are refunds because its resolution was not final in time.
-    function expired(bytes32 marketId) public view returns (bool) {
+    function expired(bytes32 marketId) public view returns (bool refunds) {
+        (, refunds,) = _settlement(marketId);
+    }
+
+    /// One read of the court (its finality and outcome) and of the deadline: (final, refunds, outcome).
+    /// Refunds once no final resolution came by the deadline (a resolution final after it changes nothing).
+    function _settlement(bytes32 marketId) private view returns (bool isFinal, bool refunds, uint16 outcome) {
+        uint64 finalAt;
+        (isFinal, outcome, finalAt) = court.finality(marketId);
         uint64 deadline = refundableAt(marketId);
-        if (court.isFinal(marketId)) {
-            (, uint64 finalAt) = court.finalOf(marketId);
-            return finalAt >= deadline;
-        }
-        return block.timestamp >= deadline;
+        refunds = isFinal ? finalAt >= deadline : block.timestamp >= deadline;
     }
 
     /// What `account` would receive from `redeem` now (0 before a final resolution or expiry).
     function payoutOf(bytes32 marketId, address account) public view returns (uint256) {
+        (bool isFinal, bool refunds, uint16 outcome) = _settlement(marketId);
+        return _payout(marketId, account, isFinal, refunds, outcome);
+    }
+
+    function _payout(bytes32 marketId, address account, bool isFinal, bool refunds, uint16 outcome)
+        private
+        view
+        returns (uint256)
+    {
         uint256[2] memory stake = _stakes[marketId][account];
-        if (expired(marketId)) return stake[0] + stake[1];
-        if (!court.isFinal(marketId)) return 0;
-        (uint16 outcome,) = court.finalOf(marketId);
+        if (refunds) return stake[0] + stake[1];
+        if (!isFinal) return 0;
         uint256[2] memory pool = _pools[marketId];
         if (outcome > 1 || pool[outcome] == 0) {
             return stake[0] + stake[1];
@@ -107,8 +119,9 @@ contract BinaryMarket {
     }
 
     function redeem(bytes32 marketId) external nonReentrant returns (uint256 amount) {
-        if (!court.isFinal(marketId) && !expired(marketId)) revert NotResolved(marketId);
-        amount = payoutOf(marketId, msg.sender);
+        (bool isFinal, bool refunds, uint16 outcome) = _settlement(marketId);
+        if (!isFinal && !refunds) revert NotResolved(marketId);
+        amount = _payout(marketId, msg.sender, isFinal, refunds, outcome);
         if (amount == 0) revert NothingToRedeem(marketId, msg.sender);
         delete _stakes[marketId][msg.sender];
         (bool ok,) = msg.sender.call{value: amount}("");

@@ -228,18 +228,26 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
         return outcome == INVALID_OUTCOME ? State.Invalid : State.Final;
     }
 
-    function isFinal(bytes32 marketId) public view returns (bool) {
-        State s = stateOf(marketId);
-        return s == State.Final || s == State.Invalid;
+    function isFinal(bytes32 marketId) public view returns (bool final_) {
+        (final_,,) = finality(marketId);
+    }
+
+    /// One read for a consumer: whether the market is final and, if so, its outcome (maybe
+    /// INVALID_OUTCOME) and when it became final (zeros otherwise).
+    function finality(bytes32 marketId) public view returns (bool final_, uint16 outcome, uint64 finalAt) {
+        Case storage c = _cases[marketId];
+        if (c.ruling != Ruling.None) return (true, c.outcome, c.settledAt);
+        if (c.disputedAt != 0 || !oracle.isResolved(marketId)) return (false, 0, 0);
+        (finalAt, outcome) = _proposalFinalAt(marketId);
+        if (block.timestamp < finalAt) return (false, 0, 0);
+        final_ = true;
     }
 
     /// The final outcome (maybe INVALID_OUTCOME) and when it became final; reverts `NotFinal` otherwise.
     function finalOf(bytes32 marketId) public view returns (uint16 outcome, uint64 finalAt) {
-        State s = stateOf(marketId);
-        if (s != State.Final && s != State.Invalid) revert NotFinal(marketId, s);
-        Case storage c = _cases[marketId];
-        if (c.ruling != Ruling.None) return (c.outcome, c.settledAt);
-        (finalAt, outcome) = _proposalFinalAt(marketId);
+        bool final_;
+        (final_, outcome, finalAt) = finality(marketId);
+        if (!final_) revert NotFinal(marketId, stateOf(marketId));
     }
 
     /// When an undisputed proposal is (or will be) final: the end of its window, pushed to the end of

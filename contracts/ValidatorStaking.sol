@@ -56,6 +56,9 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     /// at a boundary, then unbonds).
     uint64 public constant MAX_EPOCH_LENGTH = 30 days;
     uint64 public constant MAX_UNBONDING_DELAY = 180 days;
+    /// A member who signed stays slashable until any dispute of what it signed is over: the longest
+    /// dispute window (7 days), the ruling timeout (7 days), and a day to report the signature.
+    uint64 public constant MIN_UNBONDING_DELAY = 15 days;
 
     QuorumOracle public immutable oracle;
     /// The oracle's dispute court: a resolution it overturned is evidence against every key that signed it.
@@ -380,15 +383,15 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         bytes32 marketId,
         bytes32[] calldata proof,
         bytes32 root,
-        address[] calldata members,
+        address[] calldata epochMembers,
         uint256 index
     ) external {
         QuorumOracle.Resolution memory r = _overturned(marketId);
         _fold(r, proof, root);
         QuorumOracle.BlsSigners memory b = oracle.blsSignersOf(root);
-        if (index >= members.length || (b.bitmap >> index) & 1 == 0
-            || keccak256(abi.encode(members)) != oracle.setHashAt(b.epoch)) revert NotInBatch(marketId, root);
-        address signer = members[index];
+        if (index >= epochMembers.length || (b.bitmap >> index) & 1 == 0
+            || keccak256(abi.encode(epochMembers)) != oracle.setHashAt(b.epoch)) revert NotInBatch(marketId, root);
+        address signer = epochMembers[index];
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
 
@@ -464,7 +467,9 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     function _checkParameters(Parameters memory p) private pure {
         if (p.minBond == 0) revert BadParameters("minBond");
         if (p.epochLength == 0 || p.epochLength > MAX_EPOCH_LENGTH) revert BadParameters("epochLength");
-        if (p.unbondingDelay == 0 || p.unbondingDelay > MAX_UNBONDING_DELAY) revert BadParameters("unbondingDelay");
+        if (p.unbondingDelay < MIN_UNBONDING_DELAY || p.unbondingDelay > MAX_UNBONDING_DELAY) {
+            revert BadParameters("unbondingDelay");
+        }
         if (p.maxValidators == 0 || p.maxValidators > 256) revert BadParameters("maxValidators");
         if (p.quorumBps <= 5_000 || p.quorumBps > 10_000) revert BadParameters("quorumBps");
     }

@@ -40,7 +40,7 @@ def deploy(chain: Chain, deployer: Signer, validators: Sequence[Signer], thresho
     dep = Deployment.deploy(chain, deployer, [v.address for v in validators], threshold, ctf=ctf)
     if bond is not None:
         params = staking or StakingParameters.for_threshold(len(validators), threshold, min_bond=min(bond, ETH),
-                                                            epoch_length=3600, unbonding_delay=86_400)
+                                                            epoch_length=3600, unbonding_delay=15 * 86_400)
         fund(chain, validators, below=bond + ETH, amount=bond + 10 * ETH)
         bond_validators(Staking.deploy(dep, deployer, params), list(validators), bond, deployer)
     for directory in save_to:

@@ -29,7 +29,7 @@ class StakingParameters:
 
     min_bond: int = ETH
     epoch_length: int = 3600
-    unbonding_delay: int = 7 * 86400
+    unbonding_delay: int = 15 * 86400  # ValidatorStaking.MIN_UNBONDING_DELAY: past any dispute of what it signed
     max_validators: int = 100
     quorum_bps: int = 6666  # ceil(n * 0.6666) = ceil(2n/3) for every n <= 256
     joining_paused: bool = False

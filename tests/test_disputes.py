@@ -478,3 +478,31 @@ def test_a_proof_that_agrees_settles_nothing_and_the_vote_upholds_against_a_grie
     assert court.final_of(market.market_id)[0] == honest.outcome
     assert court.owed(net.alice.address) == 0  # the griefer's bond went to the fee
     assert court.fees_of(market.market_id).pot == court.parameters().min_fee + court.parameters().dispute_bond
+
+
+def test_a_colluder_leaving_as_it_signs_is_still_bonded_when_the_ruling_comes(chain_network):
+    """Review: signers who asked to leave as they signed withdrew before a ruling 14 days later could
+    slash them. The unbonding delay outlasts the longest window plus the ruling timeout."""
+    staked = Staked(chain_network)
+    net, court, staking = staked.net, staked.dep.court, staked.staking
+    p = court.parameters()
+    court.queue_parameters(net.deployer, replace(p, arbiter=net.alice.address))
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    court.execute_parameters(net.alice)
+    market_id = _register(net, b"run-away", window=7 * DAY)
+    colluders = net.keys[:3]
+    _propose(net, market_id, outcome=1, keys=colluders)
+    votes = [net.sign(k, _resolution(market_id, 1)) for k in colluders]
+    for k in colluders:
+        staking.leave(k)
+    staked.next_epoch()  # out of the set, unbonding
+    net.advance_to(net.dep.resolution_of(market_id).resolved_at + 7 * DAY - 60)
+    court.dispute(net.bob, market_id)  # at the end of the window
+    net.advance_to(net.chain.timestamp() + 7 * DAY - 60)  # the ruling as late as it can come
+    for k in colluders:
+        with pytest.raises(ChainError, match="StillUnbonding"):
+            staking.withdraw(k)
+    court.settle_by_arbiter(net.alice, market_id, 0)
+    for k, v in zip(colluders, votes):
+        staking.slash_overturned(net.bob, market_id, v)
+        assert staking.bond_of(k.address).bond == 0

@@ -252,7 +252,7 @@ def test_a_slashed_validator_is_shown_slashed_with_its_bond(network):
 
     net, eth = network, 10**18
     staking = Staking.deploy(net.dep, net.deployer, StakingParameters(
-        min_bond=eth, epoch_length=3600, unbonding_delay=86_400, max_validators=6, quorum_bps=6666))
+        min_bond=eth, epoch_length=3600, unbonding_delay=15 * 86_400, max_validators=6, quorum_bps=6666))
     for k in net.keys:
         net.chain.fund(k.address, 10 * eth)
         staking.join(k, 2 * eth)

@@ -21,7 +21,7 @@ from validators.votes import Vote
 ZERO_ADDRESS = "0x" + "00" * 20
 
 MODEL = keccak_hex(b"model")
-PARAMS = StakingParameters(min_bond=ETH, epoch_length=3600, unbonding_delay=86_400, max_validators=6, quorum_bps=6666)
+PARAMS = StakingParameters(min_bond=ETH, epoch_length=3600, unbonding_delay=15 * 86_400, max_validators=6, quorum_bps=6666)
 BOND = 2 * ETH
 
 
@@ -332,7 +332,9 @@ def test_governance_cannot_freeze_exits(staked):
     top_unbonding = s.contract.functions.MAX_UNBONDING_DELAY().call()
     for field, bad in (("epochLength", replace(PARAMS, epoch_length=top_epoch + 1)),
                        ("epochLength", replace(PARAMS, epoch_length=2**64 - 1)),
-                       ("unbondingDelay", replace(PARAMS, unbonding_delay=top_unbonding + 1))):
+                       ("unbondingDelay", replace(PARAMS, unbonding_delay=top_unbonding + 1)),
+                       # nor shorter than any dispute of what a member signed: it would unbond before the ruling
+                       ("unbondingDelay", replace(PARAMS, unbonding_delay=15 * 86_400 - 1))):
         with pytest.raises(ChainError, match=rf"BadParameters\(field={field}\)"):
             s.queue_parameters(net.deployer, bad)
     s.queue_parameters(net.deployer, replace(PARAMS, epoch_length=top_epoch, unbonding_delay=top_unbonding))
