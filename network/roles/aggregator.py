@@ -144,7 +144,8 @@ class AggregatorService:
             row = settle_by_proof_if_wrong(self.dep.court, self.home.key, market_id, bundle, proposal, rule)
         except (ChainError, OracleError) as e:
             self.log("dispute_proof_failed", market_id=market_id, reason=str(e))
-            self._disputes_tried.discard(market_id)
+            if not getattr(e, "error", None):  # the node or a peer was away: try again; a revert stays
+                self._disputes_tried.discard(market_id)
             return None
         self.log("dispute_proof", market_id=market_id, **row)
         if row["result"] == "overturned":

@@ -199,7 +199,8 @@ def settle_by_proof_if_wrong(court: Court, sender: Signer, market_id: str, bundl
         try:
             court.set_rule(sender, market_id, rule)  # anyone may store the rule the market id commits to
         except ChainError as e:
-            if e.error in ("NoRule", "BadRule") and court.rule_of(market_id) is None:
+            # NoRule (none committed), BadRule, UnknownModel (no verifier for the model): no proof path
+            if e.error and court.rule_of(market_id) is None:
                 return {"result": "no_rule", "reason": e.error}
             if court.rule_of(market_id) is None:
                 raise
