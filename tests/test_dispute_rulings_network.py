@@ -87,6 +87,8 @@ def test_validators_rule_a_griefing_dispute_and_an_aggregator_upholds_it(devnet)
     v1 = devnet.roles["validator-1"]
     asked = httpx.post(f"{v1.url}/v1/ruling", json={"market_id": market, "outcome": 1 - outcome}, timeout=10)
     assert asked.status_code == 409 and "rules nothing else" in asked.json()["error"]
+    unknown = httpx.post(f"{v1.url}/v1/ruling", json={"market_id": "0x" + "ee" * 32}, timeout=10)
+    assert unknown.status_code == 409 and "no vote on its final round" in unknown.json()["error"]
     same = httpx.post(f"{v1.url}/v1/ruling", json={"market_id": market}, timeout=10)
     assert same.status_code == 200 and same.json()["outcome"] == outcome
     kept = JsonRows(v1.home / "votes.sqlite", "rulings").all()

@@ -12,6 +12,10 @@ share) and remove it from the set at once. Once a market it collected votes for 
 dispute court, the aggregator claims the fee's shares from what it holds (`claim_fees`, every
 "claim_fees_s" seconds, default 5): the prover's, with a quorum of the members' `ProverCredit`
 signatures, and each member's, with its vote (paid to them; the aggregator pays the gas).
+Disputed markets: POST /v1/rulings takes members' `Ruling`s (checked, kept); with the bundle the
+proposal named (this role's store) the proof path goes first (`settleByProof` when the proof
+disagrees), else the court's escalated quorum of rulings for one outcome settles by vote
+(`network.roles.rulings`).
 """
 
 from __future__ import annotations

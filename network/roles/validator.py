@@ -7,6 +7,12 @@ check as of the chain's clock (the evidence from every source the spec observes)
 round) it signs at most one vote: a repeated request answers the stored vote. A validator whose
 role.json says "aggregate" serves the aggregator's API too (`network.roles.aggregator`), paying gas
 with its own key.
+
+Disputes: once the court says a market it voted the final round of is disputed (read every
+"rulings_s" seconds, default 5), the validator signs `Ruling(marketId, outcome)` with its own stored
+vote's outcome, keeps it (one per market) and sends it to every aggregator (`POST /v1/rulings`).
+POST /v1/ruling {market_id, outcome?} answers that ruling to anyone; never one for another outcome
+(`network.roles.rulings`).
 """
 
 from __future__ import annotations
@@ -140,11 +146,13 @@ def build_app(home: RoleHome):
         vote, signed once and kept; a request naming another outcome gets nothing."""
         from .rulings import RulingRefused, own_final_vote, sign_ruling
 
+        vote = own_final_vote(votes.all(), home.key.address, market_id)
+        if vote is None:  # before any lock: a stranger's market ids leave nothing behind here
+            raise Refused(409, f"market_id: {market_id}: this validator has no vote on its final round")
         with lock_for((market_id, -1)):
-            mine = [d for d in votes.all() if (d.get("resolution") or {}).get("market_id") == market_id]
             try:
-                r = sign_ruling(home.dep.court, home.key, own_final_vote(mine, home.key.address, market_id),
-                                market_id, stored=rulings.get(market_id, 0, home.key.address), asked=asked)
+                r = sign_ruling(home.dep.court, home.key, vote, market_id,
+                                stored=rulings.get(market_id, 0, home.key.address), asked=asked)
             except RulingRefused as e:
                 raise Refused(409, str(e)) from None
             if rulings.get(market_id, 0, home.key.address) is None:
