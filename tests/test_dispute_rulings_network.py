@@ -77,11 +77,12 @@ def test_validators_rule_a_griefing_dispute_and_an_aggregator_upholds_it(devnet)
                if e["event"] == "dispute_settled" and e["market_id"] == market]
     assert len(settled) == 1 and settled[0]["settled_by"] == "vote" and len(settled[0]["signers"]) == 4
 
-    # validator-0 (aggregating) holds the bundle the proposal named and tried the proof path first,
-    # once: this devnet registers no on-chain verifier for the resolver, so no rule can be stored
-    tried = [e for e in devnet.events("validator-0") if e["event"].startswith("dispute_proof")
-             and e["market_id"] == market]
-    assert [(e["event"], e["result"], e["reason"]) for e in tried] == [("dispute_proof", "no_rule", "UnknownModel")]
+    # both aggregators held the bundle the proposal named (validator-0 reviewed it; aggregator-0 fetched
+    # it by the id the votes named) and tried the proof path first, once each: this devnet registers no
+    # on-chain verifier for the resolver, so no rule can be stored and no proof settles
+    for name in ("validator-0", "aggregator-0"):
+        tried = [e for e in devnet.events(name) if e["event"].startswith("dispute_proof") and e["market_id"] == market]
+        assert [(e["result"], e.get("reason")) for e in tried] == [("no_rule", "UnknownModel")], (name, tried)
 
     # attack: a peer asks validator-1 for the other outcome; nothing is signed for it
     v1 = devnet.roles["validator-1"]

@@ -65,6 +65,7 @@ class AggregatorService:
         self.rulings = RulingBox(self.dep.court, self.dep.validators, home.key, log=self.log)
         self.received_rulings = JsonRows(home.home / "aggregated.sqlite", "rulings")
         self._disputes_tried: set[str] = set()  # markets whose proof path was tried here
+        self.bundle_ids = JsonRows(home.home / "aggregated.sqlite", "bundles")  # where voters found the proof
         self._replay()
 
     # ---------------------------------------------------------------- API
@@ -84,6 +85,9 @@ class AggregatorService:
         except OracleError as e:
             raise Refused(400, str(e)) from None
         result = await in_thread(self.add, vote, True, bls_signature)
+        bundle_id = body.get("bundle")
+        if vote.resolution.final and isinstance(bundle_id, str):  # where the voter found the proof
+            await in_thread(self._note_bundle, vote, bundle_id)
         self.log("vote", validator=vote.validator, market_id=vote.resolution.market_id,
                  round=vote.resolution.round, **{k: v for k, v in result.items() if k == "submitted"})
         return result
@@ -119,6 +123,41 @@ class AggregatorService:
             self.received_rulings.put(ruling.market_id, 0, ruling.validator, ruling.to_json())
         return result
 
+    def _note_bundle(self, vote: Vote, bundle_id: str) -> None:
+        from oracle.store import check_artifact_id
+
+        try:
+            check_artifact_id(bundle_id)
+        except (OracleError, ValueError):
+            return
+        r = vote.resolution
+        self.bundle_ids.put(r.market_id, r.round, vote.validator,
+                            {"market_id": r.market_id, "proof_hash": r.proof_hash, "bundle": bundle_id})
+
+    def _held_bundle(self, market_id: str, proof_hash: str):
+        """The bundle whose proof the proposal named: from this role's store, else fetched by the
+        artifact id a voter named (from this role's artifact peers, hash-checked), then kept findable."""
+        from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref, publish_bundle
+
+        try:
+            return ProofBundle.from_json(self.home.store.get_json(
+                self.home.store.ref(BUNDLE_BY_PROOF, bundle_ref(proof_hash, market_id))))
+        except OracleError:
+            pass
+        named = {d["bundle"] for d in self.bundle_ids.all()
+                 if d.get("market_id") == market_id and d.get("proof_hash") == proof_hash}
+        for bundle_id in sorted(named):
+            try:
+                bundle = ProofBundle.from_json(json.loads(fetch_artifact(self.home.peers("artifacts"), bundle_id,
+                                                                         self.home.store)))
+            except (OracleError, ValueError) as e:
+                self.log("bundle_unavailable", market_id=market_id, bundle=bundle_id, reason=str(e))
+                continue
+            if bundle.market_id == market_id and bundle.proof_hash == proof_hash:
+                publish_bundle(self.home.store, bundle)
+                return bundle
+        return None
+
     def answer_dispute(self, market_id: str) -> dict | None:
         """The proof path, once per disputed market: with the bundle the proposal named (from this
         role's store) and the market's committed rule, `settleByProof` when the proof disagrees."""
@@ -126,7 +165,6 @@ class AggregatorService:
             return None
         self._disputes_tried.add(market_id)
         from markets.spec import MarketSpec
-        from oracle.bundle import BUNDLE_BY_PROOF, ProofBundle, bundle_ref
 
         from .rulings import settle_by_proof_if_wrong
 
@@ -134,11 +172,10 @@ class AggregatorService:
             if self.dep.court.state_of(market_id) != "disputed":
                 return None
             proposal = self.dep.resolution_of(market_id).resolution
-            try:
-                rid = self.home.store.ref(BUNDLE_BY_PROOF, bundle_ref(proposal.proof_hash, market_id))
-                bundle = ProofBundle.from_json(self.home.store.get_json(rid))
-            except OracleError:
-                return None  # not held here
+            bundle = self._held_bundle(market_id, proposal.proof_hash)
+            if bundle is None:
+                self.log("dispute_proof", market_id=market_id, result="no_bundle")
+                return None
             rule = None
             if self.dep.court.rule_of(market_id) is None:
                 spec_hash = self.dep.get_market(market_id).spec_hash

@@ -105,6 +105,8 @@ def build_app(home: RoleHome):
             for extra in before:
                 send(extra.to_json())
             doc = vote.to_json()
+            if vote.resolution.final:  # where the proof is: an aggregator may need it in a dispute
+                doc["bundle"] = field(p, "bundle")
             if home.bls_key is not None and vote is result.vote and vote.resolution.final:
                 # the BLS share over the one-market batch root (what a BLS aggregator adds up), only
                 # ever for the resolution this validator reviewed itself
