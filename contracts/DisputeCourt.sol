@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {MarketRegistry} from "./MarketRegistry.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 import {StrictEcdsa} from "./StrictEcdsa.sol";
+import {Timelocked} from "./Timelocked.sol";
 import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title DisputeCourt
@@ -38,7 +39,7 @@ import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 /// `GOVERNANCE_DELAY` in public before they take effect. A pause holds back the finality of a
 /// proposal whose window ends during it (disputes go on), each proposal at most once, for at most
 /// `MAX_PAUSE`; an emergency resolution makes a market INVALID once its resolve time has come.
-contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
+contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
     enum State {
         Unregistered,
         Open, // no resolution proposed yet
@@ -89,7 +90,6 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
 
     uint16 public constant INVALID_OUTCOME = type(uint16).max;
     uint16 public constant NOT_PINNED = type(uint16).max;
-    uint64 public constant GOVERNANCE_DELAY = 2 days;
     uint64 public constant RULING_TIMEOUT = 7 days;
     uint64 public constant MAX_PAUSE = 7 days;
     uint256 public constant PROVER_BPS = 2000;
@@ -173,8 +173,6 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     error NothingOwed(address account);
     error PaymentFailed(address to);
     error BadParameters(string field);
-    error NothingQueued();
-    error NotDue(uint64 executableAt);
     error AlreadyPaused();
     error NotPaused();
 
@@ -510,7 +508,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     function queueParameters(Parameters calldata p) external onlyOwner {
         _checkParameters(p);
         _queuedParams = p;
-        queuedParamsAt = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        queuedParamsAt = _executableAt();
         emit ParametersQueued(p, queuedParamsAt);
     }
 
@@ -522,8 +520,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
 
     function executeParameters() external {
         uint64 due = queuedParamsAt;
-        if (due == 0) revert NothingQueued();
-        if (block.timestamp < due) revert NotDue(due);
+        _requireDue(due);
         queuedParamsAt = 0;
         _params = _queuedParams;
         emit ParametersExecuted(_params);
@@ -536,7 +533,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     }
 
     function queuePause() external onlyOwner {
-        pauseExecutableAt = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        pauseExecutableAt = _executableAt();
         emit PauseQueued(pauseExecutableAt);
     }
 
@@ -549,8 +546,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     /// Anyone starts a queued pause once due: for MAX_PAUSE at most, no proposal becomes final.
     function executePause() external {
         uint64 due = pauseExecutableAt;
-        if (due == 0) revert NothingQueued();
-        if (block.timestamp < due) revert NotDue(due);
+        _requireDue(due);
         if (paused()) revert AlreadyPaused();
         pauseExecutableAt = 0;
         uint64 until = uint64(block.timestamp) + MAX_PAUSE;
@@ -578,7 +574,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     /// stop a market it sees broken, never pick its winner; and only once its resolve time has come.
     function queueEmergencyResolution(bytes32 marketId) external onlyOwner {
         _market(marketId);
-        uint64 due = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        uint64 due = _executableAt();
         emergencyAt[marketId] = due;
         emit EmergencyQueued(marketId, due);
     }
@@ -593,8 +589,7 @@ contract DisputeCourt is TwoStepOwnable, StrictEcdsa {
     /// time has come: INVALID; a disputer gets its bond back, the creator its fee (`refundFee`).
     function executeEmergencyResolution(bytes32 marketId) external {
         uint64 due = emergencyAt[marketId];
-        if (due == 0) revert NothingQueued();
-        if (block.timestamp < due) revert NotDue(due);
+        _requireDue(due);
         uint64 resolveAt = registry.getMarket(marketId).resolveAt;
         if (block.timestamp < resolveAt) revert TooEarly(resolveAt);
         State s = stateOf(marketId);

@@ -5,6 +5,7 @@ import {BLS} from "./BLS.sol";
 import {DisputeCourt} from "./DisputeCourt.sol";
 import {QuorumOracle} from "./QuorumOracle.sol";
 import {StrictEcdsa} from "./StrictEcdsa.sol";
+import {Timelocked} from "./Timelocked.sol";
 import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 
 /// @title ValidatorStaking
@@ -22,7 +23,7 @@ import {TwoStepOwnable} from "./TwoStepOwnable.sol";
 /// stays bounded in gas (at most 256 seats, the oracle's own limit), and capital alone cannot buy
 /// the set by outbidding members who are already in; raising `minBond` (behind the timelock)
 /// raises the price of every seat.
-contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
+contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
     /// Governed parameters: changed only through `queueParameters` + `GOVERNANCE_DELAY`.
     struct Parameters {
         uint256 minBond; // wei a new member must bond
@@ -47,8 +48,6 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
         Status status;
     }
 
-    /// Every parameter change (joining pause included) waits this long after it is queued, in public.
-    uint64 public constant GOVERNANCE_DELAY = 2 days;
     /// The reporter's share of a slashed bond; the rest is burned (held here forever, counted in
     /// `burned`: no function moves it). Below 100 %, so a member reporting itself still loses 75 %.
     uint256 public constant REPORTER_SHARE_BPS = 2500;
@@ -102,8 +101,6 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     error NotUnbonding(address validator, Status status);
     error StillUnbonding(uint64 withdrawableAt);
     error EpochNotOver(uint64 endsAt);
-    error NothingQueued();
-    error NotDue(uint64 executableAt);
     error NotSameRound();
     error NotConflicting();
     error SignersDiffer(address first, address second);
@@ -436,7 +433,7 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
     /// `GOVERNANCE_DELAY` later, so members and markets see every change coming.
     function queueParameters(Parameters calldata p) external onlyOwner {
         _checkParameters(p);
-        uint64 due = uint64(block.timestamp) + GOVERNANCE_DELAY;
+        uint64 due = _executableAt();
         _queuedParams = p;
         queuedExecutableAt = due;
         emit ParametersQueued(p, due);
@@ -451,8 +448,7 @@ contract ValidatorStaking is TwoStepOwnable, StrictEcdsa {
 
     function executeParameters() external {
         uint64 due = queuedExecutableAt;
-        if (due == 0) revert NothingQueued();
-        if (block.timestamp < due) revert NotDue(due);
+        _requireDue(due);
         Parameters memory old = _params;
         _params = _queuedParams;
         delete _queuedParams;
