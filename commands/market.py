@@ -247,7 +247,6 @@ def withdraw(key: str = KeyOption, as_json: bool = JsonOption) -> None:
 
 
 # ------------------------------------------------------------------ the creator's prompt
-DEFAULT_WINDOW = 7200  # 2 h, as UMA's optimistic oracle (a quorum's answer, then time to object)
 SHAPES = ("above", "up_down", "range", "touch", "versus")
 _SHAPE_HELP = {"above": "the close at a date above a value?", "up_down": "up or down over a period?",
                "range": "which bucket the close at a date falls in?", "touch": "does the price reach a level "
@@ -412,7 +411,7 @@ def new(
     out_path: Optional[str] = typer.Option(None, "--out", help="Spec file to write (default: market-<id>.json)."),
     dispute_window: Optional[str] = typer.Option(None, "--dispute-window", help="Seconds a quorum's resolution stays "
                                                  "proposed (disputable) before it is final; 0: final as it lands "
-                                                 f"(default {DEFAULT_WINDOW}: 2 h)."),
+                                                 "(default: the court's defaultDisputeWindow, 2 h)."),
     fee: Optional[str] = typer.Option(None, "--fee", help="With --register: the resolution fee (ETH) escrowed for "
                                       "the signers and the prover (default: the court's minimum)."),
     do_register: bool = typer.Option(False, "--register", help="Register it on this node's chain once written."),
@@ -538,7 +537,8 @@ def new(
     outcome_names = ask("--outcomes", outcomes, "Outcomes (comma-separated)", parse_outcomes,
                         default=",".join(_default_outcomes(kind, the_asset.label, rule)))
     window = ask("--dispute-window", dispute_window, "Dispute window: seconds a quorum's resolution stays "
-                 "disputable before it is final (0: final as it lands)", _window, default=str(DEFAULT_WINDOW))
+                 "disputable before it is final (0: final as it lands)", _window,
+                 default=str(_court_parameters().default_dispute_window))
     fee_wei = None
     if do_register:
         fee_wei = ask("--fee", fee, "Resolution fee (ETH) escrowed for the signers and the prover", _fee,
@@ -634,16 +634,21 @@ def _fee(v: Any) -> int:
     return wei
 
 
-def _min_fee() -> int:
-    """The court's minimum resolution fee on this home's node (the default parameters without one)."""
+def _court_parameters():
+    """The court's parameters on this home's node (governed: the minimum fee, the default window), or
+    the defaults without one (2 h, as UMA's optimistic oracle: a quorum's answer, then time to object)."""
     from oracle.court import CourtParameters
 
     try:
         from network.client import Client
 
-        return Client().deployment.court.parameters().min_fee
+        return Client().deployment.court.parameters()
     except NotFound:
-        return CourtParameters().min_fee
+        return CourtParameters()
+
+
+def _min_fee() -> int:
+    return _court_parameters().min_fee
 
 
 def _fail(field: str, reason: str):

@@ -62,6 +62,7 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         uint128 disputeBond; // wei a disputer posts (exactly); > 0
         address arbiter; // settles disputes if set (0: none)
         uint16 escalationBps; // a ruling vote needs ceil(n * escalationBps / 10000) members, above the proposal's quorum
+        uint32 defaultDisputeWindow; // what the creators' tools propose (each market's own is in its id)
     }
 
     struct Case {
@@ -526,10 +527,11 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         emit ParametersExecuted(_params);
     }
 
-    function _checkParameters(Parameters memory p) private pure {
+    function _checkParameters(Parameters memory p) private view {
         if (p.disputeBond == 0) revert BadParameters("disputeBond"); // a free dispute is a free delay
         if (p.disputeBond > type(uint96).max) revert BadParameters("disputeBond");
         if (p.escalationBps <= 5_000 || p.escalationBps > 10_000) revert BadParameters("escalationBps");
+        if (p.defaultDisputeWindow > registry.MAX_DISPUTE_WINDOW()) revert BadParameters("defaultDisputeWindow");
     }
 
     function queuePause() external onlyOwner {

@@ -29,17 +29,18 @@ class CourtParameters:
     dispute_bond: int = ETH // 10  # 0.1 ETH a disputer posts
     arbiter: str = "0x" + "00" * 20  # none
     escalation_bps: int = 8000  # a ruling vote needs 80 % of the set (and more than the proposal needed)
+    default_dispute_window: int = 7200  # what `market new` proposes (2 h; each market's window is in its id)
 
     def as_tuple(self) -> tuple:
-        return (self.min_fee, self.dispute_bond, self.arbiter, self.escalation_bps)
+        return (self.min_fee, self.dispute_bond, self.arbiter, self.escalation_bps, self.default_dispute_window)
 
     @classmethod
     def from_tuple(cls, t) -> "CourtParameters":
-        return cls(int(t[0]), int(t[1]), str(t[2]), int(t[3]))
+        return cls(int(t[0]), int(t[1]), str(t[2]), int(t[3]), int(t[4]))
 
     def to_json(self) -> dict:
         return {"min_fee_wei": self.min_fee, "dispute_bond_wei": self.dispute_bond, "arbiter": self.arbiter,
-                "escalation_bps": self.escalation_bps}
+                "escalation_bps": self.escalation_bps, "default_dispute_window_s": self.default_dispute_window}
 
 
 @dataclass(frozen=True)

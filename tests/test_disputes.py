@@ -202,6 +202,9 @@ def test_an_arbiter_overturns_a_wrong_resolution_and_its_signers_lose_their_bond
     net.advance_to(net.chain.timestamp() + 2 * DAY)
     court.execute_parameters(net.alice)
     assert court.parameters().arbiter == arbiter.address
+    # the default window creators' tools propose is a parameter too, bounded by the registry's maximum
+    with pytest.raises(ChainError, match="defaultDisputeWindow"):
+        court.queue_parameters(net.deployer, replace(p, default_dispute_window=7 * DAY + 1))
 
     market_id = _register(net, b"collusion")
     net.dep.deposit(net.alice, market_id, 0, ETH)  # the truth: outcome 0
