@@ -132,6 +132,7 @@ class Deployment:
         self.market = chain.contract("BinaryMarket", addresses["BinaryMarket"])
         self.models = chain.contract("ModelRegistry", addresses["ModelRegistry"])
         self.court = Court(chain, addresses["DisputeCourt"])
+        self._registered_at: dict[str, int] = {}
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int, *,
@@ -232,13 +233,19 @@ class Deployment:
                 for log in logs]
 
     def registered_at(self, market_id: str) -> int:
-        """The timestamp of the block that registered the market (NotFound if none did)."""
+        """The timestamp of the block that registered the market (NotFound if none did). A market is
+        registered once: the answer is kept (every validator's review asks; the log scan is most of it)."""
+        known = self._registered_at.get(market_id)
+        if known is not None:
+            return known
         logs = self.chain.logs(self.registry.events.MarketRegistered(), from_block=self.from_block,
                                argument_filters={"marketId": to_bytes32(market_id)})
         if not logs:
             raise NotFound(f"no MarketRegistered event for {market_id}")
         block = logs[0]["blockNumber"]
-        return self.chain.read("registration block", lambda: self.chain.w3.eth.get_block(block)["timestamp"])
+        at = self.chain.read("registration block", lambda: self.chain.w3.eth.get_block(block)["timestamp"])
+        self._registered_at[market_id] = at
+        return at
 
     def is_registered(self, market_id: str) -> bool:
         return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),
