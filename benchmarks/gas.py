@@ -497,6 +497,9 @@ def run(chain, zk=None) -> dict:
     from oracle.batch import batch_signable, leaf, merkle_proof, merkle_root
     from oracle.eip712 import signable
 
+    # first: its market must still be trading (requireZk), and the staking rows wait out an unbonding
+    zk_rows = zk_path(chain, zk) if zk else None
+
     ecdsa = {}
     for t, n in ((3, 4), (5, 7), (7, 10), (13, 20), (67, 100)):
         dep, keys, creator, submitter = setup(chain, n, t)
@@ -557,7 +560,7 @@ def run(chain, zk=None) -> dict:
                 "ratio": round(blsr["marginal_gas_per_signer_n_fixed"] / marginal, 3),
             },
         },
-        "zk_path": zk_path(chain, zk) if zk else None,
+        "zk_path": zk_rows,
     }
 
 
