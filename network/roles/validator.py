@@ -57,15 +57,19 @@ def build_app(home: RoleHome):
         with locks_guard:
             return locks.setdefault(key, threading.Lock())
 
-    def send(vote_doc: dict) -> list[str]:
+    def broadcast(path: str, doc: dict, failed: str) -> list[str]:
+        """POST `doc` to every aggregator this validator knows; the ones that took it."""
         sent = []
         for url in home.peers("aggregators"):
             try:
-                post(f"{url}/v1/votes", vote_doc, timeout=15)
+                post(f"{url}{path}", doc, timeout=15)
                 sent.append(url)
             except OracleError as e:
-                log("send_failed", aggregator=url, reason=str(e))
+                log(failed, aggregator=url, reason=str(e))
         return sent
+
+    def send(vote_doc: dict) -> list[str]:
+        return broadcast("/v1/votes", vote_doc, "send_failed")
 
     def resign(resolution) -> Vote:
         """A vote for `resolution` under this validator's key, whether or not it reviewed it (hooks only)."""
@@ -163,14 +167,7 @@ def build_app(home: RoleHome):
         return r.to_json()
 
     def send_ruling(doc: dict) -> list[str]:
-        sent = []
-        for url in home.peers("aggregators"):
-            try:
-                post(f"{url}/v1/rulings", doc, timeout=15)
-                sent.append(url)
-            except OracleError as e:
-                log("ruling_send_failed", aggregator=url, reason=str(e))
-        return sent
+        return broadcast("/v1/rulings", doc, "ruling_send_failed")
 
     settled: set[str] = set()
 
