@@ -385,7 +385,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes calldata proof,
         uint256[] calldata instances
     ) external {
-        uint256 output = _checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
+        uint256 output = checkProof(r.marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
         ZkRule storage rule = _zkRules[r.marketId];
         if (rule.pinnedInput != NOT_PINNED && instances[rule.pinnedInput] != rule.pinnedValue) {
             revert InputNotPinned(r.marketId, rule.pinnedValue, instances[rule.pinnedInput]);
@@ -402,12 +402,12 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes calldata proof,
         uint256[] calldata instances
     ) external {
-        _checkProof(f.marketId, f.modelId, f.inputsHash, f.proofHash, proof, instances);
+        checkProof(f.marketId, f.modelId, f.inputsHash, f.proofHash, proof, instances);
         _postForecast(f, signatures);
     }
 
     /// The proof checks of `resolveZk` (proof hash, inputs hash, the model's verifier), on their own:
-    /// reverts unless they all pass, else returns the proof's first output. For the dispute court.
+    /// reverts unless they all pass, else returns the proof's first output. The dispute court calls it too.
     function checkProof(
         bytes32 marketId,
         bytes32 modelId,
@@ -415,18 +415,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes32 proofHash,
         bytes calldata proof,
         uint256[] calldata instances
-    ) external returns (uint256) {
-        return _checkProof(marketId, modelId, inputsHash, proofHash, proof, instances);
-    }
-
-    function _checkProof(
-        bytes32 marketId,
-        bytes32 modelId,
-        bytes32 inputsHash,
-        bytes32 proofHash,
-        bytes calldata proof,
-        uint256[] calldata instances
-    ) private returns (uint256 output) {
+    ) public returns (uint256 output) {
         if (keccak256(proof) != proofHash) revert ProofHashMismatch(proofHash, keccak256(proof));
         ModelRegistry.Model memory m = models.modelOf(modelId);
         uint256[] memory inputs = new uint256[](m.inputCount);
