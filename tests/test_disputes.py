@@ -54,6 +54,13 @@ def _owed_then_withdraw(net, account) -> int:
     return owed
 
 
+def _pause(net) -> None:
+    """The owner queues a pause; anyone starts it once the governance delay has passed."""
+    net.dep.court.queue_pause(net.deployer)
+    net.advance_to(net.chain.timestamp() + 2 * DAY)
+    net.dep.court.execute_pause(net.alice)
+
+
 def _ruling_signatures(net, market_id: str, outcome: int, keys) -> list[bytes]:
     return [net.dep.court.ruling_signature(k, market_id, outcome) for k in keys]
 
@@ -364,18 +371,14 @@ def test_a_pause_holds_a_proposal_once(chain_network):
     net = chain_network
     court = net.dep.court
     market_id = _register(net, b"once", close_in=3 * DAY)
-    court.queue_pause(net.deployer)
-    net.advance_to(net.chain.timestamp() + 2 * DAY)
-    court.execute_pause(net.alice)
+    _pause(net)
     _propose(net, market_id)
     net.advance_to(net.dep.resolution_of(market_id).resolved_at + WINDOW + 10)
     assert court.state_of(market_id) == "proposed"
     court.unpause(net.deployer)
     released = court.final_of(market_id)[1]
     assert court.state_of(market_id) == "final" and released == net.chain.timestamp()
-    court.queue_pause(net.deployer)
-    net.advance_to(net.chain.timestamp() + 2 * DAY)
-    court.execute_pause(net.alice)  # a later pause leaves what is final final
+    _pause(net)  # a later pause leaves what is final final
     assert court.state_of(market_id) == "final" and court.final_of(market_id)[1] == released
 
 
@@ -383,9 +386,7 @@ def test_a_pause_ending_on_its_own_releases_what_it_held(chain_network):
     net = chain_network
     court = net.dep.court
     market_id = _register(net, b"max-pause", close_in=3 * DAY)
-    court.queue_pause(net.deployer)
-    net.advance_to(net.chain.timestamp() + 2 * DAY)
-    court.execute_pause(net.alice)
+    _pause(net)
     paused_until = court.contract.functions.pauses().call()[-1][1]
     _propose(net, market_id)
     net.advance_to(paused_until - 10)
