@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any, Iterable
 
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from .errors import FieldError
 
