@@ -211,10 +211,12 @@ from oracle.store import ArtifactStore
 from oracle.bundle import ProofBundle
 from oracle.models import load_model
 from validators.verifier import ProofVerifier
+import validators.checks
 t1 = time.perf_counter()
 store = ArtifactStore(sys.argv[1]); bundle = ProofBundle.from_json(json.load(open(sys.argv[2])))
 record = load_model(store, bundle.model_id)
 t2 = time.perf_counter()
+bundle.recover_prover()  # whose proof it is: a validator checks the prover's signature too
 ProofVerifier(store).verify(bundle, record.circuit(bundle.batch_size))
 t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "load_model_s": t2 - t1, "first_verify_s": t3 - t2,
@@ -388,9 +390,11 @@ def bounds(result: dict) -> dict:
             "import_s": cold["validator_first_verdict"]["import_s"],
             "first_verify_s": cold["validator_first_verdict"]["first_verify_s"],
             "imports_ms_by_package": imports,
-            "reading": "imports, not the model: eth_account -> eth_keyfile imports py_ecc (BLS12-381 pairing "
-                       "tables built at import), eth_utils imports pydantic; the model record and the first "
-                       "verification take the rest",
+            "reading": "imports first (the packages above, self time), then the model record and the first "
+                       "verification. Until oracle/typed_data.py, eth_account -> eth_keyfile imported py_ecc "
+                       "(BLS12-381 pairing tables built at import, ~0.3 s) and eth_utils imported pydantic on "
+                       "this path; a validator now reads EIP-712 and signatures itself and loads py_ecc for BLS "
+                       "quorums only",
         },
     }
 
@@ -405,6 +409,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="perf profiles of a prove and of verify")
     ap.add_argument("--layouts", action="store_true", help="batch 1 in ezkl's default layout vs the kept one")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "proving.json"))
+    ap.add_argument("--cold-start-only", action="store_true",
+                    help="re-measure only the cold start and update it in --out, keeping every other row")
     args = ap.parse_args()
     families = ["mlp"] if args.quick else args.families.split(",")
     batches = [1, 4] if args.quick else [int(b) for b in args.batches.split(",")]
@@ -420,6 +426,21 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     store, cache, frame = ArtifactStore(home / "store"), config.cache_dir(), load_source(BTC_SOURCE)
     load_before = os.getloadavg()
+    if args.cold_start_only:
+        ref = reference_circuit(store, cache)
+        bundle = EzklProver(ref, LocalSigner.create()).prove(forecast_spec(ref.model_id), frame, round=0)
+        result = json.loads(Path(args.out).read_text())
+        cold = result["cold_start"] = cold_start(store, cache, bundle)
+        measured = cold["validator_first_verdict"]["wall_s"]
+        result["goals"]["validator_cold_start_s"].update(
+            measured=measured, ratio=round(measured / GOALS["validator_cold_start_s"], 2),
+            met=measured <= GOALS["validator_cold_start_s"],
+            how="new process: imports, model record, the prover's signature and the first verify (wall)")
+        result["cold_start_loadavg_1m_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+        result["bounds"] = bounds(result)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({"cold_start": cold, "goal": result["goals"]["validator_cold_start_s"]}, indent=2))
+        return
     rows = []
     for family in families:
         rows += bench_family(family, batches, store, cache, frame, args.verify_reps, args.prove_reps)
@@ -472,7 +493,8 @@ def main() -> None:
                 "verify_ms_per_market_batched", min((r["verify_ms_per_market"] for r in batched), default=None),
                 "reference forecaster, best batch size"),
             "validator_cold_start_s": goal("validator_cold_start_s", cold["validator_first_verdict"]["wall_s"],
-                                           "new process: imports, model record, first verify (wall)"),
+                                           "new process: imports, model record, the prover's signature and the "
+                                           "first verify (wall)"),
             "brier_float_minus_proven_abs": goal("brier_float_minus_proven_abs", fid["brier_float_minus_proven_abs"]),
             "validator_rss_mb": goal("validator_rss_mb", round(rss["validator_rss_mb"], 1)),
         },
