@@ -251,6 +251,15 @@ class Deployment:
         return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),
                                action="MarketRegistry.isRegistered")
 
+    def registered_market(self, market_id: str) -> MarketRecord | None:
+        """The market's registration in one read (`getMarket`), or None when it is not registered."""
+        try:
+            return self.get_market(market_id)
+        except ChainError as e:
+            if e.error == "UnknownMarket":
+                return None
+            raise
+
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
         return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3], m[8],

@@ -138,9 +138,9 @@ class Validator:
         except OracleError as e:
             raise CheckFailed("market", str(e)) from None
         if self.registry is not None:
-            if not self.registry.is_registered(spec.market_id):
+            onchain = self.registry.registered_market(spec.market_id)
+            if onchain is None:
                 raise CheckFailed("market", f"market {spec.market_id} is not registered on-chain")
-            onchain = self.registry.get_market(spec.market_id)
             if onchain.spec_hash != spec.spec_hash or onchain.model_id != spec.model:
                 raise CheckFailed("market", "on-chain registration does not match the spec")
             registered = self.registry.registered_at(spec.market_id)
