@@ -17,7 +17,7 @@ import ezkl
 import pandas as pd
 
 from markets.evidence import gather
-from markets.features import snapshot_bytes
+from markets.features import LookAheadError
 from oracle.batch import leaf
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
@@ -196,12 +196,8 @@ class Validator:
                 if now.timestamp() < market_round.due_at:  # its as_of day is not over: no look-ahead
                     raise CheckFailed("inputs", f"too early: forecast round {bundle.round} is due at "
                                       f"{market_round.due_at}, the chain's clock reads {int(now.timestamp())}")
-                fs = market_round.features
-                frame = self.load_data(spec.forecast.source)
-                window = fs.window(frame)
-                features, snapshot = fs.compute(frame), snapshot_bytes(window, fs.column)
-                rows = f"rows {window.index[0].date()}..{window.index[-1].date()}"
-        except DataError as e:
+                features, snapshot, rows = spec.forecast.load_inputs(self.load_data, market_round.features)
+        except (DataError, LookAheadError) as e:
             raise CheckFailed("inputs", f"cannot recompute the inputs: {e}") from None
         mine = keccak_hex(snapshot)
         if mine != bundle.data_snapshot:
