@@ -143,7 +143,7 @@ class Validator:
                 raise CheckFailed("market", f"market {spec.market_id} is not registered on-chain")
             if onchain.spec_hash != spec.spec_hash or onchain.model_id != spec.model:
                 raise CheckFailed("market", "on-chain registration does not match the spec")
-            registered = self.registry.registered_at(spec.market_id)
+            registered = onchain.registered_at
             if registered >= spec.window_open.timestamp():
                 raise CheckFailed("market", f"registered at {registered}, after its observation window opened "
                                   f"({int(spec.window_open.timestamp())}): its outcome could be known at registration")
