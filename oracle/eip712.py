@@ -77,6 +77,14 @@ class Resolution:
     proof_hash: str
     final: bool = True
 
+    def __post_init__(self):
+        # one spelling of each id and hash (lower-case hex): votes are tallied and compared by these
+        # fields, and an upper-case twin of one resolution must be the same resolution
+        for name in ("market_id", "model_id", "inputs_hash", "proof_hash"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.lower())
+
     @property
     def primary_type(self) -> str:
         return "Resolution" if self.final else "Forecast"

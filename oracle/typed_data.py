@@ -15,6 +15,7 @@ eth_account signs it unchanged, and `tests/test_typed_data.py` checks the digest
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import coincurve
@@ -22,6 +23,7 @@ from eth_hash.auto import keccak
 
 from .errors import FieldError
 
+_SIGNATURE_HEX = re.compile(r"0x[0-9a-fA-F]{130}")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2
 
@@ -46,10 +48,17 @@ def type_hash(primary: str, fields: list[dict[str, str]]) -> bytes:
     return keccak(type_string(primary, fields).encode())
 
 
+def _hex(value: Any, size: int) -> Any:
+    """`value` as bytes when it is exactly 0x + 2·size hex digits (no spaces, no other spelling); else unchanged."""
+    if isinstance(value, str) and re.fullmatch(f"0x[0-9a-fA-F]{{{2 * size}}}", value):
+        return bytes.fromhex(value[2:])
+    return value
+
+
 def _word(kind: str, value: Any, name: str) -> bytes:
     """One field, ABI-encoded to 32 bytes as EIP-712's encodeData does for atomic types."""
     if kind == "bytes32":
-        raw = bytes.fromhex(value[2:]) if isinstance(value, str) and value.startswith("0x") else value
+        raw = _hex(value, 32)
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != 32:
             raise FieldError(name, f"a bytes32 is 32 bytes, got {value!r}")
         return bytes(raw)
@@ -59,7 +68,7 @@ def _word(kind: str, value: Any, name: str) -> bytes:
             raise FieldError(name, f"a {kind} is an integer in [0, 2^{bits}), got {value!r}")
         return value.to_bytes(32, "big")
     if kind == "address":
-        raw = bytes.fromhex(value[2:]) if isinstance(value, str) and value.startswith("0x") else value
+        raw = _hex(value, 20)
         if not isinstance(raw, (bytes, bytearray)) or len(raw) != 20:
             raise FieldError(name, f"an address is 20 bytes, got {value!r}")
         return bytes(12) + bytes(raw)
@@ -109,10 +118,11 @@ def recover(m: Signable, signature: bytes | str) -> str:
     """The checksummed address whose key signed `m` (`signature`: bytes or 0x-hex); BadSignature unless
     the contracts would read it."""
     if isinstance(signature, str):
-        try:
-            signature = bytes.fromhex(signature[2:] if signature.startswith("0x") else "!")
-        except ValueError:
-            raise BadSignature("a signature in text is 0x-hex") from None
+        if not _SIGNATURE_HEX.fullmatch(signature):
+            raise BadSignature("a signature in text is 0x and 130 hex digits, nothing else")
+        signature = bytes.fromhex(signature[2:])
+    if not isinstance(signature, (bytes, bytearray, memoryview)):
+        raise BadSignature(f"a signature is bytes or 0x-hex, not {type(signature).__name__}")
     sig = bytes(signature)
     if len(sig) != 65:
         raise BadSignature(f"a signature is 65 bytes (r, s, v), got {len(sig)}")

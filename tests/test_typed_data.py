@@ -70,8 +70,13 @@ def test_signatures_recover_as_eth_account_recovers_them():
         sig = signer.sign_message(m)
         assert typed_data.recover(m, sig) == Account.recover_message(m, signature=sig) == signer.address
         assert typed_data.recover(m, "0x" + sig.hex()) == signer.address  # envelopes carry it as 0x-hex
-    with pytest.raises(typed_data.BadSignature, match="0x-hex"):
-        typed_data.recover(m, sig.hex())
+    spaced = "0x" + " ".join(sig[i:i + 1].hex() for i in range(65))  # bytes.fromhex alone would take these
+    for text in (sig.hex(), spaced, "0x" + sig.hex() + "00", "0x" + sig.hex()[:-2] + "\n0"):
+        with pytest.raises(typed_data.BadSignature, match="130 hex digits"):
+            typed_data.recover(m, text)
+    for other in (list(sig), 65, None):
+        with pytest.raises(typed_data.BadSignature, match="bytes or 0x-hex"):
+            typed_data.recover(m, other)
 
 
 def test_a_signature_is_read_as_the_contracts_read_it():
@@ -100,6 +105,8 @@ def test_values_outside_their_type_are_refused_by_field():
     domain = Domain(1, Account.create().address)
     with pytest.raises(FieldError, match=r"Resolution.outcome.*uint16"):
         signable(domain, Resolution("0x" + "aa" * 32, 0, 1 << 16, 0, "0x" + "bb" * 32, "0x" + "cc" * 32, "0x" + "dd" * 32))
+    with pytest.raises(FieldError, match="a bytes32 is 32 bytes"):  # spaces inside hex are not hex
+        typed_data.hash_struct("T", [{"name": "x", "type": "bytes32"}], {"x": "0x" + "ab " * 21 + "a"})
     with pytest.raises(FieldError, match="not one the oracle signs"):
         typed_data.hash_struct("T", [{"name": "x", "type": "bytes"}], {"x": b""})
     with pytest.raises(FieldError, match="T.x.*missing"):
