@@ -158,16 +158,6 @@ def test_questions_and_features_agree_with_the_spec_path(frame, hourly, load):
     assert list(q.features) == features
 
 
-@pytest.fixture(scope="module")
-def hourly_forecaster(store):
-    """The reference design on the hourly-volatility recipe, compiled (logrows 12 at batch 1, as the
-    daily reference)."""
-    from oracle import config
-    from provers.reference import hourly_circuit
-
-    return hourly_circuit(store, config.cache_dir())
-
-
 @pytest.mark.slow
 def test_validators_sign_the_honest_hourly_forecast_and_refuse_a_forged_hourly_feature(
         network, circuit, hourly_forecaster, load):
@@ -235,3 +225,43 @@ def test_training_rows_never_read_hourly_bars_after_their_block(frame, hourly):
     later.loc["2018-12-31 23:00":, "close"] *= 1.5  # the first bar ending after the block's last forecast time
     X2, *_ = labelled(frame, HourlyVolatility.name, (1, 7), (1.0,), label_before=cut, hourly=later)
     assert (X == X2).all()
+
+
+@pytest.mark.slow
+def test_the_prover_role_proves_an_hourly_round_with_its_shared_worker_and_refuses_a_model_it_lacks(
+        network, store, circuit, forecaster, hourly_forecaster, load):
+    """`oracle prover serve`'s shelf: a forecast round naming the hourly model gets the hourly forecaster
+    (loaded on first use, then kept), proven by the shelf's one prove worker, signed by validators that
+    recompute the hourly feature; a round naming a model this prover does not have is a clear SpecError."""
+    from types import SimpleNamespace
+
+    from network.roles.prover import ModelShelf
+    from oracle.pipeline import run_round
+    from oracle.signer import LocalSigner
+
+    home = SimpleNamespace(key=LocalSigner.create(), store=store, chain=network.chain)
+    shelf = ModelShelf(home, log=lambda *a, **k: None)
+    assert shelf.forecasters == {"trailing_returns_v1": shelf.forecaster}  # nothing hourly compiled yet
+    spec = MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id, hourly=True))
+    prover = shelf.for_round(spec, 0)
+    assert prover.circuit.model_id == hourly_forecaster.model_id and prover.worker is shelf.worker
+    assert shelf.for_round(spec, 1) is prover and shelf.for_round(spec, 3) is shelf.resolvers[1]
+    assert shelf.health()["forecasters"] == {"trailing_returns_v1": forecaster.model_id,
+                                             HourlyVolatility.name: hourly_forecaster.model_id}
+    network.register(spec, advance=False)
+    network.advance_to(spec.round(0).due_at)
+    bundle = prover.prove(spec, load, round=0)
+    posted = run_round(spec, load, prover, network.validators, network.aggregator, bundle=bundle)
+    assert posted.signed == 4 and posted.submission is not None and shelf.worker.started == 1
+    assert network.dep.forecast_of(spec.market_id, 0) is not None
+
+    # the hourly recipe with another forecaster's id; the daily recipe with the hourly model's id
+    other = MarketSpec.parse(forecast_doc(circuit.model_id, "0x" + "77" * 32, hourly=True))
+    with pytest.raises(SpecError, match=f"answered by 0x7777.*recipe {HourlyVolatility.name} is "
+                                        f"{hourly_forecaster.model_id}") as e:
+        shelf.for_round(other, 0)
+    assert e.value.field == "forecast.model"
+    daily = MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id))
+    with pytest.raises(SpecError, match=f"recipe trailing_returns_v1 is {forecaster.model_id}") as e:
+        shelf.for_round(daily, 0)
+    assert e.value.field == "forecast.model"
