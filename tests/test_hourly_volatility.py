@@ -265,3 +265,43 @@ def test_the_prover_role_proves_an_hourly_round_with_its_shared_worker_and_refus
     with pytest.raises(SpecError, match=f"recipe trailing_returns_v1 is {forecaster.model_id}") as e:
         shelf.for_round(daily, 0)
     assert e.value.field == "forecast.model"
+
+
+def test_oracle_evaluate_backtests_the_hourly_model_by_name_or_id_with_its_verdicts(hourly_forecaster, tmp_path):
+    """`oracle evaluate hourly` (or the hourly model's id): the same held-out backtest and verdicts as for
+    the reference, of the hourly-volatility model, with the recipe gate's record in words."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from provers.reference import HOURLY_NAME
+
+    runner = CliRunner()
+    args = ["--start", "2021-01-01", "--end", "2021-03-31", "--horizon", "7", "--no-proven"]
+    shown = runner.invoke(app, ["evaluate", "hourly", *args])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert f"Backtest of {HOURLY_NAME} ({HourlyVolatility.name})" in text
+    assert "recipe gate: trailing_returns_hourly_vol_v1 kept on validation" in text
+    assert "model_float does not beat the random walk on brier" in text or "model_float beats the random walk" in text
+    by_id = json.loads(runner.invoke(app, ["evaluate", hourly_forecaster.model_id, *args, "--json"]).stdout)
+    daily = json.loads(runner.invoke(app, ["evaluate", "reference", *args, "--json"]).stdout)
+    assert by_id["model"]["name"] == HOURLY_NAME and by_id["model"]["recipe"] == HourlyVolatility.name
+    assert by_id["hourly_data"] == "bundled:btc_usd_hourly_bitstamp.csv"
+    assert by_id["verdicts"][1].startswith("recipe gate: ") and not daily["verdicts"][1].startswith("recipe gate")
+    assert len(by_id["verdicts"]) == len(daily["verdicts"]) + 1
+    # the same questions, other probabilities: the hourly volatility, not the daily one
+    assert by_id["n"] == daily["n"] and by_id["models"]["random_walk"] == daily["models"]["random_walk"]
+    assert by_id["models"]["model_float"]["brier"] != daily["models"]["model_float"]["brier"]
+    # hourly bars that end before the held-out period cannot give its questions a volatility
+    short = tmp_path / "hourly.csv"
+    short.write_text("\n".join(bundled_lines(3000)))
+    refused = runner.invoke(app, ["evaluate", "hourly", *args, "--hourly-data", str(short)])
+    assert refused.exit_code == 1 and "the hourly bars run 2018-05-15 06:00..2018-09-17" in refused.output
+
+
+def bundled_lines(n: int) -> list[str]:
+    from markets.feeds import bundled_path
+
+    return bundled_path("btc_usd_hourly_bitstamp.csv").read_text().splitlines()[:n]
