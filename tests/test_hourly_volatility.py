@@ -301,6 +301,22 @@ def test_oracle_evaluate_backtests_the_hourly_model_by_name_or_id_with_its_verdi
     assert refused.exit_code == 1 and "the hourly bars run 2018-05-15 06:00..2018-09-17" in refused.output
 
 
+def test_oracle_model_compile_hourly_is_the_hourly_forecaster(hourly_forecaster):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    made = runner.invoke(app, ["model", "compile", "hourly", "--json"])
+    assert made.exit_code == 0, made.output
+    record = json.loads(made.stdout)
+    assert record["model_id"] == hourly_forecaster.model_id and record["recipe"] == HourlyVolatility.name
+    hashed = runner.invoke(app, ["model", "compile", "hourly", "--inputs", "hashed"])
+    assert hashed.exit_code != 0 and "public inputs and fixed parameters" in hashed.output
+
+
 def bundled_lines(n: int) -> list[str]:
     from markets.feeds import bundled_path
 
