@@ -184,6 +184,13 @@ def test_an_hourly_volatility_forecast_market_posts_rounds_validators_recompute_
     rounds = spec.rounds()
     assert [(r.final, r.model) for r in rounds] == [(False, hourly_forecaster.model_id)] * 3 + \
         [(True, circuit.model_id)]
+    # a forecaster this node does not have, and the hourly model named for the daily recipe: refused
+    with pytest.raises(SpecError, match="0x7777.* is not a model this home knows") as e:
+        node.register(MarketSpec.parse(forecast_doc(circuit.model_id, "0x" + "77" * 32, hourly=True)))
+    assert e.value.field == "forecast.model"
+    with pytest.raises(SpecError, match="reads recipe trailing_returns_hourly_vol_v1, not trailing_returns_v1") as e:
+        node.register(MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id)))
+    assert e.value.field == "forecast.features.recipe"
     node.register(spec)
     assert node.round_prover(spec, 0).circuit.model_id == hourly_forecaster.model_id
     assert node.prover_for(hourly_forecaster.model_id) is node.hourly_prover
