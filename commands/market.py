@@ -414,6 +414,18 @@ def new(
                                                  "(default: the court's defaultDisputeWindow, 2 h)."),
     fee: Optional[str] = typer.Option(None, "--fee", help="With --register: the resolution fee (ETH) escrowed for "
                                       "the signers and the prover (default: the court's minimum)."),
+    forecaster: Optional[str] = typer.Option(None, "--forecaster", help="above on BTC: also post a forecaster's "
+                                             "proven probability while trading is open (a forecast market): reference "
+                                             "(recipe trailing_returns_v1, daily closes), hourly (its volatility from "
+                                             "hourly bars, recipe trailing_returns_hourly_vol_v1) or a model id."),
+    forecast_from: Optional[str] = typer.Option(None, "--forecast-from", help="With --forecaster: the first "
+                                                "forecast's day (YYYY-MM-DD, as of its close; default: today by "
+                                                "--now)."),
+    forecast_every: Optional[str] = typer.Option(None, "--forecast-every", help="With --forecaster: days between "
+                                                 "forecasts, 1..365 (default 1)."),
+    hourly_source: Optional[str] = typer.Option(None, "--hourly-source", help="With --forecaster hourly: the named "
+                                                "source of hourly bars (forecast.hourly_source; default "
+                                                "btc-bitstamp-1h)."),
     do_register: bool = typer.Option(False, "--register", help="Register it on this node's chain once written."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt: a missing flag is an error."),
     like: Optional[str] = typer.Option(None, "--like", help="Take every answer not given from this spec file "
@@ -422,7 +434,9 @@ def new(
 ) -> None:
     """Write a market spec by answering questions (or from flags): shape, asset, sources, dates, rule.
     Each answer is checked as it is given; the spec gets the same check as `validate` and `register`,
-    then is shown with its market id, written, and registered if asked."""
+    then is shown with its market id, written, and registered if asked. With --forecaster (above on
+    BTC), a forecast market: the forecaster's probability every --forecast-every days from
+    --forecast-from while trading is open, then the resolver's outcome from the evidence."""
     from pathlib import Path
 
     from network.client import check_spec, known_resolvers, spec_now
@@ -433,12 +447,14 @@ def new(
             for k in ("question", "outcomes", "close_at", "resolve_at"):  # they were about the file's market
                 given.pop(k, None)
         shape, asset, source, at, from_, to, value, bounds, level, direction, versus, question, outcomes, quorum, \
-            close_at, resolve_at, dispute_window = (
+            close_at, resolve_at, dispute_window, forecaster, forecast_from, forecast_every, hourly_source = (
                 v if v is not None else given.get(k) for k, v in (
                     ("shape", shape), ("asset", asset), ("source", source), ("at", at), ("from", from_), ("to", to),
                     ("value", value), ("bounds", bounds), ("level", level), ("direction", direction),
                     ("versus", versus), ("question", question), ("outcomes", outcomes), ("quorum", quorum),
-                    ("close_at", close_at), ("resolve_at", resolve_at), ("dispute_window", dispute_window)))
+                    ("close_at", close_at), ("resolve_at", resolve_at), ("dispute_window", dispute_window),
+                    ("forecaster", forecaster), ("forecast_from", forecast_from),
+                    ("forecast_every", forecast_every), ("hourly_source", hourly_source)))
         inclusive = inclusive or given.get("inclusive", False)
     ask = _Asker(no_input)
     at_now = spec_now(now=now)
@@ -554,6 +570,11 @@ def new(
         doc["resolve_at"] = resolve_at
     if window:
         doc["dispute_window"] = window
+    if forecaster is not None:
+        doc = _with_forecast(doc, ask, kind, symbol, at_day, rule, forecaster, forecast_from, forecast_every,
+                             hourly_source, at_now, as_json)
+    elif forecast_from is not None or forecast_every is not None or hourly_source is not None:
+        raise SpecError("--forecaster", "is required with --forecast-from, --forecast-every or --hourly-source")
     spec = check_spec(doc, now=at_now, store=store())  # what `validate` and `register` check
     target = Path(ask("--out", out_path, "Write the spec to", str, default=f"market-{spec.market_id[2:12]}.json"))
     if target.exists():
@@ -574,6 +595,75 @@ def new(
                       f"{info['close_at']}, resolves at {info['resolve_at']})", highlight=False)
 
     emit(info, as_json, human)
+
+
+def _with_forecast(doc: dict, ask: _Asker, kind: str, symbol: str, at_day, rule: dict, forecaster: str,
+                   forecast_from, forecast_every, hourly_source, now, as_json: bool) -> dict:
+    """The spec as a forecast market: `forecast` {model, source, features, every_days[, hourly_source]}."""
+    from datetime import timedelta
+
+    from markets.demo import BTC_SOURCE, SOURCES
+    from markets.features import HourlyVolatility, TrailingReturns
+
+    if kind != "above" or symbol != "BTC":
+        raise SpecError("--forecaster", "forecasts are for above markets on BTC (the forecasters learned BTC and "
+                        f"answer: a day's close above a price), not {kind} on {symbol}")
+    which = str(forecaster).strip().lower()
+    if which.startswith("0x"):
+        from oracle.models import load_model
+
+        try:
+            recipe = load_model(store(), which).recipe
+        except NotFound:
+            raise SpecError("--forecaster", f"model {which} is not a model this home knows (`oracle model list`)"
+                            ) from None
+        model_id = which
+    elif which in ("reference", "hourly"):
+        recipe = HourlyVolatility.name if which == "hourly" else TrailingReturns.name
+        model_id = _compile_forecaster(which, as_json)
+    else:
+        raise SpecError("--forecaster", f"must be reference, hourly or a model id, got {forecaster!r}")
+    first = ask("--forecast-from", forecast_from, "First forecast as of the close of (YYYY-MM-DD)",
+                _day("--forecast-from"), default=now.date().isoformat())
+    if not first < at_day:
+        raise SpecError("--forecast-from", f"{first} is not before --at {at_day}")
+    every = ask("--forecast-every", forecast_every, "Days between forecasts", _days_between, default="1")
+    hourly = None
+    hourly_names = [n for n, src in SOURCES.items() if src.get("interval") == "1h" and n.startswith("btc-")]
+    if recipe == HourlyVolatility.name:
+        hourly = SOURCES[ask("--hourly-source", hourly_source, f"Hourly bars ({', '.join(hourly_names)})",
+                             _one_of("--hourly-source", tuple(hourly_names)), default=hourly_names[0])]
+    elif hourly_source is not None:
+        raise SpecError("--hourly-source", f"the forecaster reads recipe {recipe}: no hourly bars")
+    doc = {**doc, "kind": "forecast", "forecast": {
+        "model": model_id, "source": BTC_SOURCE, "every_days": every,
+        "features": {"recipe": recipe, "params": {"as_of": first.isoformat(),
+                                                  "horizon_days": (at_day - first) // timedelta(days=1),
+                                                  "threshold_price": rule["value"]}}}}
+    if hourly is not None:
+        doc["forecast"]["hourly_source"] = hourly
+    return doc
+
+
+def _days_between(v: Any) -> int:
+    text = str(v).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 365:
+        raise SpecError("--forecast-every", f"must be whole days in [1, 365], got {v!r}")
+    return int(text)
+
+
+def _compile_forecaster(which: str, as_json: bool) -> str:
+    """This home's reference or hourly-volatility forecaster (trained and compiled once, then cached)."""
+    from network.node.config import NodeConfig
+    from provers.reference import hourly_circuit, reference_circuit
+
+    try:
+        batches = tuple(NodeConfig.load().batches)
+    except NotFound:
+        batches = (1,)
+    compile_ = hourly_circuit if which == "hourly" else reference_circuit
+    with progress(f"the {which} forecaster: train, compile, keys (once, then cached)", quiet=as_json) as log:
+        return compile_(store(), config.cache_dir(), batches=batches, log=log).model_id
 
 
 def _answers_of(path: str) -> dict[str, Any]:
@@ -607,6 +697,19 @@ def _answers_of(path: str) -> dict[str, Any]:
         out["bounds"] = ",".join(str(b) for b in shape["bounds"])
     if shape["kind"] == "versus":
         out["versus"] = asset_of(shape["other"]["sources"], "--like")[0]
+    forecast = doc.get("forecast")
+    if forecast:  # this home's forecaster of the file's recipe, as its resolver
+        from markets.demo import SOURCES
+        from markets.features import HourlyVolatility
+
+        params = forecast["features"]["params"]
+        out.update(forecaster="hourly" if forecast["features"]["recipe"] == HourlyVolatility.name else "reference",
+                   forecast_from=params["as_of"], forecast_every=str(forecast["every_days"]))
+        if forecast.get("hourly_source"):
+            names = [n for n, src in SOURCES.items() if dict(src) == dict(forecast["hourly_source"])]
+            if not names:
+                raise SpecError("--like", f"{path} reads hourly bars that are not a bundled source")
+            out["hourly_source"] = names[0]
     return out
 
 

@@ -113,7 +113,9 @@ def _render_resolvers(rows: list[dict[str, Any]]) -> None:
 @app.command("compile")
 @handles_errors
 def compile_(
-    source: str = typer.Argument(..., help="A family (mlp, conv1d, trees), a saved torch module (.pt) or an ONNX file."),
+    source: str = typer.Argument(..., help="A family (mlp, conv1d, trees), hourly (the mlp reference on the "
+                                 "hourly-volatility recipe, trailing_returns_hourly_vol_v1), a saved torch module "
+                                 "(.pt) or an ONNX file."),
     batch: list[int] = typer.Option([1], "--batch", help="Batch size(s) to compile (repeat)."),
     inputs: str = typer.Option("public", help="Input visibility: public | hashed (Poseidon commitment)."),
     params: str = typer.Option("fixed", help="Parameter visibility: fixed | hashed (weights stay private)."),
@@ -136,7 +138,14 @@ def compile_(
 
 def _compile(source: str, batch: list[int], inputs: str, params: str, name: Optional[str], transform: str,
              srs: Optional[str], log):
-    if source in ("mlp", "conv1d", "trees"):
+    if source == "hourly":
+        from provers.reference import hourly_circuit
+
+        if (inputs, params) != ("public", "fixed"):
+            raise typer.BadParameter("the hourly forecaster is compiled with public inputs and fixed parameters",
+                                     param_hint="--inputs/--params")
+        compiled = hourly_circuit(store(), config.cache_dir(), batches=tuple(batch), log=log)
+    elif source in ("mlp", "conv1d", "trees"):
         from provers.reference import reference_circuit
 
         compiled = reference_circuit(store(), config.cache_dir(), family=source, batches=tuple(batch),

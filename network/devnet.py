@@ -433,10 +433,13 @@ def _last_block_time(state_file: Path) -> int | None:
 
 
 def btc_above_spec(at: str, value: float, *, resolver: str, quorum: int, forecaster: str | None = None,
-                   forecast_from: str | None = None, every_days: int = 2, dispute_window: int = 0):
+                   forecast_from: str | None = None, every_days: int = 2, dispute_window: int = 0,
+                   hourly: bool = False):
     """A version-2 "BTC close above `value` on `at`?" market over the bundled providers that have the
     day (Coinbase's file ends in November 2020): trading closes when the day opens, it resolves when
-    the day is over; a quorum's resolution stays disputable `dispute_window` seconds."""
+    the day is over; a quorum's resolution stays disputable `dispute_window` seconds. With `hourly`, the
+    forecaster is the hourly-volatility one (recipe trailing_returns_hourly_vol_v1 on Bitstamp's hourly
+    bars, btc-bitstamp-1h)."""
     from datetime import timedelta
 
     from markets.demo import BTC_2019, BTC_2021, BTC_SOURCE, SOURCES, DemoMarket, demo_spec
@@ -447,8 +450,10 @@ def btc_above_spec(at: str, value: float, *, resolver: str, quorum: int, forecas
     if forecast_from is not None:
         horizon = (day - datetime.strptime(forecast_from, "%Y-%m-%d").replace(tzinfo=timezone.utc)).days
         forecast = {"source": BTC_SOURCE, "every_days": every_days,
-                    "features": {"recipe": "trailing_returns_v1", "params": {
-                        "as_of": forecast_from, "horizon_days": horizon, "threshold_price": value}}}
+                    "features": {"recipe": "trailing_returns_hourly_vol_v1" if hourly else "trailing_returns_v1",
+                                 "params": {"as_of": forecast_from, "horizon_days": horizon, "threshold_price": value}}}
+        if hourly:
+            forecast["hourly_source"] = SOURCES["btc-bitstamp-1h"]
     market = DemoMarket(
         f"Will BTC close above ${value:,} on {at} (UTC day)?", ("YES", "NO"),
         {"sources": [SOURCES[n] for n in names], "min_sources": 2, "tolerance": 0.01},

@@ -51,7 +51,9 @@ def backtest(frame, model, circuit: CompiledModel | None, *, start: str, end: st
     qs = questions(frame, start=start, end=end, horizons=horizons, ratios=ratios, recipe=recipe, column=column,
                    hourly=hourly)
     if not qs:
-        raise FieldError("start", f"no question in [{start}, {end or 'end of data'}] fits inside the data")
+        bars = "" if hourly is None else f" (the hourly bars run {hourly.index[0]:%Y-%m-%d %H:%M}.." \
+            f"{hourly.index[-1]:%Y-%m-%d %H:%M}; each question needs the 720 before it)"
+        raise FieldError("start", f"no question in [{start}, {end or 'end of data'}] fits inside the data{bars}")
     impl = RECIPES[recipe]
 
     def closes_of(cut, i, h, k, hourly_cut=None):
@@ -79,9 +81,12 @@ def backtest(frame, model, circuit: CompiledModel | None, *, start: str, end: st
 
 def evaluate_reference(data: str, *, start: str, end: str | None = None, horizons=(7,),
                        ratios=(0.95, 1.0, 1.05), proven: bool = True, plot_dir: str | None = None,
-                       store=None, log=lambda m: None) -> dict[str, Any]:
-    """Backtest the reference model on any daily OHLC CSV: float and proven outputs vs two baselines.
-    `log`: progress (training or loading, compiling, scoring)."""
+                       store=None, log=lambda m: None, model: str = "reference",
+                       hourly_data: str = "bundled:btc_usd_hourly_bitstamp.csv") -> dict[str, Any]:
+    """Backtest a reference model on any daily OHLC CSV: float and proven outputs vs two baselines.
+    `model`: "reference" (recipe trailing_returns_v1) or "hourly" (the same design on recipe
+    trailing_returns_hourly_vol_v1, its volatility from `hourly_data`'s hourly bars, a CSV with a
+    `close` column). `log`: progress (training or loading, compiling, scoring)."""
     from markets.feeds import bundled_path, load_source, resolve_uri
     from oracle import config
     from oracle.errors import FieldError
@@ -90,32 +95,48 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
     from markets.evaluation import bootstrap_ece, record_evaluation
 
     from .model import fit_report, load_or_train
-    from .reference import BTC_SOURCE, config_for, reference_circuit
+    from .reference import (BTC_SOURCE, HOURLY_NAME, HOURLY_SOURCE, REFERENCE_NAME, config_for, hourly_circuit,
+                            hourly_config, reference_circuit)
 
+    if model not in ("reference", "hourly"):
+        raise FieldError("model", f"must be 'reference' or 'hourly', got {model!r}")
     frame = load_source({"kind": "csv", "uri": data})
-    cfg = config_for("mlp")
-    training_data = bundled_path("btc_usd_daily.csv").read_bytes()
+    daily_data = bundled_path("btc_usd_daily.csv").read_bytes()
+    store = store or ArtifactStore(config.home() / "store")
+    hourly = None
+    if model == "hourly":
+        cfg = hourly_config()
+        hourly = load_source({**HOURLY_SOURCE, "uri": hourly_data})
+        training_data = daily_data + bundled_path("btc_usd_hourly_bitstamp.csv").read_bytes()
+        trained_on, name = f"bundled:btc_usd_daily.csv + {HOURLY_SOURCE['uri']}", HOURLY_NAME
+    else:
+        cfg = config_for("mlp")
+        training_data, trained_on, name = daily_data, "bundled:btc_usd_daily.csv", REFERENCE_NAME
     # any asset: markets move together, so a period the model learned from is not held out anywhere
     if pd_timestamp(start) < pd_timestamp(cfg.test_start):
-        same = resolve_uri(data).read_bytes() == training_data
-        raise FieldError("start", f"the reference model learned from outcomes up to {cfg.train_end}"
+        same = resolve_uri(data).read_bytes() == daily_data
+        raise FieldError("start", f"the {model} model learned from outcomes up to {cfg.train_end}"
                          f"{' on this data' if same else ' (BTC; markets move together)'}: "
                          f"evaluate from {cfg.test_start} (held-out period)")
-    model = load_or_train(load_source(BTC_SOURCE), training_data, cfg, config.cache_dir(), log=log)
-    circuit = reference_circuit(store or ArtifactStore(config.home() / "store"), config.cache_dir(), log=log) \
-        if proven else None
+    train_hourly = load_source(HOURLY_SOURCE) if model == "hourly" else None
+    net = load_or_train(load_source(BTC_SOURCE), training_data, cfg, config.cache_dir(), log=log, hourly=train_hourly)
+    compile_ = hourly_circuit if model == "hourly" else reference_circuit
+    circuit = compile_(store, config.cache_dir(), log=log) if proven else None
     log("scoring every held-out question (float" + (" and proven outputs)" if proven else ")"))
-    report, qs, preds, _ = backtest(frame, model, circuit, start=start, end=end, horizons=horizons, ratios=ratios,
-                                 recipe=cfg.recipe)
+    report, qs, preds, _ = backtest(frame, net, circuit, start=start, end=end, horizons=horizons, ratios=ratios,
+                                    recipe=cfg.recipe, hourly=hourly)
     report["data"] = data
-    report["model"] = {"name": "btc-threshold-mlp", "trained_on": "bundled:btc_usd_daily.csv",
-                       "outcomes_before": cfg.test_start}
+    if hourly is not None:
+        report["hourly_data"] = hourly_data
+    report["model"] = {"name": name, "recipe": cfg.recipe, "trained_on": trained_on, "outcomes_before": cfg.test_start}
     report["horizons"], report["ratios"] = list(horizons), list(ratios)
     if proven:
         report["brier_float_minus_proven"] = (report["models"]["model_float"]["brier"]
                                               - report["models"]["model_proven"]["brier"])
-    selection = fit_report(cfg, training_data, config.cache_dir()).get("chosen")
+    fit = fit_report(cfg, training_data, config.cache_dir())
+    selection = fit.get("chosen")
     report["selection"] = selection
+    gate = [gate_sentence(fit.get("recipe_gate"))] if model == "hourly" else []
     ys, dates = [q.outcome for q in qs], [q.date for q in qs]
     report["ece_interval"] = {name: bootstrap_ece(p, ys, dates) for name, p in preds.items()}
     per_horizon = []
@@ -128,11 +149,11 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
             comp = compare(sub, {"model_float": [preds["model_float"][i] for i in idx]},
                            {"random_walk": [random_walk_probability(q) for q in sub]})
             per_horizon += [f"h = {h}: {d['verdict']}" for d in comp["model_float"]["random_walk"].values()]
-    report["verdicts"] = [selection_sentence(selection)] + report["verdicts"] + per_horizon + [
+    report["verdicts"] = [selection_sentence(selection)] + gate + report["verdicts"] + per_horizon + [
         ece_sentence(name, e) for name, e in report["ece_interval"].items()]
     if circuit is not None:
         report["model"]["model_id"] = circuit.model_id
-        record_evaluation(store or ArtifactStore(config.home() / "store"), circuit.model_id, report)
+        record_evaluation(store, circuit.model_id, report)
     if plot_dir:
         from markets.plots import save_plots
 
@@ -142,6 +163,17 @@ def evaluate_reference(data: str, *, start: str, end: str | None = None, horizon
 
 
 ECE_GOAL = 0.03
+
+
+def gate_sentence(gate: dict | None) -> str:
+    """What the recipe gate made of a recipe that reads another source (the hourly bars), in words."""
+    if not gate:
+        return "recipe gate: no record on this node (the model was trained elsewhere)"
+    d = gate["minus_daily_walk_log_loss"]["pooled"]
+    kept = "kept" if gate.get("kept") else "refused (a forecaster on it is not shipped)"
+    return (f"recipe gate: {gate['recipe']} {kept} on validation (questions asked from {gate['asked'][0]}, "
+            f"outcomes before {gate['asked'][1]}): its walk minus {gate['against']}'s walk, log loss pooled "
+            f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]")
 
 
 def selection_sentence(chosen: dict | None) -> str:

@@ -66,6 +66,16 @@ def forecaster(store):
 
 
 @pytest.fixture(scope="session")
+def hourly_forecaster(store):
+    """The reference design on the hourly-volatility recipe (trailing_returns_hourly_vol_v1: the volatility
+    from Bitstamp's hourly bars), compiled at batch 1 (logrows 12, as the daily reference)."""
+    from oracle import config
+    from provers.reference import hourly_circuit
+
+    return hourly_circuit(store, config.cache_dir())
+
+
+@pytest.fixture(scope="session")
 def prover(circuit):
     from oracle.signer import LocalSigner
     from provers.prover import EzklProver
@@ -234,17 +244,20 @@ def spec_doc(resolver: str, *, at: str = "2019-03-23", value: float = 4000, quor
 
 
 def forecast_doc(resolver: str, forecaster: str, *, as_of: str = "2019-03-17", at: str = "2019-03-23",
-                 value: float = 4000, every_days: int = 2, **extra) -> dict:
-    """`spec_doc` as a forecast market: the reference forecaster's probability every `every_days`."""
+                 value: float = 4000, every_days: int = 2, hourly: bool = False, **extra) -> dict:
+    """`spec_doc` as a forecast market: the reference forecaster's probability every `every_days`; with
+    `hourly`, recipe trailing_returns_hourly_vol_v1 on Bitstamp's hourly bars (btc-bitstamp-1h)."""
     from datetime import datetime
 
-    from markets.demo import BTC_SOURCE
+    from markets.demo import BTC_SOURCE, SOURCES
 
     horizon = (datetime.strptime(at, "%Y-%m-%d") - datetime.strptime(as_of, "%Y-%m-%d")).days
     d = spec_doc(resolver, at=at, value=value, kind="forecast", forecast={
         "model": forecaster, "source": BTC_SOURCE, "every_days": every_days,
-        "features": {"recipe": "trailing_returns_v1",
+        "features": {"recipe": "trailing_returns_hourly_vol_v1" if hourly else "trailing_returns_v1",
                      "params": {"as_of": as_of, "horizon_days": horizon, "threshold_price": value}}})
+    if hourly:
+        d["forecast"]["hourly_source"] = SOURCES["btc-bitstamp-1h"]
     d.update(extra)
     return d
 

@@ -164,21 +164,35 @@ def test_market_new_bad_answers_are_one_line_errors(tmp_path, made):
 
 
 # ------------------------------------------------------------------ examples
-def _example(path: Path, resolvers) -> dict:
-    """An example with this home's resolver (a resolver id depends on the SRS its machine compiled with)."""
+def _example(path: Path, resolvers, forecasters=None) -> dict:
+    """An example with this home's resolver, and forecaster of its recipe for a forecast market (a model
+    id depends on the SRS its machine compiled with)."""
     doc = json.loads(path.read_text())
     width = len(doc["shape"].get("bounds", [0]))
-    return {**doc, "resolver": resolvers[width].model_id}
+    doc = {**doc, "resolver": resolvers[width].model_id}
+    if "forecast" in doc:
+        doc["forecast"] = {**doc["forecast"], "model": forecasters[doc["forecast"]["features"]["recipe"]].model_id}
+    return doc
 
 
-def test_examples_cover_every_shape_validate_and_register(resolvers, store, tmp_path):
+@pytest.fixture(scope="module")
+def forecasters(forecaster, hourly_forecaster):
+    """This home's forecasters by recipe: the reference (daily closes) and the hourly-volatility one."""
+    return {c.record.recipe: c for c in (forecaster, hourly_forecaster)}
+
+
+def test_examples_cover_every_shape_validate_and_register(resolvers, forecasters, store, tmp_path):
     from markets.evidence import SHAPES
+    from markets.features import HourlyVolatility
 
     paths = sorted(EXAMPLES.glob("*.json"))
     assert {json.loads(p.read_text())["shape"]["kind"] for p in paths} == set(SHAPES)
+    # a forecast market on the hourly-volatility model, its hourly bars the bundled Bitstamp source
+    assert [json.loads(p.read_text())["forecast"]["features"]["recipe"] for p in paths
+            if "forecast" in json.loads(p.read_text())] == [HourlyVolatility.name]
     net = Network(store)
     for path in paths:
-        doc = _example(path, resolvers)
+        doc = _example(path, resolvers, forecasters)
         mine = tmp_path / path.name
         mine.write_text(json.dumps(doc))
         checked = runner.invoke(app, ["market", "validate", str(mine), "--now", NOW, "--json"])
@@ -188,7 +202,7 @@ def test_examples_cover_every_shape_validate_and_register(resolvers, store, tmp_
         assert net.register(spec, advance=False) == spec.market_id
 
 
-def test_market_new_like_an_example_writes_it_with_this_homes_resolver(resolvers, tmp_path):
+def test_market_new_like_an_example_writes_it_with_this_homes_resolver(resolvers, forecasters, tmp_path):
     """`--like FILE` takes every answer from a spec: each example comes back as it is, its resolver this
     home's (on another machine, the only field that differs)."""
     for path in sorted(EXAMPLES.glob("*.json")):
@@ -196,12 +210,50 @@ def test_market_new_like_an_example_writes_it_with_this_homes_resolver(resolvers
         result = runner.invoke(app, ["market", "new", "--like", str(path), "--now", NOW, "--no-input", "--out",
                                      str(out)])
         assert result.exit_code == 0, (path.name, result.output)
-        assert json.loads(out.read_text()) == _example(path, resolvers), path.name
+        assert json.loads(out.read_text()) == _example(path, resolvers, forecasters), path.name
     changed = runner.invoke(app, ["market", "new", "--like", str(EXAMPLES / "above.json"), "--value", "4100",
                                   "--now", NOW, "--no-input", "--out", str(tmp_path / "4100.json")])
     assert changed.exit_code == 0, changed.output
     doc = MarketSpec.load(tmp_path / "4100.json").to_json()  # a flag wins over the file; the question follows it
     assert doc["shape"]["value"] == 4100 and "4,100" in doc["question"]
+
+
+def test_market_new_writes_an_hourly_volatility_forecast_market(resolvers, forecasters, tmp_path):
+    """`--forecaster hourly`: this home's hourly-volatility forecaster, its recipe and the bundled hourly
+    bars (btc-bitstamp-1h) as `forecast.hourly_source`; the spec validates as `register` checks it.
+    A forecast that cannot be asked is a one-line error naming the flag."""
+    from markets.demo import SOURCES
+    from markets.features import HourlyVolatility
+
+    result, path = _new(tmp_path, "above", "--forecaster", "hourly", "--forecast-from", "2019-03-17",
+                        "--forecast-every", "2")
+    assert result.exit_code == 0, result.output
+    spec = MarketSpec.load(path)
+    assert spec.kind == "forecast" and spec.forecaster == forecasters[HourlyVolatility.name].model_id
+    assert spec.forecast.features.recipe == HourlyVolatility.name and spec.forecast.every_days == 2
+    assert spec.forecast.hourly_source == SOURCES["btc-bitstamp-1h"]
+    assert (spec.forecast.features.horizon_days, spec.forecast.features.threshold_price) == (6, 4000)
+    assert [r.model for r in spec.rounds()] == [spec.forecaster] * 3 + [resolvers[1].model_id]
+    assert json.loads(result.stdout)["forecaster"] == spec.forecaster
+    daily, _ = _new(tmp_path, "above", "--forecaster", "reference", name="daily.json")
+    assert daily.exit_code == 0, daily.output
+    doc = json.loads(daily.stdout)["spec"]["forecast"]
+    assert doc["model"] == forecasters["trailing_returns_v1"].model_id and "hourly_source" not in doc
+    assert doc["features"]["params"]["as_of"] == "2019-03-10"  # default: today by --now
+    for args, expected in [
+        (["--forecaster", "hourly", "--forecast-from", "2019-03-23"], "field '--forecast-from': 2019-03-23 is not "
+                                                                      "before --at"),
+        (["--forecaster", "reference", "--hourly-source", "btc-bitstamp-1h"], "field '--hourly-source'"),
+        (["--forecaster", "hourly", "--hourly-source", "btc-bitstamp"], "field '--hourly-source': must be one of"),
+        (["--forecaster", "hourly", "--forecast-every", "0"], "field '--forecast-every'"),
+        (["--forecast-every", "2"], "field '--forecaster': is required with"),
+        (["--forecaster", "0x" + "99" * 32], "field '--forecaster': model 0x9999"),
+    ]:
+        line = _one_line_error(_new(tmp_path, "above", *args, name="x.json")[0])
+        assert expected in line, (args, line)
+    line = _one_line_error(_new(tmp_path, "touch", "--forecaster", "hourly", name="x.json")[0])
+    assert "field '--forecaster': forecasts are for above markets on BTC" in line
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_an_example_with_another_machines_resolver_names_this_homes(resolvers, tmp_path):

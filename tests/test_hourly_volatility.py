@@ -158,16 +158,6 @@ def test_questions_and_features_agree_with_the_spec_path(frame, hourly, load):
     assert list(q.features) == features
 
 
-@pytest.fixture(scope="module")
-def hourly_forecaster(store):
-    """The reference design on the hourly-volatility recipe, compiled (logrows 12 at batch 1, as the
-    daily reference)."""
-    from oracle import config
-    from provers.reference import hourly_circuit
-
-    return hourly_circuit(store, config.cache_dir())
-
-
 @pytest.mark.slow
 def test_validators_sign_the_honest_hourly_forecast_and_refuse_a_forged_hourly_feature(
         network, circuit, hourly_forecaster, load):
@@ -235,3 +225,99 @@ def test_training_rows_never_read_hourly_bars_after_their_block(frame, hourly):
     later.loc["2018-12-31 23:00":, "close"] *= 1.5  # the first bar ending after the block's last forecast time
     X2, *_ = labelled(frame, HourlyVolatility.name, (1, 7), (1.0,), label_before=cut, hourly=later)
     assert (X == X2).all()
+
+
+@pytest.mark.slow
+def test_the_prover_role_proves_an_hourly_round_with_its_shared_worker_and_refuses_a_model_it_lacks(
+        network, store, circuit, forecaster, hourly_forecaster, load):
+    """`oracle prover serve`'s shelf: a forecast round naming the hourly model gets the hourly forecaster
+    (loaded on first use, then kept), proven by the shelf's one prove worker, signed by validators that
+    recompute the hourly feature; a round naming a model this prover does not have is a clear SpecError."""
+    from types import SimpleNamespace
+
+    from network.roles.prover import ModelShelf
+    from oracle.pipeline import run_round
+    from oracle.signer import LocalSigner
+
+    home = SimpleNamespace(key=LocalSigner.create(), store=store, chain=network.chain)
+    shelf = ModelShelf(home, log=lambda *a, **k: None)
+    assert shelf.forecasters == {"trailing_returns_v1": shelf.forecaster}  # nothing hourly compiled yet
+    spec = MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id, hourly=True))
+    prover = shelf.for_round(spec, 0)
+    assert prover.circuit.model_id == hourly_forecaster.model_id and prover.worker is shelf.worker
+    assert shelf.for_round(spec, 1) is prover and shelf.for_round(spec, 3) is shelf.resolvers[1]
+    assert shelf.health()["forecasters"] == {"trailing_returns_v1": forecaster.model_id,
+                                             HourlyVolatility.name: hourly_forecaster.model_id}
+    network.register(spec, advance=False)
+    network.advance_to(spec.round(0).due_at)
+    bundle = prover.prove(spec, load, round=0)
+    posted = run_round(spec, load, prover, network.validators, network.aggregator, bundle=bundle)
+    assert posted.signed == 4 and posted.submission is not None and shelf.worker.started == 1
+    assert network.dep.forecast_of(spec.market_id, 0) is not None
+
+    # the hourly recipe with another forecaster's id; the daily recipe with the hourly model's id
+    other = MarketSpec.parse(forecast_doc(circuit.model_id, "0x" + "77" * 32, hourly=True))
+    with pytest.raises(SpecError, match=f"answered by 0x7777.*recipe {HourlyVolatility.name} is "
+                                        f"{hourly_forecaster.model_id}") as e:
+        shelf.for_round(other, 0)
+    assert e.value.field == "forecast.model"
+    daily = MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id))
+    with pytest.raises(SpecError, match=f"recipe trailing_returns_v1 is {forecaster.model_id}") as e:
+        shelf.for_round(daily, 0)
+    assert e.value.field == "forecast.model"
+
+
+def test_oracle_evaluate_backtests_the_hourly_model_by_name_or_id_with_its_verdicts(hourly_forecaster, tmp_path):
+    """`oracle evaluate hourly` (or the hourly model's id): the same held-out backtest and verdicts as for
+    the reference, of the hourly-volatility model, with the recipe gate's record in words."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from provers.reference import HOURLY_NAME
+
+    runner = CliRunner()
+    args = ["--start", "2021-01-01", "--end", "2021-03-31", "--horizon", "7", "--no-proven"]
+    shown = runner.invoke(app, ["evaluate", "hourly", *args])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert f"Backtest of {HOURLY_NAME} ({HourlyVolatility.name})" in text
+    assert "recipe gate: trailing_returns_hourly_vol_v1 kept on validation" in text
+    assert "model_float does not beat the random walk on brier" in text or "model_float beats the random walk" in text
+    by_id = json.loads(runner.invoke(app, ["evaluate", hourly_forecaster.model_id, *args, "--json"]).stdout)
+    daily = json.loads(runner.invoke(app, ["evaluate", "reference", *args, "--json"]).stdout)
+    assert by_id["model"]["name"] == HOURLY_NAME and by_id["model"]["recipe"] == HourlyVolatility.name
+    assert by_id["hourly_data"] == "bundled:btc_usd_hourly_bitstamp.csv"
+    assert by_id["verdicts"][1].startswith("recipe gate: ") and not daily["verdicts"][1].startswith("recipe gate")
+    assert len(by_id["verdicts"]) == len(daily["verdicts"]) + 1
+    # the same questions, other probabilities: the hourly volatility, not the daily one
+    assert by_id["n"] == daily["n"] and by_id["models"]["random_walk"] == daily["models"]["random_walk"]
+    assert by_id["models"]["model_float"]["brier"] != daily["models"]["model_float"]["brier"]
+    # hourly bars that end before the held-out period cannot give its questions a volatility
+    short = tmp_path / "hourly.csv"
+    short.write_text("\n".join(bundled_lines(3000)))
+    refused = runner.invoke(app, ["evaluate", "hourly", *args, "--hourly-data", str(short)])
+    assert refused.exit_code == 1 and "the hourly bars run 2018-05-15 06:00..2018-09-17" in refused.output
+
+
+def test_oracle_model_compile_hourly_is_the_hourly_forecaster(hourly_forecaster):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    made = runner.invoke(app, ["model", "compile", "hourly", "--json"])
+    assert made.exit_code == 0, made.output
+    record = json.loads(made.stdout)
+    assert record["model_id"] == hourly_forecaster.model_id and record["recipe"] == HourlyVolatility.name
+    hashed = runner.invoke(app, ["model", "compile", "hourly", "--inputs", "hashed"])
+    assert hashed.exit_code != 0 and "public inputs and fixed parameters" in hashed.output
+
+
+def bundled_lines(n: int) -> list[str]:
+    from markets.feeds import bundled_path
+
+    return bundled_path("btc_usd_hourly_bitstamp.csv").read_text().splitlines()[:n]

@@ -406,6 +406,35 @@ def test_a_forecast_market_posts_its_rounds_then_resolves(devnet):
     assert dep.resolution_of(market).resolution.model_id == models["resolvers"]["1"]
 
 
+def test_an_hourly_volatility_forecast_market_posts_its_rounds_over_http(devnet, hourly_forecaster):
+    """A forecast round naming the hourly-volatility model: the prover role loads that forecaster on the
+    first such request (its health lists it after), proves on its one worker, validators recompute the
+    hourly feature from their own read of the bars and sign; the evidence then resolves the market."""
+    import httpx
+
+    from network.devnet import btc_above_spec
+
+    models = devnet.prover_models()
+    start = devnet.now()
+    spec = btc_above_spec(day_after(start, 5), 4000, resolver=models["resolvers"]["1"],
+                          quorum=devnet.deployment().threshold(), forecaster=hourly_forecaster.model_id,
+                          forecast_from=day_after(start, 1), every_days=3, hourly=True)
+    assert [r.model for r in spec.rounds()] == [hourly_forecaster.model_id] * 2 + [models["resolvers"]["1"]]
+    market = devnet.register_market(spec, password=PASSWORD)
+    dep = devnet.deployment()
+    for r in spec.rounds()[:-1]:
+        devnet.advance_to(r.due_at)
+        deadline = time.monotonic() + 120
+        while dep.forecast_of(market, r.index) is None:
+            assert time.monotonic() < deadline, f"hourly forecast round {r.index} not posted within 120 s"
+            time.sleep(0.5)
+    devnet.advance_to(dep.get_market(market).resolve_at)
+    event = settled_once(devnet, market, timeout=240)
+    assert event["round"] == 2 and event["outcome"] == honest_outcome(devnet, market)
+    proved = [httpx.get(f"{r.url}/v1/health", timeout=5).json() for r in devnet.roles.values() if r.role == "prover"]
+    assert any(h["forecasters"].get("trailing_returns_hourly_vol_v1") == hourly_forecaster.model_id for h in proved)
+
+
 def test_a_market_whose_evidence_never_comes_resolves_invalid_over_http(devnet):
     """Two agreeing providers needed, and Coinbase's file ends 2020-11-20: for 2021-01-19 only Yahoo
     has the close. Past the deadline the prover answers 410, the scheduler asks every validator to

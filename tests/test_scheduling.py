@@ -167,6 +167,66 @@ def test_forecast_market_posts_rounds_and_resolves_from_evidence_then_is_scored(
     assert node.dispatch(spec.market_id, 0) == "skipped"  # settled rounds never run again
 
 
+def test_an_hourly_volatility_forecast_market_posts_rounds_validators_recompute_then_resolves(
+        node_home, circuit, hourly_forecaster):
+    """A forecast market on the hourly-volatility model (recipe trailing_returns_hourly_vol_v1, Bitstamp's
+    hourly bars as `forecast.hourly_source`): the node compiles that forecaster for it, each validator
+    recomputes the hourly feature from its own read of the bars; two validators whose copy of one
+    hour differs refuse on the data snapshot (no quorum: the round waits), the honest quorum then posts
+    every round, and the market resolves from the evidence and is scored."""
+    import pandas as pd
+
+    from markets.demo import SOURCES
+
+    node = _node()
+    spec = MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id, hourly=True))
+    assert spec.forecast.hourly_source == SOURCES["btc-bitstamp-1h"]
+    rounds = spec.rounds()
+    assert [(r.final, r.model) for r in rounds] == [(False, hourly_forecaster.model_id)] * 3 + \
+        [(True, circuit.model_id)]
+    # a forecaster this node does not have, and the hourly model named for the daily recipe: refused
+    with pytest.raises(SpecError, match="0x7777.* is not a model this home knows") as e:
+        node.register(MarketSpec.parse(forecast_doc(circuit.model_id, "0x" + "77" * 32, hourly=True)))
+    assert e.value.field == "forecast.model"
+    with pytest.raises(SpecError, match="reads recipe trailing_returns_hourly_vol_v1, not trailing_returns_v1") as e:
+        node.register(MarketSpec.parse(forecast_doc(circuit.model_id, hourly_forecaster.model_id)))
+    assert e.value.field == "forecast.features.recipe"
+    node.register(spec)
+    assert node.round_prover(spec, 0).circuit.model_id == hourly_forecaster.model_id
+    assert node.prover_for(hourly_forecaster.model_id) is node.hourly_prover
+
+    honest = node.validators
+    moved = node.load_data(spec.forecast.hourly_source).copy()
+    moved.loc[pd.Timestamp("2019-03-10 05:00"), "close"] *= 1.001  # inside round 0's 720-hour window
+
+    def two_with_another_copy():
+        vs = honest()
+        for v in vs[:2]:
+            v.load_data = lambda s: moved if s == spec.forecast.hourly_source else node.load_data(s)
+        return vs
+
+    node.validators = two_with_another_copy
+    _advance_to(node, rounds[0].due_at)
+    assert node.dispatch(spec.market_id, 0) == "retry"
+    [row] = [r for r in node.state.rounds(spec.market_id) if r.round == 0]
+    assert row.detail.startswith("no quorum") and row.detail.count("data-snapshot:") == 2, row.detail
+    assert node.dep.forecast_of(spec.market_id, 0) is None
+
+    node.validators = honest
+    statuses = [node.dispatch(spec.market_id, 0)]
+    for r in rounds[1:]:
+        _advance_to(node, r.due_at)
+        statuses.append(node.dispatch(spec.market_id, r.index))
+    assert statuses == ["settled"] * 4
+    assert node.prove_worker.started == 1  # both models' proofs from the one long-lived prove process
+
+    posted = [node.dep.forecast_of(spec.market_id, i) for i in (0, 1, 2)]
+    final = node.dep.resolution_of(spec.market_id).resolution
+    assert None not in posted and final.model_id == circuit.model_id and spec.outcomes[final.outcome] == "NO"
+    score = node.state.score(spec.market_id)
+    assert score["n"] == 3 and score["model_id"] == hourly_forecaster.model_id
+
+
 def test_a_round_before_its_evidence_exists_waits(node_home, circuit):
     """Due by the wall clock, not by the chain's: the day's close is not final on the chain's clock yet."""
     node = _node()

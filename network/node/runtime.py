@@ -50,6 +50,7 @@ class Node:
         self.validator_keys = [keys.load(n, pw) for n in self.cfg.validators]
         self.load_data = lambda source: load_source(source, chain=self.chain)
         self._prover = None
+        self._hourly = None
         self._prove_worker = None
         self._provers: dict[str, Any] = {}
         self._resolvers: dict[int, Any] = {}
@@ -127,6 +128,23 @@ class Node:
         return self._prover
 
     @property
+    def hourly_prover(self):
+        """The hourly-volatility forecaster's prover (recipe trailing_returns_hourly_vol_v1: the volatility
+        from another provider's hourly bars), trained and compiled the first time a market needs it."""
+        if self._hourly is None:
+            from provers.reference import hourly_circuit
+
+            circuit = hourly_circuit(self.store, config.cache_dir(), batches=tuple(self.cfg.batches), log=self.on_log)
+            self._hourly = self._make_prover(circuit)
+        return self._hourly
+
+    def forecaster(self, recipe: str):
+        """This node's forecaster on `recipe`: the reference (daily closes) or the hourly-volatility one."""
+        from markets.features import HourlyVolatility
+
+        return self.hourly_prover if recipe == HourlyVolatility.name else self.prover
+
+    @property
     def model_id(self) -> str:
         return self.prover.circuit.model_id
 
@@ -143,8 +161,19 @@ class Node:
             self._resolvers[width] = self._make_prover(circuit)
         return self._resolvers[width]
 
+    def round_prover(self, spec, index: int):
+        """The prover of the round's model: the resolver of the market's shape for the final round, the
+        forecaster of the round's recipe for a forecast round (each compiled on first use); SpecError
+        when the round names a model this node does not prove with."""
+        r = spec.round(index)
+        if r.final:
+            self.resolver(spec.shape.n_constants)
+        else:
+            self.forecaster(r.recipe)
+        return self.prover_for(r.model)
+
     def prover_for(self, model_id: str):
-        """The prover of a model this node compiled: its forecaster or one of its resolvers."""
+        """The prover of a model this node compiled: one of its forecasters or one of its resolvers."""
         from oracle.models import load_model
 
         if model_id not in self._provers:
@@ -155,8 +184,8 @@ class Node:
                                 f"{sorted(self._provers)})") from None
             if record.family == "resolver":
                 self.resolver(record.n_outputs)
-            else:  # the forecaster: trained and compiled only when a round needs it
-                self.prover
+            else:  # a forecaster: trained and compiled only when a round needs it
+                self.forecaster(record.recipe)
         if model_id not in self._provers:
             raise SpecError("model", f"{model_id} is not a model this node proves with "
                             f"(known: {sorted(self._provers)})")
@@ -186,12 +215,12 @@ class Node:
         from markets.registration import check_spec
 
         self.resolver(spec.shape.n_constants)  # this node's resolver for the shape, compiled before the check
-        if spec.forecast is not None:
-            self.prover  # the forecaster, compiled (and published) only for a market that has forecasts
+        if spec.forecast is not None:  # the forecaster of its recipe, compiled (and published) only for a
+            self.forecaster(spec.forecast.features.recipe)  # market that has forecasts
         # the one check `oracle market validate` makes: trading open by the chain's clock, known models
         spec = check_spec(spec, now=self.clock(), store=self.store)
-        for model_id in {r.model for r in spec.rounds()}:
-            self.prover_for(model_id)
+        for r in spec.rounds():
+            self.round_prover(spec, r.index)
         existed = self.store.has(spec.spec_hash)
         stored = self.store.put(spec.canonical())
         assert stored == spec.spec_hash
@@ -314,7 +343,7 @@ class _InProcessWork:
 
     def companions(self, first: Claimed) -> Iterable[tuple[str, int]]:
         model = first.spec.round(first.round).model
-        room = max(self.node.prover_for(model).circuit.record.batches) - 1
+        room = max(self.node.round_prover(first.spec, first.round).circuit.record.batches) - 1
         now = self.node.chain.timestamp()
         found = []
         for other in self.node.state.rounds():
@@ -343,7 +372,7 @@ class _InProcessWork:
             return frames[key]
 
         results: dict[tuple[str, int], Done] = {}
-        prover = node.prover_for(rounds[0].spec.round(rounds[0].round).model)
+        prover = node.round_prover(rounds[0].spec, rounds[0].round)
         ready, jobs = [], []
         for c in rounds:
             try:

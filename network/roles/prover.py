@@ -2,7 +2,8 @@
 
 POST /v1/prove {market_id, round, spec_hash, artifacts: [urls]} (signed envelope) -> proves the
 round with the round's model (the market's resolver over the evidence of every source the spec
-observes, for the final round; its forecaster over the forecast source, for a forecast round), as of
+observes, for the final round; its forecaster over the forecast source (and the hourly source, for
+the hourly-volatility recipe), for a forecast round), as of
 the chain's clock; stores the signed bundle content-addressed and answers {"bundle": <artifact id>,
 "proof_hash"}. One proof at a time; a request for a round already proven answers the stored bundle
 (a retried request costs no second proof). Evidence that does not exist yet (the chain's clock has
@@ -26,8 +27,9 @@ from .hooks import load_hooks
 
 
 class ModelShelf:
-    """This prover's compiled models, one prover each: the reference forecaster, and resolvers over
-    1..k comparisons (compiled the first time a market's shape needs one, cached on disk after)."""
+    """This prover's compiled models, one prover each: the reference forecaster, the hourly-volatility
+    forecaster (compiled the first time a forecast round's recipe reads hourly bars), and resolvers over
+    1..k comparisons (compiled the first time a market's shape needs one); all cached on disk after."""
 
     def __init__(self, home: RoleHome, log):
         from provers.prover import EzklProver, ProveWorker
@@ -43,6 +45,7 @@ class ModelShelf:
         self._lock = threading.Lock()
         self.forecaster = self._make(reference_circuit(home.store, config.cache_dir(), batches=(1,),
                                                        log=self._compile_log))
+        self.forecasters: dict[str, object] = {self.forecaster.circuit.record.recipe: self.forecaster}
         self.resolvers: dict[int, object] = {}
         self.resolver(1)  # binary markets' resolver: ready (and its record served) before any request
 
@@ -62,19 +65,38 @@ class ModelShelf:
                                                                     log=self._compile_log))
             return self.resolvers[width]
 
+    def forecaster_of(self, recipe: str):
+        """The forecaster on `recipe` (the hourly-volatility one compiled on first use); None for a recipe
+        this prover has no forecaster for."""
+        from markets.features import HourlyVolatility
+
+        with self._lock:
+            if recipe == HourlyVolatility.name and recipe not in self.forecasters:
+                from provers.reference import hourly_circuit
+
+                self.forecasters[recipe] = self._make(hourly_circuit(self.home.store, config.cache_dir(),
+                                                                     batches=(1,), log=self._compile_log))
+            return self.forecasters.get(recipe)
+
     def for_round(self, spec, index: int):
         """The prover of the round's model; SpecError when this prover has no such model."""
         r = spec.round(index)
-        prover = self.resolver(spec.shape.n_constants) if r.final else self.forecaster
-        if prover.circuit.model_id != r.model:
-            what = "resolver" if r.final else "forecast.model"
-            raise SpecError(what, f"round {index} is answered by {r.model}; this prover's "
-                            f"{'resolver over ' + str(spec.shape.n_constants) + ' comparison(s)' if r.final else 'forecaster'}"
-                            f" is {prover.circuit.model_id}")
+        if r.final:
+            prover = self.resolver(spec.shape.n_constants)
+            if prover.circuit.model_id != r.model:
+                raise SpecError("resolver", f"round {index} is answered by {r.model}; this prover's resolver over "
+                                f"{spec.shape.n_constants} comparison(s) is {prover.circuit.model_id}")
+            return prover
+        prover = self.forecaster_of(r.recipe)
+        if prover is None or prover.circuit.model_id != r.model:
+            mine = f"forecaster on recipe {r.recipe} is {prover.circuit.model_id}" if prover else \
+                f"forecasters read recipes {sorted(self.forecasters)}, not {r.recipe}"
+            raise SpecError("forecast.model", f"round {index} is answered by {r.model}; this prover's {mine}")
         return prover
 
     def health(self) -> dict:
         return {"model": self.forecaster.circuit.model_id, "forecaster": self.forecaster.circuit.model_id,
+                "forecasters": {k: p.circuit.model_id for k, p in sorted(self.forecasters.items())},
                 "resolvers": {str(w): p.circuit.model_id for w, p in sorted(self.resolvers.items())}}
 
 
