@@ -65,13 +65,14 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         uint32 defaultDisputeWindow; // what the creators' tools propose (each market's own is in its id)
     }
 
+    /// `ruling` shares the first slot with `disputedAt`: finality reads the two, one storage read.
     struct Case {
         address disputer;
         uint64 disputedAt;
+        Ruling ruling;
         uint96 bond;
         uint64 settledAt;
         uint16 outcome;
-        Ruling ruling;
     }
 
     struct Fees {
@@ -290,7 +291,7 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         if (s != State.Proposed) revert NotDisputable(marketId, s);
         uint256 bond = _params.disputeBond;
         if (msg.value != bond) revert WrongBond(msg.value, bond);
-        _cases[marketId] = Case(msg.sender, uint64(block.timestamp), uint96(bond), 0, 0, Ruling.None);
+        _cases[marketId] = Case(msg.sender, uint64(block.timestamp), Ruling.None, uint96(bond), 0, 0);
         emit Disputed(marketId, msg.sender, bond);
     }
 

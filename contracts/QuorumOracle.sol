@@ -48,6 +48,18 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes32 resolutionHash;
     }
 
+    /// A market's storage: its record's fields and whether its creator requires the ZK path, in one
+    /// slot (settling reads both at once), then the struct hash.
+    struct Stored {
+        uint64 resolvedAt;
+        uint32 epoch;
+        uint16 outcome;
+        uint32 round;
+        uint32 probabilityPpm;
+        bool zkRequired;
+        bytes32 resolutionHash;
+    }
+
     /// A threshold rule over the proof's first output, as integers of the circuit's fixed point
     /// (q = output x 2^scale, a signed field element): q >= aboveFrom -> `above`; else
     /// q >= invalidFrom -> INVALID (the rule's band of indecision); else `below`. Computed off-chain
@@ -103,11 +115,9 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     uint256 public threshold;
     address[] private _validators;
     mapping(address => bool) public isValidator;
-    mapping(bytes32 => Record) private _records;
+    mapping(bytes32 => Stored) private _records;
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
     mapping(bytes32 => uint256) private _forecastCount;
-    /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
-    mapping(bytes32 => bool) public zkRequired;
     mapping(bytes32 => ZkRule) private _zkRules;
     /// Accepted batch roots: the most distinct validators that signed them, under which validator set;
     /// and the epoch of `_blsBitmaps[root]` (the same slot: one write less per BLS acceptance).
@@ -350,7 +360,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     /// @param signatures 65-byte (r, s, v) signatures over `digest(r)`, ordered by
     /// strictly ascending signer address, so duplicates cost one comparison each.
     function resolve(Resolution calldata r, bytes[] calldata signatures) external {
-        if (zkRequired[r.marketId]) revert ZkProofRequired(r.marketId);
+        if (zkRequired(r.marketId)) revert ZkProofRequired(r.marketId);
         _resolve(r, signatures);
     }
 
@@ -363,11 +373,11 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         // while trading is open only: afterwards a creator could void a market it sees going against it
         if (block.timestamp >= m.closeAt) revert ZkTooLate(marketId, m.closeAt);
-        if (zkRequired[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
+        if (zkRequired(marketId) || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
             || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadZkRule(marketId);
         ModelRegistry.Model memory model = models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk
         if (rule.pinnedInput != NOT_PINNED && rule.pinnedInput >= model.inputCount) revert BadZkRule(marketId);
-        zkRequired[marketId] = true;
+        _records[marketId].zkRequired = true;
         _zkRules[marketId] = rule;
     }
 
@@ -460,15 +470,17 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     }
 
     function _record(Resolution calldata r, bytes32 h) private {
-        _records[r.marketId] =
-            Record(uint64(block.timestamp), uint32(validatorEpoch), r.outcome, r.round, r.probabilityPpm, h);
+        Stored storage s = _records[r.marketId];
+        _records[r.marketId] = Stored(
+            uint64(block.timestamp), uint32(validatorEpoch), r.outcome, r.round, r.probabilityPpm, s.zkRequired, h
+        );
     }
 
     /// A forecast round: the same quorum over the `Forecast` type (never a `Resolution`), recorded
     /// once per round, in any order (a round posted first voids no other), before the market's
     /// resolve time and its resolution.
     function postForecast(Forecast calldata f, bytes[] calldata signatures) external {
-        if (zkRequired[f.marketId]) revert ZkProofRequired(f.marketId);
+        if (zkRequired(f.marketId)) revert ZkProofRequired(f.marketId);
         _postForecast(f, signatures);
     }
 
@@ -597,7 +609,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
 
     function _recordFromBatch(Resolution calldata r, bytes32 h, uint256 signers) private {
         bytes32 marketId = r.marketId;
-        if (zkRequired[marketId]) revert ZkProofRequired(marketId);
+        if (zkRequired(marketId)) revert ZkProofRequired(marketId);
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         MarketRegistry.Settlement memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
@@ -767,14 +779,20 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
 
     /// What the oracle keeps of a market's resolution (reverts `NotResolved`): the whole resolution is
     /// in its `Resolved` event; `checkedRecord` checks one against it.
-    function recordOf(bytes32 marketId) public view returns (Record memory rec) {
-        rec = _records[marketId];
-        if (rec.resolvedAt == 0) revert NotResolved(marketId);
+    function recordOf(bytes32 marketId) public view returns (Record memory) {
+        Stored storage s = _records[marketId];
+        if (s.resolvedAt == 0) revert NotResolved(marketId);
+        return Record(s.resolvedAt, s.epoch, s.outcome, s.round, s.probabilityPpm, s.resolutionHash);
+    }
+
+    /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
+    function zkRequired(bytes32 marketId) public view returns (bool) {
+        return _records[marketId].zkRequired;
     }
 
     /// When a market's resolution was recorded and its outcome, from one storage slot (zeros: none yet).
     function proposalOf(bytes32 marketId) external view returns (uint64 resolvedAt, uint16 outcome) {
-        Record storage rec = _records[marketId];
+        Stored storage rec = _records[marketId];
         return (rec.resolvedAt, rec.outcome);
     }
 

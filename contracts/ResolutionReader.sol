@@ -55,10 +55,10 @@ interface ICourtReads {
     struct Case {
         address disputer;
         uint64 disputedAt;
+        uint8 ruling;
         uint96 bond;
         uint64 settledAt;
         uint16 outcome;
-        uint8 ruling;
     }
 
     function oracle() external view returns (IQuorumOracleReads);

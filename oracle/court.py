@@ -113,7 +113,8 @@ class Court:
 
     def case_of(self, market_id: str) -> Case:
         c = self._call("caseOf", to_bytes32(market_id))
-        return Case(c[0], c[1], c[2], c[3], c[4], RULINGS[c[5]])
+        disputer, disputed_at, ruling, bond, settled_at, outcome = c
+        return Case(disputer, disputed_at, bond, settled_at, outcome, RULINGS[ruling])
 
     def fees_of(self, market_id: str) -> Fees:
         return Fees(*self._call("feesOf", to_bytes32(market_id)))
