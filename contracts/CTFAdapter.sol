@@ -30,11 +30,11 @@ contract CTFAdapter {
     MarketRegistry public immutable registry;
 
     /// Whether a linked market was reported is the CTF's own record (its payout denominator is set once,
-    /// and only this adapter reaches its conditions): no flag of ours to write per report.
+    /// and only this adapter reaches its conditions): no flag of ours to write per report. The condition
+    /// id is the CTF's function of (this adapter, the CTF question id, the slots): derived, not stored.
     struct Link {
         bytes32 questionId; // as the creator gave it (e.g. the venue's question id)
-        bytes32 conditionId; // zero: not linked
-        uint16 slots; // the market's outcome count, the condition's outcome slots
+        uint16 slots; // the market's outcome count, the condition's outcome slots; zero: not linked
     }
 
     mapping(bytes32 => Link) private _links; // marketId => link
@@ -69,13 +69,11 @@ contract CTFAdapter {
         MarketRegistry.Market memory m = registry.getMarket(marketId);
         if (msg.sender != m.creator) revert NotCreator(marketId, msg.sender);
         Link storage link = _links[marketId];
-        if (link.conditionId != bytes32(0)) revert AlreadyLinked(marketId, link.conditionId);
+        if (link.slots != 0) revert AlreadyLinked(marketId, _conditionId(marketId, link));
         bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, questionId);
         uint256 slots = m.outcomeCount;
         conditionId = ctf.getConditionId(address(this), ctfQuestionId, slots);
-        link.questionId = questionId;
-        link.conditionId = conditionId;
-        link.slots = m.outcomeCount;
+        (link.questionId, link.slots) = (questionId, m.outcomeCount);
         bool adopted = ctf.getOutcomeSlotCount(conditionId) > 0;
         if (!adopted) ctf.prepareCondition(address(this), ctfQuestionId, slots);
         emit ConditionPrepared(marketId, questionId, ctfQuestionId, conditionId, slots, adopted);
@@ -83,7 +81,12 @@ contract CTFAdapter {
 
     /// The linked condition of a market; zero when the market is not linked.
     function conditionIdOf(bytes32 marketId) external view returns (bytes32) {
-        return _links[marketId].conditionId;
+        Link storage link = _links[marketId];
+        return link.slots == 0 ? bytes32(0) : _conditionId(marketId, link);
+    }
+
+    function _conditionId(bytes32 marketId, Link storage link) private view returns (bytes32) {
+        return ctf.getConditionId(address(this), ctfQuestionIdOf(marketId, link.questionId), link.slots);
     }
 
     /// The question id the creator linked the market with; zero when not linked.
@@ -92,12 +95,12 @@ contract CTFAdapter {
     }
 
     function isLinked(bytes32 marketId) external view returns (bool) {
-        return _links[marketId].conditionId != bytes32(0);
+        return _links[marketId].slots != 0;
     }
 
     function reported(bytes32 marketId) public view returns (bool) {
-        bytes32 conditionId = _links[marketId].conditionId;
-        return conditionId != bytes32(0) && ctf.payoutDenominator(conditionId) != 0;
+        Link storage link = _links[marketId];
+        return link.slots != 0 && ctf.payoutDenominator(_conditionId(marketId, link)) != 0;
     }
 
     function payoutsFor(bytes32 marketId) public view returns (uint256[] memory payouts) {
@@ -117,11 +120,12 @@ contract CTFAdapter {
     /// Report the market's final resolution to its condition (anyone: it is already final on-chain).
     function report(bytes32 marketId) public {
         Link storage link = _links[marketId];
-        bytes32 conditionId = link.conditionId;
-        if (conditionId == bytes32(0)) revert NotLinked(marketId);
+        if (link.slots == 0) revert NotLinked(marketId);
+        bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, link.questionId);
+        bytes32 conditionId = ctf.getConditionId(address(this), ctfQuestionId, link.slots);
         if (ctf.payoutDenominator(conditionId) != 0) revert AlreadyReported(marketId);
         uint256[] memory payouts = payoutsFor(marketId);
-        ctf.reportPayouts(ctfQuestionIdOf(marketId, link.questionId), payouts);
+        ctf.reportPayouts(ctfQuestionId, payouts);
         emit PayoutsReported(marketId, conditionId, payouts);
     }
 
