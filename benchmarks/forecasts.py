@@ -9,6 +9,9 @@ Held-out sets (every question asked from the set's start, whose outcome row is i
   nasdaq100               the same design trained on the NASDAQ-100 (Stooq, outcomes 2005..2020), on 2021-01..2025-03
   btc_model_on_nasdaq100  cross-asset: the BTC reference on the index, 2021-01..2025-03
   nasdaq100_model_on_btc  cross-asset: the index model on BTC 2021-01..2022-02
+  btc_hourly_vol          the same design on recipe trailing_returns_hourly_vol_v1 (volatility from Bitstamp's
+                          hourly bars; recipe kept by the evidence gate on 2019-20 validation), on BTC
+                          2021-01..2022-02; its "random_walk" baseline is the daily-closes walk as everywhere
 
 Per set and horizon (1, 7, 30 days; thresholds k in 0.9, 0.95, 1, 1.05, 1.1 x today's close) and pooled:
 Brier, log loss, accuracy, ECE (10 bins) of the model's float outputs, its proven outputs (the quantized
@@ -68,14 +71,16 @@ def summarize(report: dict) -> dict:
             "ece_goal_met": report["models"]["model_float"]["ece"] <= ECE_GOAL}
 
 
-def run_set(name, frame, start, model, circuit, *, proven_every: int, horizons, ratios, reliability: dict):
+def run_set(name, frame, start, model, circuit, *, proven_every: int, horizons, ratios, reliability: dict,
+            recipe: str = "trailing_returns_v1", hourly=None):
     from markets.evaluation import bootstrap_ece, evaluate, random_walk_probability
     from provers.evaluate import backtest, proven_probabilities
 
     out = {"start": start, "horizons": {}}
     for h in (*horizons, "all"):
         hs = horizons if h == "all" else (h,)
-        report, qs, preds, rates = backtest(frame, model, None, start=start, horizons=hs, ratios=ratios)
+        report, qs, preds, rates = backtest(frame, model, None, start=start, horizons=hs, ratios=ratios,
+                                            recipe=recipe, hourly=hourly)
         row = summarize(report)
         ys, dates = [q.outcome for q in qs], [q.date for q in qs]
         series = {"model_float": preds["model_float"], "random_walk": [random_walk_probability(q) for q in qs],
@@ -195,7 +200,8 @@ def main() -> None:
     from oracle import config
     from oracle.store import ArtifactStore
     from provers.model import fit_report
-    from provers.reference import (BTC_SOURCE, NDX_FROM, NDX_SOURCE, config_for, index_circuit, index_model,
+    from provers.reference import (BTC_SOURCE, HOURLY_SOURCE, NDX_FROM, NDX_SOURCE, config_for, hourly_circuit,
+                                   hourly_config, hourly_fit, hourly_model, index_circuit, index_model,
                                    reference_circuit, trained)
     from markets.feeds import bundled_path
 
@@ -210,6 +216,8 @@ def main() -> None:
     horizons = (7,) if args.quick else HORIZONS
     ndx_model = None if args.quick else index_model(cache)
     ndx_circuit = None if args.quick else index_circuit(store, cache)
+    hourly_frame = load_source(HOURLY_SOURCE)
+    hv_model, hv_circuit = hourly_model(cache), hourly_circuit(store, cache)
     sets = [("btc", btc, "2021-01-01", ref, ref_circuit, "Close")]
     if not args.quick:
         sets += [("btc_binance", binance, "2022-03-02", ref, ref_circuit, "close"),
@@ -222,6 +230,10 @@ def main() -> None:
         every = args.proven_every if name == "btc" else 2 * args.proven_every
         results[name] = run_set(name, frame, start, model, circuit, proven_every=every,
                                 horizons=horizons, ratios=RATIOS, reliability=reliability)
+    # the hourly-volatility recipe on the BTC held-out period, every horizon even with --quick
+    results["btc_hourly_vol"] = run_set("btc_hourly_vol", btc, "2021-01-01", hv_model, hv_circuit,
+                                        proven_every=args.proven_every, horizons=HORIZONS, ratios=RATIOS,
+                                        reliability=reliability, recipe=hourly_config().recipe, hourly=hourly_frame)
     plot = None
     if not args.quick:
         from markets.plots import reliability_grid
@@ -261,6 +273,8 @@ def main() -> None:
                              "selection": [cfg.calibration_end, cfg.test_start], "test_from": cfg.test_start,
                              "index_model_data_from": NDX_FROM},
                   "reference_fit": fit_report(cfg, bundled_path("btc_usd_daily.csv").read_bytes(), cache),
+                  "hourly_vol_model": hv_circuit.model_id, "hourly_vol_source": HOURLY_SOURCE,
+                  "hourly_vol_fit": {k: hourly_fit(cache).get(k) for k in ("recipe_gate", "chosen")},
                   "index_fit": fit_report(cfg, bundled_path("nasdaq100_daily_stooq.csv").read_bytes()
                                           + NDX_FROM.encode(), cache) if not args.quick else None},
         "ratios": list(RATIOS), "horizons": list(horizons),

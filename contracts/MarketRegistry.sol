@@ -34,6 +34,9 @@ contract MarketRegistry {
         uint16 quorum;
         address creator;
         uint32 disputeWindow;
+        /// When the market was registered (its block's timestamp; in `creator`'s slot): validators refuse
+        /// a market registered after its observation window opened, from this one read.
+        uint64 registeredAt;
         bytes32 ruleHash;
     }
 
@@ -143,7 +146,17 @@ contract MarketRegistry {
             marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow, ruleHash);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
         _markets[marketId] = Market(
-            specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender, disputeWindow, ruleHash
+            specHash,
+            modelId,
+            forecasterId,
+            closeAt,
+            resolveAt,
+            outcomeCount,
+            quorum,
+            msg.sender,
+            disputeWindow,
+            uint64(block.timestamp),
+            ruleHash
         );
         unchecked {
             marketCount += 1;

@@ -17,6 +17,7 @@ interface IMarketRegistryReads {
         uint16 quorum;
         address creator;
         uint32 disputeWindow;
+        uint64 registeredAt;
         bytes32 ruleHash;
     }
 

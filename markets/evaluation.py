@@ -14,14 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from oracle.errors import OracleError
-
-from .features import RECIPES
+from .features import RECIPES, LookAheadError, daily_volatilities, recipe_vector  # noqa: F401  (re-exported)
 from .scoring import accuracy, brier, log_loss, losses
-
-
-class LookAheadError(OracleError):
-    """A feature depends on rows after the question's date."""
 
 
 @dataclass(frozen=True)
@@ -41,28 +35,35 @@ class Question:
 
 def questions(frame: pd.DataFrame, *, start: str, end: str | None = None, horizons: Sequence[int] = (7,),
               ratios: Sequence[float] = (0.95, 1.0, 1.05), recipe: str = "trailing_returns_v1",
-              column: str = "Close", features_fn: Callable | None = None) -> list[Question]:
-    """Every question in [start, end] whose window and horizon lie inside the data.
+              column: str = "Close", features_fn: Callable | None = None,
+              hourly: pd.DataFrame | None = None) -> list[Question]:
+    """Every question in [start, end] whose window and horizon lie inside the data (and, for a recipe
+    that reads hourly bars, whose hourly window `hourly` covers).
 
     `features_fn(frame_up_to_t, h, k)` overrides the recipe (used to test the look-ahead guard).
+    `trailing_vol` (the random walk's) is always the daily closes' over the last 30 returns.
     """
     impl = RECIPES[recipe]
     n = impl.rows_needed
+    vol_rows = max(n, 31)  # the random walk baseline's 30 daily returns
     closes = frame[column].to_numpy(dtype=float)
     dates = frame.index
     lo, hi = pd.Timestamp(start), pd.Timestamp(end) if end else None
+    vols = daily_volatilities(impl, hourly, [d for d in dates if d >= lo and (hi is None or d <= hi)])
     out = []
     for h in horizons:
-        for i in range(n - 1, len(closes) - h):
+        for i in range(vol_rows - 1, len(closes) - h):
             d = dates[i]
             if d < lo or (hi is not None and d > hi):
                 continue
+            if impl.hourly_rows_needed and d not in vols:
+                continue
             window = [float(c) for c in closes[i - n + 1 : i + 1]]
-            r = np.diff(np.log(window))
+            r = np.diff(np.log(closes[i - 30 : i + 1]))
             vol = float(np.std(r, ddof=1))
             for k in ratios:
                 if features_fn is None:
-                    f = impl.vector(window, h, k)
+                    f = recipe_vector(impl, window, h, k, vols, d)
                 else:
                     f = features_fn(frame.iloc[: i + 1 + h], i, h, k)  # deliberately handed future rows
                 out.append(Question(d, h, k, tuple(f), int(closes[i + h] > k * closes[i]), vol, dates[i + h]))
@@ -70,13 +71,20 @@ def questions(frame: pd.DataFrame, *, start: str, end: str | None = None, horizo
 
 
 def assert_no_lookahead(frame: pd.DataFrame, qs: Sequence[Question], features_of: Callable, *,
-                        sample: int = 200) -> None:
-    """Recompute features with the data cut at each question's date; any difference is look-ahead."""
+                        sample: int = 200, hourly: pd.DataFrame | None = None) -> None:
+    """Recompute features with the data cut at each question's date (and the hourly bars, `hourly`,
+    cut at its forecast time: the last bar is the one whose hour ends then); any difference is
+    look-ahead. With `hourly`, `features_of(cut, i, h, k, hourly_cut)`."""
     idx = np.linspace(0, len(qs) - 1, num=min(sample, len(qs))).astype(int)
     for j in idx:
         q = qs[j]
         cut = frame.loc[: q.date]
-        again = features_of(cut, len(cut) - 1, q.horizon, q.ratio)
+        if hourly is None:
+            again = features_of(cut, len(cut) - 1, q.horizon, q.ratio)
+        else:
+            forecast_time = q.date + pd.Timedelta(days=1)
+            again = features_of(cut, len(cut) - 1, q.horizon, q.ratio,
+                                hourly.loc[: forecast_time - pd.Timedelta(hours=1)])
         if tuple(again) != q.features:
             raise LookAheadError(f"features for {q.date.date()} (h={q.horizon}, k={q.ratio}) change when rows "
                                  f"after {q.date.date()} are removed: the recipe reads the future")

@@ -43,6 +43,7 @@ _FIELDS = {
 }
 _REQUIRED = _FIELDS - {"description", "ctf_question_id", "forecast", "dispute_window"}
 _FORECAST_FIELDS = {"model", "source", "features", "every_days"}
+_FORECAST_OPTIONAL = {"hourly_source"}  # required when the recipe reads hourly bars
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,19 @@ class ForecastSchedule:
     source: dict[str, Any]
     features: FeatureSpec
     every_days: int
+    hourly_source: dict[str, Any] | None = None  # the hourly bars a recipe such as the hourly-volatility one reads
+
+    def load_inputs(self, load, features: FeatureSpec) -> tuple[list[float], bytes, str]:
+        """One forecast round's (features, snapshot bytes, rows read) from the sources this schedule
+        names, loaded by `load` (source dict -> frame): the same call for provers and validators."""
+        frame = load(self.source)
+        hourly = load(self.hourly_source) if features.reads_hourly else None
+        window = features.window(frame)
+        rows = f"rows {window.index[0].date()}..{window.index[-1].date()}"
+        if hourly is not None:
+            bars = features.hourly_window(hourly)
+            rows += f", hourly bars {bars.index[0]:%Y-%m-%d %H:%M}..{bars.index[-1]:%Y-%m-%d %H:%M}"
+        return features.compute(frame, hourly), features.snapshot(frame, hourly), rows
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,28 @@ def _model_id(v: Any, field: str) -> str:
     if not is_bytes32(v) or int(v, 16) == 0:
         raise SpecError(field, "must be a model id (0x-prefixed 32-byte hex, not zero)")
     return v.lower()
+
+
+def _hourly_source(value: Any, features: FeatureSpec, source: dict[str, Any]) -> dict[str, Any] | None:
+    """`forecast.hourly_source`: named exactly when the recipe reads hourly bars, a file or HTTP
+    source of interval 1h, other than the daily `forecast.source`."""
+    field = "forecast.hourly_source"
+    if not features.reads_hourly:
+        if value is not None:
+            raise SpecError(field, f"recipe {features.recipe} reads no hourly bars")
+        return None
+    if value is None:
+        raise SpecError(field, f"recipe {features.recipe} reads the volatility from hourly bars: name their "
+                        "source (e.g. {kind: csv, uri: bundled:btc_usd_hourly_bitstamp.csv, column: close, "
+                        "interval: 1h})")
+    hourly = parse_source(value, field)
+    if hourly["kind"] == "chain":
+        raise SpecError(f"{field}.kind", "an on-chain PriceFeed holds daily closes, not hourly bars")
+    if hourly.get("interval") != "1h":
+        raise SpecError(f"{field}.interval", f"must be '1h' (hourly bars), got {hourly.get('interval', '1d')!r}")
+    if hourly == source:
+        raise SpecError(field, "is the daily forecast.source itself")
+    return hourly
 
 
 def _window(observe, other, shape) -> tuple[datetime, datetime, datetime]:
@@ -204,7 +240,7 @@ class MarketSpec:
             if not isinstance(f, dict):
                 raise SpecError("forecast", "a forecast market needs {model, source, features, every_days}")
             for k in f:
-                if k not in _FORECAST_FIELDS:
+                if k not in _FORECAST_FIELDS | _FORECAST_OPTIONAL:
                     raise SpecError(f"forecast.{k}", "unknown field")
             for k in sorted(_FORECAST_FIELDS):
                 if k not in f:
@@ -222,7 +258,8 @@ class MarketSpec:
             first_due = features.as_of.tz_localize("UTC").to_pydatetime() + timedelta(days=1)
             if close_at < first_due:
                 raise SpecError("close_at", f"is before the first forecast is due ({_iso(first_due)})")
-            forecast = ForecastSchedule(model, source, features, every)
+            hourly = _hourly_source(f.get("hourly_source"), features, source)
+            forecast = ForecastSchedule(model, source, features, every, hourly)
         elif "forecast" in d:
             raise SpecError("forecast", "only a market of kind 'forecast' has a forecast schedule")
         spec = cls(
@@ -282,6 +319,8 @@ class MarketSpec:
             f = self.forecast
             d["forecast"] = {"model": f.model, "source": f.source, "features": f.features.to_json(),
                              "every_days": f.every_days}
+            if f.hourly_source is not None:  # absent for a daily recipe: those specs keep their hash
+                d["forecast"]["hourly_source"] = f.hourly_source
         return d
 
     def canonical(self) -> bytes:

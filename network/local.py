@@ -43,7 +43,10 @@ class LocalNetwork:
         self.keys: list[Signer] = sorted((LocalSigner.create() for _ in range(n)), key=lambda k: int(k.address, 16))
         self.dep = Deployment.deploy(self.chain, self.deployer, [k.address for k in self.keys], t)
         load = load_data or (lambda source: load_source(source, chain=self.chain))
-        self.validators = [Validator(k, store, self.dep.domain, load, registry=self.dep) for k in self.keys]
+        # each validator reads the chain through its own Deployment (its own caches), as its own process would
+        self.validators = [Validator(k, store, self.dep.domain, load,
+                                     registry=Deployment(self.chain, self.dep.addresses, from_block=self.dep.from_block))
+                           for k in self.keys]
         self.settler = Settler(self.dep, self.submitter)
         self.aggregator = Aggregator(self.dep.domain, [k.address for k in self.keys], t, self.settler,
                                      court_domain=self.dep.court.domain)

@@ -19,12 +19,11 @@ from typing import Any, Awaitable, Callable, Iterable
 
 import httpx
 from aiohttp import web
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from oracle.canonical import canonical_json, keccak_hex
 from oracle.errors import ArtifactError, OracleError
 from oracle.store import ArtifactStore, check_artifact_id
+from oracle.typed_data import personal, recover
 
 from .home import EventLog
 
@@ -59,7 +58,7 @@ def sign_envelope(signer, payload: dict, audience: str, *, ttl_s: int = ENVELOPE
     remembers: it cannot be replayed, sent to another route, or to another role. A retry signs anew."""
     exp = int(time.time() if now is None else now) + int(ttl_s)
     signed = {"aud": _normal_url(audience), "exp": exp, "nonce": "0x" + os.urandom(16).hex(), "payload": payload}
-    sig = signer.sign_message(encode_defunct(canonical_json({"v": ENVELOPE_VERSION, **signed})))
+    sig = signer.sign_message(personal(canonical_json({"v": ENVELOPE_VERSION, **signed})))
     return {"v": ENVELOPE_VERSION, **signed, "signer": signer.address, "signature": "0x" + bytes(sig).hex()}
 
 
@@ -90,7 +89,7 @@ def open_envelope(body: Any, trusted: Iterable[str], *, bases: Iterable[str], pa
         raise Refused(400, "aud/exp/nonce: missing or of the wrong type")
     signed = {"v": ENVELOPE_VERSION, "aud": aud, "exp": exp, "nonce": nonce, "payload": payload}
     try:
-        recovered = Account.recover_message(encode_defunct(canonical_json(signed)), signature=signature)
+        recovered = recover(personal(canonical_json(signed)), signature)
     except Exception as e:  # malformed signature bytes, a payload with no canonical form
         raise Refused(401, f"signature: unreadable ({e})") from None
     if recovered.lower() != signer.lower():

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from eth_abi import encode as abi_encode
-from eth_account.messages import SignableMessage, encode_typed_data
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from .eip712 import EIP712_DOMAIN_TYPE, RESOLUTION_TYPE, Domain, Resolution
-
-RESOLUTION_TYPEHASH = keccak(text="Resolution(" + ",".join(f"{f['type']} {f['name']}" for f in RESOLUTION_TYPE) + ")")
+from .typed_data import Signable, digest, encode, hash_struct
 BATCH_TYPE = [{"name": "root", "type": "bytes32"}, {"name": "count", "type": "uint32"}]
 
 
@@ -23,9 +20,7 @@ def leaf(r: Resolution) -> bytes:
     """A final round's struct hash; a forecast round is never a batch leaf (batches settle markets)."""
     if not r.final:
         raise ValueError(f"round {r.round} of {r.market_id} is a forecast: it cannot be part of a batch")
-    m = r.message()
-    return keccak(abi_encode(["bytes32"] + [f["type"] for f in RESOLUTION_TYPE],
-                             [RESOLUTION_TYPEHASH] + [m[f["name"]] for f in RESOLUTION_TYPE]))
+    return hash_struct("Resolution", RESOLUTION_TYPE, r.message())
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -60,16 +55,10 @@ def included(leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> bool:
     return h == bytes(root)
 
 
-def batch_signable(domain: Domain, root: bytes, count: int) -> SignableMessage:
-    return encode_typed_data(full_message={
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "ResolutionBatch": BATCH_TYPE},
-        "primaryType": "ResolutionBatch",
-        "domain": domain.as_dict(),
-        "message": {"root": root, "count": count},
-    })
+def batch_signable(domain: Domain, root: bytes, count: int) -> Signable:
+    return encode(EIP712_DOMAIN_TYPE, domain.as_dict(), "ResolutionBatch", BATCH_TYPE, {"root": root, "count": count})
 
 
 def batch_digest(domain: Domain, root: bytes, count: int) -> bytes:
     """The 32-byte EIP-712 digest of `ResolutionBatch(root, count)`: `QuorumOracle.batchDigest`."""
-    m = batch_signable(domain, root, count)
-    return keccak(b"\x19" + m.version + m.header + m.body)
+    return digest(batch_signable(domain, root, count))

@@ -11,26 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_typed_data
-
 from .canonical import check_document, hash_json, is_bytes32, keccak_hex
 from .errors import BundleError
+from .typed_data import Signable, encode, recover
 
 BUNDLE_VERSION = 1
 MAX_PROOF_BYTES = 1 << 20
 
-_ATTESTATION = {
-    "types": {
-        "EIP712Domain": [
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-        ],
-        "ProofBundle": [{"name": "bundleHash", "type": "bytes32"}],
-    },
-    "primaryType": "ProofBundle",
-    "domain": {"name": "AIOracle ProofBundle", "version": str(BUNDLE_VERSION)},
-}
+# A prover's signature over a bundle: EIP-712 `ProofBundle(bytes32 bundleHash)` under a domain of
+# name and version only (it is never presented to a contract)
+_ATTESTATION_DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}]
+_ATTESTATION_DOMAIN = {"name": "AIOracle ProofBundle", "version": str(BUNDLE_VERSION)}
+_ATTESTATION_TYPE = [{"name": "bundleHash", "type": "bytes32"}]
 
 
 # BN254's scalar field: ezkl's field elements (a negative integer x is BN254_R + x)
@@ -42,10 +34,9 @@ def felt_to_uint(felt_hex: str) -> int:
     return int.from_bytes(bytes.fromhex(felt_hex), "little")
 
 
-def attestation(bundle_hash: str) -> SignableMessage:
-    return encode_typed_data(
-        full_message={**_ATTESTATION, "message": {"bundleHash": bytes.fromhex(bundle_hash[2:])}}
-    )
+def attestation(bundle_hash: str) -> Signable:
+    return encode(_ATTESTATION_DOMAIN_TYPE, _ATTESTATION_DOMAIN, "ProofBundle", _ATTESTATION_TYPE,
+                  {"bundleHash": bytes.fromhex(bundle_hash[2:])})
 
 
 @dataclass(frozen=True)
@@ -105,7 +96,7 @@ class ProofBundle:
 
     def recover_prover(self) -> str:
         sig = bytes.fromhex(self.prover_signature[2:])
-        return Account.recover_message(attestation(self.bundle_hash), signature=sig)
+        return recover(attestation(self.bundle_hash), sig)
 
     # -------------------------------------------------------------- codec
     def to_json(self) -> dict[str, Any]:

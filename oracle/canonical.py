@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Iterable
 
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from .errors import FieldError
+
+_BYTES32_HEX = re.compile(r"0x[0-9a-fA-F]{64}")  # exactly: bytes.fromhex alone would skip whitespace
 
 
 class NotCanonical(FieldError, ValueError):
@@ -86,7 +89,7 @@ def hash_json(obj: Any) -> str:
 
 def to_bytes32(value: str) -> bytes:
     """Parse a 0x-prefixed 32-byte hex string; raise ValueError otherwise."""
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
+    if not isinstance(value, str) or not _BYTES32_HEX.fullmatch(value):
         raise ValueError(f"expected 0x-prefixed 32-byte hex, got {value!r}")
     return bytes.fromhex(value[2:])
 

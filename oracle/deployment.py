@@ -36,6 +36,7 @@ class MarketRecord:
     close_at: int = 0
     dispute_window: int = 0  # seconds a quorum resolution stays proposed (disputable) before it is final
     rule_hash: str = "0x" + "00" * 32  # the committed ZkRule's hash (zero: none)
+    registered_at: int = 0  # the registering block's timestamp
 
 
 @dataclass(frozen=True)
@@ -201,28 +202,35 @@ class Deployment:
                 for log in logs]
 
     def registered_at(self, market_id: str) -> int:
-        """The timestamp of the block that registered the market (NotFound if none did). A market is
-        registered once: the answer is kept (every validator's review asks; the log scan is most of it)."""
+        """The timestamp of the block that registered the market, as the registry stored it (NotFound if
+        none did). A market is registered once: the answer is kept."""
         known = self._registered_at.get(market_id)
         if known is not None:
             return known
-        logs = self.chain.logs(self.registry.events.MarketRegistered(), from_block=self.from_block,
-                               argument_filters={"marketId": to_bytes32(market_id)})
-        if not logs:
-            raise NotFound(f"no MarketRegistered event for {market_id}")
-        block = logs[0]["blockNumber"]
-        at = self.chain.read("registration block", lambda: self.chain.w3.eth.get_block(block)["timestamp"])
-        self._registered_at[market_id] = at
-        return at
+        market = self.registered_market(market_id)
+        if market is None:
+            raise NotFound(f"market {market_id} is not registered")
+        self._registered_at[market_id] = market.registered_at
+        return market.registered_at
 
     def is_registered(self, market_id: str) -> bool:
         return self.chain.call(self.registry.functions.isRegistered(to_bytes32(market_id)),
                                action="MarketRegistry.isRegistered")
 
+    def registered_market(self, market_id: str) -> MarketRecord | None:
+        """The market's registration in one read (`getMarket`), or None when it is not registered."""
+        try:
+            return self.get_market(market_id)
+        except ChainError as e:
+            # a node that returns the revert without its data: ask the question that never reverts
+            if e.error == "UnknownMarket" or (e.error is None and not self.is_registered(market_id)):
+                return None
+            raise
+
     def get_market(self, market_id: str) -> MarketRecord:
         m = self.chain.call(self.registry.functions.getMarket(to_bytes32(market_id)), action="getMarket")
         return MarketRecord(market_id, _hex(m[0]), _hex(m[1]), m[4], m[5], m[6], m[7], _hex(m[2]), m[3], m[8],
-                            _hex(m[9]))
+                            _hex(m[10]), m[9])
 
     # -------------------------------------------------------------- oracle
     def validators(self) -> list[str]:

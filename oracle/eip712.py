@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_typed_data
-from eth_utils import keccak
-
 from .canonical import to_bytes32
+from .typed_data import Signable, digest as signable_hash, encode, recover as recover_signable
 
 DOMAIN_NAME = "AIOracle QuorumOracle"
 DOMAIN_VERSION = "1"
@@ -80,6 +77,14 @@ class Resolution:
     proof_hash: str
     final: bool = True
 
+    def __post_init__(self):
+        # one spelling of each id and hash (lower-case hex): votes are tallied and compared by these
+        # fields, and an upper-case twin of one resolution must be the same resolution
+        for name in ("market_id", "model_id", "inputs_hash", "proof_hash"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.lower())
+
     @property
     def primary_type(self) -> str:
         return "Resolution" if self.final else "Forecast"
@@ -114,6 +119,7 @@ class Resolution:
 
 
 def typed_data(domain: Domain, resolution: Resolution) -> dict[str, Any]:
+    """The EIP-712 document (eth_account's `full_message` form): what wallets and the tests read."""
     return {
         "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, resolution.primary_type: resolution.fields},
         "primaryType": resolution.primary_type,
@@ -122,20 +128,19 @@ def typed_data(domain: Domain, resolution: Resolution) -> dict[str, Any]:
     }
 
 
-def signable(domain: Domain, resolution: Resolution) -> SignableMessage:
-    return encode_typed_data(full_message=typed_data(domain, resolution))
+def signable(domain: Domain, resolution: Resolution) -> Signable:
+    return encode(EIP712_DOMAIN_TYPE, domain.as_dict(), resolution.primary_type, resolution.fields, resolution.message())
 
 
 def digest(domain: Domain, resolution: Resolution) -> str:
     """The 32-byte EIP-712 digest, 0x-hex: identical to `QuorumOracle.digest` (final rounds)
     or `QuorumOracle.forecastDigest` (forecast rounds)."""
-    m = signable(domain, resolution)
-    return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
+    return "0x" + signable_hash(signable(domain, resolution)).hex()
 
 
 def recover(domain: Domain, resolution: Resolution, signature: bytes) -> str:
     """Checksummed address that produced `signature` over the resolution."""
-    return Account.recover_message(signable(domain, resolution), signature=signature)
+    return recover_signable(signable(domain, resolution), signature)
 
 
 # ------------------------------------------------------------------ the dispute court
@@ -150,23 +155,20 @@ PROVER_CREDIT_TYPE = [
 ]
 
 
-def _court_signable(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict) -> SignableMessage:
-    return encode_typed_data(full_message={
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, primary: fields},
-        "primaryType": primary, "domain": domain.as_dict(), "message": message,
-    })
+def _court_signable(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict) -> Signable:
+    return encode(EIP712_DOMAIN_TYPE, domain.as_dict(), primary, fields, message)
 
 
-def ruling_signable(domain: Domain, market_id: str, outcome: int) -> SignableMessage:
+def ruling_signable(domain: Domain, market_id: str, outcome: int) -> Signable:
     """What a member signs to settle a dispute by the larger quorum (`DisputeCourt.settleByVote`)."""
     return _court_signable(domain, "Ruling", RULING_TYPE, {"marketId": to_bytes32(market_id), "outcome": outcome})
 
 
-def prover_credit_signable(domain: Domain, market_id: str, proof_hash: str, prover: str) -> SignableMessage:
+def prover_credit_signable(domain: Domain, market_id: str, proof_hash: str, prover: str) -> Signable:
     """What a member signs to name the prover of a resolution's proof (`DisputeCourt.claimProverFee`)."""
     return _court_signable(domain, "ProverCredit", PROVER_CREDIT_TYPE, {
         "marketId": to_bytes32(market_id), "proofHash": to_bytes32(proof_hash), "prover": prover})
 
 
-def signable_digest(m: SignableMessage) -> str:
-    return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
+def signable_digest(m: Signable) -> str:
+    return "0x" + signable_hash(m).hex()

@@ -19,7 +19,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from .canonical import canonical_json, is_bytes32
 from .errors import ArtifactError, NotFound
@@ -27,7 +27,7 @@ from .store import ArtifactStore
 
 # 3: the id hashes the whole record (2 hashed only vk, settings and params hash per circuit)
 MODEL_RECORD_VERSION = 3
-MODEL_ID_DOMAIN = keccak(text="ai-oracle/model/v2")
+MODEL_ID_DOMAIN = keccak(b"ai-oracle/model/v2")
 TRUSTED_SRS = "trusted-srs"  # store refs: who trusts which SRS hashes
 
 OUTPUT_TRANSFORMS = ("identity", "sigmoid")
@@ -245,11 +245,11 @@ class ModelRecord:
 
 
 def inputs_hash(felts: list[str]) -> str:
-    """keccak256(abi.encode(uint256[] inputs)) of one market's input field elements."""
-    from eth_abi import encode as abi_encode
-
+    """keccak256(abi.encode(uint256[] inputs)) of one market's input field elements: the head (offset
+    0x20), the length, then one 32-byte word per element."""
     values = [int.from_bytes(bytes.fromhex(f), "little") for f in felts]
-    return "0x" + keccak(abi_encode(["uint256[]"], [values])).hex()
+    words = [32, len(values), *values]
+    return "0x" + keccak(b"".join(w.to_bytes(32, "big") for w in words)).hex()
 
 
 def publish_model(store: ArtifactStore, record: ModelRecord) -> str:

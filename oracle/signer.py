@@ -1,6 +1,7 @@
 """Signers: who holds a key. One small interface, one local implementation.
 
-Typed data always goes through `eth_account.messages.encode_typed_data`.
+What is signed is always an EIP-191 message built by `oracle.typed_data` (EIP-712 structs, or
+`personal` for network envelopes); eth_account holds the key and signs transactions.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import abc
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import SignableMessage
 from eth_account.signers.local import LocalAccount
+
+from .typed_data import Signable
 
 
 class Signer(abc.ABC):
@@ -19,7 +21,7 @@ class Signer(abc.ABC):
     def address(self) -> str: ...
 
     @abc.abstractmethod
-    def sign_message(self, message: SignableMessage) -> bytes:
+    def sign_message(self, message: Signable) -> bytes:
         """65-byte (r, s, v) signature, v in {27, 28}, low s."""
 
     @abc.abstractmethod
@@ -53,7 +55,7 @@ class LocalSigner(Signer):
     def address(self) -> str:
         return self._account.address
 
-    def sign_message(self, message: SignableMessage) -> bytes:
+    def sign_message(self, message: Signable) -> bytes:
         return bytes(self._account.sign_message(message).signature)
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:

@@ -40,23 +40,32 @@ def proven_probabilities(circuit: CompiledModel, features: Sequence[Sequence[flo
 
 # ------------------------------------------------------------------ backtest
 def backtest(frame, model, circuit: CompiledModel | None, *, start: str, end: str | None = None, horizons=(7,),
-             ratios=(0.95, 1.0, 1.05), recipe: str = "trailing_returns_v1", column: str = "Close"):
+             ratios=(0.95, 1.0, 1.05), recipe: str = "trailing_returns_v1", column: str = "Close", hourly=None):
     """Score `model` (and the circuit's outputs, when given) on every question in [start, end] against
-    the base rate (from outcomes known before `start`) and the random walk.
-    (report, questions, predictions, base rates)."""
+    the base rate (from outcomes known before `start`) and the random walk. `hourly`: the hourly bars
+    a recipe that reads them takes its volatility from. (report, questions, predictions, base rates)."""
     from markets.evaluation import assert_no_lookahead, assert_trained_before, base_rates, evaluate, questions
-    from markets.features import RECIPES
+    from markets.features import RECIPES, hourly_window
     from oracle.errors import FieldError
 
-    qs = questions(frame, start=start, end=end, horizons=horizons, ratios=ratios, recipe=recipe, column=column)
+    qs = questions(frame, start=start, end=end, horizons=horizons, ratios=ratios, recipe=recipe, column=column,
+                   hourly=hourly)
     if not qs:
         raise FieldError("start", f"no question in [{start}, {end or 'end of data'}] fits inside the data")
     impl = RECIPES[recipe]
-    closes_of = lambda cut, i, h, k: impl.vector(  # noqa: E731
-        [float(c) for c in cut[column].iloc[i - impl.rows_needed + 1 : i + 1]], h, k)
-    assert_no_lookahead(frame, qs, closes_of)
+
+    def closes_of(cut, i, h, k, hourly_cut=None):
+        closes = [float(c) for c in cut[column].iloc[i - impl.rows_needed + 1 : i + 1]]
+        if not impl.hourly_rows_needed:
+            return impl.vector(closes, h, k)
+        t = cut.index[i] + _day()
+        bars = hourly_window(hourly_cut, t, impl.hourly_rows_needed)["close"]
+        return impl.vector(closes, h, k, hourly=bars, forecast_time=t)
+
+    assert_no_lookahead(frame, qs, closes_of, hourly=hourly if impl.hourly_rows_needed else None)
+    # the base rate: every question with its outcome before `start`, whatever the model's recipe reads
     history = questions(frame, start=str(frame.index[0].date()), end=str((pd_timestamp(start) - _day()).date()),
-                        horizons=horizons, ratios=ratios, recipe=recipe, column=column)
+                        horizons=horizons, ratios=ratios, column=column)
     # the baseline's rate may only use outcomes known before `start`
     history = [q for q in history if q.known_at < pd_timestamp(start)]
     assert_trained_before([q.known_at for q in history], start, what="base-rate outcome")

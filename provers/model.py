@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from markets.features import RECIPES, TrailingReturns
+from markets.features import RECIPES, TrailingReturns, daily_volatilities, recipe_vector
 from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
@@ -101,26 +101,33 @@ class ReferenceConfig:
 
 
 def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: str | None = None,
-             label_before: str | None = None, column: str = "Close", with_horizons: bool = False):
+             label_before: str | None = None, column: str = "Close", with_horizons: bool = False,
+             hourly: pd.DataFrame | None = None):
     """(X, y, dates, target dates) for every question asked on or after `start` whose outcome row
     is before `label_before` (and each question's horizon after them, `with_horizons`). Horizons count
     rows (trading days on an exchange series). The frame is cut at `label_before` first, so no feature
-    or label can read a later row."""
+    or label can read a later row; so are the hourly bars (`hourly`, for a recipe that reads them: only
+    dates whose hourly window they cover are asked)."""
     impl = RECIPES[recipe]
     if label_before is not None:
         frame = frame.loc[: pd.Timestamp(label_before) - pd.Timedelta(days=1)]
+        if hourly is not None:
+            hourly = hourly.loc[: pd.Timestamp(label_before) - pd.Timedelta(hours=1)]
     closes = frame[column].to_numpy(dtype=float)
     dates = frame.index
     n = impl.rows_needed
     lo = pd.Timestamp(start) if start else None
+    vols = daily_volatilities(impl, hourly, [d for d in dates if lo is None or d >= lo])
     xs, ys, ds, ts, hs = [], [], [], [], []
     for h in horizons:
         for i in range(n - 1, len(closes) - h):
             if lo is not None and dates[i] < lo:
                 continue
+            if impl.hourly_rows_needed and dates[i] not in vols:
+                continue
             window = [float(c) for c in closes[i - n + 1 : i + 1]]
             for k in thresholds:
-                xs.append(impl.vector(window, h, k))
+                xs.append(recipe_vector(impl, window, h, k, vols, dates[i]))
                 ys.append(1.0 if closes[i + h] > k * closes[i] else 0.0)
                 ds.append(dates[i])
                 ts.append(dates[i + h])
@@ -201,7 +208,41 @@ def departs_with_evidence(gain: dict) -> bool:
     return gain["pooled"]["high"] < 0 and all(d["low"] <= 0 for d in gain["per_horizon"].values())
 
 
-def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str = "Close") -> tuple[str, list, dict]:
+def recipe_gate(frame: pd.DataFrame, cfg: "ReferenceConfig", *, hourly: pd.DataFrame | None,
+                column: str = "Close", resamples: int = 1000) -> dict:
+    """The evidence gate for a recipe whose volatility is not recipe v1's (the daily walk's): the random
+    walk it gives (the residual body's walk, no correction) against the walk from recipe v1, on every
+    question asked from `validation_start` whose outcome is known before `test_start` (the same years
+    as model selection; the test period is not read). Kept only if `departs_with_evidence` (better
+    pooled, no horizon shown worse); a forecaster on a refused recipe is not shipped."""
+    from markets.evaluation import assert_trained_before
+
+    from .families import ResidualBody
+
+    seen = frame.loc[: pd.Timestamp(cfg.test_start) - pd.Timedelta(days=1)]
+    if hourly is not None:
+        hourly = hourly.loc[: pd.Timestamp(cfg.test_start) - pd.Timedelta(hours=1)]
+    base = TrailingReturns.name
+    got = {}
+    for recipe in (cfg.recipe, base):
+        got[recipe] = labelled(seen, recipe, cfg.horizons, cfg.thresholds, start=cfg.validation_start,
+                               label_before=cfg.test_start, column=column, with_horizons=True, hourly=hourly)
+    (xc, y, dates, targets, hs), (xb, yb, db, _, hb) = got[cfg.recipe], got[base]
+    if len(xc) != len(xb) or not ((dates == db).all() and (hs == hb).all() and (y == yb).all()):
+        raise ValueError(f"{cfg.recipe} does not cover every validation question of {base}: the hourly source "
+                         f"must cover {cfg.validation_start}..{cfg.test_start}")
+    assert_trained_before(targets, cfg.test_start, what="recipe selection outcome")
+    walk = ResidualBody(RECIPES[cfg.recipe].n_features, cfg.hidden)
+    with torch.no_grad():
+        zc, zb = (walk(torch.from_numpy(x)).numpy().ravel().astype(float) for x in (xc, xb))
+    gain = validation_gain(zc, zb, y, dates, hs, resamples=resamples)
+    return {"recipe": cfg.recipe, "against": base, "questions": int(len(y)),
+            "asked": [cfg.validation_start, cfg.test_start], "minus_daily_walk_log_loss": gain,
+            "kept": departs_with_evidence(gain)}
+
+
+def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str = "Close",
+                     hourly: pd.DataFrame | None = None) -> tuple[str, list, dict]:
     """Which calibration map generalises: rolling origin over the years before the test period, on the
     random walk's own logit (no fitted parameters, so every pre-test year can be used): each map is
     fitted on the questions of year Y - 1 (outcomes known before Y) and scored on year Y's (outcomes
@@ -217,7 +258,8 @@ def calibration_kind(seen: pd.DataFrame, cfg: "ReferenceConfig", *, column: str 
     years = {}
     for year in range(seen.index[0].year + 1, test_year):
         X, y, dates, targets, hs = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=f"{year}-01-01",
-                                            label_before=f"{year + 1}-01-01", column=column, with_horizons=True)
+                                            label_before=f"{year + 1}-01-01", column=column, with_horizons=True,
+                                            hourly=hourly)
         assert_trained_before(targets, cfg.test_start, what="calibration outcome")
         if len(X):
             with torch.no_grad():
@@ -257,7 +299,8 @@ def _epoch_log(log: Callable[[str], None], what: str, epochs: int) -> Callable[[
 
 
 def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "Close",
-                  report: dict | None = None, log: Callable[[str], None] = lambda m: None) -> Forecaster:
+                  report: dict | None = None, log: Callable[[str], None] = lambda m: None,
+                  hourly: pd.DataFrame | None = None) -> Forecaster:
     """Train the residual correction, then choose (correction, calibration map) on later data.
 
     Three blocks, each outcome known before the next block starts (so a gap of at least the horizon):
@@ -273,12 +316,14 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     from .families import ResidualBody
 
     seen = frame.loc[: pd.Timestamp(cfg.test_start) - pd.Timedelta(days=1)]  # the test period is never read
+    if hourly is not None:  # nor is an hourly bar ending after the last question's forecast time
+        hourly = hourly.loc[: pd.Timestamp(cfg.test_start) - pd.Timedelta(hours=1)]
     blocks = {}
     for name, start, before in (("train", None, cfg.validation_start),
                                 ("validation A", cfg.validation_start, cfg.calibration_end),
                                 ("validation B", cfg.calibration_end, cfg.test_start)):
         X, y, dates, targets, hs = labelled(seen, cfg.recipe, cfg.horizons, cfg.thresholds, start=start,
-                                            label_before=before, column=column, with_horizons=True)
+                                            label_before=before, column=column, with_horizons=True, hourly=hourly)
         assert_trained_before(targets, before, what=f"{name} outcome")
         if len(X) == 0:
             raise ValueError(f"no {name} questions with outcomes before {before}")
@@ -302,7 +347,7 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
             loss.backward()
             opt.step()
         candidates.append((lam, body.eval()))
-    kind, folds, map_gains = calibration_kind(seen, cfg, column=column)
+    kind, folds, map_gains = calibration_kind(seen, cfg, column=column, hourly=hourly)
     (xa, ya, _, _), (xb, yb, db, hb) = blocks["validation A"], blocks["validation B"]
     with torch.no_grad():
         walk_b = candidates[0][1](xb).numpy().ravel().astype(float)
@@ -326,6 +371,8 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     _, lam, body, cal, a, b = best
     body.calibrate_(a, b)
     if report is not None:
+        if RECIPES[cfg.recipe].hourly_rows_needed:
+            report["recipe_gate"] = recipe_gate(frame, cfg, hourly=hourly, column=column)
         report.update({"calibration_folds": folds, "calibration_minus_identity": map_gains, "calibration_kind": kind,
                        "walk_validation_b_log_loss": _bce(walk_b, yb), "candidates": rows,
                        "chosen": {"penalty": lam if lam else None, "calibration": cal, "a": a, "b": b,
@@ -338,24 +385,29 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
 
 def examples(frame: pd.DataFrame, cfg: TrainingConfig, *, start: str | None = None,
              end: str | None = None, column: str = "Close",
-             horizons: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """(X, y, [(date, h, k)]) for every date whose window and horizon are inside the data."""
+             horizons: tuple[int, ...] | None = None,
+             hourly: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    """(X, y, [(date, h, k)]) for every date whose window and horizon are inside the data (and whose
+    hourly window `hourly` covers, for a recipe that reads hourly bars)."""
     recipe = RECIPES[cfg.recipe]
     closes = frame[column].to_numpy(dtype=float)
     dates = frame.index
     n = recipe.rows_needed
     lo = pd.Timestamp(start) if start else None
     hi = pd.Timestamp(end) if end else None
+    vols = daily_volatilities(recipe, hourly, [d for d in dates if (lo is None or d >= lo) and (hi is None or d <= hi)])
     xs, ys, keys = [], [], []
     for h in horizons or cfg.horizons:
         for i in range(n - 1, len(closes) - h):
             d = dates[i]
             if (lo is not None and d < lo) or (hi is not None and d > hi):
                 continue
+            if recipe.hourly_rows_needed and d not in vols:
+                continue
             window = [float(c) for c in closes[i - n + 1 : i + 1]]
             future = closes[i + h]
             for k in cfg.thresholds:
-                xs.append(recipe.vector(window, h, k))
+                xs.append(recipe_vector(recipe, window, h, k, vols, d))
                 ys.append(1.0 if future > k * closes[i] else 0.0)
                 keys.append((d, h, k))
     return np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32), keys
@@ -385,8 +437,10 @@ def train(frame: pd.DataFrame, cfg: TrainingConfig, log: Callable[[str], None] =
 
 
 def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: "TrainingConfig | ReferenceConfig", cache: Path,
-                  *, column: str = "Close", log: Callable[[str], None] = lambda m: None) -> Forecaster:
-    """Train once per (data, config); later calls load the cached weights. `log`: progress."""
+                  *, column: str = "Close", log: Callable[[str], None] = lambda m: None,
+                  hourly: pd.DataFrame | None = None) -> Forecaster:
+    """Train once per (data, config); later calls load the cached weights. `log`: progress. `hourly`:
+    the hourly bars a recipe that reads them needs (their bytes must be part of `data_bytes`)."""
     residual = isinstance(cfg, ReferenceConfig)
     version = {"v": TRAINING_VERSION} if not residual else {"reference": REFERENCE_VERSION, "column": column}
     key = keccak_hex(data_bytes + canonical_json({"cfg": asdict(cfg), **version}))[2:18]
@@ -409,7 +463,7 @@ def load_or_train(frame: pd.DataFrame, data_bytes: bytes, cfg: "TrainingConfig |
         return model
     log(f"training the {kind} forecaster (first run; cached after)")
     report: dict = {}
-    model = (fit_reference(frame, cfg, column=column, report=report, log=log) if residual
+    model = (fit_reference(frame, cfg, column=column, report=report, log=log, hourly=hourly) if residual
              else train(frame, cfg, log=log))
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()

@@ -22,7 +22,6 @@ from typing import Sequence
 import ezkl
 
 from markets.evidence import gather
-from markets.features import snapshot_bytes
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
 from oracle.errors import DataError, ProvingError
@@ -147,9 +146,7 @@ class EzklProver:
             if self.clock().timestamp() < r.due_at:
                 raise DataError(f"too early: forecast round {round} is due at {r.due_at} (its as_of day is not over)",
                                 retry=True)
-            frame = load(spec.forecast.source)
-            features = r.features.compute(frame)
-            snapshot = snapshot_bytes(r.features.window(frame), r.features.column)
+            features, snapshot, _ = spec.forecast.load_inputs(load, r.features)
         if len(features) != rec.n_inputs:
             raise ProvingError(f"round {round} gives {len(features)} inputs, model takes {rec.n_inputs}")
         if self.store is not None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from markets.features import CLIP, RECIPES
+from markets.features import CLIP, RECIPES, HourlyVolatility
 from markets.feeds import bundled_path, load_source
 from oracle.store import ArtifactStore
 
@@ -20,6 +20,11 @@ NDX_SOURCE = {"kind": "csv", "uri": "bundled:nasdaq100_daily_stooq.csv", "column
 NDX_FROM = "2005-01-01"
 NDX_NAME = "ndx-threshold-mlp"
 REFERENCE_NAME = "btc-threshold-mlp"
+# The same design on recipe `trailing_returns_hourly_vol_v1`: daily closes from BTC_SOURCE, the volatility
+# from Bitstamp's hourly bars (a second provider). Its recipe is kept only through `recipe_gate` (the
+# evidence rule on 2019-20 validation); the selection record says whether it was.
+HOURLY_SOURCE = {"kind": "csv", "uri": "bundled:btc_usd_hourly_bitstamp.csv", "column": "close", "interval": "1h"}
+HOURLY_NAME = "btc-threshold-mlp-hourly-vol"
 CALIBRATION_ROWS = 256
 
 
@@ -45,6 +50,46 @@ def trained(family: str = "mlp", cache: Path | None = None):
     cfg = config_for(family)
     frame = load_source(BTC_SOURCE)
     return load_or_train(frame, bundled_path("btc_usd_daily.csv").read_bytes(), cfg, cache or config.cache_dir())
+
+
+def hourly_config() -> ReferenceConfig:
+    return replace(ReferenceConfig(), recipe=HourlyVolatility.name)
+
+
+def _hourly_inputs():
+    """(daily frame, hourly frame, the bytes a cached model is keyed on)."""
+    data = bundled_path("btc_usd_daily.csv").read_bytes() + bundled_path("btc_usd_hourly_bitstamp.csv").read_bytes()
+    return load_source(BTC_SOURCE), load_source(HOURLY_SOURCE), data
+
+
+def hourly_model(cache: Path | None = None, log=lambda m: None):
+    """The reference design on the hourly-volatility recipe, trained and selected as the reference is."""
+    from oracle import config
+
+    frame, hourly, data = _hourly_inputs()
+    return load_or_train(frame, data, hourly_config(), cache or config.cache_dir(), log=log, hourly=hourly)
+
+
+def hourly_fit(cache: Path | None = None) -> dict:
+    """The hourly model's selection record (its `recipe_gate` included)."""
+    from oracle import config
+
+    from .model import fit_report
+
+    return fit_report(hourly_config(), _hourly_inputs()[2], cache or config.cache_dir())
+
+
+def hourly_circuit(store: ArtifactStore, cache: Path, *, batches: Sequence[int] = (1,), log=lambda m: None
+                   ) -> CompiledModel:
+    cfg = hourly_config()
+    frame, hourly, data = _hourly_inputs()
+    model = load_or_train(frame, data, cfg, cache, log=log, hourly=hourly)
+    calibration = Calibration.thinned(
+        lambda: examples(frame, cfg, end=cfg.train_end, hourly=hourly)[0], CALIBRATION_ROWS,
+        code=(examples, RECIPES[cfg.recipe]), inputs=data + repr(cfg).encode())
+    return compile_model(model.body, name=HOURLY_NAME, family="mlp", n_inputs=RECIPES[cfg.recipe].n_features,
+                         recipe=cfg.recipe, calibration=calibration, input_bound=CLIP, cache=cache, store=store,
+                         batches=batches, output_transform="sigmoid", log=log)
 
 
 def index_model(cache: Path | None = None):

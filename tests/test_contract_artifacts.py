@@ -38,3 +38,32 @@ def test_every_contract_fits_the_eip170_size_limit():
              for p in (ROOT / "oracle" / "contracts").glob("*.json")}
     assert sizes["QuorumOracle"] > 0 and sizes["MarketRegistry"] > 0
     assert {name: size for name, size in sizes.items() if size >= 24_576} == {}
+
+
+def _abi_type(p: dict) -> str:
+    """A parameter's full ABI type, tuple components spelled out (names ignored: the wire is positional)."""
+    t = p["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in p["components"]) + ")" + t[len("tuple"):]
+    return t
+
+
+# each reads-only interface a contract declares beside itself, and the contract whose answers it decodes
+MIRRORS = {"IMarketRegistryReads": "MarketRegistry", "IQuorumOracleReads": "QuorumOracle", "ICourtReads": "DisputeCourt"}
+
+
+@pytest.mark.parametrize("interface", sorted(MIRRORS))
+def test_reads_interfaces_decode_what_their_contracts_return(interface):
+    """A mirror struct one field short decodes the wrong words silently (all-static tuples carry no
+    lengths): every function of a reads interface takes and returns exactly the types of the
+    contract's own function of that name."""
+    def functions(name: str) -> dict:
+        abi = json.loads((ROOT / "oracle" / "contracts" / f"{name}.json").read_text())["abi"]
+        return {f["name"]: ([_abi_type(i) for i in f["inputs"]], [_abi_type(o) for o in f["outputs"]])
+                for f in abi if f["type"] == "function"}
+
+    mine, theirs = functions(interface), functions(MIRRORS[interface])
+    assert mine, f"{interface} declares no functions"
+    for name, sig in mine.items():
+        assert name in theirs, f"{interface}.{name} is not a function of {MIRRORS[interface]}"
+        assert sig == theirs[name], f"{interface}.{name} decodes {sig}, {MIRRORS[interface]} returns {theirs[name]}"

@@ -367,6 +367,11 @@ def test_equivocation_evidence_check_refuses_what_is_not_equivocation():
         check_equivocation({**doc, "first": vote(a, r), "second": vote(b, flipped)})
     with pytest.raises(OracleError, match="same resolution"):
         check_equivocation({**doc, "first": vote(a, r), "second": vote(a, r)})
+    r_lower = Resolution(**{**r.to_json(), "proof_hash": "0x" + "0a" * 32})
+    shouted = vote(a, r_lower)  # one honest signature, its copy with a field re-spelled: not equivocation
+    shouted["resolution"] = {**shouted["resolution"], "proof_hash": "0x" + "0A" * 32}
+    with pytest.raises(OracleError, match="same resolution"):
+        check_equivocation({**doc, "first": vote(a, r_lower), "second": shouted})
     other_round = Resolution(**{**r.to_json(), "round": 1, "outcome": 0})
     with pytest.raises(OracleError, match="different markets or rounds"):
         check_equivocation({**doc, "first": vote(a, r), "second": vote(a, other_round)})

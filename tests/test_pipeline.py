@@ -185,6 +185,11 @@ def test_aggregator_checks_votes_and_keeps_equivocation_evidence(network, spec, 
 
     assert agg.add(votes[0]) is None
     assert agg.add(votes[0]) is None  # a repeated vote counts once
+    # the same vote with its ids spelled in upper case is the same vote: no second tally, no evidence
+    shouted = Resolution(**{**votes[0].resolution.to_json(), "market_id": "0x" + spec.market_id[2:].upper(),
+                            "proof_hash": "0x" + votes[0].resolution.proof_hash[2:].upper()})
+    assert shouted == votes[0].resolution
+    assert agg.add(replace(votes[0], resolution=shouted)) is None and agg.evidence == []
     # validator 0 also signs the opposite outcome: kept as evidence, not counted
     from oracle.eip712 import digest
 
@@ -285,6 +290,24 @@ def test_a_market_registered_after_its_window_opened_is_refused(network, spec, l
     assert report.signed == 0 and {r.check for r in report.refusals} == {"market"}
     assert all("after its observation window opened" in r.reason for r in report.refusals)
     assert not network.dep.is_resolved(spec.market_id)
+
+
+def test_registration_is_read_in_one_call_even_from_a_node_that_drops_revert_data(network, spec, monkeypatch):
+    """`registered_market` reads getMarket (registeredAt included); a node that returns a revert
+    without its data (no decoded UnknownMarket) still reads as unregistered, never as registered."""
+    network.register(spec)
+    record = network.dep.registered_market(spec.market_id)
+    assert record.spec_hash == spec.spec_hash and record.registered_at == network.dep.registered_at(spec.market_id)
+    unknown = "0x" + "ab" * 32
+    assert network.dep.registered_market(unknown) is None
+
+    def dropped(market_id):
+        raise ChainError("getMarket", "execution reverted", error=None)
+
+    monkeypatch.setattr(network.dep, "get_market", dropped)
+    assert network.dep.registered_market(unknown) is None
+    with pytest.raises(ChainError):  # registered, yet the read failed: an error, not "unregistered"
+        network.dep.registered_market(spec.market_id)
 
 
 def _http_rows(closes: dict[str, float]) -> list[dict]:

@@ -148,6 +148,7 @@ def test_forecast_market_posts_rounds_and_resolves_from_evidence_then_is_scored(
         _advance_to(node, r.due_at)
         statuses.append(node.dispatch(spec.market_id, r.index))
     assert statuses == ["settled"] * 4
+    assert node.prove_worker.started == 1  # both models' four proofs came from one long-lived prove process
 
     posted = [node.dep.forecast_of(spec.market_id, i) for i in (0, 1, 2)]
     final = node.dep.resolution_of(spec.market_id).resolution

@@ -13,9 +13,9 @@ from typing import Callable, Iterable, Sequence
 
 from oracle import bls
 from oracle.batch import batch_digest
-from eth_account import Account
 
 from oracle.eip712 import Domain, Resolution, digest, prover_credit_signable, recover
+from oracle.typed_data import recover as recover_signable
 from oracle.settlement import Settlement
 
 from .votes import BlsSubmission, BlsVote, Equivocation, Submission, Vote, VoteRejected
@@ -85,8 +85,8 @@ class Aggregator:
         if self.court_domain is None:
             return  # nothing to check it against: never used for a claim here
         try:
-            who = Account.recover_message(prover_credit_signable(self.court_domain, r.market_id, r.proof_hash,
-                                                                 vote.prover), signature=vote.prover_credit)
+            who = recover_signable(prover_credit_signable(self.court_domain, r.market_id, r.proof_hash,
+                                                          vote.prover), vote.prover_credit)
         except Exception as e:  # malformed r/s/v
             raise VoteRejected(f"prover_credit: unreadable signature ({e})") from None
         if who != vote.validator:

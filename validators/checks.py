@@ -10,15 +10,14 @@ from __future__ import annotations
 from typing import Sequence
 
 import ezkl
-from eth_account import Account
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 from markets.rules import Decision, ThresholdRule
 from oracle.batch import batch_digest, batch_signable, included, leaf
-from oracle.bls import G1_SIZE, fast_aggregate_verify, from_eip2537_g2, keys_of_key_set
 from oracle.eip712 import Domain, Resolution, recover
 from oracle.errors import CheckFailed, OracleError
 from oracle.models import Circuit, ModelRecord, RowValues, output_probability
+from oracle.typed_data import recover as recover_signable
 
 
 def check_input_opening(record: ModelRecord, preimage: Sequence[str], values: RowValues) -> None:
@@ -105,7 +104,7 @@ def check_batch_signatures(domain: Domain, root: bytes, count: int, signatures: 
     """`check_signatures` for ECDSA signatures over `ResolutionBatch(root, count)` (`resolveBatch`,
     `acceptBatchRoot`). Returns the signers."""
     message = batch_signable(domain, bytes(root), count)
-    return _check_signers(lambda sig: Account.recover_message(message, signature=sig), signatures, members,
+    return _check_signers(lambda sig: recover_signable(message, sig), signatures, members,
                           needed, f" over batch root 0x{bytes(root).hex()}")
 
 
@@ -123,6 +122,8 @@ def check_bls_aggregate(domain: Domain, root: bytes, count: int, signer_bitmap: 
     `members`, the bitmap names at least `needed` of them (bit i: member i), each named member has a
     key, and the aggregate `signature` (EIP-2537 encoding) verifies under those keys. Returns the
     named members."""
+    from oracle.bls import G1_SIZE, fast_aggregate_verify, from_eip2537_g2, keys_of_key_set  # BLS quorums only
+
     got = "0x" + keccak(bytes(key_set)).hex()
     if got != keys_hash.lower():
         raise CheckFailed("signatures", f"the publicKeys calldata hashes to {got}, the oracle's blsKeysHash at "

@@ -3,7 +3,7 @@ resolutions. Anyone can check a record an aggregator kept (its evidence.jsonl)."
 
 from __future__ import annotations
 
-from oracle.eip712 import Domain, recover
+from oracle.eip712 import Domain, digest, recover
 from oracle.errors import OracleError
 
 from .votes import Vote
@@ -21,6 +21,6 @@ def check_equivocation(doc: dict) -> str:
     r1, r2 = first.resolution, second.resolution
     if (r1.market_id, r1.round) != (r2.market_id, r2.round):
         raise OracleError("evidence: the votes are for different markets or rounds")
-    if r1 == r2:
+    if r1 == r2 or digest(domain, r1) == digest(domain, r2):  # one signed message, however it is spelled
         raise OracleError("evidence: the two votes are the same resolution")
     return a

@@ -17,7 +17,7 @@ import ezkl
 import pandas as pd
 
 from markets.evidence import gather
-from markets.features import snapshot_bytes
+from markets.features import LookAheadError
 from oracle.batch import leaf
 from oracle.bundle import ProofBundle
 from oracle.canonical import keccak_hex
@@ -138,12 +138,12 @@ class Validator:
         except OracleError as e:
             raise CheckFailed("market", str(e)) from None
         if self.registry is not None:
-            if not self.registry.is_registered(spec.market_id):
+            onchain = self.registry.registered_market(spec.market_id)
+            if onchain is None:
                 raise CheckFailed("market", f"market {spec.market_id} is not registered on-chain")
-            onchain = self.registry.get_market(spec.market_id)
             if onchain.spec_hash != spec.spec_hash or onchain.model_id != spec.model:
                 raise CheckFailed("market", "on-chain registration does not match the spec")
-            registered = self.registry.registered_at(spec.market_id)
+            registered = onchain.registered_at
             if registered >= spec.window_open.timestamp():
                 raise CheckFailed("market", f"registered at {registered}, after its observation window opened "
                                   f"({int(spec.window_open.timestamp())}): its outcome could be known at registration")
@@ -196,12 +196,8 @@ class Validator:
                 if now.timestamp() < market_round.due_at:  # its as_of day is not over: no look-ahead
                     raise CheckFailed("inputs", f"too early: forecast round {bundle.round} is due at "
                                       f"{market_round.due_at}, the chain's clock reads {int(now.timestamp())}")
-                fs = market_round.features
-                frame = self.load_data(spec.forecast.source)
-                window = fs.window(frame)
-                features, snapshot = fs.compute(frame), snapshot_bytes(window, fs.column)
-                rows = f"rows {window.index[0].date()}..{window.index[-1].date()}"
-        except DataError as e:
+                features, snapshot, rows = spec.forecast.load_inputs(self.load_data, market_round.features)
+        except (DataError, LookAheadError) as e:
             raise CheckFailed("inputs", f"cannot recompute the inputs: {e}") from None
         mine = keccak_hex(snapshot)
         if mine != bundle.data_snapshot:

@@ -50,6 +50,7 @@ class Node:
         self.validator_keys = [keys.load(n, pw) for n in self.cfg.validators]
         self.load_data = lambda source: load_source(source, chain=self.chain)
         self._prover = None
+        self._prove_worker = None
         self._provers: dict[str, Any] = {}
         self._resolvers: dict[int, Any] = {}
         self._specs: dict[str, Any] = {}
@@ -98,10 +99,19 @@ class Node:
 
         return datetime.fromtimestamp(self.chain.timestamp(), timezone.utc)
 
+    @property
+    def prove_worker(self):
+        """One long-lived prove process for all of this node's models (started at the first proof)."""
+        if self._prove_worker is None:
+            from provers.prover import ProveWorker
+
+            self._prove_worker = ProveWorker()
+        return self._prove_worker
+
     def _make_prover(self, circuit):
         from provers.prover import EzklProver
 
-        prover = EzklProver(circuit, self.prover_key, store=self.store, clock=self.clock)
+        prover = EzklProver(circuit, self.prover_key, store=self.store, clock=self.clock, worker=self.prove_worker)
         self._provers[circuit.model_id] = prover
         return prover
 

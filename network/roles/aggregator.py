@@ -341,7 +341,10 @@ class AggregatorService:
         """The vote's BLS share over its one-market root, verified; and the voter's member index."""
         if bls_signature is None:
             raise Refused(422, "bls_signature: this aggregator settles final rounds with BLS; none sent")
-        share = BlsVote(vote.validator, leaf(vote.resolution), 1, bls_signature)
+        try:
+            share = BlsVote(vote.validator, leaf(vote.resolution), 1, bls_signature)
+        except (ValueError, OracleError) as e:
+            raise Refused(422, f"resolution: {e}") from None
         try:
             return share, self.bls.check(share)
         except VoteRejected as e:

@@ -30,12 +30,16 @@ class ModelShelf:
     1..k comparisons (compiled the first time a market's shape needs one, cached on disk after)."""
 
     def __init__(self, home: RoleHome, log):
-        from provers.prover import EzklProver
+        from provers.prover import EzklProver, ProveWorker
         from provers.reference import reference_circuit
 
         self.home = home
         self.log = log
-        self._make = lambda circuit: EzklProver(circuit, home.key, store=home.store, clock=self.clock)
+        # one long-lived prove process for every model on the shelf (the role proves one round at a
+        # time): ezkl is imported once and each key stays in the page cache between rounds
+        self.worker = ProveWorker()
+        self._make = lambda circuit: EzklProver(circuit, home.key, store=home.store, clock=self.clock,
+                                                worker=self.worker)
         self._lock = threading.Lock()
         self.forecaster = self._make(reference_circuit(home.store, config.cache_dir(), batches=(1,),
                                                        log=self._compile_log))

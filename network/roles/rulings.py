@@ -19,13 +19,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from eth_account import Account
-
 from oracle.canonical import to_bytes32
 from oracle.court import Court
 from oracle.eip712 import INVALID_OUTCOME, ruling_signable
 from oracle.errors import ChainError, OracleError
 from oracle.signer import Signer
+from oracle.typed_data import recover as recover_signable
 
 
 class RulingRefused(OracleError):
@@ -66,7 +65,7 @@ class Ruling:
 
 
 def recover_ruling(court: Court, market_id: str, outcome: int, signature: bytes) -> str:
-    return Account.recover_message(ruling_signable(court.domain, market_id, outcome), signature=signature)
+    return recover_signable(ruling_signable(court.domain, market_id, outcome), signature)
 
 
 # ------------------------------------------------------------------ the validator's side
