@@ -98,7 +98,7 @@ def run(chain) -> dict:
     reads["oracle_direct"] = {
         "isResolved": _read(chain, sender, s.isResolved(mid)),
         "outcomeOf": _read(chain, sender, s.outcomeOf(mid)),
-        "resolutionOf": _read(chain, sender, s.resolutionOf(mid)),
+        "recordOf": _read(chain, sender, s.recordOf(mid)),
     }
 
     with_proof = {}

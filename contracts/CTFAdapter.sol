@@ -22,15 +22,19 @@ import {QuorumOracle} from "./QuorumOracle.sol";
 /// only does the adapter's work for it, so a prepared condition is adopted. It cannot be
 /// resolved already: only this adapter reports it, and it reports linked markets only.
 contract CTFAdapter {
+    uint16 public constant INVALID_OUTCOME = type(uint16).max; // the oracle's and the court's marker
+
     IConditionalTokens public immutable ctf;
     QuorumOracle public immutable oracle;
     DisputeCourt public immutable court;
     MarketRegistry public immutable registry;
 
+    /// Whether a linked market was reported is the CTF's own record (its payout denominator is set once,
+    /// and only this adapter reaches its conditions): no flag of ours to write per report. The condition
+    /// id is the CTF's function of (this adapter, the CTF question id, the slots): derived, not stored.
     struct Link {
         bytes32 questionId; // as the creator gave it (e.g. the venue's question id)
-        bytes32 conditionId; // zero: not linked
-        bool reported;
+        uint16 slots; // the market's outcome count, the condition's outcome slots; zero: not linked
     }
 
     mapping(bytes32 => Link) private _links; // marketId => link
@@ -50,6 +54,7 @@ contract CTFAdapter {
         court = court_;
         oracle = court_.oracle();
         registry = court_.registry();
+        require(court_.INVALID_OUTCOME() == INVALID_OUTCOME, "INVALID_OUTCOME differs from the court's");
     }
 
     /// The question id this adapter uses on the CTF for `questionId` linked to `marketId`.
@@ -64,12 +69,11 @@ contract CTFAdapter {
         MarketRegistry.Market memory m = registry.getMarket(marketId);
         if (msg.sender != m.creator) revert NotCreator(marketId, msg.sender);
         Link storage link = _links[marketId];
-        if (link.conditionId != bytes32(0)) revert AlreadyLinked(marketId, link.conditionId);
+        if (link.slots != 0) revert AlreadyLinked(marketId, _conditionId(marketId, link));
         bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, questionId);
         uint256 slots = m.outcomeCount;
         conditionId = ctf.getConditionId(address(this), ctfQuestionId, slots);
-        link.questionId = questionId;
-        link.conditionId = conditionId;
+        (link.questionId, link.slots) = (questionId, m.outcomeCount);
         bool adopted = ctf.getOutcomeSlotCount(conditionId) > 0;
         if (!adopted) ctf.prepareCondition(address(this), ctfQuestionId, slots);
         emit ConditionPrepared(marketId, questionId, ctfQuestionId, conditionId, slots, adopted);
@@ -77,7 +81,12 @@ contract CTFAdapter {
 
     /// The linked condition of a market; zero when the market is not linked.
     function conditionIdOf(bytes32 marketId) external view returns (bytes32) {
-        return _links[marketId].conditionId;
+        Link storage link = _links[marketId];
+        return link.slots == 0 ? bytes32(0) : _conditionId(marketId, link);
+    }
+
+    function _conditionId(bytes32 marketId, Link storage link) private view returns (bytes32) {
+        return ctf.getConditionId(address(this), ctfQuestionIdOf(marketId, link.questionId), link.slots);
     }
 
     /// The question id the creator linked the market with; zero when not linked.
@@ -86,18 +95,20 @@ contract CTFAdapter {
     }
 
     function isLinked(bytes32 marketId) external view returns (bool) {
-        return _links[marketId].conditionId != bytes32(0);
+        return _links[marketId].slots != 0;
     }
 
-    function reported(bytes32 marketId) external view returns (bool) {
-        return _links[marketId].reported;
+    function reported(bytes32 marketId) public view returns (bool) {
+        Link storage link = _links[marketId];
+        return link.slots != 0 && ctf.payoutDenominator(_conditionId(marketId, link)) != 0;
     }
 
     function payoutsFor(bytes32 marketId) public view returns (uint256[] memory payouts) {
         (uint16 outcome,) = court.finalOf(marketId); // reverts NotFinal
-        uint256 slots = registry.getMarket(marketId).outcomeCount;
+        uint256 slots = _links[marketId].slots;
+        if (slots == 0) slots = registry.settlementOf(marketId).outcomeCount; // not linked: the market's count
         payouts = new uint256[](slots);
-        if (outcome == court.INVALID_OUTCOME()) {
+        if (outcome == INVALID_OUTCOME) {
             for (uint256 i = 0; i < slots; i++) {
                 payouts[i] = 1;
             }
@@ -107,13 +118,21 @@ contract CTFAdapter {
     }
 
     /// Report the market's final resolution to its condition (anyone: it is already final on-chain).
-    function report(bytes32 marketId) external {
+    function report(bytes32 marketId) public {
         Link storage link = _links[marketId];
-        if (link.conditionId == bytes32(0)) revert NotLinked(marketId);
-        if (link.reported) revert AlreadyReported(marketId);
+        if (link.slots == 0) revert NotLinked(marketId);
+        bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, link.questionId);
+        bytes32 conditionId = ctf.getConditionId(address(this), ctfQuestionId, link.slots);
+        if (ctf.payoutDenominator(conditionId) != 0) revert AlreadyReported(marketId);
         uint256[] memory payouts = payoutsFor(marketId);
-        link.reported = true;
-        ctf.reportPayouts(ctfQuestionIdOf(marketId, link.questionId), payouts);
-        emit PayoutsReported(marketId, link.conditionId, payouts);
+        ctf.reportPayouts(ctfQuestionId, payouts);
+        emit PayoutsReported(marketId, conditionId, payouts);
+    }
+
+    /// `report` for each market, in one transaction (reverts as a whole if any one would).
+    function reportBatch(bytes32[] calldata marketIds) external {
+        for (uint256 i = 0; i < marketIds.length; i++) {
+            report(marketIds[i]);
+        }
     }
 }

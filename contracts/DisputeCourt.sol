@@ -65,13 +65,14 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         uint32 defaultDisputeWindow; // what the creators' tools propose (each market's own is in its id)
     }
 
+    /// `ruling` shares the first slot with `disputedAt`: finality reads the two, one storage read.
     struct Case {
         address disputer;
         uint64 disputedAt;
+        Ruling ruling;
         uint96 bond;
         uint64 settledAt;
         uint16 outcome;
-        Ruling ruling;
     }
 
     struct Fees {
@@ -220,9 +221,9 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         if (!registry.isRegistered(marketId)) return State.Unregistered;
         Case storage c = _cases[marketId];
         if (c.ruling != Ruling.None) return c.outcome == INVALID_OUTCOME ? State.Invalid : State.Final;
-        if (!oracle.isResolved(marketId)) return State.Open;
+        (bool resolved, uint64 due, uint16 outcome) = _proposalFinalAt(marketId);
+        if (!resolved) return State.Open;
         if (c.disputedAt != 0) return State.Disputed;
-        (uint64 due, uint16 outcome) = _proposalFinalAt(marketId);
         if (block.timestamp < due) return State.Proposed;
         return outcome == INVALID_OUTCOME ? State.Invalid : State.Final;
     }
@@ -236,9 +237,10 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
     function finality(bytes32 marketId) public view returns (bool final_, uint16 outcome, uint64 finalAt) {
         Case storage c = _cases[marketId];
         if (c.ruling != Ruling.None) return (true, c.outcome, c.settledAt);
-        if (c.disputedAt != 0 || !oracle.isResolved(marketId)) return (false, 0, 0);
-        (finalAt, outcome) = _proposalFinalAt(marketId);
-        if (block.timestamp < finalAt) return (false, 0, 0);
+        if (c.disputedAt != 0) return (false, 0, 0);
+        bool resolved;
+        (resolved, finalAt, outcome) = _proposalFinalAt(marketId);
+        if (!resolved || block.timestamp < finalAt) return (false, 0, 0);
         final_ = true;
     }
 
@@ -250,11 +252,13 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
     }
 
     /// When an undisputed proposal is (or will be) final: the end of its window, pushed to the end of
-    /// every pause it fell in.
-    function _proposalFinalAt(bytes32 marketId) private view returns (uint64 due, uint16 outcome) {
-        QuorumOracle.Record memory rec = oracle.resolutionOf(marketId);
-        due = rec.resolvedAt + registry.getMarket(marketId).disputeWindow;
-        outcome = rec.resolution.outcome;
+    /// every pause it fell in (`resolved` false: no proposal recorded yet).
+    function _proposalFinalAt(bytes32 marketId) private view returns (bool resolved, uint64 due, uint16 outcome) {
+        uint64 resolvedAt;
+        (resolvedAt, outcome) = oracle.proposalOf(marketId);
+        if (resolvedAt == 0) return (false, 0, 0);
+        resolved = true;
+        due = resolvedAt + registry.disputeWindowOf(marketId);
         // The pause running when the window ends holds it to the pause's end; strictly after the start:
         // a pause starting in the block a proposal turns final leaves it final, and a pause starting
         // as another ends does not hold again what that one released.
@@ -287,7 +291,7 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         if (s != State.Proposed) revert NotDisputable(marketId, s);
         uint256 bond = _params.disputeBond;
         if (msg.value != bond) revert WrongBond(msg.value, bond);
-        _cases[marketId] = Case(msg.sender, uint64(block.timestamp), uint96(bond), 0, 0, Ruling.None);
+        _cases[marketId] = Case(msg.sender, uint64(block.timestamp), Ruling.None, uint96(bond), 0, 0);
         emit Disputed(marketId, msg.sender, bond);
     }
 
@@ -295,10 +299,15 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
     /// signed, through the resolver's verifier, under the market's committed rule, gives another
     /// outcome than the quorum signed (a proof over another constant than the market's pinned one
     /// answers another question: INVALID). A proof that agrees settles nothing (`ProofAgrees`).
-    function settleByProof(bytes32 marketId, bytes calldata proof, uint256[] calldata instances) external {
+    /// `r` is the disputed resolution (its `Resolved` event's): the oracle checks it against the struct
+    /// hash it recorded (`ResolutionMismatch` for any other).
+    function settleByProof(QuorumOracle.Resolution calldata r, bytes calldata proof, uint256[] calldata instances)
+        external
+    {
+        bytes32 marketId = r.marketId;
         _openCase(marketId);
         if (!hasRule[marketId]) revert NoRule(marketId);
-        QuorumOracle.Resolution memory r = oracle.resolutionOf(marketId).resolution;
+        oracle.checkedRecord(r);
         uint256 output = oracle.checkProof(marketId, r.modelId, r.inputsHash, r.proofHash, proof, instances);
         QuorumOracle.ZkRule memory rule = _rules[marketId];
         uint16 proven = rule.pinnedInput != NOT_PINNED && instances[rule.pinnedInput] != rule.pinnedValue
@@ -383,8 +392,8 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
 
     // ---------------------------------------------------------- fees out
 
-    /// A final (not INVALID, not overturned) market's fees, within CLAIM_PERIOD, and its record.
-    function _payable(bytes32 marketId) private view returns (QuorumOracle.Record memory rec, Fees storage f) {
+    /// A final (not INVALID, not overturned) market's fees, within CLAIM_PERIOD.
+    function _payable(bytes32 marketId) private view returns (Fees storage f) {
         State s = stateOf(marketId);
         if (s != State.Final) revert NotFinal(marketId, s);
         Ruling ruling = _cases[marketId].ruling;
@@ -393,23 +402,24 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
         if (f.closed) revert NoFeeShare(marketId);
         (, uint64 finalAt) = finalOf(marketId);
         if (block.timestamp >= finalAt + CLAIM_PERIOD) revert NoFeeShare(marketId);
-        rec = oracle.resolutionOf(marketId);
     }
 
     /// `members` must be the set that recorded the resolution (the oracle keeps its hash per epoch).
-    function _recordingSet(QuorumOracle.Record memory rec, address[] calldata members) private view {
-        if (keccak256(abi.encode(members)) != oracle.setHashAt(rec.epoch)) {
-            revert NotRecordingSet(rec.resolution.marketId, rec.epoch);
-        }
+    function _recordingSet(bytes32 marketId, QuorumOracle.Record memory rec, address[] calldata members)
+        private
+        view
+    {
+        if (keccak256(abi.encode(members)) != oracle.setHashAt(rec.epoch)) revert NotRecordingSet(marketId, rec.epoch);
     }
 
     /// A member's share for signing the final resolution: `signature` is its vote (over the oracle's
     /// `digest`), `members` the set that recorded it. Paid to the signer, whoever sends it; one share
     /// per member of that set.
     function claimSignerFee(bytes32 marketId, bytes calldata signature, address[] calldata members) external {
-        (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
-        _recordingSet(rec, members);
-        address signer = _recover(oracle.digest(rec.resolution), signature, 0);
+        Fees storage f = _payable(marketId);
+        QuorumOracle.Record memory rec = oracle.recordOf(marketId);
+        _recordingSet(marketId, rec, members);
+        address signer = _recover(oracle.digestOfHash(rec.resolutionHash), signature, 0);
         uint256 i = 0;
         while (i < members.length && members[i] != signer) i++;
         if (i == members.length) revert UnknownSigner(0, signer);
@@ -429,23 +439,25 @@ contract DisputeCourt is TwoStepOwnable, Timelocked, StrictEcdsa {
     /// The prover's share: members of the recording set, as many as the market's quorum and a strict
     /// majority of that set, name who made the proof the final resolution used, in
     /// `ProverCredit(marketId, proofHash, prover)`; `indices[i]` is signature i's place in `members`.
+    /// `r` is the final resolution (its `Resolved` event's), checked against the oracle's record.
     function claimProverFee(
-        bytes32 marketId,
+        QuorumOracle.Resolution calldata r,
         address prover,
         bytes[] calldata signatures,
         address[] calldata members,
         uint256[] calldata indices
     ) external {
-        (QuorumOracle.Record memory rec, Fees storage f) = _payable(marketId);
+        bytes32 marketId = r.marketId;
+        Fees storage f = _payable(marketId);
         if (f.proverPaid) revert AlreadyPaid(marketId, prover);
-        _recordingSet(rec, members);
+        _recordingSet(marketId, oracle.checkedRecord(r), members);
         uint256 needed = members.length / 2 + 1;
         uint256 q = registry.getMarket(marketId).quorum;
         if (q > needed) needed = q;
         if (signatures.length < needed || indices.length != signatures.length) {
             revert NotEnoughSignatures(signatures.length, needed);
         }
-        bytes32 d = proverCreditDigest(marketId, rec.resolution.proofHash, prover);
+        bytes32 d = proverCreditDigest(marketId, r.proofHash, prover);
         address previous = address(0);
         for (uint256 i = 0; i < signatures.length; i++) {
             address signer = _recover(d, signatures[i], i);

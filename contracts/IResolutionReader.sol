@@ -40,6 +40,20 @@ interface IResolutionReader {
         bytes32 proofHash;
     }
 
+    /// A final market's answer. `resolutionHash` is the EIP-712 struct hash of the final `Resolution`
+    /// (the quorum's, recorded by the oracle and not overturned); zero, with a zero probability, when a
+    /// ruling replaced the quorum's answer (an overturn, a timeout, an emergency). The oracle keeps only
+    /// this hash of the resolution's resolver, inputs and proof hashes: the whole resolution is in its
+    /// `Resolved` event, and `isFinalResolution` checks one against it.
+    struct Final {
+        bytes32 marketId;
+        uint32 round; // the proposal's round (zero if none was recorded)
+        uint16 outcome; // index into the spec's outcomes, or INVALID_OUTCOME
+        uint32 probabilityPpm; // the resolver's probability of `outcome`, parts per million
+        bytes32 resolutionHash;
+        uint64 finalAt;
+    }
+
     /// The parts of a registered market a consumer schedules by.
     struct Market {
         bytes32 specHash; // keccak of the canonical spec (question, sources, rule) in the artifact store
@@ -59,8 +73,12 @@ interface IResolutionReader {
 
     function stateOf(bytes32 marketId) external view returns (State);
 
-    /// The final resolution and when it became final; reverts `NotFinal` in any other state.
-    function finalResolution(bytes32 marketId) external view returns (Resolution memory r, uint64 finalAt);
+    /// The final answer and when it became final; reverts `NotFinal` in any other state.
+    function finalResolution(bytes32 marketId) external view returns (Final memory);
+
+    /// True iff `r` is its market's final resolution (its struct hash is the final one): for a consumer
+    /// that needs the resolver, inputs or proof hash of the answer it acts on. False in any other state.
+    function isFinalResolution(Resolution calldata r) external view returns (bool);
 
     /// The final outcome (maybe `INVALID_OUTCOME`); reverts `NotFinal` in any other state.
     function outcomeOf(bytes32 marketId) external view returns (uint16);

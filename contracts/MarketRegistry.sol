@@ -40,6 +40,14 @@ contract MarketRegistry {
         bytes32 ruleHash;
     }
 
+    /// What settling a market reads (`settlementOf`): two storage slots of the market, not seven.
+    struct Settlement {
+        bytes32 modelId;
+        uint64 resolveAt;
+        uint16 outcomeCount;
+        uint16 quorum;
+    }
+
     bytes32 public constant MARKET_ID_DOMAIN = keccak256("ai-oracle/market/v4");
     /// The longest dispute window a market may ask for: consumers never wait longer than this (plus a
     /// dispute's ruling) for a proposed resolution to become final.
@@ -163,6 +171,18 @@ contract MarketRegistry {
 
     function isRegistered(bytes32 marketId) external view returns (bool) {
         return _markets[marketId].creator != address(0);
+    }
+
+    /// The fields settlement checks; all zero for a market the registry does not know (a registered
+    /// market's `modelId` is never zero).
+    function settlementOf(bytes32 marketId) external view returns (Settlement memory s) {
+        Market storage m = _markets[marketId];
+        s = Settlement(m.modelId, m.resolveAt, m.outcomeCount, m.quorum);
+    }
+
+    /// A market's dispute window (zero for an unknown market: check `isRegistered`).
+    function disputeWindowOf(bytes32 marketId) external view returns (uint32) {
+        return _markets[marketId].disputeWindow;
     }
 
     function getMarket(bytes32 marketId) external view returns (Market memory m) {

@@ -166,8 +166,8 @@ contract ParametricInsurance {
         uint64 deadline = p.resolveAt + RESOLUTION_GRACE;
         IResolutionReader.State state = reader.stateOf(marketId);
         if (state == IResolutionReader.State.Final) {
-            (IResolutionReader.Resolution memory r, uint64 finalAt) = reader.finalResolution(marketId);
-            if (finalAt < deadline) (outcome, ppm, round) = (r.outcome, r.probabilityPpm, r.round);
+            IResolutionReader.Final memory r = reader.finalResolution(marketId);
+            if (r.finalAt < deadline) (outcome, ppm, round) = (r.outcome, r.probabilityPpm, r.round);
         } else if (block.timestamp < deadline) {
             revert IResolutionReader.NotFinal(marketId, state);
         }

@@ -33,13 +33,31 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes32 proofHash;
     }
 
-    /// `epoch`: the `validatorEpoch` it was recorded under (same storage slot as `resolvedAt` and
-    /// `submitter`): the dispute court pays a fee share only to members of that set, while it stands.
+    /// What the oracle keeps of a recorded resolution: one slot of what contracts read on-chain
+    /// (`resolvedAt`, `epoch`: the `validatorEpoch` it was recorded under, the dispute court pays a fee
+    /// share only to members of that set; the outcome, round and probability) and the resolution's
+    /// EIP-712 struct hash (`hashResolution`). The whole resolution is in the `Resolved` event; a
+    /// contract that needs its other fields (model, inputs, proof hashes) takes it in calldata and
+    /// checks it here (`checkedRecord`). Two storage slots per market instead of six.
     struct Record {
-        Resolution resolution;
         uint64 resolvedAt;
-        address submitter;
         uint32 epoch;
+        uint16 outcome;
+        uint32 round;
+        uint32 probabilityPpm;
+        bytes32 resolutionHash;
+    }
+
+    /// A market's storage: its record's fields and whether its creator requires the ZK path, in one
+    /// slot (settling reads both at once), then the struct hash.
+    struct Stored {
+        uint64 resolvedAt;
+        uint32 epoch;
+        uint16 outcome;
+        uint32 round;
+        uint32 probabilityPpm;
+        bool zkRequired;
+        bytes32 resolutionHash;
     }
 
     /// A threshold rule over the proof's first output, as integers of the circuit's fixed point
@@ -97,16 +115,16 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     uint256 public threshold;
     address[] private _validators;
     mapping(address => bool) public isValidator;
-    mapping(bytes32 => Record) private _records;
+    mapping(bytes32 => Stored) private _records;
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
     mapping(bytes32 => uint256) private _forecastCount;
-    /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
-    mapping(bytes32 => bool) public zkRequired;
     mapping(bytes32 => ZkRule) private _zkRules;
-    /// Accepted batch roots: the most distinct validators that signed them, under which validator set.
+    /// Accepted batch roots: the most distinct validators that signed them, under which validator set;
+    /// and the epoch of `_blsBitmaps[root]` (the same slot: one write less per BLS acceptance).
     struct AcceptedRoot {
         uint64 signers;
         uint64 epoch;
+        uint64 blsEpoch;
     }
 
     mapping(bytes32 => AcceptedRoot) private _roots;
@@ -134,7 +152,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         uint64 epoch;
     }
 
-    mapping(bytes32 => BlsSigners) private _blsSigners;
+    mapping(bytes32 => uint256) private _blsBitmaps; // its epoch: `_roots[root].blsEpoch`
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -181,6 +199,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     error DuplicateSigner(uint256 index, address signer);
     error SignersNotSorted(uint256 index);
     error NotResolved(bytes32 marketId);
+    error ResolutionMismatch(bytes32 marketId, bytes32 recorded, bytes32 given);
     error ForecastAlreadyPosted(bytes32 marketId, uint32 round);
     error ForecastClosed(bytes32 marketId, uint64 resolveAt);
     error InputNotPinned(bytes32 marketId, uint256 expected, uint256 got);
@@ -322,7 +341,12 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     }
 
     function digest(Resolution calldata r) public view returns (bytes32) {
-        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), hashResolution(r)));
+        return digestOfHash(hashResolution(r));
+    }
+
+    /// `digest` of the resolution whose struct hash is `resolutionHash` (a `Record`'s).
+    function digestOfHash(bytes32 resolutionHash) public view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), resolutionHash));
     }
 
     function forecastDigest(Forecast calldata f) public view returns (bytes32) {
@@ -336,7 +360,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     /// @param signatures 65-byte (r, s, v) signatures over `digest(r)`, ordered by
     /// strictly ascending signer address, so duplicates cost one comparison each.
     function resolve(Resolution calldata r, bytes[] calldata signatures) external {
-        if (zkRequired[r.marketId]) revert ZkProofRequired(r.marketId);
+        if (zkRequired(r.marketId)) revert ZkProofRequired(r.marketId);
         _resolve(r, signatures);
     }
 
@@ -349,11 +373,11 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
         // while trading is open only: afterwards a creator could void a market it sees going against it
         if (block.timestamp >= m.closeAt) revert ZkTooLate(marketId, m.closeAt);
-        if (zkRequired[marketId] || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
+        if (zkRequired(marketId) || rule.invalidFrom > rule.aboveFrom || rule.above == rule.below
             || rule.above >= m.outcomeCount || rule.below >= m.outcomeCount) revert BadZkRule(marketId);
         ModelRegistry.Model memory model = models.modelOf(m.modelId); // reverts UnknownModel: no verifier, no zk
         if (rule.pinnedInput != NOT_PINNED && rule.pinnedInput >= model.inputCount) revert BadZkRule(marketId);
-        zkRequired[marketId] = true;
+        _records[marketId].zkRequired = true;
         _zkRules[marketId] = rule;
     }
 
@@ -435,18 +459,28 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     function _resolve(Resolution calldata r, bytes[] calldata signatures) private {
         bytes32 marketId = r.marketId;
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
-        MarketRegistry.Market memory m = _checkMarket(r);
+        MarketRegistry.Settlement memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
-        address[] memory signers = _checkQuorum(r, signatures, m.quorum);
-        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender, uint32(validatorEpoch));
+        uint256 needed = threshold > m.quorum ? threshold : m.quorum;
+        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
+        bytes32 h = hashResolution(r);
+        address[] memory signers = _recoverMembers(digestOfHash(h), signatures);
+        _record(r, h);
         emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash, signers);
+    }
+
+    function _record(Resolution calldata r, bytes32 h) private {
+        Stored storage s = _records[r.marketId];
+        _records[r.marketId] = Stored(
+            uint64(block.timestamp), uint32(validatorEpoch), r.outcome, r.round, r.probabilityPpm, s.zkRequired, h
+        );
     }
 
     /// A forecast round: the same quorum over the `Forecast` type (never a `Resolution`), recorded
     /// once per round, in any order (a round posted first voids no other), before the market's
     /// resolve time and its resolution.
     function postForecast(Forecast calldata f, bytes[] calldata signatures) external {
-        if (zkRequired[f.marketId]) revert ZkProofRequired(f.marketId);
+        if (zkRequired(f.marketId)) revert ZkProofRequired(f.marketId);
         _postForecast(f, signatures);
     }
 
@@ -495,7 +529,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes32 root = merkleRoot(level);
         uint256 signers = _acceptRoot(root, uint32(n), signatures);
         for (uint256 i = 0; i < n; i++) {
-            _recordFromBatch(rs[i], signers);
+            _recordFromBatch(rs[i], hashResolution(rs[i]), signers);
         }
     }
 
@@ -518,12 +552,14 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         view
         returns (bool)
     {
-        if (batchSigners(root) == 0) return false;
-        bytes32 h = hashResolution(r);
+        return batchSigners(root) != 0 && _fold(hashResolution(r), proof) == root;
+    }
+
+    function _fold(bytes32 h, bytes32[] calldata proof) private pure returns (bytes32) {
         for (uint256 i = 0; i < proof.length; i++) {
             h = _pair(h, proof[i]);
         }
-        return h == root;
+        return h;
     }
 
     function claim(Resolution calldata r, bytes32[] calldata proof, bytes32 root) external {
@@ -531,8 +567,9 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         if (a.signers == 0) revert UnknownRoot(root);
         // Rotation revokes: the set that signed this root is no longer the one trusted.
         if (a.epoch != validatorEpoch) revert SupersededRoot(root, a.epoch, validatorEpoch);
-        if (!verifyInclusion(r, proof, root)) revert NotInBatch(r.marketId, root);
-        _recordFromBatch(r, a.signers);
+        bytes32 h = hashResolution(r);
+        if (_fold(h, proof) != root) revert NotInBatch(r.marketId, root);
+        _recordFromBatch(r, h, a.signers);
     }
 
     function merkleRoot(bytes32[] memory level) public pure returns (bytes32) {
@@ -562,26 +599,37 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     /// resubmitting a t-sized subset of the public signatures must not lock out markets whose
     /// quorum is above t. Under a new set, the root counts only the new set's signers.
     function _recordRoot(bytes32 root, uint256 signers) private returns (uint256) {
-        uint256 stored = batchSigners(root);
+        AcceptedRoot memory a = _roots[root];
+        uint256 stored = a.epoch == validatorEpoch ? a.signers : 0;
         if (signers <= stored) return stored;
-        _roots[root] = AcceptedRoot(uint64(signers), validatorEpoch);
+        (a.signers, a.epoch) = (uint64(signers), validatorEpoch);
+        _roots[root] = a;
         return signers;
     }
 
-    function _recordFromBatch(Resolution calldata r, uint256 signers) private {
+    function _recordFromBatch(Resolution calldata r, bytes32 h, uint256 signers) private {
         bytes32 marketId = r.marketId;
-        if (zkRequired[marketId]) revert ZkProofRequired(marketId);
+        if (zkRequired(marketId)) revert ZkProofRequired(marketId);
         if (_records[marketId].resolvedAt != 0) revert AlreadyResolved(marketId);
-        MarketRegistry.Market memory m = _checkMarket(r);
+        MarketRegistry.Settlement memory m = _checkMarket(r);
         if (block.timestamp < m.resolveAt) revert TooEarly(marketId, m.resolveAt);
         if (signers < m.quorum) revert NotEnoughSignatures(signers, m.quorum);
-        _records[marketId] = Record(r, uint64(block.timestamp), msg.sender, uint32(validatorEpoch));
+        _record(r, h);
         emit Resolved(marketId, r.round, r.outcome, r.probabilityPpm, r.modelId, r.inputsHash, r.proofHash,
             new address[](0));
     }
 
-    function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Market memory) {
-        return _checkMarket(r.marketId, r.modelId, r.outcome, r.probabilityPpm);
+    /// The registry's settlement fields only (two storage slots, not the whole `Market`); a market the
+    /// registry does not know has a zero resolver.
+    function _checkMarket(Resolution calldata r) private view returns (MarketRegistry.Settlement memory m) {
+        bytes32 marketId = r.marketId;
+        m = registry.settlementOf(marketId);
+        if (m.modelId == bytes32(0)) revert UnregisteredMarket(marketId);
+        if (r.modelId != m.modelId) revert ModelMismatch(m.modelId, r.modelId);
+        if (r.outcome >= m.outcomeCount && r.outcome != INVALID_OUTCOME) {
+            revert OutcomeOutOfRange(r.outcome, m.outcomeCount);
+        }
+        if (r.probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(r.probabilityPpm);
     }
 
     /// A forecast is the market's forecaster's, never its resolver's (a market without one has none).
@@ -594,30 +642,6 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         m = registry.getMarket(marketId);
         if (modelId == bytes32(0) || modelId != m.forecasterId) revert ModelMismatch(m.forecasterId, modelId);
         if (probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(probabilityPpm);
-    }
-
-    function _checkMarket(bytes32 marketId, bytes32 modelId, uint16 outcome, uint32 probabilityPpm)
-        private
-        view
-        returns (MarketRegistry.Market memory m)
-    {
-        if (!registry.isRegistered(marketId)) revert UnregisteredMarket(marketId);
-        m = registry.getMarket(marketId);
-        if (modelId != m.modelId) revert ModelMismatch(m.modelId, modelId);
-        if (outcome >= m.outcomeCount && outcome != INVALID_OUTCOME) {
-            revert OutcomeOutOfRange(outcome, m.outcomeCount);
-        }
-        if (probabilityPpm > 1_000_000) revert ProbabilityOutOfRange(probabilityPpm);
-    }
-
-    function _checkQuorum(Resolution calldata r, bytes[] calldata signatures, uint16 marketQuorum)
-        private
-        view
-        returns (address[] memory signers)
-    {
-        uint256 needed = threshold > marketQuorum ? threshold : marketQuorum;
-        if (signatures.length < needed) revert NotEnoughSignatures(signatures.length, needed);
-        signers = _recoverMembers(digest(r), signatures);
     }
 
     function _recoverMembers(bytes32 d, bytes[] calldata signatures) private view returns (address[] memory signers) {
@@ -704,7 +728,7 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         }
         uint256 signers = _acceptRootBls(merkleRoot(level), uint32(n), signerBitmap, publicKeys, signature);
         for (uint256 i = 0; i < n; i++) {
-            _recordFromBatch(rs[i], signers);
+            _recordFromBatch(rs[i], hashResolution(rs[i]), signers);
         }
     }
 
@@ -731,14 +755,15 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes memory h = BLS.hashToG2(abi.encodePacked(batchDigest(root, count)), BLS.DST_SIG);
         if (!BLS.pairingCheck(aggregateKey, h, signature)) revert BadAggregateSignature(root);
         emit BatchAcceptedBls(root, count, signerBitmap);
-        BlsSigners storage b = _blsSigners[root];
-        if (b.epoch == validatorEpoch) b.bitmap |= signerBitmap;
-        else (b.bitmap, b.epoch) = (signerBitmap, validatorEpoch);
+        AcceptedRoot storage a = _roots[root];
+        if (a.blsEpoch == validatorEpoch) signerBitmap |= _blsBitmaps[root];
+        else a.blsEpoch = validatorEpoch;
+        _blsBitmaps[root] = signerBitmap;
         signers = _recordRoot(root, signers);
     }
 
     function blsSignersOf(bytes32 root) external view returns (BlsSigners memory) {
-        return _blsSigners[root];
+        return BlsSigners(_blsBitmaps[root], _roots[root].blsEpoch);
     }
 
     /// Exposed for tests against the library's vectors: RFC 9380 hash_to_curve under `dst`.
@@ -752,14 +777,34 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         return _records[marketId].resolvedAt != 0;
     }
 
-    function resolutionOf(bytes32 marketId) external view returns (Record memory rec) {
-        rec = _records[marketId];
-        if (rec.resolvedAt == 0) revert NotResolved(marketId);
+    /// What the oracle keeps of a market's resolution (reverts `NotResolved`): the whole resolution is
+    /// in its `Resolved` event; `checkedRecord` checks one against it.
+    function recordOf(bytes32 marketId) public view returns (Record memory) {
+        Stored storage s = _records[marketId];
+        if (s.resolvedAt == 0) revert NotResolved(marketId);
+        return Record(s.resolvedAt, s.epoch, s.outcome, s.round, s.probabilityPpm, s.resolutionHash);
+    }
+
+    /// Markets whose creator asked for trustless settlement: the proof is verified on-chain too.
+    function zkRequired(bytes32 marketId) public view returns (bool) {
+        return _records[marketId].zkRequired;
+    }
+
+    /// When a market's resolution was recorded and its outcome, from one storage slot (zeros: none yet).
+    function proposalOf(bytes32 marketId) external view returns (uint64 resolvedAt, uint16 outcome) {
+        Stored storage rec = _records[marketId];
+        return (rec.resolvedAt, rec.outcome);
+    }
+
+    /// The record of `r`'s market if `r` is the resolution recorded for it (its struct hash is the one
+    /// kept); reverts `NotResolved`, or `ResolutionMismatch` for any other resolution.
+    function checkedRecord(Resolution calldata r) external view returns (Record memory rec) {
+        rec = recordOf(r.marketId);
+        bytes32 h = hashResolution(r);
+        if (h != rec.resolutionHash) revert ResolutionMismatch(r.marketId, rec.resolutionHash, h);
     }
 
     function outcomeOf(bytes32 marketId) external view returns (uint16) {
-        Record storage rec = _records[marketId];
-        if (rec.resolvedAt == 0) revert NotResolved(marketId);
-        return rec.resolution.outcome;
+        return recordOf(marketId).outcome;
     }
 }

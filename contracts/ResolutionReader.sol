@@ -28,16 +28,19 @@ interface IMarketRegistryReads {
 /// The `QuorumOracle` reads (and the permissionless `claim`) the reader uses; see above.
 interface IQuorumOracleReads {
     struct Record {
-        IResolutionReader.Resolution resolution;
         uint64 resolvedAt;
-        address submitter;
         uint32 epoch;
+        uint16 outcome;
+        uint32 round;
+        uint32 probabilityPpm;
+        bytes32 resolutionHash;
     }
 
     function registry() external view returns (IMarketRegistryReads);
     function INVALID_OUTCOME() external view returns (uint16);
     function isResolved(bytes32 marketId) external view returns (bool);
-    function resolutionOf(bytes32 marketId) external view returns (Record memory);
+    function recordOf(bytes32 marketId) external view returns (Record memory);
+    function hashResolution(IResolutionReader.Resolution calldata r) external pure returns (bytes32);
     function outcomeOf(bytes32 marketId) external view returns (uint16);
     function verifyInclusion(IResolutionReader.Resolution calldata r, bytes32[] calldata proof, bytes32 root)
         external
@@ -53,10 +56,10 @@ interface ICourtReads {
     struct Case {
         address disputer;
         uint64 disputedAt;
+        uint8 ruling;
         uint96 bond;
         uint64 settledAt;
         uint16 outcome;
-        uint8 ruling;
     }
 
     function oracle() external view returns (IQuorumOracleReads);
@@ -100,17 +103,26 @@ contract ResolutionReader is IResolutionReader {
         return s >= uint8(State.Final) ? State.Final : State(s); // the court's Invalid is final
     }
 
-    /// The final resolution and when it became final. Settled by a ruling other than "upheld" (an
-    /// overturn, a timeout, an emergency): the market, the proposal's round, the ruling's outcome, and
-    /// zero for what no resolver gave it (probability, model, inputs, proof).
-    function finalResolution(bytes32 marketId) public view returns (Resolution memory r, uint64 finalAt) {
+    /// The final answer and when it became final. Settled by a ruling other than "upheld" (an
+    /// overturn, a timeout, an emergency): the proposal's round, the ruling's outcome, and zero for what
+    /// no resolver gave it (probability, resolution hash).
+    function finalResolution(bytes32 marketId) public view returns (Final memory f) {
         _requireFinal(marketId);
-        uint16 outcome;
-        (outcome, finalAt) = court.finalOf(marketId);
-        if (oracle.isResolved(marketId)) r = oracle.resolutionOf(marketId).resolution;
-        else r.marketId = marketId;
+        f.marketId = marketId;
+        (f.outcome, f.finalAt) = court.finalOf(marketId);
+        if (!oracle.isResolved(marketId)) return f;
+        IQuorumOracleReads.Record memory rec = oracle.recordOf(marketId);
+        f.round = rec.round;
         uint8 ruling = court.caseOf(marketId).ruling;
-        if (ruling != 0 && ruling != UPHELD) r = Resolution(marketId, r.round, outcome, 0, 0, 0, 0);
+        if (ruling == 0 || ruling == UPHELD) {
+            (f.probabilityPpm, f.resolutionHash) = (rec.probabilityPpm, rec.resolutionHash);
+        }
+    }
+
+    function isFinalResolution(Resolution calldata r) external view returns (bool) {
+        if (stateOf(r.marketId) != State.Final) return false;
+        bytes32 h = finalResolution(r.marketId).resolutionHash;
+        return h != 0 && h == oracle.hashResolution(r);
     }
 
     function outcomeOf(bytes32 marketId) external view returns (uint16) {
@@ -120,8 +132,7 @@ contract ResolutionReader is IResolutionReader {
     }
 
     function probabilityOf(bytes32 marketId) external view returns (uint32) {
-        (Resolution memory r,) = finalResolution(marketId);
-        return r.probabilityPpm;
+        return finalResolution(marketId).probabilityPpm;
     }
 
     function verifyInclusion(Resolution calldata r, bytes32[] calldata proof, bytes32 root)

@@ -338,11 +338,14 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
     }
 
     function _fold(QuorumOracle.Resolution memory r, bytes32[] calldata proof, bytes32 root) private view {
-        bytes32 h = oracle.hashResolution(r);
+        _foldHash(r.marketId, oracle.hashResolution(r), proof, root);
+    }
+
+    function _foldHash(bytes32 marketId, bytes32 h, bytes32[] calldata proof, bytes32 root) private pure {
         for (uint256 i = 0; i < proof.length; i++) {
             h = h < proof[i] ? keccak256(abi.encodePacked(h, proof[i])) : keccak256(abi.encodePacked(proof[i], h));
         }
-        if (h != root) revert NotInBatch(r.marketId, root);
+        if (h != root) revert NotInBatch(marketId, root);
     }
 
     function _checkBls(address member, bytes memory key, bytes32 d, bytes calldata signature) private view {
@@ -353,8 +356,8 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
     /// A signature over a resolution the dispute court overturned (its vote, over the oracle's `digest`):
     /// the signer vouched for a wrong answer, and its bond is taken.
     function slashOverturned(bytes32 marketId, bytes calldata signature) external {
-        QuorumOracle.Resolution memory r = _overturned(marketId);
-        address signer = _recover(oracle.digest(r), signature, 0);
+        QuorumOracle.Record memory r = _overturned(marketId);
+        address signer = _recover(oracle.digestOfHash(r.resolutionHash), signature, 0);
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
 
@@ -367,8 +370,8 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
         uint32 count,
         bytes calldata signature
     ) external {
-        QuorumOracle.Resolution memory r = _overturned(marketId);
-        _fold(r, proof, root);
+        QuorumOracle.Record memory r = _overturned(marketId);
+        _foldHash(marketId, r.resolutionHash, proof, root);
         address signer = _recover(oracle.batchDigest(root, count), signature, 0);
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
@@ -383,8 +386,8 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
         address[] calldata epochMembers,
         uint256 index
     ) external {
-        QuorumOracle.Resolution memory r = _overturned(marketId);
-        _fold(r, proof, root);
+        QuorumOracle.Record memory r = _overturned(marketId);
+        _foldHash(marketId, r.resolutionHash, proof, root);
         QuorumOracle.BlsSigners memory b = oracle.blsSignersOf(root);
         if (index >= epochMembers.length || (b.bitmap >> index) & 1 == 0
             || keccak256(abi.encode(epochMembers)) != oracle.setHashAt(b.epoch)) revert NotInBatch(marketId, root);
@@ -392,11 +395,11 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
 
-    function _overturned(bytes32 marketId) private view returns (QuorumOracle.Resolution memory) {
+    function _overturned(bytes32 marketId) private view returns (QuorumOracle.Record memory) {
         if (address(court) == address(0) || court.caseOf(marketId).ruling != DisputeCourt.Ruling.Overturned) {
             revert NotOverturned(marketId);
         }
-        return oracle.resolutionOf(marketId).resolution;
+        return oracle.recordOf(marketId);
     }
 
     function _signer(bytes32 da, bytes calldata sa, bytes32 db, bytes calldata sb) private pure returns (address) {

@@ -98,9 +98,11 @@ class AnvilNode:
 
 
 def start_anvil(*, port: int | None = None, log_dir: Path, block_time: float | None = None,
-                state_file: Path | None = None, timeout: float = 20.0, timestamp: int | None = None) -> AnvilNode:
+                state_file: Path | None = None, timeout: float = 20.0, timestamp: int | None = None,
+                steps_tracing: bool = False) -> AnvilNode:
     """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC. `timestamp`: the genesis block's
-    time (a replay chain for markets on historical data; the clock runs on from there)."""
+    time (a replay chain for markets on historical data; the clock runs on from there). `steps_tracing`:
+    record every opcode, so that `debug_traceTransaction` returns them (the gas benchmark's profiles)."""
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"anvil-{port}.log"
@@ -112,6 +114,8 @@ def start_anvil(*, port: int | None = None, log_dir: Path, block_time: float | N
         cmd += ["--state", str(state_file)]
     if timestamp is not None:
         cmd += ["--timestamp", str(int(timestamp))]
+    if steps_tracing:
+        cmd += ["--steps-tracing"]
     with open(log, "ab") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
     node = AnvilNode(proc.pid, port, log, proc)

@@ -16,7 +16,9 @@ from web3.logs import DISCARD
 from .canonical import to_bytes32
 from .chain import Chain
 from .eip712 import Resolution
-from .errors import FieldError
+from .batch import leaf
+from .errors import FieldError, NotFound
+from .records import recorded_resolution
 from .signer import Signer
 
 
@@ -112,10 +114,26 @@ class ResolutionReader(_Deployed):
                                      action="ResolutionReader.stateOf"))
 
     def final_resolution(self, market_id: str) -> tuple[Resolution, int]:
-        """The final resolution and when it became final; ChainError `NotFinal` otherwise."""
-        r, final_at = self.chain.call(self.contract.functions.finalResolution(to_bytes32(market_id)),
-                                      action="ResolutionReader.finalResolution")
-        return Resolution(_hex(r[0]), r[1], r[2], r[3], _hex(r[4]), _hex(r[5]), _hex(r[6])), final_at
+        """The final resolution and when it became final; ChainError `NotFinal` otherwise. The reader
+        returns its outcome, probability, round and struct hash; the resolver, inputs and proof hashes
+        come from the oracle's `Resolved` log with that struct hash. Settled by a ruling other than
+        "upheld": the ruling's outcome, the proposal's round, zeros for the rest."""
+        mid, round_, outcome, ppm, struct_hash, final_at = self.chain.call(
+            self.contract.functions.finalResolution(to_bytes32(market_id)), action="ResolutionReader.finalResolution")
+        if bytes(struct_hash) == bytes(32):
+            zero = "0x" + "00" * 32
+            return Resolution(_hex(mid), round_, outcome, ppm, zero, zero, zero), final_at
+        oracle = self.chain.contract("QuorumOracle", self.chain.call(self.contract.functions.oracle(),
+                                                                     action="ResolutionReader.oracle"))
+        recorded = recorded_resolution(self.chain, oracle, market_id).resolution
+        if leaf(recorded) != bytes(struct_hash):  # the final hash is the recorded one, or zero
+            raise NotFound(f"market {market_id}: the final struct hash {_hex(struct_hash)} is not the oracle's "
+                           "recorded resolution")
+        return recorded, final_at
+
+    def is_final_resolution(self, resolution: Resolution) -> bool:
+        return self.chain.call(self.contract.functions.isFinalResolution(_abi(resolution)),
+                               action="ResolutionReader.isFinalResolution")
 
     def outcome_of(self, market_id: str) -> int:
         return self.chain.call(self.contract.functions.outcomeOf(to_bytes32(market_id)),

@@ -12,8 +12,9 @@ from typing import Any, Sequence
 
 from .canonical import to_bytes32
 from .chain import Chain
-from .eip712 import (COURT_DOMAIN_NAME, INVALID_OUTCOME, Domain, prover_credit_signable, ruling_signable,
-                     signable_digest)
+from .eip712 import (COURT_DOMAIN_NAME, INVALID_OUTCOME, Domain, Resolution, prover_credit_signable,
+                     ruling_signable, signable_digest)
+from .records import recorded_resolution
 from .signer import Signer
 
 ETH = 10**18
@@ -112,7 +113,8 @@ class Court:
 
     def case_of(self, market_id: str) -> Case:
         c = self._call("caseOf", to_bytes32(market_id))
-        return Case(c[0], c[1], c[2], c[3], c[4], RULINGS[c[5]])
+        disputer, disputed_at, ruling, bond, settled_at, outcome = c
+        return Case(disputer, disputed_at, bond, settled_at, outcome, RULINGS[ruling])
 
     def fees_of(self, market_id: str) -> Fees:
         return Fees(*self._call("feesOf", to_bytes32(market_id)))
@@ -152,8 +154,18 @@ class Court:
         bond = self.parameters().dispute_bond if bond is None else bond
         return self._send(disputer, "dispute", to_bytes32(market_id), value=bond, gas=300_000)
 
+    def recorded_resolution(self, market_id: str) -> Resolution:
+        """The resolution the oracle recorded for the market, whole (from its `Resolved` log, checked
+        against the record's struct hash): the court's proof path and the prover's fee take it in calldata."""
+        oracle = self.chain.contract("QuorumOracle", self._call("oracle"))
+        return recorded_resolution(self.chain, oracle, market_id).resolution
+
+    def settle_by_proof_args(self, market_id: str, proof: bytes, instances: Sequence[int]) -> tuple:
+        return (self.recorded_resolution(market_id).as_tuple(), proof, list(instances))
+
     def settle_by_proof(self, sender: Signer, market_id: str, proof: bytes, instances: Sequence[int]) -> Any:
-        return self._send(sender, "settleByProof", to_bytes32(market_id), proof, list(instances), gas=3_000_000)
+        return self._send(sender, "settleByProof", *self.settle_by_proof_args(market_id, proof, instances),
+                          gas=3_000_000)
 
     def ruling_signature(self, member: Signer, market_id: str, outcome: int) -> bytes:
         return member.sign_message(ruling_signable(self.domain, market_id, outcome))
@@ -191,8 +203,9 @@ class Court:
         ordered = sorted(credits, key=lambda c: int(c[0], 16))
         lowered = [m.lower() for m in members]
         indices = [lowered.index(a.lower()) if a.lower() in lowered else len(members) for a, _ in ordered]
-        return self._send(sender, "claimProverFee", to_bytes32(market_id), prover, [bytes(s) for _, s in ordered],
-                          list(members), indices, gas=1_000_000 + 3_000 * len(members))
+        return self._send(sender, "claimProverFee", self.recorded_resolution(market_id).as_tuple(), prover,
+                          [bytes(s) for _, s in ordered], list(members), indices,
+                          gas=1_000_000 + 3_000 * len(members))
 
     def refund_fee(self, sender: Signer, market_id: str) -> Any:
         return self._send(sender, "refundFee", to_bytes32(market_id), gas=300_000)
@@ -243,6 +256,6 @@ class Court:
         mid = to_bytes32(market_id)
         if not self.chain.call(oracle.functions.isResolved(mid), action="QuorumOracle.isResolved"):
             return None
-        resolved_at = self.chain.call(oracle.functions.resolutionOf(mid), action="QuorumOracle.resolutionOf")[1]
+        resolved_at = self.chain.call(oracle.functions.recordOf(mid), action="QuorumOracle.recordOf")[0]
         window = self.chain.call(registry.functions.getMarket(mid), action="MarketRegistry.getMarket")[8]
         return int(resolved_at) + int(window)

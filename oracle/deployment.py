@@ -14,6 +14,7 @@ from .chain import Chain
 from .court import Court, CourtParameters
 from .eip712 import RESOLUTION_TYPE, Domain, Resolution
 from .errors import ChainError, NotFound
+from .records import OnchainResolution, ResolvedEvent, recorded_resolution, resolved_event
 from .signer import Signer
 from .store import atomic_write
 
@@ -36,32 +37,6 @@ class MarketRecord:
     dispute_window: int = 0  # seconds a quorum resolution stays proposed (disputable) before it is final
     rule_hash: str = "0x" + "00" * 32  # the committed ZkRule's hash (zero: none)
     registered_at: int = 0  # the registering block's timestamp
-
-
-@dataclass(frozen=True)
-class OnchainResolution:
-    resolution: Resolution
-    resolved_at: int  # when the quorum's resolution was recorded (proposed; final after the dispute window)
-    submitter: str
-    epoch: int = 0  # the oracle's validatorEpoch it was recorded under
-
-
-@dataclass(frozen=True)
-class ResolvedEvent:
-    """One `Resolved` log of the oracle: what a transaction recorded for a market, and where."""
-
-    resolution: Resolution
-    signers: tuple[str, ...]
-    tx_hash: str
-    block: int
-
-    @property
-    def market_id(self) -> str:
-        return self.resolution.market_id
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.resolution.to_json(), "signers": list(self.signers), "tx_hash": self.tx_hash,
-                "block": self.block}
 
 
 @dataclass(frozen=True)
@@ -112,13 +87,6 @@ def resolution_from_abi(t: Sequence[Any]) -> Resolution:
     if isinstance(t, Mapping):
         t = [t[f["name"]] for f in RESOLUTION_TYPE]
     return Resolution(_hex(t[0]), t[1], t[2], t[3], _hex(t[4]), _hex(t[5]), _hex(t[6]))
-
-
-def _resolved_event(log: Any) -> ResolvedEvent:
-    a = log["args"]
-    resolution = Resolution(_hex(a["marketId"]), a["round"], a["outcome"], a["probabilityPpm"], _hex(a["modelId"]),
-                            _hex(a["inputsHash"]), _hex(a["proofHash"]))
-    return ResolvedEvent(resolution, tuple(a["signers"]), _hex(log["transactionHash"]), log["blockNumber"])
 
 
 class Deployment:
@@ -451,14 +419,9 @@ class Deployment:
                                action="QuorumOracle.isResolved")
 
     def resolution_of(self, market_id: str) -> OnchainResolution:
-        rec = self.chain.call(self.oracle.functions.resolutionOf(to_bytes32(market_id)), action="resolutionOf")
-        r, resolved_at, submitter, epoch = rec
-        return OnchainResolution(
-            Resolution(_hex(r[0]), r[1], r[2], r[3], _hex(r[4]), _hex(r[5]), _hex(r[6])),
-            resolved_at,
-            submitter,
-            epoch,
-        )
+        """The recorded resolution, whole: the oracle's record (`recordOf`) joined with the `Resolved`
+        log that carries it (the contract keeps only its struct hash of the other fields)."""
+        return recorded_resolution(self.chain, self.oracle, market_id, from_block=self.from_block)
 
     # ------------------------------------------------------------- history
     def resolved_events(self, market_id: str) -> list[ResolvedEvent]:
@@ -466,7 +429,7 @@ class Deployment:
         settlement)."""
         logs = self.chain.logs(self.oracle.events.Resolved(), from_block=self.from_block,
                                argument_filters={"marketId": to_bytes32(market_id)})
-        return [_resolved_event(log) for log in logs]
+        return [resolved_event(log) for log in logs]
 
     def batch_accepted_events(self, root: str, *, to_block: int | str = "latest") -> list[BatchAcceptedEvent]:
         """Every acceptance of a batch root (`BatchAccepted` and `BatchAcceptedBls`) since the

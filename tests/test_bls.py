@@ -14,7 +14,7 @@ from py_ecc.optimized_bls12_381 import G1, add, multiply, neg
 from oracle import bls
 from oracle.batch import leaf, merkle_proof, merkle_root
 from oracle.errors import ChainError
-from test_batch_resolution import _batch
+from test_batch_resolution import _batch, _sign
 from validators.aggregator import BlsAggregator, BlsVote, VoteRejected
 
 QUUX = b"QUUX-V01-CS02-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"
@@ -154,6 +154,27 @@ def test_bls_resubmission_does_not_downgrade_a_root(blsnet):
     assert blsnet.dep.oracle.functions.batchSigners(root).call() == n
     blsnet.dep.claim(net.submitter, rs[0], merkle_proof(leaves, 0), root)
     assert blsnet.dep.resolution_of(market_id).resolution == rs[0]
+
+
+def test_bls_signers_of_a_root_accumulate_within_an_epoch(blsnet):
+    """The members whose aggregates accepted a root add up within a validator epoch (the bitmap the
+    slashing of an overturned batch reads), and the epoch kept in the root's own slot survives the
+    root's later ECDSA acceptance by more signers."""
+    net = blsnet.net
+    n, t = len(net.keys), net.t
+    assert t < n
+    rs = _batch(net, 2, "blsacc")
+    root = merkle_root([leaf(r) for r in rs])
+    oracle = blsnet.dep.oracle.functions
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(t), root, 2))
+    epoch = blsnet.dep.validator_epoch()
+    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t)), epoch)
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(1, t + 1), root, 2))
+    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t + 1)), epoch)
+    assert oracle.batchSigners(root).call() == t
+    blsnet.dep.accept_batch_root(net.submitter, root, 2, _sign(net, root, 2, keys=net.keys))
+    assert oracle.batchSigners(root).call() == n
+    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t + 1)), epoch)
 
 
 def test_rogue_key_needs_a_proof_of_possession(blsnet):

@@ -152,6 +152,15 @@ def test_cover_settles_from_a_real_resolution(network, spec, bundle, above_3900,
     assert spec.outcomes[stored.outcome] == "NO"
     assert reader.state_of(market) == State.FINAL
     assert reader.final_resolution(market) == (stored, network.dep.resolution_of(market).resolved_at)
+    # the oracle keeps the resolution's struct hash: the whole resolution checks against it, a forged
+    # one (another proof hash, another probability) does not
+    assert reader.is_final_resolution(stored)
+    assert not reader.is_final_resolution(replace(stored, proof_hash=keccak_hex(b"forged")))
+    assert not reader.is_final_resolution(replace(stored, probability_ppm=stored.probability_ppm ^ 1))
+    checked = network.dep.oracle.functions.checkedRecord
+    assert network.chain.call(checked(stored.as_tuple()))[5] == leaf(stored)
+    with pytest.raises(ChainError, match="ResolutionMismatch"):
+        network.chain.call(checked(replace(stored, inputs_hash=keccak_hex(b"forged")).as_tuple()))
     assert reader.outcome_of(market) == no and reader.probability_of(market) == stored.probability_ppm
 
     paid, _ = insurance.settle(network.submitter, on_no)

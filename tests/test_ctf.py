@@ -83,6 +83,25 @@ def test_condition_resolved_and_redeemed(network, ctf):
         network.chain.transact(network.submitter, adapter.functions.report(to_bytes32(market_id)))
 
 
+def test_report_batch_reports_every_final_market_or_none(network, ctf):
+    """`reportBatch`: one transaction for many markets; `reported` is the CTF's own record (its payout
+    denominator), so a market reported once refuses a second report, alone or in a batch."""
+    ct, adapter = ctf
+    linked = [_prepare(network, ct, adapter, b"batch%d" % i) for i in range(3)]
+    ids = [to_bytes32(m) for m, _ in linked]
+    for i, (market_id, _) in enumerate(linked[:2]):
+        r = _resolution(market_id, outcome=i)
+        network.dep.resolve(network.submitter, r, _sigs(network, r))
+    with pytest.raises(ChainError, match="NotFinal"):  # the third is not resolved: nothing is reported
+        network.chain.transact(network.bob, adapter.functions.reportBatch(ids), gas=2_000_000)
+    assert not any(adapter.functions.reported(i).call() for i in ids)
+    network.chain.transact(network.bob, adapter.functions.reportBatch(ids[:2]))
+    assert [adapter.functions.reported(i).call() for i in ids] == [True, True, False]
+    assert [[ct.functions.payoutNumerators(c, k).call() for k in (0, 1)] for _, c in linked[:2]] == [[1, 0], [0, 1]]
+    with pytest.raises(ChainError, match="AlreadyReported"):
+        network.chain.transact(network.bob, adapter.functions.reportBatch(ids[1:2]), gas=2_000_000)
+
+
 def test_invalid_resolution_splits_equally(network, ctf):
     ct, adapter = ctf
     market_id, condition = _prepare(network, ct, adapter, b"m2")

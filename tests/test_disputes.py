@@ -174,6 +174,16 @@ def test_a_griefing_dispute_loses_its_bond_to_the_signers_and_the_prover(chain_n
         court.claim_prover_fee(net.submitter, market_id, net.alice.address, credits, members)
     with pytest.raises(ChainError, match="NotRecordingSet"):  # another list than the recording set
         court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members[:3])
+    # the oracle keeps only the resolution's struct hash: a resolution in calldata naming another proof
+    # (credits signed for that proof hash) is refused against it, not paid for a proof nobody signed
+    forged = replace(r, proof_hash=keccak_hex(b"another proof"))
+    forged_credits = sorted(((k.address, court.prover_credit_signature(k, market_id, forged.proof_hash,
+                                                                        prover.address)) for k in net.keys[:3]),
+                            key=lambda c: int(c[0], 16))
+    with pytest.raises(ChainError, match="ResolutionMismatch"):
+        court._send(net.submitter, "claimProverFee", forged.as_tuple(), prover.address,
+                    [s for _, s in forged_credits], list(members),
+                    [members.index(a) for a, _ in forged_credits], gas=1_000_000)
     court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members)
     with pytest.raises(ChainError, match="AlreadyPaid"):
         court.claim_prover_fee(net.submitter, market_id, prover.address, credits, members)
@@ -476,6 +486,11 @@ def test_a_proof_that_agrees_settles_nothing_and_the_vote_upholds_against_a_grie
     # sources can tell), so it upholds nothing by itself: colluders cannot close a dispute this way
     with pytest.raises(ChainError, match="ProofAgrees"):
         court.settle_by_proof(net.bob, market.market_id, bundle.proof_bytes, instances)
+    # the disputed resolution travels in calldata, checked against the struct hash the oracle kept: one
+    # with the other outcome (which the same proof would "overturn") is refused
+    forged = replace(honest, outcome=1 - honest.outcome)
+    with pytest.raises(ChainError, match="ResolutionMismatch"):
+        court._send(net.bob, "settleByProof", forged.as_tuple(), bundle.proof_bytes, instances, gas=3_000_000)
     court.settle_by_vote(net.submitter, market.market_id, honest.outcome,
                          _ruling_signatures(net, market.market_id, honest.outcome, net.keys))
     assert court.case_of(market.market_id).ruling == "upheld"

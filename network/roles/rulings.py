@@ -204,7 +204,7 @@ def settle_by_proof_if_wrong(court: Court, sender: Signer, market_id: str, bundl
             if court.rule_of(market_id) is None:
                 raise
     instances = [felt_to_uint(f) for f in bundle.instances[0]]
-    args = (to_bytes32(market_id), bundle.proof_bytes, instances)
+    args = court.settle_by_proof_args(market_id, bundle.proof_bytes, instances)
     try:
         court._call("settleByProof", *args)  # a dry run: sends nothing when the proof agrees
     except ChainError as e:
