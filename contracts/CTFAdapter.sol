@@ -118,21 +118,29 @@ contract CTFAdapter {
     }
 
     /// Report the market's final resolution to its condition (anyone: it is already final on-chain).
-    function report(bytes32 marketId) public {
+    function report(bytes32 marketId) external {
+        if (!_report(marketId)) revert AlreadyReported(marketId);
+    }
+
+    /// `report` for each market, in one transaction: a market already reported (by anyone, even
+    /// just before this batch) is skipped, so one front-run `report` cannot void the rest; any other
+    /// failure (not linked, not final) reverts the whole batch.
+    function reportBatch(bytes32[] calldata marketIds) external {
+        for (uint256 i = 0; i < marketIds.length; i++) {
+            _report(marketIds[i]);
+        }
+    }
+
+    /// Reports the market; false if its condition was already reported.
+    function _report(bytes32 marketId) private returns (bool) {
         Link storage link = _links[marketId];
         if (link.slots == 0) revert NotLinked(marketId);
         bytes32 ctfQuestionId = ctfQuestionIdOf(marketId, link.questionId);
         bytes32 conditionId = ctf.getConditionId(address(this), ctfQuestionId, link.slots);
-        if (ctf.payoutDenominator(conditionId) != 0) revert AlreadyReported(marketId);
+        if (ctf.payoutDenominator(conditionId) != 0) return false;
         uint256[] memory payouts = payoutsFor(marketId);
         ctf.reportPayouts(ctfQuestionId, payouts);
         emit PayoutsReported(marketId, conditionId, payouts);
-    }
-
-    /// `report` for each market, in one transaction (reverts as a whole if any one would).
-    function reportBatch(bytes32[] calldata marketIds) external {
-        for (uint256 i = 0; i < marketIds.length; i++) {
-            report(marketIds[i]);
-        }
+        return true;
     }
 }

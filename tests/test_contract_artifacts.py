@@ -41,10 +41,11 @@ def test_every_contract_fits_the_eip170_size_limit():
 
 
 def _abi_type(p: dict) -> str:
-    """A parameter's full ABI type, tuple components spelled out (names ignored: the wire is positional)."""
+    """A parameter's full ABI type, tuple components spelled out with their names: the wire is
+    positional, so two neighbours of one type swapped in a mirror would decode each other's value."""
     t = p["type"]
     if t.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in p["components"]) + ")" + t[len("tuple"):]
+        return "(" + ",".join(f"{_abi_type(c)} {c['name']}" for c in p["components"]) + ")" + t[len("tuple"):]
     return t
 
 

@@ -85,7 +85,8 @@ def test_condition_resolved_and_redeemed(network, ctf):
 
 def test_report_batch_reports_every_final_market_or_none(network, ctf):
     """`reportBatch`: one transaction for many markets; `reported` is the CTF's own record (its payout
-    denominator), so a market reported once refuses a second report, alone or in a batch."""
+    denominator), so a market reported once refuses a second `report`, and a batch skips it: one
+    front-run `report` of a keeper's batch does not void the rest of the batch."""
     ct, adapter = ctf
     linked = [_prepare(network, ct, adapter, b"batch%d" % i) for i in range(3)]
     ids = [to_bytes32(m) for m, _ in linked]
@@ -99,7 +100,15 @@ def test_report_batch_reports_every_final_market_or_none(network, ctf):
     assert [adapter.functions.reported(i).call() for i in ids] == [True, True, False]
     assert [[ct.functions.payoutNumerators(c, k).call() for k in (0, 1)] for _, c in linked[:2]] == [[1, 0], [0, 1]]
     with pytest.raises(ChainError, match="AlreadyReported"):
-        network.chain.transact(network.bob, adapter.functions.reportBatch(ids[1:2]), gas=2_000_000)
+        network.chain.transact(network.bob, adapter.functions.report(ids[1]), gas=2_000_000)
+    # the third resolves; someone reports it just before a keeper's batch of all three: the batch skips
+    # the two reported ones and its own front-run one, and reports nothing twice
+    r = _resolution(linked[2][0], outcome=1)
+    network.dep.resolve(network.submitter, r, _sigs(network, r))
+    network.chain.transact(network.alice, adapter.functions.report(ids[2]))
+    network.chain.transact(network.bob, adapter.functions.reportBatch(ids), gas=2_000_000)
+    assert [adapter.functions.reported(i).call() for i in ids] == [True, True, True]
+    assert [ct.functions.payoutNumerators(linked[2][1], k).call() for k in (0, 1)] == [0, 1]
 
 
 def test_invalid_resolution_splits_equally(network, ctf):
