@@ -119,12 +119,10 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     mapping(bytes32 => mapping(uint32 => uint32)) private _forecasts;
     mapping(bytes32 => uint256) private _forecastCount;
     mapping(bytes32 => ZkRule) private _zkRules;
-    /// Accepted batch roots: the most distinct validators that signed them, under which validator set;
-    /// and the epoch of `_blsBitmaps[root]` (the same slot: one write less per BLS acceptance).
+    /// Accepted batch roots: the most distinct validators that signed them, under which validator set.
     struct AcceptedRoot {
         uint64 signers;
         uint64 epoch;
-        uint64 blsEpoch;
     }
 
     mapping(bytes32 => AcceptedRoot) private _roots;
@@ -145,14 +143,10 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
     /// keccak256(abi.encode(validators)) of each epoch's set: who was a member when a record was made
     /// (the dispute court pays fee shares to members of the recording set; slashing names BLS signers).
     mapping(uint64 => bytes32) public setHashAt;
-    /// The members whose BLS aggregates accepted a root (bit i: `validators()[i]` of `epoch`): the
-    /// chain itself checked their signatures, so a root later overturned names who vouched for it.
-    struct BlsSigners {
-        uint256 bitmap;
-        uint64 epoch;
-    }
-
-    mapping(bytes32 => uint256) private _blsBitmaps; // its epoch: `_roots[root].blsEpoch`
+    /// The members whose BLS aggregates accepted a root, per validator epoch (bit i: `validators()[i]`
+    /// of that epoch): the chain itself checked their signatures, so a root later overturned names who
+    /// vouched for it. Kept per epoch: an acceptance under a later set never erases an earlier one's.
+    mapping(bytes32 => mapping(uint64 => uint256)) private _blsBitmaps;
 
     event ForecastPosted(
         bytes32 indexed marketId,
@@ -755,15 +749,13 @@ contract QuorumOracle is TwoStepOwnable, StrictEcdsa {
         bytes memory h = BLS.hashToG2(abi.encodePacked(batchDigest(root, count)), BLS.DST_SIG);
         if (!BLS.pairingCheck(aggregateKey, h, signature)) revert BadAggregateSignature(root);
         emit BatchAcceptedBls(root, count, signerBitmap);
-        AcceptedRoot storage a = _roots[root];
-        if (a.blsEpoch == validatorEpoch) signerBitmap |= _blsBitmaps[root];
-        else a.blsEpoch = validatorEpoch;
-        _blsBitmaps[root] = signerBitmap;
+        _blsBitmaps[root][validatorEpoch] |= signerBitmap;
         signers = _recordRoot(root, signers);
     }
 
-    function blsSignersOf(bytes32 root) external view returns (BlsSigners memory) {
-        return BlsSigners(_blsBitmaps[root], _roots[root].blsEpoch);
+    /// The members (bitmap over `validators()` of `epoch`) whose BLS aggregates accepted `root` in `epoch`.
+    function blsSignersOf(bytes32 root, uint64 epoch) external view returns (uint256) {
+        return _blsBitmaps[root][epoch];
     }
 
     /// Exposed for tests against the library's vectors: RFC 9380 hash_to_curve under `dst`.

@@ -376,21 +376,23 @@ contract ValidatorStaking is TwoStepOwnable, Timelocked, StrictEcdsa {
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }
 
-    /// The same for a batch the oracle accepted with a BLS aggregate: the oracle kept the bitmap of
-    /// the members whose signatures it checked; `members` is the set of that epoch (its hash is the
-    /// oracle's), `index` the signer's place in it.
+    /// The same for a batch the oracle accepted with a BLS aggregate: the oracle kept, per epoch, the
+    /// bitmap of the members whose signatures it checked; `acceptedIn` is the acceptance's epoch, `epochMembers`
+    /// the set of that epoch (its hash is the oracle's), `index` the signer's place in it. Any epoch's
+    /// acceptance of a root holding the overturned resolution counts: each is a vouch for it.
     function slashOverturnedBls(
         bytes32 marketId,
         bytes32[] calldata proof,
         bytes32 root,
+        uint64 acceptedIn,
         address[] calldata epochMembers,
         uint256 index
     ) external {
         QuorumOracle.Record memory r = _overturned(marketId);
         _foldHash(marketId, r.resolutionHash, proof, root);
-        QuorumOracle.BlsSigners memory b = oracle.blsSignersOf(root);
-        if (index >= epochMembers.length || (b.bitmap >> index) & 1 == 0
-            || keccak256(abi.encode(epochMembers)) != oracle.setHashAt(b.epoch)) revert NotInBatch(marketId, root);
+        uint256 bitmap = oracle.blsSignersOf(root, acceptedIn);
+        if (index >= epochMembers.length || (bitmap >> index) & 1 == 0
+            || keccak256(abi.encode(epochMembers)) != oracle.setHashAt(acceptedIn)) revert NotInBatch(marketId, root);
         address signer = epochMembers[index];
         _slash(signer, keccak256(abi.encode(signer, marketId, r.round, uint8(2))));
     }

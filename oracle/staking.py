@@ -237,11 +237,12 @@ class Staking:
         gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
         return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slashOverturnedInBatch")
 
-    def slash_overturned_bls(self, reporter: Signer, market_id: str, proof: list[bytes], root: bytes,
+    def slash_overturned_bls(self, reporter: Signer, market_id: str, proof: list[bytes], root: bytes, epoch: int,
                              members: list[str], index: int) -> Any:
-        """The same for a batch accepted with a BLS aggregate: the oracle kept its signer bitmap;
-        `members` is the set of that acceptance's epoch, `index` the signer's place in it."""
-        fn = self.contract.functions.slashOverturnedBls(to_bytes32(market_id), list(proof), root, list(members), index)
+        """The same for a batch accepted with a BLS aggregate in `epoch`: the oracle kept that epoch's
+        signer bitmap; `members` is the set of that epoch, `index` the signer's place in it."""
+        fn = self.contract.functions.slashOverturnedBls(to_bytes32(market_id), list(proof), root, epoch,
+                                                        list(members), index)
         gas = 600_000 + 120_000 * len(self.members()) if self.chain.explicit_gas else None
         return self.chain.transact(reporter, fn, gas=gas, action="ValidatorStaking.slashOverturnedBls")
 

@@ -14,7 +14,7 @@ from py_ecc.optimized_bls12_381 import G1, add, multiply, neg
 from oracle import bls
 from oracle.batch import leaf, merkle_proof, merkle_root
 from oracle.errors import ChainError
-from test_batch_resolution import _batch, _sign
+from test_batch_resolution import _batch, _rotate, _sign
 from validators.aggregator import BlsAggregator, BlsVote, VoteRejected
 
 QUUX = b"QUUX-V01-CS02-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"
@@ -158,8 +158,8 @@ def test_bls_resubmission_does_not_downgrade_a_root(blsnet):
 
 def test_bls_signers_of_a_root_accumulate_within_an_epoch(blsnet):
     """The members whose aggregates accepted a root add up within a validator epoch (the bitmap the
-    slashing of an overturned batch reads), and the epoch kept in the root's own slot survives the
-    root's later ECDSA acceptance by more signers."""
+    slashing of an overturned batch reads), survive the root's later ECDSA acceptance by more signers,
+    and are kept per epoch: a later set's acceptance of the root never erases an earlier one's."""
     net = blsnet.net
     n, t = len(net.keys), net.t
     assert t < n
@@ -168,13 +168,22 @@ def test_bls_signers_of_a_root_accumulate_within_an_epoch(blsnet):
     oracle = blsnet.dep.oracle.functions
     blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(t), root, 2))
     epoch = blsnet.dep.validator_epoch()
-    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t)), epoch)
+    assert oracle.blsSignersOf(root, epoch).call() == bls.bitmap_of(range(t))
     blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(1, t + 1), root, 2))
-    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t + 1)), epoch)
+    assert oracle.blsSignersOf(root, epoch).call() == bls.bitmap_of(range(t + 1))
     assert oracle.batchSigners(root).call() == t
     blsnet.dep.accept_batch_root(net.submitter, root, 2, _sign(net, root, 2, keys=net.keys))
     assert oracle.batchSigners(root).call() == n
-    assert tuple(oracle.blsSignersOf(root).call()) == (bls.bitmap_of(range(t + 1)), epoch)
+    assert oracle.blsSignersOf(root, epoch).call() == bls.bitmap_of(range(t + 1))
+    # the set is installed again (a new epoch, the same members) and other members re-accept the root:
+    # the earlier epoch's bitmap stays as it was (it names who vouched then: nobody erases it by
+    # re-accepting later), and the new epoch keeps its own
+    _rotate(net, net.keys, t)
+    later = blsnet.dep.validator_epoch()
+    assert later > epoch
+    blsnet.dep.accept_batch_root_bls(net.submitter, root, 2, *blsnet.sign(range(n - t, n), root, 2))
+    assert oracle.blsSignersOf(root, later).call() == bls.bitmap_of(range(n - t, n))
+    assert oracle.blsSignersOf(root, epoch).call() == bls.bitmap_of(range(t + 1))
 
 
 def test_rogue_key_needs_a_proof_of_possession(blsnet):

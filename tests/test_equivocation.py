@@ -117,10 +117,14 @@ def test_members_of_an_overturned_bls_batch_lose_their_bonds(chain_network):
     dep.resolve_batch_bls(net.submitter, [wrong], bls.bitmap_of(signers), aggregate)
     court.dispute(net.bob, market)
     court.settle_by_arbiter(arbiter, market, 0)
-    epoch_members = dep.members_of_epoch(dep.resolution_of(market).epoch)
+    epoch = dep.resolution_of(market).epoch
+    epoch_members = dep.members_of_epoch(epoch)
     with pytest.raises(ChainError, match="NotInBatch"):  # the honest member's bit is not set
-        staking.slash_overturned_bls(net.bob, market, [], root, epoch_members, members.index(net.keys[3].address))
+        staking.slash_overturned_bls(net.bob, market, [], root, epoch, epoch_members,
+                                     members.index(net.keys[3].address))
+    with pytest.raises(ChainError, match="NotInBatch"):  # no BLS acceptance of this root in another epoch
+        staking.slash_overturned_bls(net.bob, market, [], root, epoch + 1, epoch_members, signers[0])
     for i in signers:
-        staking.slash_overturned_bls(net.bob, market, [], root, epoch_members, i)
+        staking.slash_overturned_bls(net.bob, market, [], root, epoch, epoch_members, i)
         assert staking.bond_of(epoch_members[i]).bond == 0
     assert staking.bond_of(net.keys[3].address).bond == BOND
