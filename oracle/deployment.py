@@ -102,6 +102,7 @@ class Deployment:
         self.models = chain.contract("ModelRegistry", addresses["ModelRegistry"])
         self.court = Court(chain, addresses["DisputeCourt"])
         self._registered_at: dict[str, int] = {}
+        self._resolutions: dict[str, OnchainResolution] = {}
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, validators: Sequence[str], threshold: int, *,
@@ -421,7 +422,11 @@ class Deployment:
     def resolution_of(self, market_id: str) -> OnchainResolution:
         """The recorded resolution, whole: the oracle's record (`recordOf`) joined with the `Resolved`
         log that carries it (the contract keeps only its struct hash of the other fields)."""
-        return recorded_resolution(self.chain, self.oracle, market_id, from_block=self.from_block)
+        known = self._resolutions.get(market_id)
+        if known is None:  # a market is recorded once (AlreadyResolved): what was read stays true
+            known = self._resolutions[market_id] = recorded_resolution(self.chain, self.oracle, market_id,
+                                                                       from_block=self.from_block)
+        return known
 
     # ------------------------------------------------------------- history
     def resolved_events(self, market_id: str) -> list[ResolvedEvent]:
