@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,19 @@ from oracle.settlement import tx_hash_of
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("ORACLE_CACHE", str(ROOT / ".oracle-cache"))
 
+
+
+def wait_until(predicate, timeout: float, what: str, *, log: Path | None = None, interval: float = 0.2):
+    """Poll `predicate` until it returns something true (returned), else AssertionError naming `what`
+    (with the tail of `log`, a process's log file, when given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what} ({timeout:g} s)\n{tail}")
 
 @pytest.fixture(scope="session", autouse=True)
 def _oracle_home(tmp_path_factory):

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from conftest import PASSWORD, REPLAY_START, day_after
+from conftest import PASSWORD, REPLAY_START, day_after, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +37,6 @@ def devnet(tmp_path_factory, circuit):
     net.reap()
 
 
-def _wait(what, predicate, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def test_validators_rule_a_griefing_dispute_and_an_aggregator_upholds_it(devnet):
     from network.home import JsonRows
     from network.roles.rulings import Ruling
@@ -66,7 +56,7 @@ def test_validators_rule_a_griefing_dispute_and_an_aggregator_upholds_it(devnet)
     griefer = KeyStore(devnet.root / "creator" / "keys").load("creator", PASSWORD)
     bond = court.parameters().dispute_bond
     court.dispute(griefer, market)
-    _wait("final by the members' rulings", lambda: court.state_of(market) == "final")
+    wait_until(lambda: court.state_of(market) == "final", 90, "final by the members' rulings", interval=0.5)
     case = court.case_of(market)
     assert case.ruling == "upheld" and court.final_of(market)[0] == outcome
     assert court.owed(griefer.address) == 0 and court.fees_of(market).pot >= devnet.fee + bond

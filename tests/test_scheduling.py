@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from conftest import PASSWORD, forecast_doc, spec_doc
+from conftest import PASSWORD, forecast_doc, spec_doc, wait_until
 from markets.spec import MarketSpec
 from oracle.errors import ChainError, OracleError, SpecError
 
@@ -247,17 +246,6 @@ def _scheduler(home: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _wait(predicate, timeout: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
-
-
 def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     from oracle.state import LocalState
 
@@ -271,8 +259,8 @@ def test_scheduler_survives_sigkill(node_home, circuit, tmp_path):
     first = _scheduler(node_home)
     try:
         # kill while one round is settled and another is mid-run (claimed, proving)
-        _wait(lambda: (lambda st: "settled" in st and "running" in st)([r.status for r in state.rounds()]),
-              180, "one round settled and one running", node_home / "scheduler.log")
+        wait_until(lambda: (lambda st: "settled" in st and "running" in st)([r.status for r in state.rounds()]),
+                   180, "one round settled and one running", log=node_home / "scheduler.log")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
     finally:
