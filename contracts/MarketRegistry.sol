@@ -146,17 +146,8 @@ contract MarketRegistry {
             marketIdOf(specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, disputeWindow, ruleHash);
         if (_markets[marketId].creator != address(0)) revert AlreadyRegistered(marketId);
         _markets[marketId] = Market(
-            specHash,
-            modelId,
-            forecasterId,
-            closeAt,
-            resolveAt,
-            outcomeCount,
-            quorum,
-            msg.sender,
-            disputeWindow,
-            uint64(block.timestamp),
-            ruleHash
+            specHash, modelId, forecasterId, closeAt, resolveAt, outcomeCount, quorum, msg.sender, disputeWindow,
+            uint64(block.timestamp), ruleHash
         );
         unchecked {
             marketCount += 1;
