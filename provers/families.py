@@ -83,7 +83,11 @@ class ResidualBody(nn.Module):
             p.requires_grad_(False)
 
     def walk_logit(self, x):
-        return self.walk_out(torch.relu(self.walk(x)))
+        # Every row of `walk` has the same (frozen) weights, so d is computed once and each knot is a
+        # constant added to it: the same function as relu(walk(x)), with one dot product in the circuit
+        # instead of one per knot (the circuit's rows fall from 3,019 to 1,765 at batch 1).
+        d = nn.functional.linear(x, self.walk.weight[:1])
+        return self.walk_out(torch.relu(d + self.walk.bias))
 
     def forward(self, x):
         return self.walk_logit(x) + self.correction(x)

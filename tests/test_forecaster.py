@@ -58,6 +58,26 @@ def test_calibration_fits_recover_known_maps():
         fit_platt(z, 1.0 - (z > 0))  # a decreasing relation: no monotone map
 
 
+def test_the_walk_computes_its_z_score_once(tmp_path):
+    """The circuit takes one dot product for the walk's d, not one per knot (33 copies of the same
+    row of weights), and the function is unchanged: relu(walk(x)) on every knot."""
+    import onnx
+    from onnx import numpy_helper
+
+    from provers.circuit import export_onnx
+
+    torch.manual_seed(0)
+    body = ResidualBody(17).eval()
+    x = (torch.rand(256, 17) * 2 - 1) * 4
+    with torch.no_grad():
+        assert torch.allclose(body.walk_logit(x), body.walk_out(torch.relu(body.walk(x))), atol=1e-5)
+    export_onnx(body, 17, tmp_path / "m.onnx")
+    shapes = [numpy_helper.to_array(t).shape for t in onnx.load(str(tmp_path / "m.onnx")).graph.initializer]
+    knots = body.walk.weight.shape[0]
+    assert not any(knots in s and 17 in s for s in shapes), shapes  # no knots x features matrix
+    assert any(s in ((1, 17), (17, 1)) for s in shapes), shapes
+
+
 def test_training_outcomes_stop_before_the_split(frame):
     X, y, dates, targets = labelled(frame, "trailing_returns_v1", (1, 30), (1.0,), label_before="2019-01-01")
     assert len(X) and targets.max() < pd.Timestamp("2019-01-01")
