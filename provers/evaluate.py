@@ -185,7 +185,8 @@ def selection_sentence(chosen: dict | None) -> str:
                 "without being worse at some horizon), so the model is the random walk itself")
     parts = []
     if chosen.get("penalty"):
-        parts.append(f"a correction (penalty {chosen['penalty']:g})")
+        size = f"hidden {chosen['hidden']}, " if chosen.get("hidden") else ""
+        parts.append(f"a correction ({size}penalty {chosen['penalty']:g})")
     if chosen.get("calibration") != "identity":
         parts.append(f"a {chosen['calibration']} map (a = {chosen['a']:.3f}, b = {chosen['b']:+.3f})")
     return (f"model selection: the random walk plus {' and '.join(parts)}, kept because on validation it beat "

@@ -280,5 +280,5 @@ def test_the_shipped_selection_kept_only_what_validation_showed():
     for row in fit["candidates"]:
         assert row["kept"] == departs_with_evidence(row["minus_walk"])
     chosen = fit["chosen"]
-    row = next(r for r in fit["candidates"] if r["penalty"] == chosen["penalty"] and r["calibration"] == chosen["calibration"])
+    row = next(r for r in fit["candidates"] if all(r[k] == chosen[k] for k in ("penalty", "hidden", "calibration")))
     assert row["kept"] and row["minus_walk"]["pooled"]["high"] < 0
