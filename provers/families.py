@@ -1,8 +1,9 @@
 """Model families the prover can compile. Each maps the recipe's 17 features to a logit.
 
-- mlp:    the reference: the random walk's own logit (a piecewise-linear map of the walk's
+- mlp:    the reference: the random walk's own logit (an odd quintic in the walk's
           z-score, which the recipe's features give exactly) plus a residual MLP correction
-          17 -> 16 -> 8 -> 1 (ReLU), initialised at zero, regularised, then a monotone calibration
+          (17 -> 16 -> 8 -> 1, 17 -> 8 -> 1 or 17 -> 4 -> 1, ReLU: the size chosen on validation),
+          initialised at zero, regularised, then a monotone calibration
           map (identity, temperature or Platt) folded into the output layers (`ResidualBody`);
           model selection keeps a correction or map only with evidence (`provers.model`).
 - conv1d: a 1-D convolution over the 14 daily returns, joined with the 3 scalar features.
@@ -37,10 +38,12 @@ class MLPBody(nn.Module):
         return self.net(x)
 
 
-# Knots of the piecewise-linear random-walk logit, in units of the walk's z-score d. With the
-# recipe's clipping (|z| <= 4, sigma sqrt(h) <= 0.4) d stays in [-4.2, 4.2].
-WALK_KNOTS = tuple(float(t) for t in np.arange(-4.0, 4.01, 0.25))
-
+# The random walk's logit is an odd quintic in u = d / 4, fitted to logit(Phi(d)) by least squares on
+# d in [-4.5, 4.5]: with the recipe's clipping (|z| <= 4, sigma sqrt(h) <= 0.4) d stays in [-4.2, 4.2],
+# where it is within 0.006 of the exact logit (3.7e-4 in probability). Scaling d by 1/4 keeps the three
+# coefficients near 1, so none is lost to the circuit's fixed point.
+WALK_SPAN = 4.5
+WALK_U = 0.25  # u = d * WALK_U
 
 def walk_d(x: np.ndarray) -> np.ndarray:
     """The log-normal random walk's d = (-log k - s^2/2) / s from recipe v1's features:
@@ -57,37 +60,31 @@ def walk_logit_exact(d: np.ndarray) -> np.ndarray:
 
 
 class ResidualBody(nn.Module):
-    """logit = walk(d) + correction(x): the random walk's logit, piecewise linear in its d (knots
-    WALK_KNOTS, least-squares fit to logit(Phi(d))), plus an MLP correction that starts at zero.
-    Platt scaling (a * logit + b) is folded into both output layers by `calibrate_`."""
+    """logit = walk(d) + correction(x): the random walk's logit, an odd quintic in u = d / 4
+    (`walk_coefficients`: u * (c1 + u^2 * (c3 + u^2 * c5)), three multiplications in the circuit), plus
+    an MLP correction that starts at zero. Platt scaling (a * logit + b) is folded into the walk's
+    coefficients and the correction's output layer by `calibrate_`."""
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), knots: tuple[float, ...] = WALK_KNOTS):
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8)):
         super().__init__()
-        k = len(knots)
-        self.walk = nn.Linear(n_inputs, k + 1)
-        self.walk_out = nn.Linear(k + 1, 1)
+        self.walk_u = nn.Linear(n_inputs, 1)
+        self.walk_coef = nn.Parameter(torch.tensor(walk_coefficients(), dtype=torch.float32), requires_grad=False)
         self.correction = MLPBody(n_inputs, hidden)
         with torch.no_grad():
-            w = torch.zeros(k + 1, n_inputs)
-            w[:, 16], w[:, 14] = -1.0, -1.0 / 20.0
-            self.walk.weight.copy_(w)
-            # row 0 is d + 5 (positive on the whole box: the linear term); row j is d - knot_j
-            self.walk.bias.copy_(torch.tensor([5.0] + [-t for t in knots]))
-            coef, intercept = _fit_walk(knots)
-            self.walk_out.weight.copy_(torch.tensor(coef, dtype=torch.float32).unsqueeze(0))
-            self.walk_out.bias.fill_(float(intercept))
+            w = torch.zeros(1, n_inputs)
+            w[0, 16], w[0, 14] = -WALK_U, -WALK_U / 20.0  # u = d / 4, d = -x[16] - x[14] / 20 (walk_d)
+            self.walk_u.weight.copy_(w)
+            self.walk_u.bias.zero_()
             last = self.correction.net[-1]
             last.weight.zero_()
             last.bias.zero_()
-        for p in (*self.walk.parameters(), *self.walk_out.parameters()):
-            p.requires_grad_(False)
+        self.walk_u.requires_grad_(False)
 
     def walk_logit(self, x):
-        # Every row of `walk` has the same (frozen) weights, so d is computed once and each knot is a
-        # constant added to it: the same function as relu(walk(x)), with one dot product in the circuit
-        # instead of one per knot (the circuit's rows fall from 3,019 to 1,765 at batch 1).
-        d = nn.functional.linear(x, self.walk.weight[:1])
-        return self.walk_out(torch.relu(d + self.walk.bias))
+        u = self.walk_u(x)
+        sq = u * u
+        c1, c3, c5 = self.walk_coef
+        return u * (c1 + sq * (c3 + sq * c5))
 
     def forward(self, x):
         return self.walk_logit(x) + self.correction(x)
@@ -96,18 +93,17 @@ class ResidualBody(nn.Module):
         """logit -> a * logit + b, in the weights (the circuit proves the calibrated logit)."""
         with torch.no_grad():
             last = self.correction.net[-1]
-            self.walk_out.weight.mul_(a)
-            self.walk_out.bias.mul_(a).add_(b)
+            self.walk_coef.mul_(a)
             last.weight.mul_(a)
-            last.bias.mul_(a)
+            last.bias.mul_(a).add_(b)
 
 
-def _fit_walk(knots: tuple[float, ...]) -> tuple[np.ndarray, float]:
-    """Least squares on a dense grid of d: coefficients of [d + 5, relu(d - t_j)] and an intercept."""
-    d = np.linspace(-4.5, 4.5, 3601)
-    basis = np.column_stack([d + 5.0] + [np.maximum(d - t, 0.0) for t in knots] + [np.ones_like(d)])
-    sol, *_ = np.linalg.lstsq(basis, walk_logit_exact(d), rcond=None)
-    return sol[:-1], float(sol[-1])
+def walk_coefficients() -> list[float]:
+    """(c1, c3, c5): least squares of logit(Phi(d)) on u, u^3, u^5 over a dense grid of d in the span."""
+    d = np.linspace(-WALK_SPAN, WALK_SPAN, 3601)
+    u = d * WALK_U
+    sol, *_ = np.linalg.lstsq(np.column_stack([u, u ** 3, u ** 5]), walk_logit_exact(d), rcond=None)
+    return [float(c) for c in sol]
 
 
 class ConvBody(nn.Module):

@@ -37,8 +37,10 @@ from markets.features import RECIPES, TrailingReturns, daily_volatilities, recip
 from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
-REFERENCE_VERSION = 4  # v4: the correction's size is chosen on validation too (v3: a departure from the random
-# walk must be shown better on validation, at no horizon worse)
+REFERENCE_VERSION = 5  # v5: the walk's logit is an odd quintic in its z-score, not 34 ReLU knots, and the smallest
+# correction not shown worse than the best on validation is kept; v4: the
+# correction's size is chosen on validation too; v3: a departure from the random walk must be shown better
+# on validation, at no horizon worse
 
 
 class Forecaster(nn.Module):
@@ -326,6 +328,28 @@ def _layer_index(key: str) -> int:
     return int(parts[3]) if key.startswith("body.correction.net.") and parts[3].isdigit() else -1
 
 
+def _simplest_not_worse(kept: list[tuple], y: np.ndarray, dates, n_inputs: int, rows: list[dict]) -> tuple | None:
+    """Among kept candidates (score, penalty, body, map, a, b, validation logits, row), the one with the
+    smallest correction whose validation log loss is not shown worse than the best-scoring candidate's (the
+    95 % block-bootstrap interval of the difference reaches 0), the best score among equals. Differences in
+    validation score between sizes are mostly noise; a smaller correction is a smaller circuit. Each
+    candidate's row gets `minus_best` (that interval)."""
+    from markets.evaluation import bootstrap_difference
+
+    if not kept:
+        return None
+    best = min(kept, key=lambda c: c[0])
+    size = _weights(n_inputs)
+    fits = []
+    for c in kept:
+        d = bootstrap_difference(_sigmoid(c[6]), _sigmoid(best[6]), np.asarray(y, dtype=int), pd.DatetimeIndex(dates),
+                                 metric="log_loss", resamples=1000)
+        rows[c[7]]["minus_best"] = {k: d[k] for k in ("difference", "low", "high")}
+        if d["low"] <= 0:
+            fits.append((size(tuple(_hidden(c[2]))), c[0], c))
+    return min(fits, key=lambda f: f[:2])[2]
+
+
 def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "Close",
                   report: dict | None = None, log: Callable[[str], None] = lambda m: None,
                   hourly: pd.DataFrame | None = None) -> Forecaster:
@@ -336,8 +360,9 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     `validation_start`, outcomes before `calibration_end`) fits each calibration map; validation B
     (asked from `calibration_end`, outcomes before `test_start`) scores every (correction, map) pair
     against the random walk itself. A pair is kept only if it passes `departs_with_evidence` there
-    (better pooled, no horizon shown worse); the best kept pair wins, and if none is kept the
-    forecaster is the random walk exactly (no correction, identity map).
+    (better pooled, no horizon shown worse); among the kept, the smallest correction not shown worse
+    than the best-scoring one wins (`_simplest_not_worse`), and if none is kept the forecaster is the
+    random walk exactly (no correction, identity map).
     """
     from markets.evaluation import assert_trained_before
 
@@ -382,7 +407,7 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     (xa, ya, _, _), (xb, yb, db, hb) = blocks["validation A"], blocks["validation B"]
     with torch.no_grad():
         walk_b = candidates[0][1](xb).numpy().ravel().astype(float)
-    best, rows = None, []
+    rows, kept_ones = [], []
     for lam, body in candidates:
         with torch.no_grad():
             za, zb = (body(x).numpy().ravel().astype(float) for x in (xa, xb))
@@ -396,11 +421,12 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
             rows.append({"penalty": lam if lam else None, "hidden": _hidden(body) if lam else None,
                          "calibration": cal, "a": a, "b": b,
                          "validation_b_log_loss": score, "minus_walk": gain, "kept": kept})
-            if kept and (best is None or score < best[0] - 1e-12):
-                best = (score, lam, body, cal, a, b)
+            if kept:
+                kept_ones.append((score, lam, body, cal, a, b, a * zb + b, len(rows) - 1))
+    best = _simplest_not_worse(kept_ones, yb, db, n, rows)
     if best is None:  # nothing shown better than the walk on validation: ship the walk itself
         best = (_bce(walk_b, yb), 0.0, candidates[0][1], "identity", 1.0, 0.0)
-    _, lam, body, cal, a, b = best
+    _, lam, body, cal, a, b = best[:6]
     body.calibrate_(a, b)
     if report is not None:
         if RECIPES[cfg.recipe].hourly_rows_needed:
@@ -411,7 +437,9 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
                                   "calibration": cal, "a": a, "b": b,
                                   "random_walk_only": not lam and cal == "identity"},
                        "rule": "departs from the random walk only if better pooled on validation "
-                               "(95 % block-bootstrap interval of log loss below 0) and at no horizon shown worse",
+                               "(95 % block-bootstrap interval of log loss below 0) and at no horizon shown worse; "
+                               "among those kept, the smallest correction not shown worse than the best-scoring "
+                               "one (its log loss minus the best's: interval reaching 0), then its best score",
                        "questions": {k: int(len(v[1])) for k, v in blocks.items()}})
     return Forecaster(n, body=body).eval()
 

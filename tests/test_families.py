@@ -149,15 +149,15 @@ def test_hashed_parameters_verify_without_the_weights(store, make_network, frame
     review = lone.review(spec, bundle)
     assert review.signed, review.refusal
     # the same architecture with other weights: same circuit shape, another commitment
+    import copy
+
     import torch
     from provers.circuit import compile_model
     from provers.reference import trained
     from markets.features import CLIP
     import numpy as np
 
-    other = trained("mlp").body
-    other = type(other)(17)
-    other.load_state_dict(trained("mlp").body.state_dict())
+    other = copy.deepcopy(trained("mlp").body)
     with torch.no_grad():
         other.correction.net[0].bias.add_(0.25)
     impostor = compile_model(other, name="impostor", family="mlp", n_inputs=17, recipe=record.recipe,
