@@ -264,8 +264,9 @@ def main() -> None:
     doc = {
         "benchmark": "forecasts",
         "model": {"reference": ref_circuit.model_id, "index_model": ndx_circuit.model_id if ndx_circuit else None,
-                  "design": "random-walk logit (piecewise linear in its z-score) + residual MLP correction "
-                            "(zero-initialised, penalised) + monotone calibration map, all in the circuit; "
+                  "design": "random-walk logit (an odd quintic in its z-score) + residual MLP correction "
+                            "(zero-initialised, penalised, its size chosen on validation) + monotone "
+                            "calibration map, all in the circuit; "
                             "a correction or map is kept only if better than the walk on validation pooled "
                             "and at no horizon shown worse, else the model is the walk itself",
                   "splits": {"train_outcomes_before": cfg.validation_start,

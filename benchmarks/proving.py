@@ -408,12 +408,12 @@ def bounds(result: dict) -> dict:
                        "proof costs in proportion to the circuit's rows (more than in proportion past 2^13 on "
                        "this machine: compare by_batch), and each market adds its own rows (batch 1: "
                        f"{(result.get('range_check_layouts_batch1') or {}).get('kept', {}).get('rows', '?')}, of "
-                       "which the residual MLP correction is ~1.3k since the walk's d is computed once), so "
-                       "batching does not make a market cheaper than its own rows; only fewer rows per market "
-                       "(a smaller correction, which is a model change for provers.model's selection to "
-                       "justify, or fewer range-check legs, which the correction's interval bounds over the "
-                       "input box do not allow at scale 13) or a faster prover (more cores, a GPU build of "
-                       "ezkl, a GKR prover) would",
+                       "the walk's quintic and the correction model selection chose; 3,019 with the 34-knot "
+                       "walk and the 17-16-8 correction before), so batching does not make a "
+                       "market cheaper than its own rows, but it fills the 2^logrows rows a proof pays for "
+                       "(the range-check table sets the least logrows); what is left: fewer range-check legs "
+                       "(the correction's interval bounds over the input box do not allow 2 legs of 2^10 at "
+                       "scale 13) or a faster prover (more cores, a GPU build of ezkl, a GKR prover)",
         },
         "verify": {
             "profile_percent_domain_and_field": share(verify, "FFTData", "fr::Fr", "pow_vartime", "parallelize"),
@@ -475,7 +475,7 @@ def main() -> None:
             "rows": rows, "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "reading": "the resolver (what settles a market) needs a few dozen rows per market, so a batch of 64 "
                        "still fits 2^11 rows: its per-market prove and verify costs fall with the batch, unlike "
-                       "the forecaster's (~1.8k rows per market)"}
+                       "the forecaster's (~500 rows per market)"}
         best = {"prove_s_per_market": min(r["prove_s_per_market_worker"] for r in rows if r["batch"] > 1),
                 "verify_ms_per_market": min(r["verify_ms_per_market"] for r in rows if r["batch"] > 1)}
         result["goals"]["resolver_prove_s_per_market_batched"] = {
