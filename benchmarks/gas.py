@@ -777,6 +777,15 @@ def issue15_goals(ecdsa7: int, ecdsa_profile, ecdsa_calldata: dict, blsr: dict, 
         out["bls_resolve_7of10"]["bounds"]["floor_gas"] = (bls_profile["intrinsic_gas"] + bls_profile["calldata_gas"]
                                                            + BLS_PAIRING_2_GAS + h2c
                                                            + (RECORD_SLOTS + 2) * FRESH_SLOT_GAS)
+        # under any design: the transaction, the pairing, hashing the message to G2 and the record, with no
+        # calldata, no key, no root and no signer bitmap at all
+        any_design = 21_000 + BLS_PAIRING_2_GAS + h2c + RECORD_SLOTS * FRESH_SLOT_GAS
+        out["bls_resolve_7of10"]["bounds"].update(
+            floor_any_design_gas=any_design,
+            floor_any_design_is="21,000 + the 2-pair pairing + hash to G2 + the record's 2 fresh slots, before any "
+                                "calldata (signature, keys), key aggregation, root or signer bitmap: "
+                                + ("above" if any_design > GOALS_15["bls_resolve_7of10"] else "within")
+                                + f" the {GOALS_15['bls_resolve_7of10']:,} goal")
     if isinstance(zk, dict) and "verify_proof_gas" in zk:
         out["zk_path_per_proof"] = row(
             "zk_path_per_proof", zk["resolve_zk_gas_7of10"], verify_proof_gas=zk["verify_proof_gas"],
