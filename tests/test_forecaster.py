@@ -285,3 +285,16 @@ def test_the_shipped_selection_kept_only_what_validation_showed():
     chosen = fit["chosen"]
     row = next(r for r in fit["candidates"] if all(r[k] == chosen[k] for k in ("penalty", "hidden", "calibration")))
     assert row["kept"] and row["minus_walk"]["pooled"]["high"] < 0
+
+
+def test_the_ece_floor_bins_questions_as_the_evaluation_does():
+    """benchmarks/ece_floor.py scores many simulated histories at once: on one history its ECE is
+    `expected_calibration_error`'s, bins and edge (p = 1) included."""
+    from benchmarks.ece_floor import ece_batch
+
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.random(997), [0.0, 1.0, 0.1, 0.9]])
+    ys = (rng.random((3, p.size)) < p).astype(float)
+    got = ece_batch(p, ys)
+    for row, e in zip(ys, got):
+        assert e == pytest.approx(expected_calibration_error(p, row.astype(int)), abs=1e-12)
