@@ -26,7 +26,7 @@ import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -318,35 +318,41 @@ def _weights(n_inputs: int):
 
 def _hidden_in(state: dict) -> tuple[int, ...]:
     """The correction's hidden sizes in a saved residual forecaster's weights."""
-    shapes = [v.shape for k, v in sorted(state.items(), key=lambda kv: _layer_index(kv[0]))
-              if k.startswith("body.correction.net.") and k.endswith(".weight")]
-    return tuple(int(s[0]) for s in shapes[:-1])
+    layers = sorted((int(k.split(".")[3]), v.shape[0]) for k, v in state.items()
+                    if k.startswith("body.correction.net.") and k.endswith(".weight"))
+    return tuple(int(n) for _, n in layers[:-1])
 
 
-def _layer_index(key: str) -> int:
-    parts = key.split(".")
-    return int(parts[3]) if key.startswith("body.correction.net.") and parts[3].isdigit() else -1
+class _Kept(NamedTuple):
+    """A (correction, map) pair that passed the gate, with its validation-B logits and report row."""
+    score: float
+    penalty: float
+    body: nn.Module
+    calibration: str
+    a: float
+    b: float
+    logits: np.ndarray
+    row: int
 
 
-def _simplest_not_worse(kept: list[tuple], y: np.ndarray, dates, n_inputs: int, rows: list[dict]) -> tuple | None:
-    """Among kept candidates (score, penalty, body, map, a, b, validation logits, row), the one with the
-    smallest correction whose validation log loss is not shown worse than the best-scoring candidate's (the
-    95 % block-bootstrap interval of the difference reaches 0), the best score among equals. Differences in
-    validation score between sizes are mostly noise; a smaller correction is a smaller circuit. Each
-    candidate's row gets `minus_best` (that interval)."""
+def _simplest_not_worse(kept: list[_Kept], y: np.ndarray, dates, n_inputs: int, rows: list[dict]) -> _Kept | None:
+    """Among the kept pairs, the one with the smallest correction whose validation log loss is not shown
+    worse than the best-scoring pair's (the 95 % block-bootstrap interval of the difference reaches 0),
+    the best score among equals. Differences in validation score between sizes are mostly noise; a
+    smaller correction is a smaller circuit. Each kept pair's row gets `minus_best` (that interval)."""
     from markets.evaluation import bootstrap_difference
 
     if not kept:
         return None
-    best = min(kept, key=lambda c: c[0])
+    best = min(kept, key=lambda c: c.score)
     size = _weights(n_inputs)
     fits = []
     for c in kept:
-        d = bootstrap_difference(_sigmoid(c[6]), _sigmoid(best[6]), np.asarray(y, dtype=int), pd.DatetimeIndex(dates),
-                                 metric="log_loss", resamples=1000)
-        rows[c[7]]["minus_best"] = {k: d[k] for k in ("difference", "low", "high")}
+        d = bootstrap_difference(_sigmoid(c.logits), _sigmoid(best.logits), np.asarray(y, dtype=int),
+                                 pd.DatetimeIndex(dates), metric="log_loss", resamples=1000)
+        rows[c.row]["minus_best"] = {k: d[k] for k in ("difference", "low", "high")}
         if d["low"] <= 0:
-            fits.append((size(tuple(_hidden(c[2]))), c[0], c))
+            fits.append((size(tuple(_hidden(c.body))), c.score, c))
     return min(fits, key=lambda f: f[:2])[2]
 
 
@@ -422,11 +428,12 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
                          "calibration": cal, "a": a, "b": b,
                          "validation_b_log_loss": score, "minus_walk": gain, "kept": kept})
             if kept:
-                kept_ones.append((score, lam, body, cal, a, b, a * zb + b, len(rows) - 1))
+                kept_ones.append(_Kept(score, lam, body, cal, a, b, a * zb + b, len(rows) - 1))
     best = _simplest_not_worse(kept_ones, yb, db, n, rows)
     if best is None:  # nothing shown better than the walk on validation: ship the walk itself
-        best = (_bce(walk_b, yb), 0.0, candidates[0][1], "identity", 1.0, 0.0)
-    _, lam, body, cal, a, b = best[:6]
+        lam, body, cal, a, b = 0.0, candidates[0][1], "identity", 1.0, 0.0
+    else:
+        lam, body, cal, a, b = best.penalty, best.body, best.calibration, best.a, best.b
     body.calibrate_(a, b)
     if report is not None:
         if RECIPES[cfg.recipe].hourly_rows_needed:
