@@ -881,9 +881,6 @@ def zk_minimal_verifier(chain) -> dict:
     logrows 11), proven on one input (mock, then prove in a child process with a timeout), its generated
     verifier compiled with the pinned solc and deployed on `chain`. The first variant's figures at the
     top; every variant under "variants" (or {"error": why})."""
-    import subprocess
-
-    import ezkl
     import torch
 
     from network.provision import fund
@@ -894,7 +891,7 @@ def zk_minimal_verifier(chain) -> dict:
     from oracle.store import ArtifactStore
     from provers.circuit import compile_model
     from provers.evm import evm_verifier
-    from provers.prover import DEFAULT_PROVE_TIMEOUT_S
+    from provers.prover import EzklProver
     from provers.resolvers import DECOMP_BASE, DECOMP_LEGS, LOGROWS
 
     class FloorSub(torch.nn.Module):
@@ -917,24 +914,14 @@ def zk_minimal_verifier(chain) -> dict:
                                   input_bound=float(1 << 20), cache=config.cache_dir(), store=store, scales=(),
                                   run_args=run_args)
             settings = json.loads((model.directories[1] / "settings.json").read_text())
-            with tempfile.TemporaryDirectory(prefix="gas-floor-") as tmp:
-                t = Path(tmp)
-                (t / "input.json").write_text(json.dumps({"input_data": [[5.0, 3.0]]}))
-                ezkl.gen_witness(str(t / "input.json"), str(model.compiled()), str(t / "witness.json"))
-                ezkl.mock(str(t / "witness.json"), str(model.compiled()))
-                done = subprocess.run([sys.executable, "-m", "provers.isolated", str(t / "witness.json"),
-                                       str(model.compiled()), str(model.pk()), str(t / "proof.json"),
-                                       str(model.srs())], capture_output=True, text=True,
-                                      timeout=DEFAULT_PROVE_TIMEOUT_S, cwd=ROOT, check=False)
-                if done.returncode != 0:
-                    raise ProvingError(f"prove failed: {done.stderr.strip()[-300:]}")
-                proof = json.loads((t / "proof.json").read_text())
+            # the project's own prove path: witness, mock, prove in a child process with its timeout
+            bundle = EzklProver(model, deployer).prove_features("0x" + "00" * 32, [5.0, 3.0])
             art = evm_verifier(model, store)[1]
-        except (ProvingError, subprocess.TimeoutExpired) as e:
+        except ProvingError as e:
             variants[label] = {"error": f"{type(e).__name__}: {e}"}
             continue
-        proof_bytes = bytes.fromhex(proof["hex_proof"][2:]) if proof.get("hex_proof") else bytes(proof["proof"])
-        instances = [felt_to_uint(f) for f in proof["instances"][0]]
+        proof_bytes = bundle.proof_bytes
+        instances = [felt_to_uint(f) for f in bundle.instances[0]]
         verifier = chain.deploy(deployer, art)
         gas = verifier.functions.verifyProof(proof_bytes, instances).estimate_gas({"from": deployer.address}) - 21_000
         receipt = chain.transact(deployer, verifier.functions.verifyProof(proof_bytes, instances))
