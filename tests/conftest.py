@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("ORACLE_CACHE", str(ROOT / ".oracle-cache"))
 
 
-
 def wait_until(predicate, timeout: float, what: str, *, log: Path | None = None, interval: float = 0.2):
     """Poll `predicate` until it returns something true (returned), else AssertionError naming `what`
     (with the tail of `log`, a process's log file, when given)."""
@@ -30,6 +29,7 @@ def wait_until(predicate, timeout: float, what: str, *, log: Path | None = None,
         time.sleep(interval)
     tail = log.read_text()[-3000:] if log and log.exists() else ""
     raise AssertionError(f"timed out waiting for {what} ({timeout:g} s)\n{tail}")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _oracle_home(tmp_path_factory):
