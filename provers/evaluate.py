@@ -184,6 +184,8 @@ def selection_sentence(chosen: dict | None) -> str:
         return ("model selection: no correction or calibration map beat the random walk on validation (pooled, "
                 "without being worse at some horizon), so the model is the random walk itself")
     parts = []
+    if chosen.get("spread"):
+        parts.append(f"a volatility spread w = {chosen['spread']:.2f} (fatter tails than the log-normal's)")
     if chosen.get("penalty"):
         size = f"hidden {chosen['hidden']}, " if chosen.get("hidden") else ""
         parts.append(f"a correction ({size}penalty {chosen['penalty']:g})")

@@ -1,7 +1,8 @@
 """Model families the prover can compile. Each maps the recipe's 17 features to a logit.
 
 - mlp:    the reference: the random walk's own logit (an odd quintic in the walk's
-          z-score, which the recipe's features give exactly) plus a residual MLP correction
+          z-score, which the recipe's features give exactly; with a volatility spread, the
+          same quintic with fatter tails) plus a residual MLP correction
           (17 -> 16 -> 8 -> 1, 17 -> 8 -> 1 or 17 -> 4 -> 1, ReLU: the size chosen on validation),
           initialised at zero, regularised, then a monotone calibration
           map (identity, temperature or Platt) folded into the output layers (`ResidualBody`);
@@ -41,7 +42,11 @@ class MLPBody(nn.Module):
 # The random walk's logit is an odd quintic in u = d / 4, fitted to logit(Phi(d)) by least squares on
 # d in [-4.5, 4.5]: with the recipe's clipping (|z| <= 4, sigma sqrt(h) <= 0.4) d stays in [-4.2, 4.2],
 # where it is within 0.006 of the exact logit (3.7e-4 in probability). Scaling d by 1/4 keeps the three
-# coefficients near 1, so none is lost to the circuit's fixed point.
+# coefficients small (|c| < 8), so none is lost to the circuit's fixed point.
+# With a volatility spread w > 0 the walk doubts its own volatility: the true one is the trailing estimate
+# times exp(w * e), e ~ N(0, 1), so P = E[Phi(d * exp(-w * e))], an odd function of d with fatter tails
+# than Phi (a scale mixture). Its logit gets the same quintic (within 0.035 up to w = 0.4, 0.07 at 0.5), so
+# the circuit is the same three products with other constants.
 WALK_SPAN = 4.5
 WALK_U = 0.25  # u = d * WALK_U
 
@@ -52,11 +57,22 @@ def walk_d(x: np.ndarray) -> np.ndarray:
     return -x[..., 16] - x[..., 14] / 20.0
 
 
-def walk_logit_exact(d: np.ndarray) -> np.ndarray:
-    """logit(Phi(d)), computed stably."""
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(41)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def walk_logit_exact(d: np.ndarray, spread: float = 0.0) -> np.ndarray:
+    """logit(Phi(d)), computed stably; with `spread` w > 0, logit(E[Phi(d * exp(-w * e))]) over
+    e ~ N(0, 1) (41-node Gauss-Hermite)."""
     d = np.asarray(d, dtype=float)
     erfc = np.vectorize(math.erfc)
-    return np.log(erfc(-d / math.sqrt(2))) - np.log(erfc(d / math.sqrt(2)))
+    if not spread:
+        return np.log(erfc(-d / math.sqrt(2))) - np.log(erfc(d / math.sqrt(2)))
+    if not 0 < spread <= 1:
+        raise ValueError(f"spread: must be in [0, 1], got {spread}")
+    scaled = d[..., None] * np.exp(-spread * _NODES) / math.sqrt(2)
+    up, down = (erfc(sign * scaled) @ _WEIGHTS for sign in (-1.0, 1.0))
+    return np.log(up) - np.log(down)
 
 
 class ResidualBody(nn.Module):
@@ -65,10 +81,12 @@ class ResidualBody(nn.Module):
     an MLP correction that starts at zero. Platt scaling (a * logit + b) is folded into the walk's
     coefficients and the correction's output layer by `calibrate_`."""
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8)):
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), *, spread: float = 0.0):
         super().__init__()
+        self.spread = spread  # the walk's volatility spread (`walk_coefficients`); in the weights via walk_coef
         self.walk_u = nn.Linear(n_inputs, 1)
-        self.walk_coef = nn.Parameter(torch.tensor(walk_coefficients(), dtype=torch.float32), requires_grad=False)
+        self.walk_coef = nn.Parameter(torch.tensor(walk_coefficients(spread), dtype=torch.float32),
+                                      requires_grad=False)
         self.correction = MLPBody(n_inputs, hidden)
         with torch.no_grad():
             w = torch.zeros(1, n_inputs)
@@ -98,12 +116,17 @@ class ResidualBody(nn.Module):
             last.bias.mul_(a).add_(b)
 
 
-def walk_coefficients() -> list[float]:
-    """(c1, c3, c5): least squares of logit(Phi(d)) on u, u^3, u^5 over a dense grid of d in the span."""
+def walk_coefficients(spread: float = 0.0) -> list[float]:
+    """(c1, c3, c5): least squares of the walk's logit (`walk_logit_exact`, with its volatility spread) on
+    u, u^3, u^5 over a dense grid of d in the span. The quintic must increase over the span (a forecaster
+    whose probability falls as the threshold gets easier is refused)."""
     d = np.linspace(-WALK_SPAN, WALK_SPAN, 3601)
     u = d * WALK_U
-    sol, *_ = np.linalg.lstsq(np.column_stack([u, u ** 3, u ** 5]), walk_logit_exact(d), rcond=None)
-    return [float(c) for c in sol]
+    sol, *_ = np.linalg.lstsq(np.column_stack([u, u ** 3, u ** 5]), walk_logit_exact(d, spread), rcond=None)
+    c1, c3, c5 = (float(c) for c in sol)
+    if not (c1 + 3 * c3 * u ** 2 + 5 * c5 * u ** 4).min() > 0:
+        raise ValueError(f"spread: the walk's quintic at spread {spread} is not increasing over the span")
+    return [c1, c3, c5]
 
 
 class ConvBody(nn.Module):

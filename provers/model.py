@@ -5,9 +5,10 @@ at t (the horizon enters through the volatility and distance-to-threshold
 features).
 
 The reference (`mlp`, `ReferenceConfig`) is a residual on the log-normal random
-walk: its logit is the walk's own logit (from the recipe's z-score feature) plus
-a small MLP correction that starts at zero and is penalised towards it, then a
-monotone calibration map. Time splits, enforced by `markets.evaluation.assert_trained_before`:
+walk: its logit is the walk's own logit (from the recipe's z-score feature; with a
+volatility spread fitted on the train block, the walk doubts its trailing volatility
+and its tails are fatter) plus a small MLP correction that starts at zero and is
+penalised towards it, then a monotone calibration map. Time splits, enforced by `markets.evaluation.assert_trained_before`:
 the correction learns from questions whose outcome was known before
 `validation_start`; the penalty (or no correction at all) is chosen and the
 calibration map fitted on questions asked from `validation_start` whose outcome
@@ -37,7 +38,8 @@ from markets.features import RECIPES, TrailingReturns, daily_volatilities, recip
 from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
-REFERENCE_VERSION = 5  # v5: the walk's logit is an odd quintic in its z-score, not 34 ReLU knots, and the smallest
+REFERENCE_VERSION = 6  # v6: the walk's volatility spread is fitted on the train block and kept only with
+# evidence; v5: the walk's logit is an odd quintic in its z-score, not 34 ReLU knots, and the smallest
 # correction not shown worse than the best on validation is kept; v4: the
 # correction's size is chosen on validation too; v3: a departure from the random walk must be shown better
 # on validation, at no horizon worse
@@ -96,6 +98,10 @@ class ReferenceConfig:
     epochs: int = 300
     lr: float = 0.01
     penalties: tuple[float, ...] = (0.3, 3.0)  # on mean(correction^2); chosen on validation
+    # the walk's volatility spread w (`provers.families.walk_logit_exact`): the one of these with the
+    # lowest log loss on the train block; the corrections learn on top of that walk. 0.13 is the sampling
+    # error of a volatility from 30 returns (1 / sqrt(2 * 29)), what any asset's walk owes to its window
+    spreads: tuple[float, ...] = (0.0, 0.13)
     seed: int = 7
     family: str = "mlp"
     residual: bool = True
@@ -144,6 +150,19 @@ def labelled(frame: pd.DataFrame, recipe: str, horizons, thresholds, *, start: s
 
 def _bce(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0.0, logits) - y * logits))
+
+
+def fit_spread(u: np.ndarray, y: np.ndarray, spreads) -> tuple[float, dict]:
+    """The walk's volatility spread w with the lowest log loss of the walk alone (its quintic, as the
+    circuit computes it, in u = d / 4) on these questions; (w, {w: log loss})."""
+    from .families import walk_coefficients
+
+    u = np.asarray(u, dtype=float)
+    losses = {}
+    for w in spreads:
+        c1, c3, c5 = walk_coefficients(w)
+        losses[float(w)] = _bce(u * (c1 + u * u * (c3 + u * u * c5)), np.asarray(y, dtype=float))
+    return min(losses, key=losses.get), losses
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray, *, iters: int = 50) -> tuple[float, float]:
@@ -351,8 +370,8 @@ def _simplest_not_worse(kept: list[_Kept], y: np.ndarray, dates, n_inputs: int, 
         d = bootstrap_difference(_sigmoid(c.logits), _sigmoid(best.logits), np.asarray(y, dtype=int),
                                  pd.DatetimeIndex(dates), metric="log_loss", resamples=1000)
         rows[c.row]["minus_best"] = {k: d[k] for k in ("difference", "low", "high")}
-        if d["low"] <= 0:
-            fits.append((size(tuple(_hidden(c.body))), c.score, c))
+        if d["low"] <= 0:  # a walk with no correction (its spread or map only) has no weights to count
+            fits.append((size(tuple(_hidden(c.body))) if c.penalty else 0, c.score, c))
     return min(fits, key=lambda f: f[:2])[2]
 
 
@@ -362,7 +381,8 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     """Train the residual correction, then choose (correction, calibration map) on later data.
 
     Three blocks, each outcome known before the next block starts (so a gap of at least the horizon):
-    train (outcomes before `validation_start`) fits the corrections; validation A (asked from
+    train (outcomes before `validation_start`) fits the walk's volatility spread (`fit_spread`) and the
+    corrections on top of that walk; validation A (asked from
     `validation_start`, outcomes before `calibration_end`) fits each calibration map; validation B
     (asked from `calibration_end`, outcomes before `test_start`) scores every (correction, map) pair
     against the random walk itself. A pair is kept only if it passes `departs_with_evidence` there
@@ -391,11 +411,17 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     yt = torch.from_numpy(y).unsqueeze(1)
     n = xt.shape[1]
     # the walk itself (a zero correction, in the smallest size: the fewest rows if it is what ships)
-    candidates: list[tuple[float, ResidualBody]] = [(0.0, ResidualBody(n, min(cfg.hiddens, key=_weights(n))))]
+    smallest = min(cfg.hiddens, key=_weights(n))
+    walk = ResidualBody(n, smallest)
+    candidates: list[tuple[float, ResidualBody]] = [(0.0, walk)]
+    with torch.no_grad():
+        spread, spread_losses = fit_spread(walk.walk_u(xt).numpy().ravel(), y, cfg.spreads)
+    if spread:  # the walk with its spread and no correction: a candidate of its own
+        candidates.append((0.0, ResidualBody(n, smallest, spread=spread)))
     trials = [(hidden, lam) for hidden in cfg.hiddens for lam in cfg.penalties]
     for j, (hidden, lam) in enumerate(trials):
         torch.manual_seed(cfg.seed)
-        body = ResidualBody(n, hidden)
+        body = ResidualBody(n, hidden, spread=spread)
         opt = torch.optim.Adam(body.correction.parameters(), lr=cfg.lr)
         with torch.no_grad():
             base = body.walk_logit(xt)
@@ -412,26 +438,26 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
     kind, folds, map_gains = calibration_kind(seen, cfg, column=column, hourly=hourly)
     (xa, ya, _, _), (xb, yb, db, hb) = blocks["validation A"], blocks["validation B"]
     with torch.no_grad():
-        walk_b = candidates[0][1](xb).numpy().ravel().astype(float)
+        walk_b = walk(xb).numpy().ravel().astype(float)
     rows, kept_ones = [], []
     for lam, body in candidates:
         with torch.no_grad():
             za, zb = (body(x).numpy().ravel().astype(float) for x in (xa, xb))
         for cal in dict.fromkeys(("identity", kind)):
-            if not lam and cal == "identity":
+            if body is walk and cal == "identity":
                 continue  # the random walk itself: what every candidate is measured against
             a, b = CALIBRATIONS[cal](za, ya)
             score = _bce(a * zb + b, yb)
             gain = validation_gain(a * zb + b, walk_b, yb, db, hb)
             kept = departs_with_evidence(gain)
             rows.append({"penalty": lam if lam else None, "hidden": _hidden(body) if lam else None,
-                         "calibration": cal, "a": a, "b": b,
+                         "spread": body.spread, "calibration": cal, "a": a, "b": b,
                          "validation_b_log_loss": score, "minus_walk": gain, "kept": kept})
             if kept:
                 kept_ones.append(_Kept(score, lam, body, cal, a, b, a * zb + b, len(rows) - 1))
     best = _simplest_not_worse(kept_ones, yb, db, n, rows)
     if best is None:  # nothing shown better than the walk on validation: ship the walk itself
-        lam, body, cal, a, b = 0.0, candidates[0][1], "identity", 1.0, 0.0
+        lam, body, cal, a, b = 0.0, walk, "identity", 1.0, 0.0
     else:
         lam, body, cal, a, b = best.penalty, best.body, best.calibration, best.a, best.b
     body.calibrate_(a, b)
@@ -440,9 +466,10 @@ def fit_reference(frame: pd.DataFrame, cfg: ReferenceConfig, *, column: str = "C
             report["recipe_gate"] = recipe_gate(frame, cfg, hourly=hourly, column=column)
         report.update({"calibration_folds": folds, "calibration_minus_identity": map_gains, "calibration_kind": kind,
                        "walk_validation_b_log_loss": _bce(walk_b, yb), "candidates": rows,
+                       "walk_spread": {"fitted": spread, "train_log_loss": spread_losses},
                        "chosen": {"penalty": lam if lam else None, "hidden": _hidden(body) if lam else None,
-                                  "calibration": cal, "a": a, "b": b,
-                                  "random_walk_only": not lam and cal == "identity"},
+                                  "spread": body.spread, "calibration": cal, "a": a, "b": b,
+                                  "random_walk_only": body is walk and cal == "identity"},
                        "rule": "departs from the random walk only if better pooled on validation "
                                "(95 % block-bootstrap interval of log loss below 0) and at no horizon shown worse; "
                                "among those kept, the smallest correction not shown worse than the best-scoring "
