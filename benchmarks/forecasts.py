@@ -264,7 +264,8 @@ def main() -> None:
     doc = {
         "benchmark": "forecasts",
         "model": {"reference": ref_circuit.model_id, "index_model": ndx_circuit.model_id if ndx_circuit else None,
-                  "design": "random-walk logit (an odd quintic in its z-score) + residual MLP correction "
+                  "design": "random-walk logit (an odd quintic in its z-score; with a volatility spread fitted "
+                            "on the train block among 0 and 0.13) + residual MLP correction "
                             "(zero-initialised, penalised, its size chosen on validation) + monotone "
                             "calibration map, all in the circuit; "
                             "a correction or map is kept only if better than the walk on validation pooled "

@@ -45,8 +45,9 @@ class MLPBody(nn.Module):
 # coefficients small (|c| < 8), so none is lost to the circuit's fixed point.
 # With a volatility spread w > 0 the walk doubts its own volatility: the true one is the trailing estimate
 # times exp(w * e), e ~ N(0, 1), so P = E[Phi(d * exp(-w * e))], an odd function of d with fatter tails
-# than Phi (a scale mixture). Its logit gets the same quintic (within 0.035 up to w = 0.4, 0.07 at 0.5), so
-# the circuit is the same three products with other constants.
+# than Phi (a scale mixture). Its logit gets the same quintic (within 0.014 at w = 0.13, 0.035 at 0.4, 0.07
+# at 0.5), so the circuit is the same three products with other constants. (Scaling all of d is an
+# approximation: its -s/2 part would scale the other way, at most ~0.05 in d at s = 0.4, w = 0.13.)
 WALK_SPAN = 4.5
 WALK_U = 0.25  # u = d * WALK_U
 
@@ -83,7 +84,9 @@ class ResidualBody(nn.Module):
 
     def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16, 8), *, spread: float = 0.0):
         super().__init__()
-        self.spread = spread  # the walk's volatility spread (`walk_coefficients`); in the weights via walk_coef
+        # the walk's volatility spread, for fit reports; the weights carry it in walk_coef (a body loaded
+        # from saved weights computes the right logit but reads 0 here)
+        self.spread = spread
         self.walk_u = nn.Linear(n_inputs, 1)
         self.walk_coef = nn.Parameter(torch.tensor(walk_coefficients(spread), dtype=torch.float32),
                                       requires_grad=False)
@@ -118,8 +121,9 @@ class ResidualBody(nn.Module):
 
 def walk_coefficients(spread: float = 0.0) -> list[float]:
     """(c1, c3, c5): least squares of the walk's logit (`walk_logit_exact`, with its volatility spread) on
-    u, u^3, u^5 over a dense grid of d in the span. The quintic must increase over the span (a forecaster
-    whose probability falls as the threshold gets easier is refused)."""
+    u, u^3, u^5 over a dense grid of d in the span. The quintic must increase over the span (a guard: a
+    forecaster whose probability falls as the threshold gets easier is refused; no spread in [0, 1] trips
+    it)."""
     d = np.linspace(-WALK_SPAN, WALK_SPAN, 3601)
     u = d * WALK_U
     sol, *_ = np.linalg.lstsq(np.column_stack([u, u ** 3, u ** 5]), walk_logit_exact(d, spread), rcond=None)

@@ -167,7 +167,8 @@ def test_evaluate_prints_verdicts_with_intervals():
     assert [v[:7] for v in report["verdicts"][5:9]] == ["h = 1: "] * 2 + ["h = 30:"] * 2  # per horizon vs the walk
     assert report["verdicts"][0].startswith("model selection: ")  # what validation made of the model
     e = report["ece_interval"]["model_float"]
-    assert e["low"] < e["high"] and e["ece"] <= e["high"] and report["verdicts"][-1].startswith("model_float expected calibration")
+    assert e["low"] < e["high"] and e["ece"] <= e["high"]
+    assert report["verdicts"][-1].startswith("model_float expected calibration")
 
 
 def test_held_out_start_is_refused_for_every_asset():
@@ -367,3 +368,60 @@ def test_the_ece_floor_bins_questions_as_the_evaluation_does():
     got = ece_batch(p, ys)
     for row, e in zip(ys, got):
         assert e == pytest.approx(expected_calibration_error(p, row.astype(int)), abs=1e-12)
+
+
+def _regime_closes(rng, days: int, *, tau: float, omega: float, vol: float = 0.03) -> np.ndarray:
+    """Closes whose 30-day blocks each draw a drift N(0, tau^2) and a volatility: the trailing 30-return
+    volatility at the block's start times exp(omega * eta), kept near `vol` so it cannot drift away."""
+    r = list(rng.normal(0, vol, 30))
+    while len(r) < days:
+        trailing = np.std(r[-30:], ddof=1)
+        sigma = trailing * np.exp(omega * rng.standard_normal()) * (vol / trailing) ** 0.5
+        r += list(rng.normal(rng.normal(0, tau), sigma, 30))
+    return 100 * np.exp(np.concatenate([[0.0], np.cumsum(r[:days])]))
+
+
+def test_regime_parameters_find_the_trailing_estimates_error_in_a_plain_walk_and_more_where_there_are_regimes():
+    """benchmarks/ece_floor.py measures the regimes world's drift and volatility spreads beyond a block's
+    own sampling noise: on a log-normal walk with a fixed volatility no drift, and only the trailing
+    30-return estimate's own error (about 1 / sqrt(58) = 0.13); clearly more where blocks draw them."""
+    from benchmarks.ece_floor import regime_parameters
+
+    rng = np.random.default_rng(8)
+    plain = regime_parameters(100 * np.exp(np.cumsum(rng.normal(0, 0.03, 12_000))))
+    assert plain["tau"] < 0.0025 and 0.08 < plain["omega"] < 0.18 and 2.6 < plain["kurtosis"] < 3.1, plain
+    regimes = regime_parameters(_regime_closes(rng, 12_000, tau=0.005, omega=0.4))
+    assert regimes["tau"] > 0.003 and regimes["omega"] > 0.3, regimes
+
+
+def test_a_window_splits_at_the_block_boundary():
+    """Blocks of 30 days from day 100 ([100, 129], [130, 159], ...): a question asked on day t covers days
+    t+1..t+h, counted in day t+1's block, then in the next one."""
+    from benchmarks.ece_floor import window_split
+
+    cases = [(100, 7), (125, 7), (128, 1), (129, 1), (128, 30), (189, 30)]
+    got = [tuple(int(n) for n in window_split(t, h, 100)) for t, h in cases]
+    assert got == [(7, 0), (4, 3), (1, 0), (1, 0), (1, 29), (30, 0)]
+
+
+def test_the_regimes_forecaster_is_calibrated_and_the_plain_walk_is_not():
+    """Over many simulated histories the regimes world's forecaster (integrating over the unknown drift
+    and volatility of its window's blocks) is calibrated: for every question whose window straddles two
+    blocks, and for all of them by bin, its forecast is the outcomes' frequency across histories. The walk
+    that ignores the regimes is not, so the check can fail."""
+    from benchmarks.ece_floor import BINS, regime_histories, window_split
+
+    closes = _regime_closes(np.random.default_rng(9), 400, tau=0.0, omega=0.0)
+    p, y, dates = regime_histories(closes, 40, (7,), (0.9, 1.0, 1.1), 4000, 1, tau=0.01, omega=0.5)[7]
+    plain = regime_histories(closes, 40, (7,), (0.9, 1.0, 1.1), 4000, 1, tau=0.0, omega=0.0)[7][0]
+    straddle = np.tile(window_split(np.arange(40, 40 + dates), 7, 40)[1] > 0, 3)
+    freq = y.mean(axis=0)
+    se = np.sqrt(p * (1 - p) / y.shape[0])
+    assert straddle.sum() > 50 and (np.abs(freq - p)[straddle] < 5 * se[straddle] + 1e-3).all()
+
+    def pooled_ece(q):
+        idx = np.minimum((q * BINS).astype(int), BINS - 1)
+        return sum((idx == b).mean() * abs(q[idx == b].mean() - freq[idx == b].mean())
+                   for b in range(BINS) if (idx == b).any())
+
+    assert pooled_ece(p) < 0.01 < 0.03 < pooled_ece(plain)
