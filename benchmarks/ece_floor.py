@@ -282,6 +282,19 @@ def main() -> None:
                 for other, m in r["measured_on_real_outcomes"].items() if m["model"] > ECE_GOAL
                 and m["p_model"] < 0.05]
 
+    def smallest_p(rows):
+        """The smallest p among the models' (set, horizon) cells (pooled cells left out: they repeat the
+        others), over all of them and over those above the goal, with Bonferroni's bound (p x cells
+        tested): with this many cells, one p this small is expected by chance unless the bound is small
+        too."""
+        ps = [(m["p_model"], m["model"], f"{s} h={h}: {other}") for s, h, r in rows if h != "all"
+              for other, m in r["measured_on_real_outcomes"].items()]
+        out = {}
+        for name, some in (("any_cell", ps), ("cells_above_the_goal", [q for q in ps if q[1] > ECE_GOAL])):
+            p, ece, cell = min(some)
+            out[name] = {"cell": cell, "ece": ece, "p": p, "bonferroni": round(min(1.0, p * len(ps)), 3)}
+        return {"cells_tested": len(ps), **out}
+
     doc["reading"] = {
         "cells_where_a_calibrated_forecaster_usually_misses_the_goal": [
             f"{s} h={h}: median {r['ece_median']}, <= {ECE_GOAL} in {r['share_le_goal']:.0%} of histories"
@@ -291,6 +304,7 @@ def main() -> None:
             for s, h, r in regime_cells if r["share_le_goal"] < 0.5],
         "models_above_the_goal_with_p_below_0.05": miscalibrated(cells),
         "models_above_the_goal_with_p_below_0.05_in_the_regimes_world": miscalibrated(regime_cells),
+        "smallest_p": smallest_p(cells), "smallest_p_in_the_regimes_world": smallest_p(regime_cells),
         "meaning": "where a forecaster that is right by construction shows ECE above the goal in most simulated "
                    "histories, a measured ECE above the goal there says little about the model: the set holds "
                    "too few independent outcomes at that horizon to measure calibration to 0.03. p (beside each "
