@@ -102,10 +102,7 @@ class ResidualBody(nn.Module):
         self.walk_u.requires_grad_(False)
 
     def walk_logit(self, x):
-        u = self.walk_u(x)
-        sq = u * u
-        c1, c3, c5 = self.walk_coef
-        return u * (c1 + sq * (c3 + sq * c5))
+        return walk_quintic(self.walk_u(x), self.walk_coef)
 
     def forward(self, x):
         return self.walk_logit(x) + self.correction(x)
@@ -117,6 +114,14 @@ class ResidualBody(nn.Module):
             self.walk_coef.mul_(a)
             last.weight.mul_(a)
             last.bias.mul_(a).add_(b)
+
+
+def walk_quintic(u, coef):
+    """The walk's logit from u = d / 4 and its (c1, c3, c5): u * (c1 + u^2 * (c3 + u^2 * c5)), three
+    products (numpy arrays or torch tensors alike)."""
+    sq = u * u  # before the constants: the exported graph's node order (and so the model id) as before
+    c1, c3, c5 = coef
+    return u * (c1 + sq * (c3 + sq * c5))
 
 
 def walk_coefficients(spread: float = 0.0) -> list[float]:

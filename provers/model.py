@@ -9,8 +9,8 @@ walk: its logit is the walk's own logit (from the recipe's z-score feature; with
 volatility spread fitted on the train block, the walk doubts its trailing volatility
 and its tails are fatter) plus a small MLP correction that starts at zero and is
 penalised towards it, then a monotone calibration map. Time splits, enforced by
-`markets.evaluation.assert_trained_before`: the correction learns from questions whose outcome was known before
-`validation_start`; the penalty (or no correction at all) is chosen and the
+`markets.evaluation.assert_trained_before`: the correction learns from questions whose outcome was known
+before `validation_start`; the penalty (or no correction at all) is chosen and the
 calibration map fitted on questions asked from `validation_start` whose outcome
 was known before `test_start`; nothing at or after `test_start` is read at all.
 Selection keeps a correction or map only if validation shows it better than the
@@ -39,7 +39,8 @@ from oracle.canonical import canonical_json, keccak_hex
 
 TRAINING_VERSION = 3
 REFERENCE_VERSION = 6  # v6: the walk's volatility spread is fitted on the train block and the corrections
-# learn on that walk (a candidate still ships only through the evidence gate against the plain walk); v5: the walk's logit is an odd quintic in its z-score, not 34 ReLU knots, and the smallest
+# learn on that walk (a candidate still ships only through the evidence gate against the plain walk);
+# v5: the walk's logit is an odd quintic in its z-score, not 34 ReLU knots, and the smallest
 # correction not shown worse than the best on validation is kept; v4: the
 # correction's size is chosen on validation too; v3: a departure from the random walk must be shown better
 # on validation, at no horizon worse
@@ -157,13 +158,10 @@ def _bce(logits: np.ndarray, y: np.ndarray) -> float:
 def fit_spread(u: np.ndarray, y: np.ndarray, spreads) -> tuple[float, dict]:
     """The walk's volatility spread w with the lowest log loss of the walk alone (its quintic, as the
     circuit computes it, in u = d / 4) on these questions; (w, {w: log loss})."""
-    from .families import walk_coefficients
+    from .families import walk_coefficients, walk_quintic
 
     u = np.asarray(u, dtype=float)
-    losses = {}
-    for w in spreads:
-        c1, c3, c5 = walk_coefficients(w)
-        losses[float(w)] = _bce(u * (c1 + u * u * (c3 + u * u * c5)), np.asarray(y, dtype=float))
+    losses = {float(w): _bce(walk_quintic(u, walk_coefficients(w)), np.asarray(y, dtype=float)) for w in spreads}
     return min(losses, key=losses.get), losses
 
 
